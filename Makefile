@@ -1,0 +1,49 @@
+# authgate — one entry point per task. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# One target dir for cargo, maturin and napi (napi always passes --target).
+export CARGO_BUILD_TARGET ?= x86_64-unknown-linux-gnu
+TARGET_DIR   := target/$(CARGO_BUILD_TARGET)
+DATABASE_URL ?= sqlite://authgate.db
+LISTEN       ?= 127.0.0.1:8080
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+# --- run -------------------------------------------------------------------------------------
+
+.PHONY: build
+build: ## Build the authgate binary (release)
+	cargo build --release -p authgate-server
+
+.PHONY: run
+run: build ## Start `authgate serve` on an embedded SQLite file (sqlite://authgate.db)
+	$(TARGET_DIR)/release/authgate serve --database "$(DATABASE_URL)" --listen "$(LISTEN)"
+
+# --- test ------------------------------------------------------------------------------------
+
+.PHONY: test
+test: test-rust ## Install what is needed, build everything and run every suite
+
+.PHONY: test-rust
+test-rust: ## Rust unit and integration tests (PostgreSQL suite when AUTHGATE_TEST_DATABASE_URL is set)
+	@if [ -z "$${AUTHGATE_TEST_DATABASE_URL:-}" ]; then \
+	  echo "note: AUTHGATE_TEST_DATABASE_URL is not set: the PostgreSQL suite is skipped (scripts/with-postgres make test runs it)"; \
+	fi
+	cargo test --workspace
+
+# --- quality ---------------------------------------------------------------------------------
+
+.PHONY: lint
+lint: ## rustfmt check and clippy with warnings denied
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# --- benchmarks ------------------------------------------------------------------------------
+
+.PHONY: bench
+bench: ## Criterion benchmarks of the core (API-key validation, token issuance, JWT verification)
+	cargo bench -p authgate-core

@@ -1,0 +1,129 @@
+//! [`AuthApi`]: the one set of operations that every way of running authgate offers.
+//!
+//! The embedded [`Authority`](crate::authority::Authority) implements it on a store opened
+//! in-process; the [`RemoteClient`](crate::remote::RemoteClient) implements it over HTTP against
+//! `authgate serve` or a Scalekit environment. The bindings hold an `Arc<dyn AuthApi>` and so
+//! offer one API in both modes.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::{
+    AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
+    CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
+    ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
+    ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, TokenInfo,
+    UpdateToken, User,
+};
+
+/// Operations on organizations, users, API keys, M2M clients and the token endpoint.
+///
+/// Every method validates its input before touching the store or the network: bad input is an
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) and changes nothing.
+#[async_trait]
+pub trait AuthApi: Send + Sync + std::fmt::Debug {
+    // --- organizations and users ---------------------------------------------------------
+
+    /// Creates an organization.
+    async fn create_organization(&self, input: CreateOrganization) -> Result<Organization>;
+
+    /// Gets an organization by `org_…` id.
+    async fn get_organization(&self, organization_id: &str) -> Result<Organization>;
+
+    /// Lists organizations, oldest first.
+    async fn list_organizations(&self, input: ListOrganizations) -> Result<ListOrganizationsResponse>;
+
+    /// Deletes an organization with its API keys, M2M clients and memberships.
+    async fn delete_organization(&self, organization_id: &str) -> Result<()>;
+
+    /// Creates a user (or reuses the user with that email) and makes them a member of the
+    /// organization with the given roles.
+    async fn create_user_and_membership(&self, organization_id: &str, input: CreateUser) -> Result<User>;
+
+    /// Lists the members of an organization.
+    async fn list_organization_users(
+        &self,
+        organization_id: &str,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListUsersResponse>;
+
+    // --- API keys --------------------------------------------------------------------------
+
+    /// Creates an API key. The plain key is in the response and nowhere else, ever.
+    async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse>;
+
+    /// Validates a plain API key. Unknown, malformed, expired and revoked keys, and bare
+    /// `apit_…` ids, all fail with [`Error::TokenValidationFailed`](crate::Error::TokenValidationFailed).
+    async fn validate_token(&self, token: &str) -> Result<TokenInfo>;
+
+    /// Lists the live keys of an organization (optionally of one user), oldest first.
+    async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse>;
+
+    /// Replaces the claims and/or the description of a key (addressed by key or `apit_…` id).
+    async fn update_token(&self, input: UpdateToken) -> Result<TokenInfo>;
+
+    /// Revokes a key (by key or `apit_…` id). Idempotent; effective for every node sharing the
+    /// store as soon as it returns.
+    async fn invalidate_token(&self, token: &str) -> Result<()>;
+
+    // --- M2M clients -----------------------------------------------------------------------
+
+    /// Registers an M2M client; the response carries its first plain secret, once.
+    async fn create_organization_client(
+        &self,
+        organization_id: &str,
+        client: OrganizationClient,
+    ) -> Result<CreateOrganizationClientResponse>;
+
+    /// Gets an M2M client.
+    async fn get_organization_client(&self, organization_id: &str, client_id: &str) -> Result<M2MClient>;
+
+    /// Updates an M2M client: `None` fields keep their value, `custom_claims` is replaced when given.
+    async fn update_organization_client(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+        client: OrganizationClient,
+    ) -> Result<M2MClient>;
+
+    /// Deletes an M2M client and its secrets.
+    async fn delete_organization_client(&self, organization_id: &str, client_id: &str) -> Result<()>;
+
+    /// Lists the M2M clients of an organization.
+    async fn list_organization_clients(
+        &self,
+        organization_id: &str,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListOrganizationClientsResponse>;
+
+    /// Adds a secret to a client; the response carries the plain secret, once.
+    async fn add_organization_client_secret(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+    ) -> Result<CreateOrganizationClientSecretResponse>;
+
+    /// Removes a secret. Removing a client's last secret is refused.
+    async fn remove_organization_client_secret(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<()>;
+
+    // --- OAuth -----------------------------------------------------------------------------
+
+    /// The client-credentials grant: verifies the client's secret and issues a signed access
+    /// token carrying the requested scopes (all of the client's scopes when `scopes` is `None`).
+    async fn issue_client_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scopes: Option<Vec<String>>,
+    ) -> Result<AccessTokenResponse>;
+
+    /// The public signing keys (what `GET /keys` serves).
+    async fn jwks(&self) -> Result<JwkSet>;
+}

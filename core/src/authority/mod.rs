@@ -1,0 +1,1 @@
+//! The authority: organizations, users, API keys, M2M clients, signing keys, token issuance.

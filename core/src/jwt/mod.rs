@@ -1,0 +1,1 @@
+//! JWT validation against cached JWKS, scope checks and the verified-token cache.

@@ -1,0 +1,1 @@
+//! Secret formats, digests and identifiers.

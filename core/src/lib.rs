@@ -1,0 +1,32 @@
+//! # authgate-core
+//!
+//! Machine-to-machine authentication for web APIs: opaque API keys, OAuth 2.0 client credentials
+//! with RS256 access tokens, and fast JWT validation against cached JWKS — one core behind the
+//! `authgate` server, the Python package and the Node package.
+//!
+//! The crate is organised by concern:
+//!
+//! - [`keys`]: the format of secrets (prefix, CSPRNG body, CRC32 checksum), digests and ids.
+//! - [`store`]: persistence on SQLite or PostgreSQL, one schema, migrations applied on open.
+//! - [`authority`]: the server-side logic — organizations, users, API keys, M2M clients,
+//!   secrets, signing keys and the client-credentials grant.
+//! - [`jwt`]: JWT validation against cached JWKS, scope checks, the verified-token cache.
+//! - [`oauth`]: a client-credentials token fetcher (cache, refresh-ahead, single-flight).
+//! - [`remote`]: an HTTP client of a Scalekit-compatible environment.
+//! - [`api`]: [`AuthApi`], the operations both the authority and the remote client offer.
+//! - [`error`]: [`Error`], one error type with stable codes.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod authority;
+pub mod error;
+pub mod jwt;
+pub mod keys;
+pub mod model;
+pub mod oauth;
+pub mod remote;
+pub mod store;
+
+pub use api::AuthApi;
+pub use error::{Error, Result, TokenError};
+pub use model::Secret;

@@ -1,0 +1,1 @@
+//! Client-credentials token fetcher.
