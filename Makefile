@@ -26,7 +26,7 @@ run: build ## Start `authgate serve` on an embedded SQLite file (sqlite://authga
 # --- test ------------------------------------------------------------------------------------
 
 .PHONY: test
-test: test-rust ## Install what is needed, build everything and run every suite
+test: test-rust test-python test-node ## Install what is needed, build everything and run every suite
 
 .PHONY: test-rust
 test-rust: ## Rust unit and integration tests (PostgreSQL suite when AUTHGATE_TEST_DATABASE_URL is set)
@@ -34,6 +34,18 @@ test-rust: ## Rust unit and integration tests (PostgreSQL suite when AUTHGATE_TE
 	  echo "note: AUTHGATE_TEST_DATABASE_URL is not set: the PostgreSQL suite is skipped (scripts/with-postgres make test runs it)"; \
 	fi
 	cargo test --workspace
+
+# --- python (bindings-python) ---------------------------------------------------------------
+
+.PHONY: test-python
+test-python: ## Python package: build it into .venv and run pytest
+	@echo "test-python: not wired yet"
+
+# --- node (bindings-node) -------------------------------------------------------------------
+
+.PHONY: test-node
+test-node: ## Node package: npm install, napi build and node --test
+	@echo "test-node: not wired yet"
 
 # --- quality ---------------------------------------------------------------------------------
 
