@@ -17,6 +17,32 @@ impl Cli {
         Cli { dir, url }
     }
 
+    /// On a database created for the test on `AUTHGATE_TEST_DATABASE_URL`'s cluster (dropped when
+    /// the returned [`PgDatabase`] is), or `None` when that variable is unset.
+    fn postgres(test: &str) -> Option<(Cli, PgDatabase)> {
+        let Ok(admin_url) = std::env::var("AUTHGATE_TEST_DATABASE_URL") else {
+            eprintln!("skipped {test} on PostgreSQL: AUTHGATE_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("authgate_cli_{}_{nanos}", std::process::id());
+        let db = PgDatabase { admin_url, name };
+        db.admin(&format!("CREATE DATABASE {}", db.name));
+        let mut url = url::Url::parse(&db.admin_url).unwrap();
+        url.set_path(&format!("/{}", db.name));
+        let dir = tempfile::tempdir().unwrap();
+        Some((
+            Cli {
+                dir,
+                url: url.to_string(),
+            },
+            db,
+        ))
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_authgate"));
         cmd.current_dir(self.dir.path())
@@ -92,6 +118,36 @@ impl Cli {
         );
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
         stderr
+    }
+}
+
+/// A PostgreSQL database dropped at the end of the test.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn admin(&self, sql: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            c.close().await.ok();
+        });
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
     }
 }
 
@@ -506,5 +562,58 @@ fn concurrent_processes_share_one_sqlite_file() {
     let k = cli.json(&["keys", "create", "--org", &org_id]);
     cli.json(&["keys", "validate", s(&k["token"])]);
     cli.json(&["keys", "revoke", s(&k["token_id"])]);
+    cli.fails(&["keys", "validate", s(&k["token"])], "token_validation_failed");
+}
+
+#[test]
+fn processes_share_one_postgres_database() {
+    let Some((cli, _db)) = Cli::postgres("processes_share_one_postgres_database") else {
+        return;
+    };
+    let org_id = s(&cli.json(&["orgs", "create", "--name", "Acme"])["organization"]["id"]).to_owned();
+    let client = cli.json(&[
+        "clients", "create", "--org", &org_id, "--name", "c", "--scope", "s",
+    ]);
+    let (client_id, secret) = (s(&client["client"]["client_id"]), s(&client["plain_secret"]));
+    let mut children = Vec::new();
+    for i in 0..6 {
+        let args: Vec<&str> = if i % 2 == 0 {
+            vec!["--json", "keys", "create", "--org", &org_id]
+        } else {
+            vec![
+                "--json",
+                "token",
+                "issue",
+                "--client-id",
+                client_id,
+                "--client-secret",
+                secret,
+            ]
+        };
+        children.push(
+            cli.command(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(cli.json(&["keys", "list", "--org", &org_id])["total_count"], 3);
+    assert_eq!(
+        cli.json(&["signing-keys", "list"])["signing_keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Revoked by one process, refused by the next.
+    let k = cli.json(&["keys", "create", "--org", &org_id]);
+    cli.json(&["keys", "validate", s(&k["token"])]);
+    cli.json(&["keys", "revoke", s(&k["token"])]);
     cli.fails(&["keys", "validate", s(&k["token"])], "token_validation_failed");
 }
