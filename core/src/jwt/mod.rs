@@ -52,13 +52,15 @@
 //! the whole token answers repeated tokens in well under a microsecond; entries never outlive
 //! `exp` and are flushed when a `kid` is removed or changes.
 //!
-//! Key caching, refetching and the stale window are described in [`jwks`].
+//! Key caching, refetching and the stale window are described in [`jwks`]. For HTTP answers,
+//! [`www_authenticate`] builds the RFC 6750 challenge of an error (401 and 403 alike).
 //!
 //! [`ParsedPublicKey`]: aws_lc_rs::signature::ParsedPublicKey
 //! [`Error::KeysUnavailable`]: crate::Error::KeysUnavailable
 
 mod algorithm;
 mod cache;
+mod challenge;
 mod claims;
 mod clock;
 pub(crate) mod flight;
@@ -69,6 +71,7 @@ mod token;
 mod validator;
 
 pub use algorithm::{Algorithm, DEFAULT_ALGORITHMS};
+pub use challenge::www_authenticate;
 pub use claims::{Claims, DEFAULT_SCOPE_CLAIMS, ScopeMatch};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use jwks::{AuthApiKeys, JwksCache, JwksConfig, JwksStatus, KeyProvider, KeySource};
