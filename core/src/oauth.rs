@@ -290,8 +290,29 @@ impl TokenFetcher {
                 "refresh_ratio must be within [0, 1] and refresh_jitter within [0, 0.5]",
             ));
         }
-        if config.timeout.is_zero() {
-            return Err(Error::invalid("timeout", "must be greater than zero"));
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        if config.timeout.is_zero() || config.timeout > YEAR {
+            return Err(Error::invalid(
+                "timeout",
+                "must be greater than zero and at most a year",
+            ));
+        }
+        if [
+            config.expiry_margin,
+            config.default_lifetime,
+            config.retry_backoff,
+            config.max_backoff,
+        ]
+        .iter()
+        .any(|d| *d > YEAR)
+        {
+            return Err(Error::invalid(
+                "token_fetcher",
+                "durations must not exceed one year",
+            ));
+        }
+        if config.default_lifetime.is_zero() {
+            return Err(Error::invalid("default_lifetime", "must be greater than zero"));
         }
         if let Some(bad) = config
             .scopes
