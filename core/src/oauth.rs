@@ -333,7 +333,7 @@ impl TokenFetcher {
     /// shared by all concurrent callers).
     pub async fn get_token(&self) -> Result<AccessToken> {
         let handle = self.0.config.runtime.clone().unwrap_or_else(Handle::current);
-        match self.next(Some(&handle)) {
+        match self.next(&handle) {
             Next::Token(token) => Ok(token),
             Next::Fail(e) => Err(e),
             Next::Wait(flight) => flight.await,
@@ -430,13 +430,10 @@ impl TokenFetcher {
         Some(token)
     }
 
-    fn next(&self, handle: Option<&Handle>) -> Next {
-        if let Some(token) = self.usable_cached(handle) {
+    fn next(&self, handle: &Handle) -> Next {
+        if let Some(token) = self.usable_cached(Some(handle)) {
             return Next::Token(token);
         }
-        let Some(handle) = handle else {
-            return Next::Fail(Error::Internal("no runtime to fetch a token on".into()));
-        };
         {
             let state = lock(&self.0.state);
             if !self.0.flight.is_running()

@@ -606,6 +606,24 @@ async fn local_provider_gets_the_same_refetch_machinery() {
     assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
 }
 
+#[derive(Debug)]
+struct BrokenStore;
+
+#[async_trait]
+impl KeyProvider for BrokenStore {
+    async fn jwks(&self) -> Result<JwkSet> {
+        Err(Error::Store("connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_provider_means_keys_unavailable() {
+    let v = JwtValidator::new(config(KeySource::Provider(Arc::new(BrokenStore)), fast())).expect("validator");
+    let e = v.validate(&rs256("rsa-a", "a")).await.unwrap_err();
+    assert_eq!((e.code(), e.http_status()), ("keys_unavailable", 503));
+    assert!(e.to_string().contains("connection refused"), "{e}");
+}
+
 #[test]
 fn synchronous_callers_validate_on_their_thread_and_block_only_to_fetch() {
     let rt = tokio::runtime::Builder::new_multi_thread()
