@@ -76,3 +76,19 @@ pub use claims::{Claims, DEFAULT_SCOPE_CLAIMS, ScopeMatch};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use jwks::{AuthApiKeys, JwksCache, JwksConfig, JwksStatus, KeyProvider, KeySource};
 pub use validator::{JwtValidator, SyncValidation, ValidatorConfig};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn public_types_can_be_shared_across_threads() {
+        shareable::<JwtValidator>();
+        shareable::<JwksCache>();
+        shareable::<Claims>();
+        shareable::<ValidatorConfig>();
+        shareable::<crate::oauth::TokenFetcher>();
+    }
+}
