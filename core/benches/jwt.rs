@@ -6,15 +6,17 @@
 //! cargo bench -p authgate-core --bench jwt
 //! ```
 //!
-//! After the Criterion output, a table prints the medians and the ratios (authgate time divided by
-//! jsonwebtoken time: below 1 means faster).
+//! After the Criterion output, two tables print the medians and the ratios (authgate time divided
+//! by jsonwebtoken time: below 1 means faster): Criterion's, and a paired measurement alternating
+//! short batches of both, whose ratio stays meaningful on a loaded machine.
 
 #[path = "../tests/support/sign.rs"]
 mod sign;
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authgate_core::jwt::{JwtValidator, KeySource, SyncValidation, ValidatorConfig};
 use criterion::Criterion;
@@ -99,34 +101,69 @@ fn decoding_key(jwk: &Value) -> DecodingKey {
     .expect("decoding key")
 }
 
+/// The JWK Set of every benchmarked key.
+fn key_set(keys: &BTreeMap<String, sign::TestKey>) -> Value {
+    let keys: Vec<Value> = CASES
+        .iter()
+        .map(|c| keys[c.key].public_jwk(Some(c.kid), Some(c.alg)))
+        .collect();
+    json!({ "keys": keys })
+}
+
+/// The token and the jsonwebtoken key and validation of one algorithm.
+struct Subject {
+    name: &'static str,
+    alg: &'static str,
+    token: String,
+    dkey: DecodingKey,
+    validation: Validation,
+}
+
+fn subjects(keys: &BTreeMap<String, sign::TestKey>, claims: &Value) -> Vec<Subject> {
+    CASES
+        .iter()
+        .map(|case| {
+            let key = &keys[case.key];
+            let token = sign::sign(key, case.alg, Some(case.kid), json!({}), claims);
+            let alg: jsonwebtoken::Algorithm = case.alg.parse().expect("alg");
+            let mut validation = Validation::new(alg);
+            validation.set_issuer(&[ISSUER]);
+            validation.set_audience(&[AUDIENCE]);
+            validation.validate_nbf = true;
+            Subject {
+                name: case.name,
+                alg: case.alg,
+                token,
+                dkey: decoding_key(&key.public_jwk(None, None)),
+                validation,
+            }
+        })
+        .collect()
+}
+
 fn benches(c: &mut Criterion) {
     let keys = sign::load_keys();
     let claims = claims();
-    let mut all_jwks = Vec::new();
-    for case in CASES {
-        all_jwks.push(keys[case.key].public_jwk(Some(case.kid), Some(case.alg)));
-    }
-    let jwks = json!({ "keys": all_jwks });
+    let jwks = key_set(&keys);
     let uncached = validator(&jwks, false);
     let cached = validator(&jwks, true);
 
-    for case in CASES {
-        let key = &keys[case.key];
-        let token = sign::sign(key, case.alg, Some(case.kid), json!({}), &claims);
-        let alg: jsonwebtoken::Algorithm = case.alg.parse().expect("alg");
-        let dkey = decoding_key(&key.public_jwk(None, None));
-        let mut validation = Validation::new(alg);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.validate_nbf = true;
+    for subject in subjects(&keys, &claims) {
+        let Subject {
+            name,
+            token,
+            dkey,
+            validation,
+            ..
+        } = &subject;
         // Both accept the token before measuring.
-        decode::<Map<String, Value>>(&token, &dkey, &validation).expect("jsonwebtoken accepts");
-        validate(&uncached, &token);
+        decode::<Map<String, Value>>(token, dkey, validation).expect("jsonwebtoken accepts");
+        validate(&uncached, token);
 
-        let mut group = c.benchmark_group(case.name);
-        group.bench_function("authgate", |b| b.iter(|| validate(&uncached, black_box(&token))));
+        let mut group = c.benchmark_group(*name);
+        group.bench_function("authgate", |b| b.iter(|| validate(&uncached, black_box(token))));
         group.bench_function("jsonwebtoken", |b| {
-            b.iter(|| decode::<Map<String, Value>>(black_box(&token), &dkey, &validation).expect("valid"))
+            b.iter(|| decode::<Map<String, Value>>(black_box(token), dkey, validation).expect("valid"))
         });
         group.finish();
     }
@@ -188,6 +225,77 @@ fn report(dir: &Path) {
     }
 }
 
+/// Nanoseconds per call of `f` over `n` calls.
+fn time_per_call(n: u32, f: &mut dyn FnMut()) -> f64 {
+    let started = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    started.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Alternates short batches of `a` and `b` and reports the medians and the median of the
+/// per-round ratios: robust against load that changes during the run (a shared, busy machine).
+fn paired(a: &mut dyn FnMut(), b: &mut dyn FnMut()) -> (f64, f64, f64) {
+    let once = time_per_call(20, a).max(1.0);
+    let batch = ((10_000_000.0 / once) as u32).clamp(10, 100_000); // about 10 ms per batch
+    let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..41 {
+        let (x, y) = if round % 2 == 0 {
+            let x = time_per_call(batch, a);
+            (x, time_per_call(batch, b))
+        } else {
+            let y = time_per_call(batch, b);
+            (time_per_call(batch, a), y)
+        };
+        ta.push(x);
+        tb.push(y);
+        ratios.push(x / y);
+    }
+    (median(ta), median(tb), median(ratios))
+}
+
+fn paired_report() {
+    let keys = sign::load_keys();
+    let claims = claims();
+    let jwks = key_set(&keys);
+    let uncached = validator(&jwks, false);
+    println!("\npaired, alternating batches (medians of 41 rounds of ~10 ms each)");
+    println!(
+        "{:<10} {:>12} {:>14} {:>8}",
+        "alg", "authgate", "jsonwebtoken", "ratio"
+    );
+    for subject in subjects(&keys, &claims) {
+        let Subject {
+            alg,
+            token,
+            dkey,
+            validation,
+            ..
+        } = &subject;
+        let (ours, theirs, ratio) = paired(
+            &mut || {
+                black_box(validate(&uncached, black_box(token)));
+            },
+            &mut || {
+                black_box(decode::<Map<String, Value>>(black_box(token), dkey, validation).expect("valid"));
+            },
+        );
+        println!(
+            "{:<10} {:>12} {:>14} {:>7.2}×",
+            alg,
+            fmt(ours),
+            fmt(theirs),
+            ratio
+        );
+    }
+}
+
 fn main() {
     let dir: PathBuf = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -200,5 +308,11 @@ fn main() {
         .configure_from_args();
     benches(&mut c);
     c.final_summary();
+    // `cargo bench` passes `--bench`; without it (e.g. `cargo test --benches`) Criterion only
+    // checks that each benchmark runs, and so do we.
+    if !std::env::args().any(|a| a == "--bench") || std::env::args().any(|a| a == "--list") {
+        return;
+    }
     report(&dir);
+    paired_report();
 }
