@@ -8,19 +8,23 @@
 //!   [`min_ttl`, `max_ttl`](JwksConfig::min_ttl) (`no-store`/`no-cache` count as 0, so
 //!   `min_ttl`); [`default_ttl`](JwksConfig::default_ttl) when absent and for providers.
 //!   Revalidation uses `If-None-Match` when the server sent an `ETag`.
-//! - **Refresh-ahead**: once 80 % of the TTL has passed, the next validation starts a refresh in
-//!   the background (on the caller's tokio runtime) and keeps using the current keys.
+//! - **Refresh-ahead**: once 80 % of the TTL has passed, the next validation (even one answered
+//!   from the verified-token cache) starts a refresh in the background (on the caller's tokio
+//!   runtime, or the validator's configured one) and keeps using the current keys. If the TTL
+//!   ends with no refresh attempted, the next validation waits for one fetch.
 //! - **Unknown `kid`** → one refetch, then a [`cooldown`](JwksConfig::cooldown): no kid-driven
 //!   fetch starts less than `cooldown` after the previous fetch began, and a `kid` that a fetch
 //!   confirmed absent is rejected without any fetch for [`negative_ttl`](JwksConfig::negative_ttl)
-//!   (at most 1024 such kids are remembered). A flood of random kids therefore costs at most
-//!   one fetch per cooldown.
+//!   (at most 1024 such kids are remembered; kids over 256 bytes never cause a fetch). A flood
+//!   of random kids therefore costs at most one fetch per cooldown. An unknown `kid` is a 401
+//!   (`unknown_kid`) even while the JWKS is unreachable, as long as the current set is usable.
 //! - **Single-flight**: one fetch at a time per cache; everyone waiting shares its outcome,
 //!   success *and* failure. After a failure, retries back off exponentially from
 //!   [`retry_backoff`](JwksConfig::retry_backoff) up to `cooldown`.
-//! - **Stale-if-error**: when refreshing fails, the last good set stays in use until
-//!   `TTL + stale_if_error` after it was fetched; after that validation fails with
-//!   [`Error::KeysUnavailable`] (HTTP 503), never with a 401-class error.
+//! - **Stale-if-error**: when refreshing fails, the last good set stays in use (without making
+//!   callers wait; retries run in the background) until `TTL + stale_if_error` after it was
+//!   fetched; after that validation fails with [`Error::KeysUnavailable`] (HTTP 503), never with
+//!   a 401-class error. The verified-token cache is not used for stale keys.
 //! - **Transport**: `https` only (plain `http` to loopback hosts — `localhost`, `127.0.0.0/8`,
 //!   `::1` — is allowed), redirects refused, [`fetch_timeout`](JwksConfig::fetch_timeout) for the
 //!   whole exchange, body capped at [`max_body_bytes`](JwksConfig::max_body_bytes), at most
