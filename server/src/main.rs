@@ -35,7 +35,9 @@ enum Command {
 async fn run(global: cli::Global, command: Command, issuer_given: bool) -> cli::Outcome {
     match command {
         Command::Admin(cmd) => cli::admin(&global, cmd).await,
-        Command::Serve(args) => serve::run(&global.database, issuer_given.then_some(&*global.issuer), args).await,
+        Command::Serve(args) => {
+            serve::run(&global.database, issuer_given.then_some(&*global.issuer), args).await
+        }
     }
 }
 

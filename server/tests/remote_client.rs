@@ -43,8 +43,14 @@ async fn sends_sdk_headers() {
     let head = server.join().unwrap();
     assert!(head.starts_with("get /keys http/1.1"), "{head}");
     let version = env!("CARGO_PKG_VERSION");
-    assert!(head.contains(&format!("x-sdk-version: authgate-rust/{version}")), "{head}");
-    assert!(head.contains(&format!("user-agent: authgate-rust/{version} rust (")), "{head}");
+    assert!(
+        head.contains(&format!("x-sdk-version: authgate-rust/{version}")),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("user-agent: authgate-rust/{version} rust (")),
+        "{head}"
+    );
     assert!(head.contains("x-api-version: "), "{head}");
 }
 
@@ -78,9 +84,18 @@ async fn unreachable_server_is_unavailable_after_bounded_retries() {
 #[test]
 fn refuses_bad_environment_urls_and_arguments() {
     let s = || Secret::new("s".repeat(32));
-    for url in ["http://auth.example.com", "ftp://x", "not a url", "https://u:p@x.test", "https://x.test/?q=1"] {
+    for url in [
+        "http://auth.example.com",
+        "ftp://x",
+        "not a url",
+        "https://u:p@x.test",
+        "https://x.test/?q=1",
+    ] {
         assert!(
-            matches!(RemoteClient::new(url, "skc_1", s(), options()), Err(Error::InvalidArgument { .. })),
+            matches!(
+                RemoteClient::new(url, "skc_1", s(), options()),
+                Err(Error::InvalidArgument { .. })
+            ),
             "{url}"
         );
     }
@@ -94,8 +109,17 @@ fn refuses_bad_environment_urls_and_arguments() {
 async fn malformed_keys_fail_before_any_network_access() {
     // Nothing listens on port 9 (discard); a network attempt would be Unavailable, not a
     // validation failure.
-    let client = RemoteClient::new("http://127.0.0.1:9", "skc_1", Secret::new("s".repeat(32)), options()).unwrap();
+    let client = RemoteClient::new(
+        "http://127.0.0.1:9",
+        "skc_1",
+        Secret::new("s".repeat(32)),
+        options(),
+    )
+    .unwrap();
     for key in ["", "apit_123", "has space", &"x".repeat(5000)] {
-        assert_eq!(client.validate_token(key).await.unwrap_err(), Error::TokenValidationFailed);
+        assert_eq!(
+            client.validate_token(key).await.unwrap_err(),
+            Error::TokenValidationFailed
+        );
     }
 }

@@ -150,8 +150,15 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     // Environment tokens are verified with the JWT engine against the authority's own keys
     // (through the JWKS cache: a key rotated by another node is picked up on its first unknown
     // kid) and cached once verified, so the check costs about a microsecond per request.
-    let validator =
-        JwtValidator::new(ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone()))?;
+    // The keys come from the local store, so an unknown kid may be looked up again after
+    // 100 ms (not the 30 s suited to remote JWKS): a key rotated with the CLI or on another node
+    // is accepted at once, and a flood of bogus kids costs at most ten small store reads a second.
+    let mut config = ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone());
+    config.jwks.cooldown = Duration::from_millis(100);
+    config.jwks.negative_ttl = Duration::from_millis(100);
+    // Re-read the keys every minute, so a retired key stops being accepted within a minute.
+    config.jwks.default_ttl = Duration::from_secs(60);
+    let validator = JwtValidator::new(config)?;
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
