@@ -282,7 +282,7 @@ async fn run(
     let rate = latencies.len() as f64 / seconds as f64;
     let per_request_us = |cpu: f64| cpu * 1e6 / latencies.len().max(1) as f64;
     format!(
-        "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} | {:>10.1} | {:>11.1} |",
+        "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} | {:>17.1} | {:>18.1} |",
         scenario.name,
         rate,
         percentile(&latencies, 0.50),
