@@ -175,6 +175,8 @@ struct Call<'a> {
     query: Vec<(&'static str, String)>,
     body: Option<Vec<u8>>,
     idempotent: bool,
+    /// `tokens:validate`: foreign refusals mean "invalid key".
+    validation: bool,
 }
 
 impl<'a> Call<'a> {
@@ -186,6 +188,7 @@ impl<'a> Call<'a> {
             query: Vec::new(),
             body: None,
             idempotent,
+            validation: false,
         }
     }
 
@@ -212,8 +215,9 @@ impl<'a> Call<'a> {
 
 /// What went wrong with one attempt.
 enum Failure {
-    /// The server answered with an error status.
-    Status(StatusCode, Option<Duration>, Error),
+    /// The server answered with an error status (the error, and whether its body carried an
+    /// authgate error code).
+    Status(StatusCode, Option<Duration>, Error, bool),
     /// No answer: connection refused, reset, timed out.
     Transport { error: Error, sent: bool },
 }
@@ -378,11 +382,8 @@ impl RemoteClient {
         if status.is_success() {
             Ok(bytes)
         } else {
-            Err(Failure::Status(
-                status,
-                retry_after,
-                error_from_response(status, &bytes),
-            ))
+            let (error, ours) = decode_error_body(status, &bytes);
+            Err(Failure::Status(status, retry_after, error, ours))
         }
     }
 
@@ -411,12 +412,28 @@ impl RemoteClient {
                 .await;
             let (error, retry_after, retryable) = match outcome {
                 Ok(bytes) => return decode(&bytes),
-                Err(Failure::Status(status, retry_after, error)) => {
+                Err(Failure::Status(status, retry_after, error, ours)) => {
                     if status == StatusCode::UNAUTHORIZED && !reauthenticated && refused_credentials(&error) {
                         reauthenticated = true;
                         // Only this token: many concurrent 401s cause one refresh.
                         self.inner.auth.invalidate_token(token.expose());
                         continue;
+                    }
+                    // A Scalekit environment answers an invalid API key with one of these; the
+                    // official SDKs treat them all as a validation failure, and so do we. An
+                    // authgate server says `token_validation_failed` itself, and its other
+                    // errors (for example a refused environment token) keep their meaning.
+                    if call.validation
+                        && !ours
+                        && matches!(
+                            error,
+                            Error::NotFound { .. }
+                                | Error::InvalidArgument { .. }
+                                | Error::PermissionDenied(_)
+                                | Error::Unauthenticated(_)
+                        )
+                    {
+                        return Err(Error::TokenValidationFailed);
                     }
                     let retryable = call.idempotent && status == StatusCode::SERVICE_UNAVAILABLE;
                     (error, retry_after, retryable)
@@ -438,12 +455,12 @@ impl RemoteClient {
         loop {
             let error = match self.send_once(Method::GET, url.clone(), None, None, None).await {
                 Ok(bytes) => return decode(&bytes),
-                Err(Failure::Status(status, retry_after, error))
+                Err(Failure::Status(status, retry_after, error, _))
                     if status == StatusCode::SERVICE_UNAVAILABLE =>
                 {
                     (error, retry_after)
                 }
-                Err(Failure::Status(_, _, error)) => return Err(error),
+                Err(Failure::Status(_, _, error, _)) => return Err(error),
                 Err(Failure::Transport { error, .. }) => (error, None),
             };
             if attempt >= self.inner.options.max_retries {
@@ -593,7 +610,44 @@ fn token_error(code: &str) -> Option<TokenError> {
 
 /// Rebuilds an [`Error`] from an error response (Scalekit REST body, RFC 6749 body, or anything).
 pub fn error_from_response(status: StatusCode, body: &[u8]) -> Error {
+    decode_error_body(status, body).0
+}
+
+/// [`error_from_response`], and whether the body carried one of authgate's own error codes.
+fn decode_error_body(status: StatusCode, body: &[u8]) -> (Error, bool) {
     let wire: WireError = serde_json::from_slice(body).unwrap_or_default();
+    let error = error_from_wire(status, body, &wire);
+    let ours = wire
+        .details
+        .first()
+        .and_then(|d| d.error_code.as_deref())
+        .is_some_and(|code| AUTHGATE_CODES.contains(&code) || token_error(code).is_some());
+    (error, ours)
+}
+
+/// The stable codes of [`Error::code`] that this client maps back to variants.
+const AUTHGATE_CODES: &[&str] = &[
+    "invalid_argument",
+    "not_found",
+    "already_exists",
+    "failed_precondition",
+    "token_validation_failed",
+    "insufficient_scope",
+    "keys_unavailable",
+    "invalid_client",
+    "invalid_scope",
+    "unauthenticated",
+    "permission_denied",
+    "resource_exhausted",
+    "unavailable",
+    "deadline_exceeded",
+    "store_error",
+    "internal",
+    "oauth_error",
+    "server_error",
+];
+
+fn error_from_wire(status: StatusCode, body: &[u8], wire: &WireError) -> Error {
     let http = status.as_u16();
 
     // RFC 6749 token-endpoint errors.
@@ -840,21 +894,11 @@ impl AuthApi for RemoteClient {
         {
             return Err(Error::TokenValidationFailed);
         }
-        let call = Call::new(Method::POST, vec!["api", "v1", "tokens:validate"])
+        let mut call = Call::new(Method::POST, vec!["api", "v1", "tokens:validate"])
             .json(&TokenRef { token })?
             .idempotent();
-        match self.call::<TokenInfoBody>(call).await {
-            Ok(body) => Ok(body.token_info),
-            // A Scalekit environment answers an invalid key with one of these statuses; the
-            // official SDKs treat them all as a validation failure, and so do we.
-            Err(
-                Error::NotFound { .. }
-                | Error::InvalidArgument { .. }
-                | Error::PermissionDenied(_)
-                | Error::Unauthenticated(_),
-            ) => Err(Error::TokenValidationFailed),
-            Err(other) => Err(other),
-        }
+        call.validation = true;
+        Ok(self.call::<TokenInfoBody>(call).await?.token_info)
     }
 
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
@@ -1019,12 +1063,12 @@ impl AuthApi for RemoteClient {
                 .await;
             let (error, retry_after) = match outcome {
                 Ok(bytes) => return decode(&bytes),
-                Err(Failure::Status(status, retry_after, error))
+                Err(Failure::Status(status, retry_after, error, _))
                     if status == StatusCode::SERVICE_UNAVAILABLE =>
                 {
                     (error, retry_after)
                 }
-                Err(Failure::Status(_, _, error)) => return Err(error),
+                Err(Failure::Status(_, _, error, _)) => return Err(error),
                 Err(Failure::Transport { error, .. }) => (error, None),
             };
             // Issuing a token is safe to repeat: a lost answer only leaves an unused token.
@@ -1134,6 +1178,17 @@ mod tests {
                 missing: vec!["a".into(), "b".into()]
             }
         );
+    }
+
+    #[test]
+    fn tells_authgate_bodies_from_foreign_ones() {
+        let ours = serde_json::json!({"code": 16, "message": "unauthenticated: expired",
+            "details": [{"error_code": "unauthenticated"}]});
+        let foreign = serde_json::json!({"code": 5, "message": "token not found",
+            "details": [{"error_code": "NOT_FOUND"}]});
+        assert!(decode_error_body(StatusCode::UNAUTHORIZED, ours.to_string().as_bytes()).1);
+        assert!(!decode_error_body(StatusCode::NOT_FOUND, foreign.to_string().as_bytes()).1);
+        assert!(!decode_error_body(StatusCode::BAD_GATEWAY, b"oops").1);
     }
 
     #[test]
