@@ -23,7 +23,10 @@ pub async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(response)
 }
 
-/// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414 metadata).
+/// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414 metadata). The three OIDC
+/// "required" members (`response_types_supported`, `subject_types_supported`,
+/// `id_token_signing_alg_values_supported`) are included so strict parsers accept it; the
+/// server issues access tokens only (RS256).
 #[derive(Debug, Serialize)]
 pub struct Discovery {
     issuer: String,
@@ -34,7 +37,6 @@ pub struct Discovery {
     response_types_supported: [&'static str; 1],
     subject_types_supported: [&'static str; 1],
     id_token_signing_alg_values_supported: [&'static str; 1],
-    token_endpoint_auth_signing_alg_values_supported: [&'static str; 1],
 }
 
 impl Discovery {
@@ -49,7 +51,6 @@ impl Discovery {
             response_types_supported: ["token"],
             subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256"],
-            token_endpoint_auth_signing_alg_values_supported: ["RS256"],
         }
     }
 }
