@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod serve;
 
 /// Machine-to-machine authentication: API keys, OAuth 2.0 client credentials, JWKS.
 #[derive(Debug, Parser)]
@@ -27,16 +28,26 @@ enum Command {
     /// Operator commands (orgs, users, keys, clients, signing-keys, token).
     #[command(flatten)]
     Admin(cli::AdminCommand),
-    // Further subcommands hook in here, e.g. `Serve(serve::ServeArgs),` with a match arm in `run`.
+    /// Run the HTTP server: the Scalekit-compatible REST API, the OAuth token endpoint, JWKS.
+    Serve(serve::ServeArgs),
 }
 
-async fn run(global: cli::Global, command: Command) -> cli::Outcome {
+async fn run(global: cli::Global, command: Command, issuer_given: bool) -> cli::Outcome {
     match command {
         Command::Admin(cmd) => cli::admin(&global, cmd).await,
+        Command::Serve(args) => {
+            serve::run(&global.database, issuer_given.then_some(&*global.issuer), args).await
+        }
     }
 }
 
 fn main() -> ExitCode {
-    let Cli { global, command } = Cli::parse();
-    cli::execute(run(global, command))
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // `serve` defaults the issuer to its bound address unless --issuer / AUTHGATE_ISSUER is given.
+    let issuer_given = matches
+        .value_source("issuer")
+        .is_some_and(|source| source != clap::parser::ValueSource::DefaultValue);
+    let Cli { global, command } =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli::execute(run(global, command, issuer_given))
 }
