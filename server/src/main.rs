@@ -3,7 +3,7 @@
 //! Every subcommand opens the store named by `--database` (`AUTHGATE_DATABASE_URL`) with the
 //! configuration from the environment (`AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY`, …; see
 //! [`cli::Global`]). Errors go to stderr as `error: <code>: <message>` with exit status 1
-//! (2 for command-line usage errors).
+//! (2 for command-line usage errors; `token verify` documents its own statuses in its `--help`).
 
 use std::process::ExitCode;
 
@@ -43,11 +43,15 @@ async fn run(global: cli::Global, command: Command, issuer_given: bool) -> cli::
 
 fn main() -> ExitCode {
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
-    // `serve` defaults the issuer to its bound address unless --issuer / AUTHGATE_ISSUER is given.
-    let issuer_given = matches
-        .value_source("issuer")
-        .is_some_and(|source| source != clap::parser::ValueSource::DefaultValue);
-    let Cli { global, command } =
+    let Cli { mut global, command } =
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    cli::execute(run(global, command, issuer_given))
+    // `serve` defaults the issuer to its bound address unless --issuer / AUTHGATE_ISSUER is given;
+    // `token verify` picks its key source from the options on the command line.
+    global.given = cli::Given::of(&matches);
+    let issuer_given = global.given.issuer;
+    let exit_status = match &command {
+        Command::Admin(cmd) => cmd.exit_status(),
+        Command::Serve(_) => cli::exit_status,
+    };
+    cli::execute(run(global, command, issuer_given), exit_status)
 }

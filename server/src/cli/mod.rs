@@ -16,14 +16,17 @@ use authgate_core::model::{
     OrganizationClient, UpdateToken,
 };
 use authgate_core::{AuthApi, Error};
-use clap::{Args, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Subcommand};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 mod output;
+mod verify;
 
 use output::Out;
+pub use verify::VerifyArgs;
 
 /// What a command ends with; errors are printed by [`execute`].
 pub type Outcome = Result<(), Error>;
@@ -55,6 +58,33 @@ pub struct Global {
     /// Print JSON (the REST API's objects) instead of text.
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
+
+    /// Where `--database` and `--issuer` came from; set by `main` with [`Given::of`].
+    #[arg(skip)]
+    pub given: Given,
+}
+
+/// Which global options were given rather than defaulted (the derived [`Global`] cannot tell).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Given {
+    /// `--database` is on the command line (not only in `AUTHGATE_DATABASE_URL`).
+    pub database_on_command_line: bool,
+    /// `--issuer` is on the command line (not only in `AUTHGATE_ISSUER`).
+    pub issuer_on_command_line: bool,
+    /// `--issuer` or `AUTHGATE_ISSUER` is given (the issuer is not the default).
+    pub issuer: bool,
+}
+
+impl Given {
+    /// Reads the value sources of the global options from the parsed command line.
+    pub fn of(matches: &ArgMatches) -> Given {
+        let source = |id: &str| matches.value_source(id);
+        Given {
+            database_on_command_line: source("database") == Some(ValueSource::CommandLine),
+            issuer_on_command_line: source("issuer") == Some(ValueSource::CommandLine),
+            issuer: source("issuer").is_some_and(|s| s != ValueSource::DefaultValue),
+        }
+    }
 }
 
 impl Global {
@@ -70,8 +100,14 @@ impl Global {
     }
 }
 
-/// Builds a runtime, runs a command, prints its error (if any) and gives the exit status.
-pub fn execute(command: impl Future<Output = Outcome>) -> ExitCode {
+/// The exit status of a failed command: 1, except for `token verify` ([`AdminCommand::exit_status`]).
+pub fn exit_status(_: &Error) -> u8 {
+    1
+}
+
+/// Builds a runtime, runs a command, prints its error (if any) and gives the exit status
+/// (`exit_status` of the error on failure).
+pub fn execute(command: impl Future<Output = Outcome>, exit_status: fn(&Error) -> u8) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -83,7 +119,7 @@ pub fn execute(command: impl Future<Output = Outcome>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}: {e}", e.code());
-            ExitCode::FAILURE
+            ExitCode::from(exit_status(&e))
         }
     }
 }
@@ -106,9 +142,19 @@ pub enum AdminCommand {
     /// RS256 signing keys of issued access tokens.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(SigningKeysCommand),
-    /// The client-credentials grant.
+    /// The client-credentials grant; access-token verification.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+impl AdminCommand {
+    /// How a failure of this command maps to an exit status.
+    pub fn exit_status(&self) -> fn(&Error) -> u8 {
+        match self {
+            AdminCommand::Token(TokenCommand::Verify(_)) => verify::exit_status,
+            _ => exit_status,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -370,6 +416,8 @@ pub enum TokenCommand {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
+    /// Verify an access token (JWT) and print its claims as JSON.
+    Verify(VerifyArgs),
 }
 
 fn parse_claim(s: &str) -> Result<(String, String), String> {
@@ -408,14 +456,13 @@ fn claims_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
 /// Runs an operator command.
 pub async fn admin(global: &Global, command: AdminCommand) -> Outcome {
     let out = Out::new(global.json);
-    let a = global.open().await?;
     match command {
-        AdminCommand::Orgs(cmd) => orgs(&a, &out, cmd).await,
-        AdminCommand::Users(cmd) => users(&a, &out, cmd).await,
-        AdminCommand::Keys(cmd) => keys(&a, &out, cmd).await,
-        AdminCommand::Clients(cmd) => clients(&a, &out, cmd).await,
-        AdminCommand::SigningKeys(cmd) => signing_keys(&a, &out, cmd).await,
-        AdminCommand::Token(cmd) => token(&a, &out, cmd).await,
+        AdminCommand::Orgs(cmd) => orgs(&global.open().await?, &out, cmd).await,
+        AdminCommand::Users(cmd) => users(&global.open().await?, &out, cmd).await,
+        AdminCommand::Keys(cmd) => keys(&global.open().await?, &out, cmd).await,
+        AdminCommand::Clients(cmd) => clients(&global.open().await?, &out, cmd).await,
+        AdminCommand::SigningKeys(cmd) => signing_keys(&global.open().await?, &out, cmd).await,
+        AdminCommand::Token(cmd) => token(global, &out, cmd).await,
     }
 }
 
@@ -621,17 +668,20 @@ async fn signing_keys(a: &Authority, out: &Out, cmd: SigningKeysCommand) -> Outc
     }
 }
 
-async fn token(a: &Authority, out: &Out, cmd: TokenCommand) -> Outcome {
+async fn token(global: &Global, out: &Out, cmd: TokenCommand) -> Outcome {
     match cmd {
         TokenCommand::Issue {
             client_id,
             client_secret,
             scopes,
         } => {
+            let a = global.open().await?;
             let secret = secret_arg(client_secret, "client_secret")?;
             let requested = (!scopes.is_empty()).then_some(scopes);
             let resp = a.issue_client_token(&client_id, &secret, requested).await?;
             out.emit(&resp, || output::access_token(&resp))
         }
+        // Opens the store only for `--keys database`.
+        TokenCommand::Verify(args) => verify::run(global, args).await,
     }
 }
