@@ -17,7 +17,12 @@ demand: ``import authgate`` does not import Flask or FastAPI).
 
 from __future__ import annotations
 
+import os as _os
+
+from authgate import _native
 from authgate._native import (
+    AccessToken,
+    ClientCredentials,
     ClientSecret,
     CreateMembership,
     CreateOrganization,
@@ -43,10 +48,13 @@ from authgate._native import (
     ScalekitClient,
     TokenInfo,
     TokenService,
+    TokenValidationOptions,
     UpdateTokenResponse,
     User,
     UserService,
     ValidateTokenResponse,
+    VerifiedToken,
+    JwtValidator,
     __version__,
 )
 from authgate.errors import (
@@ -78,6 +86,12 @@ __all__ = [
     "M2MClientService",
     "OrganizationService",
     "UserService",
+    # JWT validation and client credentials
+    "JwtValidator",
+    "VerifiedToken",
+    "TokenValidationOptions",
+    "ClientCredentials",
+    "AccessToken",
     # API keys
     "TokenInfo",
     "CreateTokenResponse",
@@ -125,3 +139,8 @@ __all__ = [
     "ScalekitGatewayTimeoutException",
     "ScalekitUnknownException",
 ]
+
+# The native runtime's threads do not survive fork(): a child that inherited a started runtime
+# gets a clear error instead of a hang (see `runtime.rs`).
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_native._after_fork_in_child)
