@@ -97,6 +97,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         srv.process.kill()
+        srv.process.wait()
+    if srv.process.stdout is not None:
+        srv.process.stdout.close()
 
 
 @pytest.fixture(scope="session")
