@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +25,7 @@ from authgate import (
     VerifiedToken,
 )
 
-from .conftest import M2M, Server
+from .conftest import M2M, Server, authgate_binary
 
 
 def tamper(token: str) -> str:
@@ -203,3 +206,34 @@ def m2m_remote(remote_client: ScalekitClient) -> M2M:
         org, {"name": "fetcher", "scopes": ["deploy:applications", "read:deployments"]}
     )
     return M2M(org, created.client.client_id, created.plain_secret)
+
+
+def kid(token: str) -> str:
+    header = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
+def test_embedded_nodes_pick_up_a_rotated_key(tmp_path: Path) -> None:
+    """Two processes on one store: a key rotated elsewhere (here with the CLI) is accepted by an
+    embedded client on its first unknown kid; a retired key stops validating."""
+    db, issuer = f"sqlite://{tmp_path / 'shared.db'}", "https://rotation.example.test"
+    node_a = ScalekitClient.local(db, issuer=issuer)
+    org = node_a.organization.create_organization(display_name="Rotation").organization.id
+    created = node_a.m2m_client.create_organization_client(org, {"name": "svc", "scopes": ["a"]})
+    first = node_a.generate_client_token(created.client.client_id, created.plain_secret)
+    assert node_a.validate_access_token(first)
+
+    cli = [str(authgate_binary()), "--database", db, "--issuer", issuer, "signing-keys"]
+    subprocess.run([*cli, "rotate"], check=True, capture_output=True, timeout=60)
+    node_b = ScalekitClient.local(db, issuer=issuer)
+    second = node_b.generate_client_token(created.client.client_id, created.plain_secret)
+    assert kid(second) != kid(first)
+    time.sleep(0.2)  # past the 100 ms refetch cooldown of a local key source
+    assert node_a.validate_access_token_and_get_claims(second)["oid"] == org
+    assert node_a.validate_access_token(first)  # the previous key stays published
+
+    subprocess.run([*cli, "retire", kid(first)], check=True, capture_output=True, timeout=60)
+    fresh = ScalekitClient.local(db, issuer=issuer)
+    with pytest.raises(ScalekitValidateTokenFailureException) as caught:
+        fresh.validate_access_token_and_get_claims(first)
+    assert caught.value.code == "unknown_kid"

@@ -32,6 +32,7 @@ from authgate._native import (
     CreateUser,
     CreateUserAndMembershipResponse,
     CustomClaim,
+    JwtValidator,
     ListOrganizationClientsResponse,
     ListOrganizationsResponse,
     ListOrganizationUsersResponse,
@@ -54,7 +55,6 @@ from authgate._native import (
     UserService,
     ValidateTokenResponse,
     VerifiedToken,
-    JwtValidator,
     __version__,
 )
 from authgate.errors import (
