@@ -68,8 +68,11 @@ impl Jwt {
         audiences: Vec<String>,
     ) -> PyResult<Py<PyJwtValidator>> {
         let key = (issuer.unwrap_or_else(|| self.issuer.clone()), audiences);
-        let mut validators = self.validators.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(validator) = validators.get(&key) {
+        // The lock is never held across anything that may run Python code (allocation can run
+        // finalizers, which can switch threads): another thread waiting for it with the GIL
+        // would deadlock. Cloning a `Py` only increments a reference count.
+        let lock = || self.validators.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(validator) = lock().get(&key) {
             return Ok(validator.clone_ref(py));
         }
         let mut config = ValidatorConfig::new(KeySource::Cache(self.keys.clone()));
@@ -77,8 +80,21 @@ impl Jwt {
         config.audiences = key.1.clone();
         let inner = JwtValidator::new(config).map_err(errors::to_py)?;
         let validator = Py::new(py, PyJwtValidator::wrap(inner, self.source.clone()))?;
-        if validators.len() < MAX_VALIDATORS {
-            validators.insert(key, validator.clone_ref(py));
+        let existing = {
+            let mut validators = lock();
+            match validators.get(&key) {
+                Some(existing) => Some(existing.clone_ref(py)),
+                None => {
+                    if validators.len() < MAX_VALIDATORS {
+                        validators.insert(key, validator.clone_ref(py));
+                    }
+                    None
+                }
+            }
+        };
+        // Another thread built one first: use it (ours is dropped here, outside the lock).
+        if let Some(existing) = existing {
+            return Ok(existing);
         }
         Ok(validator)
     }

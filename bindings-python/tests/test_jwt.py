@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -148,6 +149,8 @@ def test_standalone_validator_over_the_servers_jwks(server: Server, remote_clien
     assert caught.value.missing_scopes == ["admin"]
     status = validator.key_status()
     assert status["key_count"] >= 1 and status["fresh"] and status["last_error"] is None
+    validator.clear_token_cache()
+    assert validator.validate(token)["oid"] == org
 
     by_discovery = JwtValidator(issuer=server.url)
     assert by_discovery.validate(token)["sub"] == created.client.client_id
@@ -237,3 +240,25 @@ def test_embedded_nodes_pick_up_a_rotated_key(tmp_path: Path) -> None:
     with pytest.raises(ScalekitValidateTokenFailureException) as caught:
         fresh.validate_access_token_and_get_claims(first)
     assert caught.value.code == "unknown_kid"
+
+
+def test_concurrent_validation_from_threads(client: ScalekitClient, m2m: M2M) -> None:
+    token = client.generate_client_token(m2m.client_id, m2m.secret)
+    audiences = [None, "deployment-api.acmecorp.com", ["x", "deployment-api.acmecorp.com"]]
+    failures: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for n in range(150):
+                claims = client.validate_access_token_and_get_claims(token, audience=audiences[(i + n) % 3])
+                assert claims["sub"] == m2m.client_id
+                assert not client.validate_access_token(token, audience=f"other-{n % 40}")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not failures and not any(t.is_alive() for t in threads)
