@@ -37,9 +37,44 @@ test-rust: ## Rust unit and integration tests (PostgreSQL suite when AUTHGATE_TE
 
 # --- python (bindings-python) ---------------------------------------------------------------
 
+PYTHON      ?= python3
+VENV        := .venv
+VENV_PY     := $(VENV)/bin/python
+PY_DIR      := bindings-python
+PY_STAMP    := $(VENV)/.authgate-dev-deps
+BENCH_VENV  := bench/python/.venv
+BENCH_STAMP := $(BENCH_VENV)/.authgate-bench-deps
+
+# The repository's venv with the build/test tools (requirements-dev.txt), created when missing.
+$(PY_STAMP): $(PY_DIR)/requirements-dev.txt
+	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r $(PY_DIR)/requirements-dev.txt
+	@touch $@
+
+.PHONY: python-dev
+python-dev: $(PY_STAMP) ## Python package: .venv with the tools, `authgate` built into it (maturin develop)
+	cargo build -p authgate-server
+	cd $(PY_DIR) && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop --quiet
+
 .PHONY: test-python
-test-python: ## Python package: build it into .venv and run pytest
-	@echo "test-python: not wired yet"
+test-python: python-dev ## Python package: build it into .venv, check the types, run pytest
+	cd $(PY_DIR) && $(CURDIR)/$(VENV_PY) -m mypy.stubtest authgate._native
+	cd $(PY_DIR) && $(CURDIR)/$(VENV_PY) -m mypy --strict python/authgate examples
+	cd $(PY_DIR) && AUTHGATE_BIN=$(CURDIR)/$(TARGET_DIR)/debug/authgate $(CURDIR)/$(VENV_PY) -m pytest -q
+
+# The benchmark's own venv: the release wheel of `authgate` plus its peers (bench/python/requirements.txt).
+$(BENCH_STAMP): bench/python/requirements.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/python/requirements.txt
+	@touch $@
+
+.PHONY: bench-python
+bench-python: $(BENCH_STAMP) ## Python: authgate vs PyJWT vs the official Scalekit SDK, and Flask throughput (release builds)
+	cargo build --release -p authgate-server
+	cd $(PY_DIR) && $(CURDIR)/$(BENCH_VENV)/bin/maturin build --release --quiet --out $(CURDIR)/target/wheels
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+	  $$(ls -t target/wheels/authgate-*.whl | head -n1)
+	AUTHGATE_BIN=$(CURDIR)/$(TARGET_DIR)/release/authgate $(BENCH_VENV)/bin/python bench/python/bench.py
 
 # --- node (bindings-node) -------------------------------------------------------------------
 

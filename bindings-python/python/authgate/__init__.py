@@ -1,0 +1,146 @@
+"""authgate: machine-to-machine authentication for Python web apps, on a Rust core.
+
+Opaque API keys, OAuth 2.0 client credentials with RS256 access tokens, and fast JWT validation,
+with the surface of the official Scalekit Python SDK::
+
+    from authgate import ScalekitClient
+
+    client = ScalekitClient(env_url, client_id, client_secret)   # a remote environment
+    client = ScalekitClient.local("sqlite:///var/lib/app/auth.db")  # embedded, in-process
+
+    created = client.tokens.create_token(organization_id=org_id, description="CI")
+    info = client.tokens.validate_token(token=created.token).token_info
+
+Framework adapters live in :mod:`authgate.flask` and :mod:`authgate.fastapi` (imported on
+demand: ``import authgate`` does not import Flask or FastAPI).
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from authgate import _native
+from authgate._native import (
+    AccessToken,
+    ClientCredentials,
+    ClientSecret,
+    CreateMembership,
+    CreateOrganization,
+    CreateOrganizationClientResponse,
+    CreateOrganizationClientSecretResponse,
+    CreateTokenResponse,
+    CreateUser,
+    CreateUserAndMembershipResponse,
+    CustomClaim,
+    JwtValidator,
+    ListOrganizationClientsResponse,
+    ListOrganizationsResponse,
+    ListOrganizationUsersResponse,
+    ListTokensResponse,
+    M2MClient,
+    M2MClientService,
+    Membership,
+    Organization,
+    OrganizationClient,
+    OrganizationClientResponse,
+    OrganizationResponse,
+    OrganizationService,
+    Role,
+    ScalekitClient,
+    TokenInfo,
+    TokenService,
+    TokenValidationOptions,
+    UpdateTokenResponse,
+    User,
+    UserService,
+    ValidateTokenResponse,
+    VerifiedToken,
+    __version__,
+)
+from authgate.errors import (
+    GrpcStatusCode,
+    ScalekitBadRequestException,
+    ScalekitCancelledException,
+    ScalekitConflictException,
+    ScalekitException,
+    ScalekitForbiddenException,
+    ScalekitGatewayTimeoutException,
+    ScalekitInsufficientScopeException,
+    ScalekitInternalServerException,
+    ScalekitKeysUnavailableException,
+    ScalekitNotFoundException,
+    ScalekitNotImplementedException,
+    ScalekitServerException,
+    ScalekitServiceUnavailableException,
+    ScalekitTooManyRequestsException,
+    ScalekitUnauthorizedException,
+    ScalekitUnknownException,
+    ScalekitValidateTokenFailureException,
+)
+
+__all__ = [
+    "__version__",
+    # client and sub-clients
+    "ScalekitClient",
+    "TokenService",
+    "M2MClientService",
+    "OrganizationService",
+    "UserService",
+    # JWT validation and client credentials
+    "JwtValidator",
+    "VerifiedToken",
+    "TokenValidationOptions",
+    "ClientCredentials",
+    "AccessToken",
+    # API keys
+    "TokenInfo",
+    "CreateTokenResponse",
+    "ValidateTokenResponse",
+    "UpdateTokenResponse",
+    "ListTokensResponse",
+    # M2M clients
+    "OrganizationClient",
+    "CustomClaim",
+    "M2MClient",
+    "ClientSecret",
+    "CreateOrganizationClientResponse",
+    "OrganizationClientResponse",
+    "CreateOrganizationClientSecretResponse",
+    "ListOrganizationClientsResponse",
+    # organizations and users
+    "CreateOrganization",
+    "Organization",
+    "OrganizationResponse",
+    "ListOrganizationsResponse",
+    "CreateUser",
+    "CreateMembership",
+    "Role",
+    "User",
+    "Membership",
+    "CreateUserAndMembershipResponse",
+    "ListOrganizationUsersResponse",
+    # errors
+    "GrpcStatusCode",
+    "ScalekitException",
+    "ScalekitValidateTokenFailureException",
+    "ScalekitInsufficientScopeException",
+    "ScalekitServerException",
+    "ScalekitBadRequestException",
+    "ScalekitUnauthorizedException",
+    "ScalekitForbiddenException",
+    "ScalekitNotFoundException",
+    "ScalekitConflictException",
+    "ScalekitTooManyRequestsException",
+    "ScalekitCancelledException",
+    "ScalekitInternalServerException",
+    "ScalekitNotImplementedException",
+    "ScalekitServiceUnavailableException",
+    "ScalekitKeysUnavailableException",
+    "ScalekitGatewayTimeoutException",
+    "ScalekitUnknownException",
+]
+
+# The native runtime's threads do not survive fork(): a child that inherited a started runtime
+# gets a clear error instead of a hang (see `runtime.rs`).
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_native._after_fork_in_child)

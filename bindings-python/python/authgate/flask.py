@@ -1,0 +1,199 @@
+"""Flask integration: ``authenticate_token`` for API keys and ``require_scope`` for JWT access
+tokens, named after the documented samples.
+
+Bind a client once, then use the decorators bare::
+
+    from authgate import ScalekitClient
+    from authgate.flask import authenticate_token, init_app, require_scope
+
+    app = Flask(__name__)
+    init_app(app, ScalekitClient(env_url, client_id, client_secret))  # or app.config["AUTHGATE_CLIENT"]
+
+    @app.route("/api/resources")
+    @authenticate_token
+    def resources():
+        return {"org": g.token_info.organization_id}   # a TokenInfo
+
+    @app.route("/deploy", methods=["POST"])
+    @require_scope("deploy:applications")
+    def deploy():
+        return {"by": g.token_claims["sub"]}           # the verified claims (dict)
+
+or pass the client explicitly: ``@authenticate_token(client=client)``,
+``@require_scope("a", "b", any=True, client=validator)`` (a ``ScalekitClient`` or any
+``JwtValidator``, e.g. for Auth0 or Keycloak tokens).
+
+Answers, with JSON bodies ``{"error": …}``: no credentials → 401 with
+``WWW-Authenticate: Bearer``; rejected credential → 401 ``error="invalid_token"``; valid token
+without the scopes → 403 ``error="insufficient_scope", scope="…"``; keys or key service
+unreachable → 503 with ``Retry-After``. The token is always verified before scopes are checked.
+
+Validation is synchronous: JWTs on cached keys cost tens of microseconds with the GIL held; API
+keys (remote or store lookups) and key fetches release the GIL while they wait.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar, Union, cast, overload
+
+from flask import Flask, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from authgate import _http
+from authgate._native import JwtValidator, ScalekitClient
+
+__all__ = ["init_app", "authenticate_token", "require_scope", "EXTENSION_KEY", "CONFIG_KEY"]
+
+#: ``app.extensions`` key ``init_app`` binds the client under.
+EXTENSION_KEY = "authgate"
+#: ``app.config`` key read when ``init_app`` was not called.
+CONFIG_KEY = "AUTHGATE_CLIENT"
+#: ``app.config`` key for the ``realm`` of ``WWW-Authenticate`` challenges (default ``"api"``).
+REALM_KEY = "AUTHGATE_REALM"
+
+Source = Union[ScalekitClient, JwtValidator]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask, client: Source) -> None:
+    """Binds ``client`` to ``app`` for the bare decorators."""
+    if not isinstance(client, (ScalekitClient, JwtValidator)):
+        raise TypeError(f"init_app: expected a ScalekitClient or a JwtValidator, got {type(client).__name__}")
+    app.extensions[EXTENSION_KEY] = client
+
+
+def _bound() -> Source:
+    client = current_app.extensions.get(EXTENSION_KEY) or current_app.config.get(CONFIG_KEY)
+    if client is None:
+        raise RuntimeError(
+            "authgate: no client bound to this Flask app; call authgate.flask.init_app(app, client), "
+            f"set app.config[{CONFIG_KEY!r}], or pass client= to the decorator"
+        )
+    return cast(Source, client)
+
+
+def _realm() -> Optional[str]:
+    realm = current_app.config.get(REALM_KEY, "api")
+    return str(realm) if realm else None
+
+
+def _respond(answer: _http.Answer) -> ResponseReturnValue:
+    status, body, headers = answer
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def _wrap(view: F, check: Callable[[], Optional[ResponseReturnValue]]) -> F:
+    """Runs ``check`` before ``view``; a non-``None`` result is returned instead of the view's.
+    Async views (``flask[async]``) stay async."""
+    if inspect.iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            denied = check()
+            if denied is not None:
+                return denied
+            return await cast(Callable[..., Awaitable[Any]], view)(*args, **kwargs)
+
+        return cast(F, async_wrapper)
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        denied = check()
+        if denied is not None:
+            return denied
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _api_key_check(client: Optional[ScalekitClient]) -> Callable[[], Optional[ResponseReturnValue]]:
+    def check() -> Optional[ResponseReturnValue]:
+        realm = _realm()
+        token = _http.bearer_token(request.headers.get("Authorization"))
+        if token is None:
+            return _respond(_http.missing(realm))
+        source = client if client is not None else _bound()
+        if not isinstance(source, ScalekitClient):
+            raise TypeError("authenticate_token needs a ScalekitClient (API keys are validated by the key service)")
+        try:
+            result = source.tokens.validate_token(token)
+        except Exception as error:  # noqa: BLE001 - mapped or re-raised below
+            answer = _http.answer_for(error, realm, ())
+            if answer is None:
+                raise
+            return _respond(answer)
+        g.token_info = result.token_info
+        return None
+
+    return check
+
+
+@overload
+def authenticate_token(view: F, *, client: Optional[ScalekitClient] = None) -> F: ...
+@overload
+def authenticate_token(view: None = None, *, client: Optional[ScalekitClient] = None) -> Callable[[F], F]: ...
+
+
+def authenticate_token(
+    view: Optional[F] = None, *, client: Optional[ScalekitClient] = None
+) -> Union[F, Callable[[F], F]]:
+    """Requires a valid API key (``Authorization: Bearer <key>``); sets ``g.token_info``
+    (a ``TokenInfo``: ``organization_id``, ``user_id`` for user-scoped keys, ``custom_claims``,
+    ``roles``…). Use bare (``@authenticate_token``) with a bound client, or
+    ``@authenticate_token(client=client)``."""
+
+    def decorate(f: F) -> F:
+        return _wrap(f, _api_key_check(client))
+
+    return decorate(view) if view is not None else decorate
+
+
+def _scope_check(
+    scopes: Sequence[str], any_scope: bool, client: Optional[Source]
+) -> Callable[[], Optional[ResponseReturnValue]]:
+    required = list(scopes)
+
+    def check() -> Optional[ResponseReturnValue]:
+        realm = _realm()
+        token = _http.bearer_token(request.headers.get("Authorization"))
+        if token is None:
+            return _respond(_http.missing(realm))
+        validator = _http.jwt_validator(client if client is not None else _bound())
+        try:
+            claims = validator.validate(token, required, any=any_scope)
+        except Exception as error:  # noqa: BLE001 - mapped or re-raised below
+            answer = _http.answer_for(error, realm, required)
+            if answer is None:
+                raise
+            return _respond(answer)
+        g.token_claims = claims
+        return None
+
+    return check
+
+
+@overload
+def require_scope(__view: F) -> F: ...
+@overload
+def require_scope(*scopes: str, any: bool = False, client: Optional[Source] = None) -> Callable[[F], F]: ...
+
+
+def require_scope(*scopes: Any, any: bool = False, client: Optional[Source] = None) -> Any:  # noqa: A002
+    """Requires a valid JWT access token carrying ``scopes`` (all of them, or with ``any=True``
+    at least one); sets ``g.token_claims`` (the verified claims, a ``dict``). Without scopes
+    (``@require_scope`` or ``@require_scope()``) only the token is verified."""
+    if len(scopes) == 1 and callable(scopes[0]) and not isinstance(scopes[0], str):
+        return _wrap(scopes[0], _scope_check((), any, client))
+    for scope in scopes:
+        if not isinstance(scope, str) or not scope:
+            raise TypeError(f"require_scope: scopes must be non-empty strings, got {scope!r}")
+
+    def decorate(f: F) -> F:
+        return _wrap(f, _scope_check(scopes, any, client))
+
+    return decorate

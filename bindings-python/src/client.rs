@@ -1,0 +1,403 @@
+//! `ScalekitClient`: one API over a remote environment or an embedded authority.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use authgate_core::authority::{Authority, AuthorityConfig};
+use authgate_core::jwt::{
+    AuthApiKeys, JwksCache, JwksConfig, JwtValidator, KeySource, ScopeMatch, ValidatorConfig,
+};
+use authgate_core::remote::{RemoteClient, RemoteOptions};
+use authgate_core::{AuthApi, Error, Secret};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::{self, ScalekitValidateTokenFailureException};
+use crate::jwt::{self, PyJwtValidator, PyTokenValidationOptions};
+use crate::m2m::PyM2MClientService;
+use crate::organizations::PyOrganizationService;
+use crate::runtime;
+use crate::tokens::PyTokenService;
+use crate::types::{self, repr_str};
+use crate::users::PyUserService;
+
+/// Issuer of an embedded authority when neither `issuer=` nor `AUTHGATE_ISSUER` is given.
+const DEFAULT_LOCAL_ISSUER: &str = "http://localhost";
+
+/// At most this many (issuer, audience) combinations keep a validator (and its verified-token
+/// cache); further combinations get a fresh validator per call, sharing the same keys.
+const MAX_VALIDATORS: usize = 32;
+
+/// Where the client's operations go.
+enum Mode {
+    /// A Scalekit-compatible environment over HTTPS (`authgate serve`, or Scalekit).
+    Remote {
+        client_id: String,
+        client_secret: Secret,
+    },
+    /// An authority in this process, on a SQLite file or a PostgreSQL database.
+    Embedded { database: String },
+}
+
+/// (issuer, audiences) of a validator.
+type ValidatorKey = (String, Vec<String>);
+
+/// The client's JWT validation: one key cache, one validator per (issuer, audiences).
+struct Jwt {
+    keys: JwksCache,
+    issuer: String,
+    source: String,
+    validators: Mutex<HashMap<ValidatorKey, Py<PyJwtValidator>>>,
+}
+
+impl Jwt {
+    fn new(keys: JwksCache, issuer: String, source: String) -> Self {
+        Jwt {
+            keys,
+            issuer,
+            source,
+            validators: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn validator(
+        &self,
+        py: Python<'_>,
+        issuer: Option<String>,
+        audiences: Vec<String>,
+    ) -> PyResult<Py<PyJwtValidator>> {
+        let key = (issuer.unwrap_or_else(|| self.issuer.clone()), audiences);
+        // The lock is never held across anything that may run Python code (allocation can run
+        // finalizers, which can switch threads): another thread waiting for it with the GIL
+        // would deadlock. Cloning a `Py` only increments a reference count.
+        let lock = || self.validators.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(validator) = lock().get(&key) {
+            return Ok(validator.clone_ref(py));
+        }
+        let mut config = ValidatorConfig::new(KeySource::Cache(self.keys.clone()));
+        config.issuer = Some(key.0.clone());
+        config.audiences = key.1.clone();
+        let inner = JwtValidator::new(config).map_err(errors::to_py)?;
+        let validator = Py::new(py, PyJwtValidator::wrap(inner, self.source.clone()))?;
+        let existing = {
+            let mut validators = lock();
+            match validators.get(&key) {
+                Some(existing) => Some(existing.clone_ref(py)),
+                None => {
+                    if validators.len() < MAX_VALIDATORS {
+                        validators.insert(key, validator.clone_ref(py));
+                    }
+                    None
+                }
+            }
+        };
+        // Another thread built one first: use it (ours is dropped here, outside the lock).
+        if let Some(existing) = existing {
+            return Ok(existing);
+        }
+        Ok(validator)
+    }
+}
+
+/// The authgate client, a drop-in for the official `scalekit.ScalekitClient`.
+///
+/// `ScalekitClient(env_url, client_id, client_secret)` talks to an environment over HTTP
+/// (authenticating lazily, on the first call); `ScalekitClient.local(database_url)` runs the
+/// authority in this process. The same surface is offered in both modes.
+#[pyclass(name = "ScalekitClient", module = "authgate", frozen)]
+pub struct PyScalekitClient {
+    api: Arc<dyn AuthApi>,
+    mode: Mode,
+    env_url: String,
+    jwt: Jwt,
+    tokens: Py<PyTokenService>,
+    m2m_client: Py<PyM2MClientService>,
+    organization: Py<PyOrganizationService>,
+    users: Py<PyUserService>,
+}
+
+impl PyScalekitClient {
+    fn build(
+        py: Python<'_>,
+        api: Arc<dyn AuthApi>,
+        mode: Mode,
+        env_url: String,
+        keys: JwksCache,
+        source: String,
+    ) -> PyResult<Self> {
+        Ok(PyScalekitClient {
+            tokens: Py::new(py, PyTokenService::new(api.clone()))?,
+            m2m_client: Py::new(py, PyM2MClientService::new(api.clone()))?,
+            organization: Py::new(py, PyOrganizationService::new(api.clone()))?,
+            users: Py::new(py, PyUserService::new(api.clone()))?,
+            jwt: Jwt::new(keys, env_url.clone(), source),
+            api,
+            mode,
+            env_url,
+        })
+    }
+
+    /// The validator for these options, and the scopes they require.
+    fn resolve(
+        &self,
+        py: Python<'_>,
+        options: Option<PyRef<'_, PyTokenValidationOptions>>,
+        audience: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<(Py<PyJwtValidator>, Vec<String>)> {
+        let (issuer, mut audiences, required) = match &options {
+            Some(o) => (
+                o.issuer.clone().filter(|i| !i.is_empty()),
+                o.audience.clone().unwrap_or_default(),
+                o.required_scopes.clone().unwrap_or_default(),
+            ),
+            None => (None, Vec::new(), Vec::new()),
+        };
+        if audiences.is_empty() {
+            audiences = types::opt_str_list(audience.as_ref(), "audience")?.unwrap_or_default();
+        }
+        Ok((self.jwt.validator(py, issuer, audiences)?, required))
+    }
+
+    fn claims<'py>(
+        &self,
+        py: Python<'py>,
+        token: &str,
+        options: Option<PyRef<'_, PyTokenValidationOptions>>,
+        audience: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (validator, required) = self.resolve(py, options, audience)?;
+        let claims = jwt::validate(py, &validator.get().inner, token, &required, ScopeMatch::All)?;
+        jwt::claims_dict(py, &claims)
+    }
+}
+
+#[pymethods]
+impl PyScalekitClient {
+    /// A client of the environment at `env_url`, authenticating with its API credentials.
+    /// Nothing is sent until the first call.
+    #[new]
+    fn new(py: Python<'_>, env_url: &str, client_id: String, client_secret: String) -> PyResult<Self> {
+        let mut options = RemoteOptions::default();
+        options.sdk_version = Some(format!("Authgate-Python/{}", env!("CARGO_PKG_VERSION")));
+        let secret = Secret::new(client_secret);
+        let remote =
+            RemoteClient::new(env_url, client_id.clone(), secret.clone(), options).map_err(errors::to_py)?;
+        let env_url = remote.env_url().to_owned();
+        let jwks_url = format!("{env_url}/keys");
+        let keys =
+            JwksCache::shared_url(Some(&env_url), &jwks_url, JwksConfig::default()).map_err(errors::to_py)?;
+        let mode = Mode::Remote {
+            client_id,
+            client_secret: secret,
+        };
+        PyScalekitClient::build(py, Arc::new(remote), mode, env_url, keys, jwks_url)
+    }
+
+    /// An embedded client: the authority runs in this process on `database_url`
+    /// (`sqlite:///path/to/file.db`, or `postgres://…` to share a store with other nodes).
+    /// `issuer` is the `iss` of the access tokens it issues and requires (default:
+    /// `AUTHGATE_ISSUER`, else `http://localhost`). `AUTHGATE_KEY_PEPPER` and
+    /// `AUTHGATE_MASTER_KEY` are read from the environment as by `authgate serve`.
+    #[staticmethod]
+    #[pyo3(signature = (database_url, issuer=None))]
+    fn local(py: Python<'_>, database_url: String, issuer: Option<String>) -> PyResult<Self> {
+        let issuer = issuer
+            .or_else(|| std::env::var("AUTHGATE_ISSUER").ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| DEFAULT_LOCAL_ISSUER.to_owned());
+        let config = AuthorityConfig::from_env(issuer).map_err(errors::to_py)?;
+        let url = database_url.clone();
+        let authority = runtime::block_on(py, async move { Authority::open(&url, config).await })?;
+        let issuer = authority.config().issuer.clone();
+        let api: Arc<dyn AuthApi> = Arc::new(authority);
+        // The keys come from the local store, as in `authgate serve`: an unknown kid (a key
+        // rotated on another node sharing the store) is looked up again after 100 ms rather than
+        // the 30 s suited to a remote JWKS, and the set is re-read every minute so a retired key
+        // stops validating within a minute.
+        let mut jwks = JwksConfig::default();
+        jwks.cooldown = Duration::from_millis(100);
+        jwks.negative_ttl = Duration::from_millis(100);
+        jwks.default_ttl = Duration::from_secs(60);
+        let keys =
+            JwksCache::from_provider(Arc::new(AuthApiKeys(api.clone())), jwks).map_err(errors::to_py)?;
+        let mode = Mode::Embedded {
+            database: redact_database_url(&database_url),
+        };
+        PyScalekitClient::build(py, api, mode, issuer, keys, "embedded authority".to_owned())
+    }
+
+    /// API keys: `create_token`, `validate_token`, `list_tokens`, `update_token`, `invalidate_token`.
+    #[getter]
+    fn tokens(&self, py: Python<'_>) -> Py<PyTokenService> {
+        self.tokens.clone_ref(py)
+    }
+
+    /// M2M clients of organizations (client credentials).
+    #[getter]
+    fn m2m_client(&self, py: Python<'_>) -> Py<PyM2MClientService> {
+        self.m2m_client.clone_ref(py)
+    }
+
+    /// Organizations.
+    #[getter]
+    fn organization(&self, py: Python<'_>) -> Py<PyOrganizationService> {
+        self.organization.clone_ref(py)
+    }
+
+    /// Users and memberships.
+    #[getter]
+    fn users(&self, py: Python<'_>) -> Py<PyUserService> {
+        self.users.clone_ref(py)
+    }
+
+    /// The environment URL (remote) or the issuer (embedded), without a trailing slash: the
+    /// `iss` access tokens must carry.
+    #[getter]
+    fn env_url(&self) -> &str {
+        &self.env_url
+    }
+
+    /// `"remote"` or `"embedded"`.
+    #[getter]
+    fn mode(&self) -> &'static str {
+        match self.mode {
+            Mode::Remote { .. } => "remote",
+            Mode::Embedded { .. } => "embedded",
+        }
+    }
+
+    /// Verifies a JWT access token and returns its claims (`dict`). The issuer must be the
+    /// environment's (or `options.issuer`); with `options.audience` or `audience=`, `aud` must
+    /// hold one of them; `options.required_scopes` must all be granted.
+    #[pyo3(signature = (token, options=None, audience=None))]
+    fn validate_access_token_and_get_claims<'py>(
+        &self,
+        py: Python<'py>,
+        token: &str,
+        options: Option<PyRef<'_, PyTokenValidationOptions>>,
+        audience: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        self.claims(py, token, options, audience)
+    }
+
+    /// Same as `validate_access_token_and_get_claims` (the official SDK's name for the JWT check;
+    /// API keys are validated by `client.tokens.validate_token`).
+    #[pyo3(signature = (token, options=None, audience=None))]
+    fn validate_token<'py>(
+        &self,
+        py: Python<'py>,
+        token: &str,
+        options: Option<PyRef<'_, PyTokenValidationOptions>>,
+        audience: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        self.claims(py, token, options, audience)
+    }
+
+    /// `True` when the access token validates, `False` when it is rejected (including missing
+    /// scopes). Raises when the keys cannot be obtained: that is no verdict on the token.
+    #[pyo3(signature = (token, options=None, audience=None))]
+    fn validate_access_token(
+        &self,
+        py: Python<'_>,
+        token: &str,
+        options: Option<PyRef<'_, PyTokenValidationOptions>>,
+        audience: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        match self.claims(py, token, options, audience) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_instance_of::<ScalekitValidateTokenFailureException>(py) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Verifies the access token, then checks that it carries every scope in `required_scopes`
+    /// (raising `ScalekitInsufficientScopeException`, a `ScalekitValidateTokenFailureException`,
+    /// naming the missing ones). Returns `True`.
+    fn verify_scopes(&self, py: Python<'_>, token: &str, required_scopes: Vec<String>) -> PyResult<bool> {
+        let validator = self.jwt.validator(py, None, Vec::new())?;
+        jwt::validate(
+            py,
+            &validator.get().inner,
+            token,
+            &required_scopes,
+            ScopeMatch::All,
+        )?;
+        Ok(true)
+    }
+
+    /// The `JwtValidator` this client uses for an issuer (default: the environment's) and
+    /// audience; the Flask and FastAPI adapters use it.
+    #[pyo3(signature = (issuer=None, audience=None))]
+    fn jwt_validator(
+        &self,
+        py: Python<'_>,
+        issuer: Option<String>,
+        audience: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyJwtValidator>> {
+        let audiences = types::opt_str_list(audience.as_ref(), "audience")?.unwrap_or_default();
+        self.jwt.validator(py, issuer, audiences)
+    }
+
+    /// The client-credentials grant: an access token for `client_id` / `client_secret`,
+    /// with `scopes` (default: all the client's scopes).
+    #[pyo3(signature = (client_id, client_secret, scopes=None))]
+    fn generate_client_token(
+        &self,
+        py: Python<'_>,
+        client_id: String,
+        client_secret: String,
+        scopes: Option<Vec<String>>,
+    ) -> PyResult<String> {
+        let api = &self.api;
+        let token = runtime::block_on(py, api.issue_client_token(&client_id, &client_secret, scopes))?;
+        Ok(token.access_token.into_inner())
+    }
+
+    /// An access token for the client's own environment credentials (remote mode; an embedded
+    /// client has no credentials of its own).
+    fn get_client_access_token(&self, py: Python<'_>) -> PyResult<String> {
+        match &self.mode {
+            Mode::Remote {
+                client_id,
+                client_secret,
+            } => {
+                let api = &self.api;
+                let token = runtime::block_on(py, api.issue_client_token(client_id, client_secret.expose(), None))?;
+                Ok(token.access_token.into_inner())
+            }
+            Mode::Embedded { .. } => Err(errors::to_py(Error::FailedPrecondition(
+                "an embedded client has no client credentials; use generate_client_token(client_id, client_secret)"
+                    .into(),
+            ))),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.mode {
+            Mode::Remote { client_id, .. } => format!(
+                "ScalekitClient(env_url={}, client_id={})",
+                repr_str(&self.env_url),
+                repr_str(client_id)
+            ),
+            Mode::Embedded { database } => format!(
+                "ScalekitClient.local({}, issuer={})",
+                repr_str(database),
+                repr_str(&self.env_url)
+            ),
+        }
+    }
+}
+
+/// The database URL without its password, for `repr`.
+fn redact_database_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,282 @@
+//! `client.organization`: organizations (tenants), the owners of API keys and M2M clients.
+
+use std::sync::Arc;
+
+use authgate_core::model::{CreateOrganization, ListOrganizations, Organization};
+use authgate_core::{AuthApi, Error};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::runtime;
+use crate::types::{self, repr_opt, repr_str};
+
+/// An organization: one customer (tenant) of your SaaS.
+#[pyclass(name = "Organization", module = "authgate", frozen)]
+pub struct PyOrganization(pub Organization);
+
+#[pymethods]
+impl PyOrganization {
+    /// `org_…`
+    #[getter]
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    #[getter]
+    fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+
+    /// Your own identifier for it, if set.
+    #[getter]
+    fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
+
+    #[getter]
+    fn create_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        types::datetime(py, self.0.create_time)
+    }
+
+    #[getter]
+    fn update_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        types::datetime(py, self.0.update_time)
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        types::to_plain(py, &self.0)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyOrganization>().is_ok_and(|o| o.get().0 == self.0)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Organization(id={}, display_name={}, external_id={})",
+            repr_str(&self.0.id),
+            repr_str(&self.0.display_name),
+            repr_opt(self.0.external_id.as_deref())
+        )
+    }
+}
+
+/// Input of `create_organization` (Scalekit's `CreateOrganization` message).
+#[pyclass(name = "CreateOrganization", module = "authgate", get_all, set_all)]
+pub struct PyCreateOrganization {
+    /// Human-readable name (required).
+    pub display_name: String,
+    /// Optional unique identifier of your own.
+    pub external_id: Option<String>,
+}
+
+#[pymethods]
+impl PyCreateOrganization {
+    #[new]
+    #[pyo3(signature = (display_name, external_id=None))]
+    fn new(display_name: String, external_id: Option<String>) -> Self {
+        PyCreateOrganization {
+            display_name,
+            external_id,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CreateOrganization(display_name={}, external_id={})",
+            repr_str(&self.display_name),
+            repr_opt(self.external_id.as_deref())
+        )
+    }
+}
+
+/// Result of create / get organization (`.organization`).
+#[pyclass(name = "OrganizationResponse", module = "authgate", frozen)]
+pub struct PyOrganizationResponse {
+    organization: Py<PyOrganization>,
+}
+
+#[pymethods]
+impl PyOrganizationResponse {
+    #[getter]
+    fn organization(&self, py: Python<'_>) -> Py<PyOrganization> {
+        self.organization.clone_ref(py)
+    }
+
+    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+        types::response_item(slf, index)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "OrganizationResponse(organization={})",
+            self.organization.bind(py).get().__repr__()
+        )
+    }
+}
+
+/// Result of `list_organizations`.
+#[pyclass(name = "ListOrganizationsResponse", module = "authgate", frozen)]
+pub struct PyListOrganizationsResponse {
+    organizations: Py<PyList>,
+    total_size: u32,
+    next_page_token: String,
+    prev_page_token: String,
+}
+
+#[pymethods]
+impl PyListOrganizationsResponse {
+    #[getter]
+    fn organizations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.organizations.bind(py).iter())
+    }
+
+    #[getter]
+    fn total_size(&self) -> u32 {
+        self.total_size
+    }
+
+    #[getter]
+    fn next_page_token(&self) -> &str {
+        &self.next_page_token
+    }
+
+    #[getter]
+    fn prev_page_token(&self) -> &str {
+        &self.prev_page_token
+    }
+
+    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+        types::response_item(slf, index)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "ListOrganizationsResponse(organizations=<{} items>, total_size={}, next_page_token={})",
+            self.organizations.bind(py).len(),
+            self.total_size,
+            repr_str(&self.next_page_token)
+        )
+    }
+}
+
+fn response(py: Python<'_>, organization: Organization) -> PyResult<PyOrganizationResponse> {
+    Ok(PyOrganizationResponse {
+        organization: Py::new(py, PyOrganization(organization))?,
+    })
+}
+
+/// `client.organization`: create, get, list and delete organizations.
+#[pyclass(name = "OrganizationService", module = "authgate", frozen)]
+pub struct PyOrganizationService {
+    api: Arc<dyn AuthApi>,
+}
+
+impl PyOrganizationService {
+    pub fn new(api: Arc<dyn AuthApi>) -> Self {
+        PyOrganizationService { api }
+    }
+}
+
+#[pymethods]
+impl PyOrganizationService {
+    /// Creates an organization: `create_organization(organization=CreateOrganization(...))` as in
+    /// the official SDK, or `create_organization(display_name=..., external_id=...)`.
+    #[pyo3(signature = (organization=None, *, display_name=None, external_id=None))]
+    fn create_organization(
+        &self,
+        py: Python<'_>,
+        organization: Option<PyRef<'_, PyCreateOrganization>>,
+        display_name: Option<String>,
+        external_id: Option<String>,
+    ) -> PyResult<PyOrganizationResponse> {
+        let input = match (organization, display_name) {
+            (Some(org), None) if external_id.is_none() => CreateOrganization {
+                display_name: org.display_name.clone(),
+                external_id: org.external_id.clone(),
+            },
+            (None, Some(display_name)) => CreateOrganization {
+                display_name,
+                external_id,
+            },
+            (Some(_), _) => {
+                return Err(PyTypeError::new_err(
+                    "create_organization: pass either organization=CreateOrganization(...) or display_name=/external_id=, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(PyTypeError::new_err(
+                    "create_organization: display_name is required",
+                ));
+            }
+        };
+        let api = &self.api;
+        let organization = runtime::block_on(py, api.create_organization(input))?;
+        response(py, organization)
+    }
+
+    fn get_organization(&self, py: Python<'_>, organization_id: String) -> PyResult<PyOrganizationResponse> {
+        let api = &self.api;
+        let organization = runtime::block_on(py, api.get_organization(&organization_id))?;
+        response(py, organization)
+    }
+
+    /// The organization with this external id (`ScalekitNotFoundException` when there is none).
+    fn get_organization_by_external_id(
+        &self,
+        py: Python<'_>,
+        external_id: String,
+    ) -> PyResult<PyOrganizationResponse> {
+        let input = ListOrganizations {
+            page_size: Some(1),
+            page_token: None,
+            external_id: Some(external_id.clone()),
+        };
+        let api = &self.api;
+        let page = runtime::block_on(py, api.list_organizations(input))?;
+        match page.organizations.into_iter().next() {
+            Some(organization) => response(py, organization),
+            None => Err(crate::errors::to_py(Error::not_found(
+                "organization",
+                external_id,
+            ))),
+        }
+    }
+
+    #[pyo3(signature = (page_size=None, page_token=None))]
+    fn list_organizations(
+        &self,
+        py: Python<'_>,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> PyResult<PyListOrganizationsResponse> {
+        let input = ListOrganizations {
+            page_size,
+            page_token: page_token.filter(|t| !t.is_empty()),
+            external_id: None,
+        };
+        let api = &self.api;
+        let page = runtime::block_on(py, api.list_organizations(input))?;
+        let organizations = PyList::empty(py);
+        for organization in page.organizations {
+            organizations.append(Py::new(py, PyOrganization(organization))?)?;
+        }
+        Ok(PyListOrganizationsResponse {
+            organizations: organizations.unbind(),
+            total_size: page.total_size,
+            next_page_token: page.next_page_token,
+            prev_page_token: page.prev_page_token,
+        })
+    }
+
+    /// Deletes an organization with its API keys, M2M clients and memberships.
+    fn delete_organization(&self, py: Python<'_>, organization_id: String) -> PyResult<()> {
+        let api = &self.api;
+        runtime::block_on(py, api.delete_organization(&organization_id))
+    }
+
+    fn __repr__(&self) -> String {
+        "OrganizationService()".to_owned()
+    }
+}

@@ -1,0 +1,379 @@
+//! `client.tokens`: opaque API keys (Scalekit's `TokenClient`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use authgate_core::AuthApi;
+use authgate_core::model::{
+    CreateToken, CreateTokenResponse, ListTokens, ListTokensResponse, TokenInfo, UpdateToken,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::runtime;
+use crate::types::{self, repr_opt, repr_str};
+
+/// What is known about an API key (Scalekit's `Token` message): returned by create, validate,
+/// list and update. Never holds the key itself.
+#[pyclass(name = "TokenInfo", module = "authgate", frozen)]
+pub struct PyTokenInfo(pub TokenInfo);
+
+#[pymethods]
+impl PyTokenInfo {
+    /// `apit_…`: the stable id for list/update/invalidate. Not a credential.
+    #[getter]
+    fn token_id(&self) -> &str {
+        &self.0.token_id
+    }
+
+    /// `org_…`
+    #[getter]
+    fn organization_id(&self) -> &str {
+        &self.0.organization_id
+    }
+
+    /// The organization's external id (`""` when it has none).
+    #[getter]
+    fn organization_external_id(&self) -> &str {
+        &self.0.organization_external_id
+    }
+
+    /// `usr_…` for user-scoped keys, `None` for organization-scoped keys.
+    #[getter]
+    fn user_id(&self) -> Option<&str> {
+        self.0.user_id.as_deref()
+    }
+
+    /// The user's external id, for user-scoped keys.
+    #[getter]
+    fn user_external_id(&self) -> Option<&str> {
+        self.0.user_external_id.as_deref()
+    }
+
+    /// Caller-defined claims, as a new `dict[str, str]`.
+    #[getter]
+    fn custom_claims<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        types::str_map(py, &self.0.custom_claims)
+    }
+
+    /// When the key stops validating (aware UTC `datetime`), `None` = never.
+    #[getter]
+    fn expiry<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        types::opt_datetime(py, self.0.expiry)
+    }
+
+    /// When the key was created (aware UTC `datetime`).
+    #[getter]
+    fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        types::datetime(py, self.0.created_at)
+    }
+
+    /// Free text.
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// The last four characters of the key, for display.
+    #[getter]
+    fn token_suffix(&self) -> &str {
+        &self.0.token_suffix
+    }
+
+    /// The user's email, for user-scoped keys.
+    #[getter]
+    fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// The user's roles in the organization, for user-scoped keys.
+    #[getter]
+    fn roles(&self) -> Vec<String> {
+        self.0.roles.clone()
+    }
+
+    /// Plain data (`dict`), e.g. for a JSON response. Timestamps are RFC 3339 strings.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        types::to_plain(py, &self.0)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyTokenInfo>().is_ok_and(|o| o.get().0 == self.0)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TokenInfo(token_id={}, organization_id={}, user_id={}, description={}, token_suffix={})",
+            repr_str(&self.0.token_id),
+            repr_str(&self.0.organization_id),
+            repr_opt(self.0.user_id.as_deref()),
+            repr_opt(self.0.description.as_deref()),
+            repr_str(&self.0.token_suffix),
+        )
+    }
+}
+
+fn token_info(py: Python<'_>, info: TokenInfo) -> PyResult<Py<PyTokenInfo>> {
+    Py::new(py, PyTokenInfo(info))
+}
+
+/// Result of `create_token`: the plain key (`.token`, shown once), `.token_id`, `.token_info`.
+#[pyclass(name = "CreateTokenResponse", module = "authgate", frozen)]
+pub struct PyCreateTokenResponse {
+    inner: CreateTokenResponse,
+    info: Py<PyTokenInfo>,
+}
+
+#[pymethods]
+impl PyCreateTokenResponse {
+    /// The plain API key. Show it to its owner once: it cannot be retrieved again.
+    #[getter]
+    fn token(&self) -> &str {
+        self.inner.token.expose()
+    }
+
+    /// `apit_…`: keep this, not the key, for list/update/invalidate.
+    #[getter]
+    fn token_id(&self) -> &str {
+        &self.inner.token_id
+    }
+
+    /// The key's metadata.
+    #[getter]
+    fn token_info(&self, py: Python<'_>) -> Py<PyTokenInfo> {
+        self.info.clone_ref(py)
+    }
+
+    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+        types::response_item(slf, index)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CreateTokenResponse(token=<redacted>, token_id={}, token_info={})",
+            repr_str(&self.inner.token_id),
+            PyTokenInfo(self.inner.token_info.clone()).__repr__()
+        )
+    }
+}
+
+/// Result of `validate_token` (`.token_info`).
+#[pyclass(name = "ValidateTokenResponse", module = "authgate", frozen)]
+pub struct PyValidateTokenResponse {
+    info: Py<PyTokenInfo>,
+}
+
+#[pymethods]
+impl PyValidateTokenResponse {
+    /// The organization / user context of the key.
+    #[getter]
+    fn token_info(&self, py: Python<'_>) -> Py<PyTokenInfo> {
+        self.info.clone_ref(py)
+    }
+
+    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+        types::response_item(slf, index)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "ValidateTokenResponse(token_info={})",
+            self.info.bind(py).get().__repr__()
+        )
+    }
+}
+
+/// Result of `update_token` (`.token_info`).
+#[pyclass(name = "UpdateTokenResponse", module = "authgate", frozen)]
+pub struct PyUpdateTokenResponse {
+    info: Py<PyTokenInfo>,
+}
+
+#[pymethods]
+impl PyUpdateTokenResponse {
+    /// The key's metadata after the update.
+    #[getter]
+    fn token_info(&self, py: Python<'_>) -> Py<PyTokenInfo> {
+        self.info.clone_ref(py)
+    }
+
+    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+        types::response_item(slf, index)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "UpdateTokenResponse(token_info={})",
+            self.info.bind(py).get().__repr__()
+        )
+    }
+}
+
+/// Result of `list_tokens`: one page of `.tokens`, `.total_count`, `.next_page_token`
+/// (`""` on the last page) and `.prev_page_token`.
+#[pyclass(name = "ListTokensResponse", module = "authgate", frozen)]
+pub struct PyListTokensResponse {
+    tokens: Py<PyList>,
+    total_count: u32,
+    next_page_token: String,
+    prev_page_token: String,
+}
+
+#[pymethods]
+impl PyListTokensResponse {
+    /// This page (a new list of `TokenInfo` on each access).
+    #[getter]
+    fn tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.tokens.bind(py).iter())
+    }
+
+    /// Number of keys matching, over all pages.
+    #[getter]
+    fn total_count(&self) -> u32 {
+        self.total_count
+    }
+
+    /// Token of the next page; `""` on the last page.
+    #[getter]
+    fn next_page_token(&self) -> &str {
+        &self.next_page_token
+    }
+
+    /// Token of the previous page; `""` on the first page.
+    #[getter]
+    fn prev_page_token(&self) -> &str {
+        &self.prev_page_token
+    }
+
+    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+        types::response_item(slf, index)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "ListTokensResponse(tokens=<{} items>, total_count={}, next_page_token={})",
+            self.tokens.bind(py).len(),
+            self.total_count,
+            repr_str(&self.next_page_token)
+        )
+    }
+}
+
+fn list_response(py: Python<'_>, page: ListTokensResponse) -> PyResult<PyListTokensResponse> {
+    let tokens = PyList::empty(py);
+    for info in page.tokens {
+        tokens.append(token_info(py, info)?)?;
+    }
+    Ok(PyListTokensResponse {
+        tokens: tokens.unbind(),
+        total_count: page.total_count,
+        next_page_token: page.next_page_token,
+        prev_page_token: page.prev_page_token,
+    })
+}
+
+/// `client.tokens`: create, validate, list, update and invalidate API keys.
+#[pyclass(name = "TokenService", module = "authgate", frozen)]
+pub struct PyTokenService {
+    api: Arc<dyn AuthApi>,
+}
+
+impl PyTokenService {
+    pub fn new(api: Arc<dyn AuthApi>) -> Self {
+        PyTokenService { api }
+    }
+}
+
+#[pymethods]
+impl PyTokenService {
+    /// Creates an API key for an organization (or, with `user_id`, for one of its members).
+    #[pyo3(signature = (organization_id, user_id=None, custom_claims=None, expiry=None, description=None))]
+    fn create_token(
+        &self,
+        py: Python<'_>,
+        organization_id: String,
+        user_id: Option<String>,
+        custom_claims: Option<BTreeMap<String, String>>,
+        expiry: Option<Bound<'_, PyAny>>,
+        description: Option<String>,
+    ) -> PyResult<PyCreateTokenResponse> {
+        let expiry = expiry
+            .filter(|e| !e.is_none())
+            .map(|e| types::extract_instant(&e, "expiry"))
+            .transpose()?;
+        let input = CreateToken {
+            organization_id,
+            user_id,
+            custom_claims: custom_claims.unwrap_or_default(),
+            expiry,
+            description,
+        };
+        let api = &self.api;
+        let created = runtime::block_on(py, api.create_token(input))?;
+        let info = token_info(py, created.token_info.clone())?;
+        Ok(PyCreateTokenResponse { inner: created, info })
+    }
+
+    /// Validates a plain API key; raises `ScalekitValidateTokenFailureException` when it is
+    /// unknown, malformed, expired or revoked (one error for all, by design).
+    fn validate_token(&self, py: Python<'_>, token: &str) -> PyResult<PyValidateTokenResponse> {
+        let api = &self.api;
+        let info = runtime::block_on(py, api.validate_token(token))?;
+        Ok(PyValidateTokenResponse {
+            info: token_info(py, info)?,
+        })
+    }
+
+    /// Lists an organization's live keys (optionally one user's), oldest first, one page at a time.
+    #[pyo3(signature = (organization_id, user_id=None, page_size=None, page_token=None))]
+    fn list_tokens(
+        &self,
+        py: Python<'_>,
+        organization_id: String,
+        user_id: Option<String>,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> PyResult<PyListTokensResponse> {
+        let input = ListTokens {
+            organization_id,
+            user_id,
+            page_size,
+            page_token: page_token.filter(|t| !t.is_empty()),
+        };
+        let api = &self.api;
+        let page = runtime::block_on(py, api.list_tokens(input))?;
+        list_response(py, page)
+    }
+
+    /// Replaces the custom claims (when given) and/or the description (when given; `""` clears
+    /// it) of a key, addressed by the key or its `apit_…` id.
+    #[pyo3(signature = (token, custom_claims=None, description=None))]
+    fn update_token(
+        &self,
+        py: Python<'_>,
+        token: String,
+        custom_claims: Option<BTreeMap<String, String>>,
+        description: Option<String>,
+    ) -> PyResult<PyUpdateTokenResponse> {
+        let input = UpdateToken {
+            token,
+            custom_claims,
+            description,
+        };
+        let api = &self.api;
+        let info = runtime::block_on(py, api.update_token(input))?;
+        Ok(PyUpdateTokenResponse {
+            info: token_info(py, info)?,
+        })
+    }
+
+    /// Revokes a key, by the key or its `apit_…` id. Idempotent and effective at once.
+    fn invalidate_token(&self, py: Python<'_>, token: &str) -> PyResult<()> {
+        let api = &self.api;
+        runtime::block_on(py, api.invalidate_token(token))
+    }
+
+    fn __repr__(&self) -> String {
+        "TokenService()".to_owned()
+    }
+}

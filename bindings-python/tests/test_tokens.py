@@ -1,0 +1,153 @@
+"""`client.tokens`: every method, in remote and embedded mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from authgate import (
+    CreateMembership,
+    CreateUser,
+    ScalekitBadRequestException,
+    ScalekitClient,
+    ScalekitValidateTokenFailureException,
+    TokenInfo,
+)
+
+from .conftest import unique
+
+UTC = dt.timezone.utc
+
+
+def test_org_scoped_key_round_trip(client: ScalekitClient, org_id: str) -> None:
+    response = client.tokens.create_token(organization_id=org_id, description="CI/CD pipeline token")
+    assert response.token and response.token_id.startswith("apit_")
+    assert response[0] is response  # official SDK code indexing a (response, call) tuple
+    info = response.token_info
+    assert isinstance(info, TokenInfo)
+    assert (info.token_id, info.organization_id, info.description) == (response.token_id, org_id, "CI/CD pipeline token")
+    assert info.user_id is None and info.email is None and info.roles == [] and info.expiry is None
+    assert info.token_suffix == response.token[-4:]
+    assert info.created_at.tzinfo is not None
+    assert abs(info.created_at - dt.datetime.now(UTC)) < dt.timedelta(minutes=5)
+
+    result = client.tokens.validate_token(token=response.token)
+    assert result.token_info == info
+    assert result.token_info.organization_external_id.startswith("acme-")
+
+
+def test_user_scoped_key_with_claims_roles_and_expiry(client: ScalekitClient, org_id: str) -> None:
+    user = client.users.create_user_and_membership(
+        org_id, CreateUser(email=f"{unique('dev')}@acme.test", membership=CreateMembership(roles=["admin", "deployer"]))
+    ).user
+    expiry = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(days=30)
+    response = client.tokens.create_token(
+        organization_id=org_id,
+        user_id=user.id,
+        custom_claims={"team": "engineering", "environment": "production"},
+        expiry=expiry,
+        description="Deployment service token",
+    )
+    info = client.tokens.validate_token(token=response.token).token_info
+    assert info.user_id == user.id and info.email == user.email
+    assert info.custom_claims == {"team": "engineering", "environment": "production"}
+    assert sorted(info.roles) == ["admin", "deployer"]
+    assert info.expiry == expiry
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param(lambda at: at, id="aware"),
+        pytest.param(lambda at: at.replace(tzinfo=None), id="naive-utc"),
+        pytest.param(lambda at: at.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30))), id="other-offset"),
+        pytest.param(lambda at: int(at.timestamp()), id="unix-int"),
+        pytest.param(lambda at: at.timestamp(), id="unix-float"),
+        pytest.param(lambda at: SimpleNamespace(seconds=int(at.timestamp()), nanos=0), id="protobuf-timestamp"),
+    ],
+)
+def test_expiry_forms(embedded_client: ScalekitClient, given: object) -> None:
+    org = embedded_client.organization.create_organization(display_name="Expiry").organization.id
+    at = dt.datetime(2031, 5, 17, 12, 30, 0, tzinfo=UTC)
+    info = embedded_client.tokens.create_token(organization_id=org, expiry=given(at)).token_info  # type: ignore[operator]
+    assert info.expiry == at
+
+
+def test_expired_key_stops_validating(embedded_client: ScalekitClient) -> None:
+    org = embedded_client.organization.create_organization(display_name="Short").organization.id
+    response = embedded_client.tokens.create_token(organization_id=org, expiry=time.time() + 1.2)
+    embedded_client.tokens.validate_token(response.token)
+    time.sleep(1.5)
+    with pytest.raises(ScalekitValidateTokenFailureException):
+        embedded_client.tokens.validate_token(response.token)
+
+
+def test_bad_input_is_a_typed_error_and_changes_nothing(client: ScalekitClient, org_id: str) -> None:
+    with pytest.raises(ScalekitBadRequestException) as caught:
+        client.tokens.create_token(organization_id="")
+    assert caught.value.code == "invalid_argument" and caught.value.http_status == 400
+    assert isinstance(caught.value, ValueError)  # the official SDK raises ValueError here
+    with pytest.raises(ScalekitBadRequestException):
+        client.tokens.create_token(organization_id=org_id, expiry=dt.datetime(2001, 1, 1, tzinfo=UTC))
+    with pytest.raises(ScalekitBadRequestException):
+        client.tokens.create_token(organization_id=org_id, custom_claims={"k": "v" * 300})
+    with pytest.raises(TypeError):
+        client.tokens.create_token(organization_id=org_id, expiry="tomorrow")
+    assert client.tokens.list_tokens(organization_id=org_id).total_count == 0
+
+
+def test_validation_failures_are_one_exception(client: ScalekitClient, org_id: str) -> None:
+    created = client.tokens.create_token(organization_id=org_id)
+    for bad in ["", "not-a-key", created.token[:-1] + ("A" if created.token[-1] != "A" else "B"), created.token_id]:
+        with pytest.raises(ScalekitValidateTokenFailureException) as caught:
+            client.tokens.validate_token(bad)
+        assert caught.value.code == "token_validation_failed"
+        assert created.token not in str(caught.value)
+
+
+def test_list_with_pagination_and_user_filter(client: ScalekitClient, org_id: str) -> None:
+    user = client.users.create_user_and_membership(org_id, CreateUser(email=f"{unique('u')}@acme.test")).user
+    ids = [client.tokens.create_token(organization_id=org_id, description=f"org key {i}").token_id for i in range(3)]
+    user_key = client.tokens.create_token(organization_id=org_id, user_id=user.id, description="user key").token_id
+
+    first = client.tokens.list_tokens(organization_id=org_id, page_size=2)
+    assert first.total_count == 4 and len(first.tokens) == 2 and first.next_page_token
+    second = client.tokens.list_tokens(organization_id=org_id, page_size=2, page_token=first.next_page_token)
+    assert [t.token_id for t in first.tokens + second.tokens] == [*ids, user_key]
+    assert second.next_page_token == "" and second.prev_page_token
+
+    mine = client.tokens.list_tokens(organization_id=org_id, user_id=user.id)
+    assert [t.token_id for t in mine.tokens] == [user_key] and mine.total_count == 1
+
+
+def test_update_replaces_claims_and_description(client: ScalekitClient, org_id: str) -> None:
+    created = client.tokens.create_token(organization_id=org_id, custom_claims={"a": "1", "b": "2"}, description="old")
+    updated = client.tokens.update_token(created.token_id, custom_claims={"c": "3"}).token_info
+    assert updated.custom_claims == {"c": "3"} and updated.description == "old"
+    updated = client.tokens.update_token(created.token, description="").token_info
+    assert updated.custom_claims == {"c": "3"} and not updated.description
+    assert client.tokens.validate_token(created.token).token_info.custom_claims == {"c": "3"}
+
+
+def test_invalidate_by_key_or_id_is_instant_and_idempotent(client: ScalekitClient, org_id: str) -> None:
+    by_key = client.tokens.create_token(organization_id=org_id)
+    by_id = client.tokens.create_token(organization_id=org_id)
+    client.tokens.validate_token(by_key.token)
+    client.tokens.invalidate_token(token=by_key.token)
+    client.tokens.invalidate_token(token=by_id.token_id)
+    client.tokens.invalidate_token(token=by_id.token_id)  # idempotent
+    for created in (by_key, by_id):
+        with pytest.raises(ScalekitValidateTokenFailureException):
+            client.tokens.validate_token(created.token)
+    assert client.tokens.list_tokens(organization_id=org_id).total_count == 0
+
+
+def test_reprs_never_show_secrets(client: ScalekitClient, org_id: str) -> None:
+    created = client.tokens.create_token(organization_id=org_id, description="repr")
+    assert created.token not in repr(created) and "<redacted>" in repr(created)
+    assert created.token_id in repr(created)
+    assert created.token not in repr(created.token_info) and created.token not in str(created.token_info.to_dict())
+    assert created.token_info.to_dict()["organization_id"] == org_id
