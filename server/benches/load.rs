@@ -1,0 +1,311 @@
+//! `make bench-server`: a closed-loop HTTP load generator against a real `authgate serve` on
+//! loopback, bounded in time.
+//!
+//! It starts the release binary on a temporary SQLite file (and, when
+//! `AUTHGATE_TEST_DATABASE_URL` is set, again on a fresh PostgreSQL database), provisions an
+//! organization, an API key and an M2M client, then drives, each for a fixed duration:
+//!
+//! - `POST /api/v1/tokens:validate` with an environment access token (the hot path of API-key
+//!   authentication);
+//! - `POST /oauth/token` with the M2M client's credentials (client_secret_post).
+//!
+//! Every connection is a raw hyper HTTP/1.1 keep-alive connection sending one request at a time;
+//! latency is measured per request and reported as p50/p99/p99.9 with the throughput. The load
+//! generator and the server share the machine's cores, so the figures are a lower bound.
+//!
+//! Knobs (environment): `BENCH_SECONDS` (default 10 per scenario), `BENCH_CONNECTIONS`
+//! (default 32), `BENCH_WARMUP_SECONDS` (default 1).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use authgate_core::model::{CreateOrganization, CreateToken, OrganizationClient};
+use authgate_core::remote::{RemoteClient, RemoteOptions};
+use authgate_core::{AuthApi, Secret};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut buf).unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    client_id: String,
+    client_secret: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(database: &str) -> Server {
+    let client_id = format!("skc_{}", random_hex(8));
+    let client_secret = random_hex(24);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AUTHGATE_DATABASE_URL", database)
+        .env("AUTHGATE_CLIENT_ID", &client_id)
+        .env("AUTHGATE_CLIENT_SECRET", &client_secret)
+        .env("AUTHGATE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn authgate serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("server exited").expect("read stdout");
+        if let Some(rest) = line.strip_prefix("authgate listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        url,
+        client_id,
+        client_secret,
+    }
+}
+
+struct Fixture {
+    admin_token: String,
+    api_key: String,
+    m2m_id: String,
+    m2m_secret: String,
+}
+
+async fn fixture(server: &Server) -> Fixture {
+    let remote = RemoteClient::new(
+        &server.url,
+        server.client_id.clone(),
+        Secret::new(server.client_secret.clone()),
+        RemoteOptions::default(),
+    )
+    .unwrap();
+    let org = remote
+        .create_organization(CreateOrganization {
+            display_name: "Bench".into(),
+            external_id: None,
+        })
+        .await
+        .unwrap();
+    let key = remote
+        .create_token(CreateToken {
+            organization_id: org.id.clone(),
+            description: Some("bench".into()),
+            ..CreateToken::default()
+        })
+        .await
+        .unwrap();
+    let client = remote
+        .create_organization_client(
+            &org.id,
+            OrganizationClient {
+                name: Some("bench".into()),
+                scopes: Some(vec!["read:data".into()]),
+                ..OrganizationClient::default()
+            },
+        )
+        .await
+        .unwrap();
+    let admin = remote
+        .issue_client_token(&server.client_id, &server.client_secret, None)
+        .await
+        .unwrap();
+    Fixture {
+        admin_token: admin.access_token.into_inner(),
+        api_key: key.token.into_inner(),
+        m2m_id: client.client.client_id,
+        m2m_secret: client.plain_secret.into_inner(),
+    }
+}
+
+#[derive(Clone)]
+struct Scenario {
+    name: &'static str,
+    path: &'static str,
+    content_type: &'static str,
+    authorization: Option<String>,
+    body: Bytes,
+}
+
+struct Outcome {
+    latencies_us: Vec<u32>,
+    errors: u64,
+}
+
+async fn connection(addr: String, scenario: Scenario, warmup_until: Instant, stop: Arc<AtomicBool>) -> Outcome {
+    let mut out = Outcome {
+        latencies_us: Vec::with_capacity(1 << 16),
+        errors: 0,
+    };
+    let host = addr.trim_start_matches("http://").to_owned();
+    'reconnect: while !stop.load(Ordering::Relaxed) {
+        let stream = match tokio::net::TcpStream::connect(&host).await {
+            Ok(s) => s,
+            Err(_) => {
+                out.errors += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        stream.set_nodelay(true).unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn);
+        while !stop.load(Ordering::Relaxed) {
+            let mut request = Request::post(scenario.path)
+                .header("host", &host)
+                .header("content-type", scenario.content_type);
+            if let Some(auth) = &scenario.authorization {
+                request = request.header("authorization", auth);
+            }
+            let request = request.body(Full::new(scenario.body.clone())).unwrap();
+            let start = Instant::now();
+            let ok = match sender.send_request(request).await {
+                Ok(response) => {
+                    let ok = response.status() == 200;
+                    match response.into_body().collect().await {
+                        Ok(_) => ok,
+                        Err(_) => false,
+                    }
+                }
+                Err(_) => {
+                    out.errors += 1;
+                    continue 'reconnect;
+                }
+            };
+            let elapsed = start.elapsed();
+            if start >= warmup_until {
+                if ok {
+                    out.latencies_us.push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    out.errors += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+async fn run(store: &str, url: &str, scenario: Scenario, connections: usize, seconds: u64, warmup: u64) -> String {
+    let stop = Arc::new(AtomicBool::new(false));
+    let warmup_until = Instant::now() + Duration::from_secs(warmup);
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(connection(url.to_owned(), scenario.clone(), warmup_until, stop.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(warmup + seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let out = task.await.unwrap();
+        latencies.extend(out.latencies_us);
+        errors += out.errors;
+    }
+    latencies.sort_unstable();
+    let rate = latencies.len() as f64 / seconds as f64;
+    format!(
+        "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} |",
+        scenario.name,
+        rate,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 0.999),
+        latencies.len(),
+        errors
+    )
+}
+
+fn postgres_database() -> Option<String> {
+    let base = std::env::var("AUTHGATE_TEST_DATABASE_URL").ok()?;
+    let name = format!("authgate_bench_{}", random_hex(6));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    });
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
+    let seconds = env_u64("BENCH_SECONDS", 10);
+    let warmup = env_u64("BENCH_WARMUP_SECONDS", 1);
+    let connections = env_u64("BENCH_CONNECTIONS", 32) as usize;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores = vec![("sqlite", format!("sqlite://{}", dir.path().join("bench.db").display()))];
+    match postgres_database() {
+        Some(url) => stores.push(("postgres", url)),
+        None => println!("note: AUTHGATE_TEST_DATABASE_URL is not set: PostgreSQL skipped (scripts/with-postgres runs it)"),
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let mut rows = Vec::new();
+    for (store, database) in &stores {
+        let server = start_server(database);
+        let fx = rt.block_on(fixture(&server));
+        let validate = Scenario {
+            name: "POST tokens:validate",
+            path: "/api/v1/tokens:validate",
+            content_type: "application/json",
+            authorization: Some(format!("Bearer {}", fx.admin_token)),
+            body: Bytes::from(serde_json::to_vec(&serde_json::json!({"token": fx.api_key})).unwrap()),
+        };
+        let token = Scenario {
+            name: "POST /oauth/token",
+            path: "/oauth/token",
+            content_type: "application/x-www-form-urlencoded",
+            authorization: None,
+            body: Bytes::from(format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}",
+                fx.m2m_id, fx.m2m_secret
+            )),
+        };
+        for scenario in [validate, token] {
+            let row = rt.block_on(run(store, &server.url, scenario, connections, seconds, warmup));
+            println!("{row}");
+            rows.push(row);
+        }
+    }
+    println!();
+    println!(
+        "authgate serve over loopback, {connections} keep-alive connections, {seconds} s per scenario, {} cores (load generator on the same machine)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("| store      | scenario               |    req/s  | p50 ms   | p99 ms   | p99.9 ms | requests  | errors |");
+    println!("|------------|------------------------|-----------|----------|----------|----------|-----------|--------|");
+    for row in rows {
+        println!("{row}");
+    }
+}

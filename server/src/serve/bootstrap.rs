@@ -1,0 +1,200 @@
+//! `authgate serve` start-up: options, store, environment credentials, the admin-token
+//! validator, the listener, and the run until SIGTERM/ctrl-c.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate_core::authority::{Authority, AuthorityConfig};
+use authgate_core::jwt::{JwtValidator, KeySource, ValidatorConfig};
+use authgate_core::{AuthApi, Error, Result, Secret};
+use axum::body::Bytes;
+use tokio::net::TcpListener;
+
+use super::handlers::meta::Discovery;
+use super::metrics::Metrics;
+use super::state::{AdminTokenVerifier, AppState, HealthCheck, Limits, Shared};
+use super::{listener, logging, router};
+
+/// The stdout line that announces the bound address (tests and scripts read it).
+pub const LISTENING: &str = "authgate listening on ";
+
+/// Minimum length of a provisioned environment client secret.
+const MIN_SECRET_LEN: usize = 32;
+
+/// Options of `authgate serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`host:port`; port 0 picks a free port, printed at start-up).
+    #[arg(long, env = "AUTHGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// The environment URL: the `iss` of issued tokens and the base of the discovery document.
+    /// Default: `http://<bound address>`.
+    #[arg(long, env = "AUTHGATE_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "AUTHGATE_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Time limit of one request, in seconds (504 past it).
+    #[arg(long, env = "AUTHGATE_REQUEST_TIMEOUT", default_value_t = 15)]
+    pub request_timeout: u64,
+}
+
+/// Verifies environment access tokens with the JWT engine against the authority's own keys
+/// (cached JWKS, verified-token cache).
+#[derive(Debug)]
+struct JwtAdminVerifier(JwtValidator);
+
+#[async_trait::async_trait]
+impl AdminTokenVerifier for JwtAdminVerifier {
+    async fn verify(&self, token: &str) -> Result<String> {
+        let claims = self.0.validate(token).await?;
+        claims
+            .client_id()
+            .or_else(|| claims.subject())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Unauthenticated("access token names no client".into()))
+    }
+}
+
+#[derive(Debug)]
+struct StoreHealth(Arc<Authority>);
+
+#[async_trait::async_trait]
+impl HealthCheck for StoreHealth {
+    async fn check(&self) -> Result<()> {
+        self.0.has_environment_clients().await.map(drop)
+    }
+}
+
+/// The issuer to use: `--issuer` (trailing `/` dropped), else `http://<bound address>` (with
+/// `127.0.0.1` standing in for an unspecified address).
+fn issuer_for(configured: Option<&str>, bound: SocketAddr) -> Result<String> {
+    if let Some(issuer) = configured {
+        let issuer = issuer.trim().trim_end_matches('/');
+        let url = url::Url::parse(issuer).map_err(|e| Error::invalid("issuer", e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(Error::invalid("issuer", "must be an http(s) URL"));
+        }
+        return Ok(issuer.to_owned());
+    }
+    let mut addr = bound;
+    if addr.ip().is_unspecified() {
+        tracing::warn!("listening on an unspecified address; set --issuer to the URL clients use");
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    Ok(format!("http://{addr}"))
+}
+
+/// Environment credentials: registers the provisioned ones, or creates and prints a pair on an
+/// empty store.
+async fn provision(authority: &Authority) -> Result<()> {
+    let id = std::env::var("AUTHGATE_CLIENT_ID").ok().filter(|v| !v.is_empty());
+    let secret = std::env::var("AUTHGATE_CLIENT_SECRET").ok().filter(|v| !v.is_empty());
+    match (id, secret) {
+        (Some(id), Some(secret)) => {
+            if !id.starts_with("skc_") || id.len() > 64 {
+                return Err(Error::invalid("AUTHGATE_CLIENT_ID", "must start with skc_ (at most 64 characters)"));
+            }
+            if secret.chars().count() < MIN_SECRET_LEN {
+                return Err(Error::invalid(
+                    "AUTHGATE_CLIENT_SECRET",
+                    format!("must be at least {MIN_SECRET_LEN} characters"),
+                ));
+            }
+            let secret = Secret::new(secret);
+            match authority.register_environment_client(&id, &secret).await {
+                Ok(()) => tracing::info!(client_id = %id, "environment credentials registered"),
+                Err(Error::AlreadyExists { .. }) => {
+                    tracing::info!(client_id = %id, "environment credentials already registered");
+                }
+                Err(e) => return Err(e),
+            }
+            // The secret must be the registered one, or every admin call would fail later.
+            match authority.issue_client_token(&id, secret.expose(), None).await {
+                Ok(_) => Ok(()),
+                Err(Error::InvalidClient) => Err(Error::FailedPrecondition(format!(
+                    "AUTHGATE_CLIENT_SECRET does not match the secret registered for {id}"
+                ))),
+                Err(e) => Err(e),
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => Err(Error::invalid(
+            "AUTHGATE_CLIENT_ID",
+            "AUTHGATE_CLIENT_ID and AUTHGATE_CLIENT_SECRET go together",
+        )),
+        (None, None) => {
+            if authority.has_environment_clients().await? {
+                return Ok(());
+            }
+            let (id, secret) = authority.create_environment_client().await?;
+            tracing::info!(client_id = %id, "environment credentials created (printed once on stdout)");
+            println!("authgate: created environment credentials; they are shown once, store them now:");
+            println!("AUTHGATE_CLIENT_ID={id}");
+            println!("AUTHGATE_CLIENT_SECRET={}", secret.expose());
+            Ok(())
+        }
+    }
+}
+
+/// Runs `authgate serve` until SIGTERM or ctrl-c.
+pub async fn run(database: &str, args: ServeArgs) -> Result<()> {
+    logging::init();
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| Error::invalid("listen", format!("cannot listen on {}: {e}", args.listen)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("local address: {e}")))?;
+    let issuer = issuer_for(args.issuer.as_deref(), bound)?;
+
+    let config = AuthorityConfig::from_env(database, &issuer)?;
+    let authority = Arc::new(Authority::open(config).await?);
+    provision(&authority).await?;
+
+    let api: Arc<dyn AuthApi> = authority.clone();
+    let validator = JwtValidator::new(ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone()))?;
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        ..Limits::default()
+    };
+    let discovery = serde_json::to_vec(&Discovery::new(&issuer))
+        .map_err(|e| Error::Internal(format!("discovery document: {e}")))?;
+    let state = AppState::new(Shared {
+        api,
+        admin: Arc::new(JwtAdminVerifier(validator)),
+        health: Arc::new(StoreHealth(authority.clone())),
+        metrics: Metrics::new(),
+        discovery: Bytes::from(discovery),
+        config: limits.clone(),
+    });
+
+    tracing::info!(address = %bound, %issuer, "listening");
+    println!("{LISTENING}http://{bound} (issuer {issuer})");
+    listener::serve(listener, router::router(state), &limits, listener::shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_defaults_and_normalisation() {
+        let bound: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(issuer_for(None, bound).unwrap(), "http://127.0.0.1:8080");
+        let any: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert_eq!(issuer_for(None, any).unwrap(), "http://127.0.0.1:9000");
+        assert_eq!(
+            issuer_for(Some("https://auth.example.com/"), bound).unwrap(),
+            "https://auth.example.com"
+        );
+        assert!(issuer_for(Some("ftp://x"), bound).is_err());
+        assert!(issuer_for(Some("not a url"), bound).is_err());
+    }
+}

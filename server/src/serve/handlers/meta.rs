@@ -1,0 +1,102 @@
+//! The public, unauthenticated routes: JWKS, discovery, health and metrics.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::serve::error::ApiError;
+use crate::serve::state::AppState;
+
+/// How long clients may cache the JWKS. Short, so a retired key disappears quickly; validators
+/// refetch on an unknown `kid` anyway, so a new key is picked up at once.
+const JWKS_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=60");
+
+/// `GET /keys` and `GET /.well-known/jwks.json`: the published signing keys.
+pub async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let set = state.api.jwks().await?;
+    let mut response = crate::serve::json::response(StatusCode::OK, &set);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, JWKS_CACHE_CONTROL);
+    Ok(response)
+}
+
+/// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414 metadata).
+#[derive(Debug, Serialize)]
+pub struct Discovery {
+    issuer: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    grant_types_supported: [&'static str; 1],
+    token_endpoint_auth_methods_supported: [&'static str; 2],
+    response_types_supported: [&'static str; 1],
+    subject_types_supported: [&'static str; 1],
+    id_token_signing_alg_values_supported: [&'static str; 1],
+    token_endpoint_auth_signing_alg_values_supported: [&'static str; 1],
+}
+
+impl Discovery {
+    /// The document for an issuer URL (no trailing slash).
+    pub fn new(issuer: &str) -> Self {
+        Discovery {
+            issuer: issuer.to_owned(),
+            token_endpoint: format!("{issuer}/oauth/token"),
+            jwks_uri: format!("{issuer}/keys"),
+            grant_types_supported: ["client_credentials"],
+            token_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic"],
+            response_types_supported: ["token"],
+            subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: ["RS256"],
+            token_endpoint_auth_signing_alg_values_supported: ["RS256"],
+        }
+    }
+}
+
+/// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    let mut response = Response::new(Body::from(state.discovery.clone()));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// `GET /healthz`: `{"status":"ok"}` when the store answers, a 503 error body otherwise.
+pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    state.health().await?;
+    Ok(crate::serve::json::response(
+        StatusCode::OK,
+        &serde_json::json!({"status": "ok"}),
+    ))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Fallback for unknown paths: a 404 in the API's error body.
+pub async fn not_found() -> ApiError {
+    ApiError::from(authgate_core::Error::not_found("route", "no such route"))
+}
+
+/// Fallback for a known path with another method: 405 in the API's error body.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::bad_request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method",
+        "this route does not accept the method",
+    )
+}

@@ -1,0 +1,7 @@
+//! Request handlers, one module per resource.
+
+pub mod clients;
+pub mod meta;
+pub mod oauth;
+pub mod orgs;
+pub mod tokens;

@@ -1,0 +1,106 @@
+//! API keys: `/api/v1/tokens`, `/api/v1/tokens:validate`, `:invalidate`, `:update`.
+
+use authgate_core::Secret;
+use authgate_core::model::{CreateToken, ListTokens, TokenInfo, UpdateToken};
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use crate::serve::auth::Admin;
+use crate::serve::error::ApiError;
+use crate::serve::json::{Created, Empty, Json, Query, Reply};
+use crate::serve::metrics::Validation;
+use crate::serve::state::AppState;
+
+/// Body of `tokens:validate` and `tokens:invalidate`: `{"token": "<key or apit_ id>"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRef {
+    token: Secret,
+}
+
+/// `{"token_info": …}`
+#[derive(Debug, Serialize)]
+pub struct TokenInfoBody {
+    token_info: TokenInfo,
+}
+
+/// `POST /api/v1/tokens` — body: the `CreateToken` object → `{token, token_id, token_info}` (201).
+pub async fn create(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(input): Json<CreateToken>,
+) -> Result<Created<authgate_core::model::CreateTokenResponse>, ApiError> {
+    let created = state.api.create_token(input).await?;
+    tracing::info!(
+        token_id = %created.token_id,
+        organization_id = %created.token_info.organization_id,
+        user_id = created.token_info.user_id.as_deref(),
+        "api key created"
+    );
+    Ok(Created(created))
+}
+
+/// `GET /api/v1/tokens?organization_id=&user_id=&page_size=&page_token=`
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(input): Query<ListTokens>,
+) -> Result<Reply<authgate_core::model::ListTokensResponse>, ApiError> {
+    Ok(Reply(state.api.list_tokens(input).await?))
+}
+
+/// `POST /api/v1/tokens:validate` — `{token}` → `{token_info}`; a refused key is a 401
+/// `token_validation_failed`, whatever the reason.
+pub async fn validate(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(input): Json<TokenRef>,
+) -> Result<Reply<TokenInfoBody>, ApiError> {
+    match state.api.validate_token(input.token.expose()).await {
+        Ok(token_info) => {
+            state.metrics.validation(Validation::Valid);
+            Ok(Reply(TokenInfoBody { token_info }))
+        }
+        Err(err) => {
+            state.metrics.validation(if err.is_validation_failure() {
+                Validation::Invalid
+            } else {
+                Validation::Error
+            });
+            Err(err.into())
+        }
+    }
+}
+
+/// `POST /api/v1/tokens:invalidate` — `{token}` (key or `apit_…` id) → `{}`. Idempotent.
+pub async fn invalidate(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(input): Json<TokenRef>,
+) -> Result<Reply<Empty>, ApiError> {
+    state.api.invalidate_token(input.token.expose()).await?;
+    if is_token_id(input.token.expose()) {
+        tracing::info!(token_id = input.token.expose(), "api key invalidated");
+    } else {
+        tracing::info!("api key invalidated (by key)");
+    }
+    Ok(Reply(Empty {}))
+}
+
+/// `POST /api/v1/tokens:update` — `{token, custom_claims?, description?}` → `{token_info}`.
+pub async fn update(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(input): Json<UpdateToken>,
+) -> Result<Reply<TokenInfoBody>, ApiError> {
+    let token_info = state.api.update_token(input).await?;
+    tracing::info!(token_id = %token_info.token_id, "api key updated");
+    Ok(Reply(TokenInfoBody { token_info }))
+}
+
+/// True for an `apit_…` id (safe to log), false for anything that may be a key.
+fn is_token_id(value: &str) -> bool {
+    value.strip_prefix("apit_").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}

@@ -1,0 +1,21 @@
+//! `authgate serve`: the Scalekit-compatible HTTP server.
+//!
+//! Routes (see [`router`]): the OAuth token endpoint and JWKS/discovery (public), the management
+//! API under `/api/v1` (environment access token required), `/healthz` and `/metrics`.
+//!
+//! Layout: [`handlers`] hold one module per resource; [`json`] the strict extractors; [`auth`]
+//! the management-token check; [`error`] the two error bodies; [`middleware`] request ids,
+//! timeouts, metrics and the access log in one function; [`listener`] the accept loop and
+//! graceful shutdown.
+
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod json;
+pub mod listener;
+pub mod logging;
+pub mod metrics;
+pub mod middleware;
+pub mod request_id;
+pub mod router;
+pub mod state;

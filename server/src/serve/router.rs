@@ -1,0 +1,60 @@
+//! The route table.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use super::handlers::{clients, meta, oauth, orgs, tokens};
+use super::middleware;
+use super::state::AppState;
+
+/// All routes of `authgate serve`, with the observing middleware and the body limit.
+///
+/// Paths follow Scalekit's REST surface. The custom methods (`/api/v1/tokens:validate`, …) are
+/// literal routes: in axum 0.8 a `:` inside a segment is an ordinary character.
+pub fn router(state: AppState) -> Router {
+    let org = "/api/v1/organizations/{organization_id}";
+    let client = "/api/v1/organizations/{organization_id}/clients/{client_id}";
+    Router::new()
+        // OAuth and keys (public)
+        .route("/oauth/token", post(oauth::token))
+        .route("/keys", get(meta::jwks))
+        .route("/.well-known/jwks.json", get(meta::jwks))
+        .route("/.well-known/openid-configuration", get(meta::discovery))
+        .route("/.well-known/oauth-authorization-server", get(meta::discovery))
+        // API keys
+        .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/api/v1/tokens:validate", post(tokens::validate))
+        .route("/api/v1/tokens:invalidate", post(tokens::invalidate))
+        .route("/api/v1/tokens:update", post(tokens::update))
+        // organizations and users
+        .route("/api/v1/organizations", post(orgs::create).get(orgs::list))
+        .route(org, get(orgs::get).delete(orgs::delete))
+        .route(
+            &format!("{org}/users"),
+            post(orgs::create_user).get(orgs::list_users),
+        )
+        // M2M clients
+        .route(
+            &format!("{org}/clients"),
+            post(clients::create).get(clients::list),
+        )
+        .route(
+            client,
+            get(clients::get).patch(clients::update).delete(clients::delete),
+        )
+        .route(&format!("{client}/secrets"), post(clients::add_secret))
+        .route(
+            &format!("{client}/secrets/{{secret_id}}"),
+            axum::routing::delete(clients::remove_secret),
+        )
+        // operations
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::metrics))
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), middleware::observe))
+        .with_state(state)
+}

@@ -1,0 +1,97 @@
+//! Tokens from `/oauth/token` validate with the JWT engine against `/keys` (and through
+//! discovery); after `authgate signing-keys rotate` on the same database, old and new tokens
+//! both validate, and the server itself accepts environment tokens signed with the new key.
+
+mod common;
+
+use authgate_core::AuthApi;
+use authgate_core::jwt::{JwtValidator, ValidatorConfig};
+use authgate_core::model::{CreateOrganization, CustomClaim, OrganizationClient};
+use common::Server;
+
+fn kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issued_tokens_validate_against_keys_across_rotation() {
+    let server = Server::start();
+    let remote = server.remote();
+    let org = remote
+        .create_organization(CreateOrganization {
+            display_name: "JWT".into(),
+            external_id: None,
+        })
+        .await
+        .unwrap();
+    let client = remote
+        .create_organization_client(
+            &org.id,
+            OrganizationClient {
+                name: Some("svc".into()),
+                scopes: Some(vec!["read:a".into(), "write:a".into()]),
+                audience: Some(vec!["https://api.example.test".into()]),
+                custom_claims: Some(vec![CustomClaim {
+                    key: "plan".into(),
+                    value: "pro".into(),
+                }]),
+                ..OrganizationClient::default()
+            },
+        )
+        .await
+        .unwrap();
+    let client_id = client.client.client_id.clone();
+    let secret = client.plain_secret.expose().to_owned();
+    let old = remote.issue_client_token(&client_id, &secret, None).await.unwrap();
+    let old = old.access_token.expose().to_owned();
+
+    let by_url = JwtValidator::new(
+        ValidatorConfig::jwks_url(server.at("/keys"))
+            .with_issuer(server.url.clone())
+            .with_audience("https://api.example.test"),
+    )
+    .unwrap();
+    let claims = by_url.validate(&old).await.unwrap();
+    assert_eq!(claims.subject(), Some(client_id.as_str()));
+    assert_eq!(claims.client_id(), Some(client_id.as_str()));
+    assert_eq!(claims.organization_id(), Some(org.id.as_str()));
+    assert_eq!(claims.scopes(), ["read:a".to_owned(), "write:a".to_owned()]);
+    claims.require_all(&["read:a"]).unwrap();
+    assert_eq!(claims.get("custom_claims").unwrap()["plan"], "pro");
+    let by_discovery = JwtValidator::new(
+        ValidatorConfig::discovery(server.url.clone()).with_audience("https://api.example.test"),
+    )
+    .unwrap();
+    by_discovery.validate(&old).await.unwrap();
+
+    // Rotate with the CLI on the same database, while the server runs.
+    let output = std::process::Command::new(common::binary())
+        .args(["signing-keys", "rotate"])
+        .env("AUTHGATE_DATABASE_URL", &server.database)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let new = remote.issue_client_token(&client_id, &secret, None).await.unwrap();
+    let new = new.access_token.expose().to_owned();
+    assert_ne!(kid(&old), kid(&new), "the rotated key signs new tokens");
+    by_url.validate(&new).await.unwrap();
+    by_url.validate(&old).await.unwrap();
+    by_discovery.validate(&new).await.unwrap();
+    assert_eq!(remote.jwks().await.unwrap().keys.len(), 2);
+
+    // The server's own admin-token check follows the rotation too.
+    let admin = common::admin_token(&server).await;
+    assert_eq!(kid(&admin), kid(&new));
+    let r = common::http()
+        .get(server.at("/api/v1/organizations"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -1,0 +1,92 @@
+//! Two `authgate serve` processes on one PostgreSQL database (a fresh database per test, on the
+//! server of `AUTHGATE_TEST_DATABASE_URL`; skipped with a note when it is unset).
+
+mod common;
+
+use authgate_core::model::{CreateOrganization, CreateToken, OrganizationClient};
+use authgate_core::{AuthApi, Error};
+use common::{Options, Server, random_hex};
+
+#[test]
+fn two_nodes_share_one_postgres() {
+    let Some(database) = common::fresh_postgres_database("two_nodes_share_one_postgres") else {
+        return;
+    };
+    let credentials = (format!("skc_{}", random_hex(8)), random_hex(24));
+    let options = Options {
+        database: Some(database),
+        credentials: Some(credentials),
+        ..Options::default()
+    };
+    let a = Server::start_with(options.clone());
+    let b = Server::start_with(options);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (node_a, node_b) = (a.remote(), b.remote());
+
+        // Both nodes publish the same JWKS.
+        let (jwks_a, jwks_b) = (node_a.jwks().await.unwrap(), node_b.jwks().await.unwrap());
+        assert!(!jwks_a.keys.is_empty());
+        assert_eq!(jwks_a, jwks_b);
+
+        let org = node_a
+            .create_organization(CreateOrganization {
+                display_name: "Shared".into(),
+                external_id: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(node_b.get_organization(&org.id).await.unwrap(), org);
+
+        // A key created and invalidated through A is refused by B on the very next request.
+        let key = node_a
+            .create_token(CreateToken {
+                organization_id: org.id.clone(),
+                ..CreateToken::default()
+            })
+            .await
+            .unwrap();
+        let info = node_b.validate_token(key.token.expose()).await.unwrap();
+        assert_eq!(info.token_id, key.token_id);
+        node_a.invalidate_token(&key.token_id).await.unwrap();
+        assert_eq!(
+            node_b.validate_token(key.token.expose()).await.unwrap_err(),
+            Error::TokenValidationFailed
+        );
+
+        // A client created on A issues tokens on B.
+        let client = node_a
+            .create_organization_client(
+                &org.id,
+                OrganizationClient {
+                    name: Some("svc".into()),
+                    scopes: Some(vec!["read:x".into()]),
+                    ..OrganizationClient::default()
+                },
+            )
+            .await
+            .unwrap();
+        let token = node_b
+            .issue_client_token(&client.client.client_id, client.plain_secret.expose(), None)
+            .await
+            .unwrap();
+        assert_eq!(token.scope, "read:x");
+
+        // An environment token from A is accepted by B (same signing keys).
+        let admin = node_a
+            .issue_client_token(&a.client_id, &a.client_secret, None)
+            .await
+            .unwrap();
+        let r = common::http()
+            .get(b.at("/api/v1/organizations"))
+            .bearer_auth(admin.access_token.expose())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+}
