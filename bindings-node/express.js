@@ -1,0 +1,208 @@
+'use strict'
+/**
+ * Express middleware (Express 4 and 5), named after the documented samples:
+ *
+ *   const { setup, authenticateToken, requireScope } = require('authgate/express')
+ *   setup(scalekit)                                     // once; or pass the client explicitly:
+ *   app.get('/api/resources', authenticateToken, handler)            // API key → req.tokenInfo
+ *   app.get('/api/mine', authenticateToken(scalekit), handler)
+ *   app.post('/deploy', requireScope('deploy:write'), handler)       // JWT → req.tokenClaims
+ *   app.get('/reports', requireScope(['a', 'b'], { any: true, client: scalekit }), handler)
+ *
+ * Responses (RFC 6750): no credentials → 401 with `WWW-Authenticate: Bearer`; a rejected
+ * credential → 401 with `error="invalid_token"`; missing scopes → 403 with
+ * `error="insufficient_scope"` and `scope="…"`; keys or the key service unavailable → 503.
+ * The token is always verified before scopes are looked at. Only real faults reach `next(err)`.
+ *
+ * JWT verification runs synchronously when the keys are cached, so `next()` is called in the same
+ * tick; only a key fetch goes async.
+ */
+
+const {
+  ScalekitClient,
+  JwtValidator,
+  ScalekitValidateTokenFailureException,
+  ScalekitServiceUnavailableException,
+  ScalekitGatewayTimeoutException,
+} = require('./index.js')
+
+let configured = null
+
+/** Sets the client the middleware uses when none is passed explicitly. Returns it. */
+function setup(client) {
+  if (!(client instanceof ScalekitClient)) {
+    throw new TypeError('authgate/express setup() expects a ScalekitClient')
+  }
+  configured = client
+  return client
+}
+
+function configuredClient() {
+  if (!configured) {
+    throw new Error(
+      'authgate/express: no client; call setup(scalekit) once, or pass the client (authenticateToken(scalekit), requireScope(scope, { client }))',
+    )
+  }
+  return configured
+}
+
+/**
+ * The bearer token of a request: `null` without an `Authorization: Bearer …` header, `''` when the
+ * header says Bearer but carries nothing usable.
+ */
+function bearerToken(req) {
+  const header = req.headers && req.headers.authorization
+  if (typeof header !== 'string' || header.length < 7) return null
+  if (header.slice(0, 7).toLowerCase() !== 'bearer ') return null
+  const token = header.slice(7).trim()
+  // RFC 6750 b64token: no spaces, no quotes.
+  if (token === '' || /[\s"\\,]/.test(token)) return ''
+  return token
+}
+
+function quote(value) {
+  return `"${String(value).replace(/["\\]/g, '')}"`
+}
+
+function challenge(realm, params) {
+  const parts = []
+  if (realm) parts.push(`realm=${quote(realm)}`)
+  for (const [k, v] of params) parts.push(`${k}=${quote(v)}`)
+  return parts.length ? `Bearer ${parts.join(', ')}` : 'Bearer'
+}
+
+function unauthorized(res, realm, message, errorCode) {
+  const params = errorCode ? [['error', errorCode], ['error_description', message]] : []
+  res.set('WWW-Authenticate', challenge(realm, params))
+  res.status(401).json({ error: message })
+}
+
+function forbidden(res, realm, scopes) {
+  const params = [
+    ['error', 'insufficient_scope'],
+    ['error_description', 'Insufficient permissions'],
+    ['scope', scopes.join(' ')],
+  ]
+  res.set('WWW-Authenticate', challenge(realm, params))
+  res.status(403).json({ error: 'Insufficient permissions', requiredScopes: scopes })
+}
+
+function unavailable(res) {
+  res.set('Retry-After', '5')
+  res.status(503).json({ error: 'Authentication service unavailable' })
+}
+
+function isUnavailable(err) {
+  return err instanceof ScalekitServiceUnavailableException || err instanceof ScalekitGatewayTimeoutException
+}
+
+function isRequest(req, next) {
+  return typeof next === 'function' && req !== null && typeof req === 'object' && 'headers' in req
+}
+
+function clientFrom(arg) {
+  if (arg === undefined || arg === null) return null
+  if (arg instanceof ScalekitClient) return arg
+  if (typeof arg === 'object' && arg.client !== undefined) {
+    if (!(arg.client instanceof ScalekitClient)) throw new TypeError('`client` must be a ScalekitClient')
+    return arg.client
+  }
+  if (typeof arg === 'object') return null
+  throw new TypeError('expected a ScalekitClient or options')
+}
+
+function apiKeyMiddleware(explicit, realm) {
+  return function authenticateToken(req, res, next) {
+    const token = bearerToken(req)
+    if (!token) return unauthorized(res, realm, 'Missing authorization token', token === '' ? 'invalid_request' : null)
+    let client
+    try {
+      client = explicit || configuredClient()
+    } catch (err) {
+      return next(err)
+    }
+    client.token.validateToken(token).then(
+      (result) => {
+        req.tokenInfo = result.tokenInfo
+        next()
+      },
+      (err) => {
+        if (err instanceof ScalekitValidateTokenFailureException) {
+          return unauthorized(res, realm, 'Invalid or expired token', 'invalid_token')
+        }
+        if (isUnavailable(err)) return unavailable(res)
+        next(err)
+      },
+    )
+  }
+}
+
+/**
+ * API-key authentication: validates the bearer key and sets `req.tokenInfo` (organization, user,
+ * custom claims, roles). Use it directly as middleware (with the client from `setup()`), or call
+ * it with a client (or `{ client, realm }`) to get a middleware bound to that client.
+ */
+function authenticateToken(reqOrClient, res, next) {
+  if (isRequest(reqOrClient, next)) return apiKeyMiddleware(null, undefined)(reqOrClient, res, next)
+  const realm = reqOrClient && typeof reqOrClient === 'object' && !(reqOrClient instanceof ScalekitClient)
+    ? reqOrClient.realm
+    : undefined
+  return apiKeyMiddleware(clientFrom(reqOrClient), realm)
+}
+
+/**
+ * JWT authorisation: verifies the bearer access token, then requires `scopes` (all of them, or at
+ * least one with `{ any: true }`), and sets `req.tokenClaims`. The validator is the client's (from
+ * `options.client` or `setup()`, with `options.audience` / `options.issuer`), or
+ * `options.validator` for tokens of any other issuer.
+ */
+function requireScope(scopes, options) {
+  const list = scopes === undefined || scopes === null ? [] : [].concat(scopes)
+  for (const s of list) {
+    if (typeof s !== 'string' || s === '') throw new TypeError('requireScope: scopes must be non-empty strings')
+  }
+  const o = options || {}
+  if (o.validator !== undefined && !(o.validator instanceof JwtValidator)) {
+    throw new TypeError('requireScope: `validator` must be a JwtValidator')
+  }
+  const explicit = clientFrom(o.client === undefined ? undefined : { client: o.client })
+  const check = { requiredScopes: list, any: o.any === true }
+  const realm = o.realm
+  let validator = o.validator || null
+
+  const fail = (res, next, err) => {
+    if (err instanceof ScalekitValidateTokenFailureException) {
+      if (err.code === 'insufficient_scope') return forbidden(res, realm, list)
+      return unauthorized(res, realm, 'Invalid token', 'invalid_token')
+    }
+    if (isUnavailable(err)) return unavailable(res)
+    next(err)
+  }
+
+  return function requireScopeMiddleware(req, res, next) {
+    const token = bearerToken(req)
+    if (!token) return unauthorized(res, realm, 'Missing token', token === '' ? 'invalid_request' : null)
+    let claims
+    try {
+      if (validator === null) {
+        validator = (explicit || configuredClient()).jwtValidator({ audience: o.audience, issuer: o.issuer })
+      }
+      claims = validator.tryValidate(token, check)
+    } catch (err) {
+      return fail(res, next, err)
+    }
+    if (claims !== undefined) {
+      req.tokenClaims = claims
+      return next()
+    }
+    validator.validate(token, check).then(
+      (c) => {
+        req.tokenClaims = c
+        next()
+      },
+      (err) => fail(res, next, err),
+    )
+  }
+}
+
+module.exports = { setup, authenticateToken, requireScope, bearerToken }

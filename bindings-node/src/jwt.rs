@@ -1,0 +1,323 @@
+//! `JwtValidator`: JWT access-token verification against cached keys.
+//!
+//! Verification runs **synchronously on the calling thread** whenever the keys are cached (an
+//! async hop costs as much as an RS256 verify): [`JsJwtValidator::try_validate`] answers the
+//! claims, or `undefined` when keys must be fetched first, which
+//! [`JsJwtValidator::validate`] does on napi's tokio runtime. The JavaScript layer combines the
+//! two into `validate()` (a Promise settled from the sync path when it can) and
+//! `validateSync()`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate_core::AuthApi;
+use authgate_core::Error as CoreError;
+use authgate_core::jwt::{
+    Algorithm, Claims, JwtValidator, KeySource, ScopeMatch, SyncValidation, ValidatorConfig,
+};
+use napi::bindgen_prelude::{
+    Either, PromiseRaw, ToNapiValue, TypeName, ValueType, block_on, within_runtime_if_available,
+};
+use napi::{Env, Result, sys};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+use crate::errors::{spawn, sync};
+
+/// Options of a `JwtValidator`. Every field is optional; defaults in brackets.
+#[napi(object, js_name = "JwtValidatorOptions")]
+#[derive(Debug, Default)]
+pub struct JsValidatorOptions {
+    /// The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
+    /// Connect discovery from `issuer`.
+    pub jwks_url: Option<String>,
+    /// The required `iss`, compared exactly [not checked when `jwksUrl` is given without it].
+    pub issuer: Option<String>,
+    /// Accepted audiences: `aud` must hold one of them [not checked].
+    pub audience: Option<Either<String, Vec<String>>>,
+    /// Accepted algorithms [RS256, PS256, ES256, EdDSA]; symmetric algorithms are refused.
+    pub algorithms: Option<Vec<String>>,
+    /// Clock skew tolerated on `exp`/`nbf`, in seconds [60].
+    pub leeway: Option<f64>,
+    /// Alias of `leeway` (jose's name).
+    pub clock_tolerance: Option<f64>,
+    /// Largest accepted token in bytes [8192].
+    pub max_token_size: Option<u32>,
+    /// Required header `typ`, e.g. `at+jwt` [not checked].
+    pub typ: Option<String>,
+    /// Claims scopes are read from [`scopes`, `scope`, `scp`, `permissions`].
+    pub scope_claims: Option<Vec<String>>,
+    /// Scopes every token must carry [none].
+    pub required_scopes: Option<Vec<String>>,
+    /// `requiredScopes` match: `"all"` or `"any"` [all].
+    pub scope_match: Option<String>,
+    /// Capacity of the verified-token cache; 0 disables it [10000].
+    pub token_cache_size: Option<u32>,
+    /// JWKS TTL when the response has no `Cache-Control: max-age`, in seconds [300].
+    pub jwks_ttl: Option<f64>,
+    /// Minimum time between fetches for unknown `kid`s, in seconds [30].
+    pub jwks_cooldown: Option<f64>,
+    /// How long expired keys keep being used while the JWKS endpoint fails, in seconds [3600].
+    pub jwks_stale_if_error: Option<f64>,
+    /// Timeout of one JWKS fetch, in seconds [5].
+    pub jwks_fetch_timeout: Option<f64>,
+    /// Allow plain `http` JWKS URLs to non-loopback hosts [false]. Dangerous.
+    pub dangerous_allow_insecure_http: Option<bool>,
+}
+
+fn seconds(field: &str, v: f64) -> authgate_core::Result<Duration> {
+    if !v.is_finite() || v < 0.0 || v > 1.0e9 {
+        return Err(CoreError::invalid(field, "must be a non-negative number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn scope_match(any: Option<bool>) -> ScopeMatch {
+    if any == Some(true) { ScopeMatch::Any } else { ScopeMatch::All }
+}
+
+/// Applies `o` to `config` (everything but the key source).
+fn configure(mut config: ValidatorConfig, o: JsValidatorOptions) -> authgate_core::Result<ValidatorConfig> {
+    if let Some(issuer) = o.issuer {
+        config.issuer = Some(issuer);
+    }
+    match o.audience {
+        Some(Either::A(one)) => config.audiences = vec![one],
+        Some(Either::B(many)) => config.audiences = many,
+        None => {}
+    }
+    if let Some(names) = o.algorithms {
+        config.algorithms = names
+            .iter()
+            .map(|n| {
+                Algorithm::from_name(n)
+                    .ok_or_else(|| CoreError::invalid("algorithms", format!("unsupported algorithm {n:?}")))
+            })
+            .collect::<authgate_core::Result<_>>()?;
+    }
+    if let Some(l) = o.leeway.or(o.clock_tolerance) {
+        config.leeway = seconds("leeway", l)?;
+    }
+    if let Some(size) = o.max_token_size {
+        config.max_token_size = size as usize;
+    }
+    config.required_typ = o.typ.or(config.required_typ);
+    if let Some(claims) = o.scope_claims {
+        config.scope_claims = claims;
+    }
+    if let Some(scopes) = o.required_scopes {
+        config.required_scopes = scopes;
+    }
+    match o.scope_match.as_deref() {
+        None | Some("all") => {}
+        Some("any") => config.scope_match = ScopeMatch::Any,
+        Some(_) => return Err(CoreError::invalid("scopeMatch", "must be \"all\" or \"any\"")),
+    }
+    if let Some(n) = o.token_cache_size {
+        config.token_cache_capacity = n as usize;
+    }
+    if let Some(v) = o.jwks_ttl {
+        config.jwks.default_ttl = seconds("jwksTtl", v)?;
+    }
+    if let Some(v) = o.jwks_cooldown {
+        config.jwks.cooldown = seconds("jwksCooldown", v)?;
+    }
+    if let Some(v) = o.jwks_stale_if_error {
+        config.jwks.stale_if_error = seconds("jwksStaleIfError", v)?;
+    }
+    if let Some(v) = o.jwks_fetch_timeout {
+        config.jwks.fetch_timeout = seconds("jwksFetchTimeout", v)?;
+    }
+    if let Some(b) = o.dangerous_allow_insecure_http {
+        config.jwks.dangerous_allow_insecure_http = b;
+    }
+    // Background refresh-ahead and blocking fetches run on napi's runtime.
+    config.runtime = Some(within_runtime_if_available(tokio::runtime::Handle::current));
+    Ok(config)
+}
+
+/// Verified claims, converted to a plain JavaScript object straight from the shared map.
+#[derive(Debug)]
+pub struct JsClaims(Claims);
+
+impl TypeName for JsClaims {
+    fn type_name() -> &'static str {
+        "JwtClaims"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for JsClaims {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let map: &Map<String, Value> = val.0.as_map();
+        // SAFETY: forwarded to napi's own conversion of a JSON object, with the env we were given.
+        unsafe { <&Map<String, Value>>::to_napi_value(env, map) }
+    }
+}
+
+/// A JWT validator for one issuer. Share one per issuer: keys and verified tokens are cached.
+#[napi(js_name = "NativeJwtValidator")]
+#[derive(Debug)]
+pub struct JsJwtValidator {
+    inner: JwtValidator,
+}
+
+impl JsJwtValidator {
+    /// The validator of an environment's tokens: keys at `{envUrl}/keys`, issuer `envUrl`.
+    pub(crate) fn for_environment_url(env_url: &str, o: JsValidatorOptions) -> authgate_core::Result<Self> {
+        let base = env_url.trim_end_matches('/');
+        let mut config = ValidatorConfig::jwks_url(format!("{base}/keys")).with_issuer(base);
+        // The environment client already decided whether plain http is acceptable.
+        config.jwks.dangerous_allow_insecure_http = true;
+        Self::build(config, o)
+    }
+
+    /// The validator of an embedded authority's tokens: keys straight from its store.
+    pub(crate) fn for_api(api: Arc<dyn AuthApi>, issuer: &str, o: JsValidatorOptions) -> authgate_core::Result<Self> {
+        Self::build(ValidatorConfig::new(KeySource::api(api)).with_issuer(issuer), o)
+    }
+
+    fn build(config: ValidatorConfig, o: JsValidatorOptions) -> authgate_core::Result<Self> {
+        let inner = JwtValidator::new(configure(config, o)?)?;
+        Ok(JsJwtValidator { inner })
+    }
+
+    fn authorise(claims: Claims, scopes: Option<Vec<String>>, any: Option<bool>) -> authgate_core::Result<JsClaims> {
+        if let Some(required) = scopes.filter(|s| !s.is_empty()) {
+            claims.require(&required, scope_match(any))?;
+        }
+        Ok(JsClaims(claims))
+    }
+}
+
+#[napi]
+impl JsJwtValidator {
+    /// A validator from options: `jwksUrl`, or discovery from `issuer`.
+    #[napi(constructor)]
+    pub fn new(env: Env, options: JsValidatorOptions) -> Result<Self> {
+        let source = match (&options.jwks_url, &options.issuer) {
+            (Some(url), _) => Ok(ValidatorConfig::jwks_url(url.clone())),
+            (None, Some(issuer)) => Ok(ValidatorConfig::discovery(issuer.clone())),
+            (None, None) => Err(CoreError::invalid("jwksUrl", "either jwksUrl or issuer is required")),
+        };
+        sync(&env, source.and_then(|config| Self::build(config, options)))
+    }
+
+    /// Verifies `token` on this thread when its key is cached; `undefined` when keys must be
+    /// fetched first (call `validate`). Then checks `scopes` (all, or any with `any = true`).
+    #[napi(ts_return_type = "Record<string, unknown> | undefined")]
+    pub fn try_validate(
+        &self,
+        env: Env,
+        token: String,
+        scopes: Option<Vec<String>>,
+        any: Option<bool>,
+    ) -> Result<Option<JsClaims>> {
+        match self.inner.try_validate(&token) {
+            SyncValidation::Done(result) => sync(&env, result.and_then(|c| Self::authorise(c, scopes, any))).map(Some),
+            SyncValidation::NeedsFetch => Ok(None),
+        }
+    }
+
+    /// Verifies `token` on this thread, blocking on a key fetch only when the keys are not cached
+    /// (call `refresh()` at startup to avoid that). Then checks `scopes`.
+    #[napi(ts_return_type = "Record<string, unknown>")]
+    pub fn validate_sync(
+        &self,
+        env: Env,
+        token: String,
+        scopes: Option<Vec<String>>,
+        any: Option<bool>,
+    ) -> Result<JsClaims> {
+        let result = match self.inner.try_validate(&token) {
+            SyncValidation::Done(result) => result,
+            SyncValidation::NeedsFetch => block_on(self.inner.validate(&token)),
+        };
+        sync(&env, result.and_then(|c| Self::authorise(c, scopes, any)))
+    }
+
+    /// Verifies `token` on napi's runtime, fetching keys as needed. Then checks `scopes`.
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub fn validate<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+        scopes: Option<Vec<String>>,
+        any: Option<bool>,
+    ) -> Result<PromiseRaw<'env, JsClaims>> {
+        let inner = self.inner.clone();
+        spawn(env, async move {
+            let claims = inner.validate(&token).await?;
+            Self::authorise(claims, scopes, any)
+        })
+    }
+
+    /// Fetches the keys now (ignoring the cooldown), e.g. at startup to fail fast.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn refresh<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        spawn(env, async move { inner.refresh().await })
+    }
+
+    /// Empties the verified-token cache.
+    #[napi]
+    pub fn clear_token_cache(&self) {
+        self.inner.clear_token_cache();
+    }
+
+    /// The JWKS cache's state.
+    #[napi]
+    pub fn status(&self) -> JsJwksStatus {
+        let s = self.inner.status();
+        JsJwksStatus {
+            source: s.source,
+            key_count: s.key_count as u32,
+            kids: s.kids,
+            rejected_keys: s.rejected_keys as u32,
+            fresh: s.fresh,
+            stale: s.stale,
+            cooling_down: s.cooling_down,
+            fetching: s.fetching,
+            fetch_count: s.fetch_count as f64,
+            failure_count: s.failure_count as f64,
+            consecutive_failures: s.consecutive_failures,
+        }
+    }
+
+    /// The issuer this validator requires, if any.
+    #[napi(getter)]
+    pub fn issuer(&self) -> Option<String> {
+        self.inner.issuer().map(str::to_owned)
+    }
+}
+
+/// The state of a validator's JWKS cache.
+#[napi(object, js_name = "JwksStatus")]
+#[derive(Debug)]
+pub struct JsJwksStatus {
+    /// Where the keys come from.
+    pub source: String,
+    /// Usable keys.
+    pub key_count: u32,
+    /// Their `kid`s.
+    pub kids: Vec<String>,
+    /// Keys refused (unsupported type, weak RSA…).
+    pub rejected_keys: u32,
+    /// Loaded and within their TTL.
+    pub fresh: bool,
+    /// Past their TTL, still used while the endpoint fails.
+    pub stale: bool,
+    /// A fetch for an unknown `kid` would be refused now.
+    pub cooling_down: bool,
+    /// A fetch is running.
+    pub fetching: bool,
+    /// Fetches so far.
+    pub fetch_count: f64,
+    /// Failed fetches.
+    pub failure_count: f64,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+}
