@@ -1,1 +1,478 @@
 //! Persistence: one schema on SQLite or PostgreSQL.
+//!
+//! The [`Authority`](crate::authority::Authority) talks to a crate-private `Store` trait (object
+//! safe, held as `Arc<dyn Store>`). Its one implementation, `SqlStore<B>`, holds every query and
+//! every multi-step write exactly once and runs them on a backend `B`:
+//!
+//! - **SQLite** (`sqlite://path`) through rusqlite: WAL journal, `synchronous=NORMAL`,
+//!   `foreign_keys=ON`, a 5 s `busy_timeout`, a small pool of connections with cached prepared
+//!   statements. Reads run inline (an indexed read in WAL mode never waits for a writer); writes
+//!   run `BEGIN IMMEDIATE` transactions on the blocking thread pool, one at a time per process, so
+//!   a write waiting for another process's lock never stalls an async worker.
+//! - **PostgreSQL** (`postgres://…` or `postgresql://…`) through sqlx: a connection pool, and
+//!   transactions for multi-statement writes; list queries read one `REPEATABLE READ` snapshot.
+//!
+//! Both share one schema (tables prefixed `authgate_`, the same columns): timestamps are integer
+//! Unix milliseconds, JSON values are `TEXT`, digests are `BLOB`/`BYTEA`, and every table has an
+//! integer `seq` giving a stable order for keyset pagination. The DDL for each backend is embedded
+//! from `store/migrations/<backend>/NNNN_*.sql` and applied on open, under a lock
+//! (`BEGIN IMMEDIATE` on SQLite, `pg_advisory_xact_lock` on PostgreSQL), so processes opening the
+//! same store at the same time are safe. A store migrated by a newer authgate is refused.
+//!
+//! Only digests of secrets are stored; see [`keys`](crate::keys).
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::{Error, Result};
+use crate::model::{ClientSecret, CustomClaim, M2MClient, Organization, TokenInfo, User};
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub(crate) use sql::{time_from_ms, unix_ms};
+
+/// The database engine behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres,
+}
+
+impl StoreKind {
+    /// The engine a database URL names: `sqlite:…` or `postgres://…` / `postgresql://…`.
+    pub fn of_url(url: &str) -> Result<StoreKind> {
+        if url.starts_with("sqlite:") {
+            Ok(StoreKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(StoreKind::Postgres)
+        } else {
+            Err(Error::invalid(
+                "database_url",
+                "expected sqlite://PATH, postgres://… or postgresql://…",
+            ))
+        }
+    }
+}
+
+/// Opens (and migrates) the store a database URL names.
+pub(crate) async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    match StoreKind::of_url(url)? {
+        StoreKind::Sqlite => Ok(Arc::new(sql::SqlStore::new(sqlite::Sqlite::open(url).await?))),
+        StoreKind::Postgres => Ok(Arc::new(sql::SqlStore::new(postgres::Postgres::open(url).await?))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+/// Where a page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cursor {
+    /// The first page.
+    First,
+    /// Rows with `seq` greater than this.
+    After(i64),
+    /// Rows with `seq` less than this (the page before).
+    Before(i64),
+}
+
+/// One page of a list, oldest first.
+#[derive(Debug)]
+pub(crate) struct Page<T> {
+    /// `(seq, item)` pairs in ascending `seq`.
+    pub items: Vec<(i64, T)>,
+    /// Whether rows exist before the first item.
+    pub has_before: bool,
+    /// Whether rows exist after the last item.
+    pub has_after: bool,
+    /// Rows matching the filter, over all pages.
+    pub total: u64,
+}
+
+/// A new API key.
+#[derive(Debug)]
+pub(crate) struct NewApiKey {
+    pub id: String,
+    pub digest: [u8; 32],
+    pub organization_id: String,
+    pub user_id: Option<String>,
+    pub custom_claims_json: String,
+    pub description: Option<String>,
+    pub token_suffix: String,
+    pub expiry_ms: Option<i64>,
+    pub now_ms: i64,
+}
+
+/// How an API key is addressed.
+#[derive(Debug, Clone)]
+pub(crate) enum KeyRef {
+    Digest([u8; 32]),
+    Id(String),
+}
+
+/// An API key as stored, revoked or not.
+#[derive(Debug)]
+pub(crate) struct StoredKey {
+    pub info: TokenInfo,
+    pub revoked: bool,
+}
+
+/// A new user and membership.
+#[derive(Debug)]
+pub(crate) struct NewMembership {
+    pub organization_id: String,
+    pub new_user_id: String,
+    pub email: String,
+    pub external_id: Option<String>,
+    pub roles_json: String,
+    pub now_ms: i64,
+}
+
+/// A new M2M client.
+#[derive(Debug)]
+pub(crate) struct NewClient {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub description: String,
+    pub scopes_json: String,
+    pub audience_json: String,
+    pub custom_claims_json: String,
+    pub expiry: i64,
+    pub now_ms: i64,
+}
+
+/// Changes to an M2M client; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub(crate) struct ClientPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub scopes_json: Option<String>,
+    pub audience_json: Option<String>,
+    pub custom_claims_json: Option<String>,
+    pub expiry: Option<i64>,
+    pub now_ms: i64,
+}
+
+/// A new client secret (digest only).
+#[derive(Debug)]
+pub(crate) struct NewSecret {
+    pub id: String,
+    pub digest: [u8; 32],
+    pub suffix: String,
+    pub now_ms: i64,
+}
+
+/// What the token endpoint needs about a client.
+#[derive(Debug)]
+pub(crate) struct ClientAuth {
+    /// `None` for environment clients.
+    pub organization_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub audience: Vec<String>,
+    pub custom_claims: Vec<CustomClaim>,
+    pub expiry: i64,
+    /// `(secret id, digest, last_used_time ms)`.
+    pub secrets: Vec<(String, Vec<u8>, Option<i64>)>,
+    /// The kid of the active signing key, if there is one.
+    pub active_kid: Option<String>,
+}
+
+/// The kind of client whose secret is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    M2m,
+    Environment,
+}
+
+/// A signing key row.
+#[derive(Debug, Clone)]
+pub(crate) struct SigningKeyRow {
+    pub kid: String,
+    pub algorithm: String,
+    /// `active`, `published` or `retired`.
+    pub state: String,
+    /// `none` or `aes-256-gcm`.
+    pub encryption: String,
+    /// PKCS#8 DER, or `nonce || ciphertext || tag` when encrypted. Empty in listings.
+    pub private_key: Vec<u8>,
+    /// `{"n": …, "e": …}` (base64url).
+    pub public_jwk: String,
+    pub created_ms: i64,
+    pub retired_ms: Option<i64>,
+}
+
+/// How a new signing key is inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InsertKey {
+    /// Only when no key is active (first use); returns false otherwise.
+    IfNoneActive,
+    /// The active key becomes `published`, the new one `active`.
+    Rotate,
+}
+
+/// The persistence operations of the authority. Every method is one transaction.
+#[async_trait]
+pub(crate) trait Store: Send + Sync + Debug {
+    fn kind(&self) -> StoreKind;
+    async fn ping(&self) -> Result<()>;
+
+    async fn meta_get(&self, key: &'static str) -> Result<Option<String>>;
+    /// Stores `value` under `key` unless a value is there; returns the stored value.
+    async fn meta_init(&self, key: &'static str, value: String) -> Result<String>;
+
+    async fn insert_organization(&self, org: Organization) -> Result<()>;
+    async fn get_organization(&self, id: String) -> Result<Option<Organization>>;
+    async fn list_organizations(
+        &self,
+        external_id: Option<String>,
+        cursor: Cursor,
+        size: u32,
+    ) -> Result<Page<Organization>>;
+    async fn delete_organization(&self, id: String) -> Result<bool>;
+
+    async fn add_membership(&self, m: NewMembership) -> Result<User>;
+    async fn user_exists(&self, id: String) -> Result<bool>;
+    async fn list_organization_users(&self, org_id: String, cursor: Cursor, size: u32) -> Result<Page<User>>;
+
+    async fn insert_api_key(&self, key: NewApiKey) -> Result<TokenInfo>;
+    async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;
+    async fn list_api_keys(
+        &self,
+        org_id: String,
+        user_id: Option<String>,
+        cursor: Cursor,
+        size: u32,
+    ) -> Result<Page<TokenInfo>>;
+    /// Updates a live key; `None` when there is none with this id. `description: Some(None)` clears it.
+    async fn update_api_key(
+        &self,
+        id: String,
+        custom_claims_json: Option<String>,
+        description: Option<Option<String>>,
+        now_ms: i64,
+    ) -> Result<Option<TokenInfo>>;
+    /// Marks a key revoked (no-op if it already is); false when there is no such key.
+    async fn revoke_api_key(&self, by: KeyRef, now_ms: i64) -> Result<bool>;
+
+    async fn insert_client(&self, client: NewClient, secret: NewSecret) -> Result<M2MClient>;
+    async fn get_client(&self, org_id: String, client_id: String) -> Result<Option<M2MClient>>;
+    async fn update_client(
+        &self,
+        org_id: String,
+        client_id: String,
+        patch: ClientPatch,
+    ) -> Result<Option<M2MClient>>;
+    async fn delete_client(&self, org_id: String, client_id: String) -> Result<bool>;
+    async fn list_clients(&self, org_id: String, cursor: Cursor, size: u32) -> Result<Page<M2MClient>>;
+    async fn insert_client_secret(
+        &self,
+        org_id: String,
+        client_id: String,
+        secret: NewSecret,
+        max_secrets: usize,
+    ) -> Result<ClientSecret>;
+    async fn delete_client_secret(&self, org_id: String, client_id: String, secret_id: String) -> Result<()>;
+    async fn client_auth(&self, kind: ClientKind, client_id: String) -> Result<Option<ClientAuth>>;
+    /// Sets `last_used_time` unless it is already at or after `stale_before_ms`.
+    async fn touch_secret(
+        &self,
+        kind: ClientKind,
+        secret_id: String,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<()>;
+
+    async fn upsert_environment_client(&self, id: String, secret: NewSecret) -> Result<()>;
+    async fn count_environment_clients(&self) -> Result<u64>;
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRow>>;
+    async fn get_signing_key(&self, kid: String) -> Result<Option<SigningKeyRow>>;
+    async fn active_signing_kid(&self) -> Result<Option<String>>;
+    async fn insert_signing_key(&self, key: SigningKeyRow, how: InsertKey) -> Result<bool>;
+    /// Retires a non-active key; `None` when there is no such key.
+    async fn retire_signing_key(&self, kid: String, now_ms: i64) -> Result<Option<SigningKeyRow>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The backend abstraction: a connection that runs SQL with positional parameters.
+// ---------------------------------------------------------------------------------------------
+
+/// A boxed future, `Send`.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A query parameter. Nulls carry a type because PostgreSQL needs one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum P<'a> {
+    I64(i64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+    NullI64,
+    NullText,
+}
+
+impl<'a> From<&'a str> for P<'a> {
+    fn from(v: &'a str) -> Self {
+        P::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for P<'a> {
+    fn from(v: &'a String) -> Self {
+        P::Text(v)
+    }
+}
+
+impl From<i64> for P<'_> {
+    fn from(v: i64) -> Self {
+        P::I64(v)
+    }
+}
+
+impl<'a> From<&'a [u8]> for P<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        P::Blob(v)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for P<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(P::NullText, P::Text)
+    }
+}
+
+impl<'a> From<&'a Option<String>> for P<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        v.as_deref().map_or(P::NullText, P::Text)
+    }
+}
+
+impl From<Option<i64>> for P<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(P::NullI64, P::I64)
+    }
+}
+
+/// A column value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    I64(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A result row; columns are taken out by index.
+#[derive(Debug)]
+pub(crate) struct Row(pub Vec<Value>);
+
+impl Row {
+    fn take(&mut self, i: usize) -> Value {
+        std::mem::replace(self.0.get_mut(i).unwrap_or(&mut Value::Null), Value::Null)
+    }
+
+    /// The error for a column of the wrong type. Names the type only: values may be key material.
+    fn bad(i: usize, want: &str, got: &Value) -> Error {
+        let found = match got {
+            Value::Null => "NULL",
+            Value::I64(_) => "an integer",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "a blob",
+        };
+        Error::Store(format!("column {i}: expected {want}, found {found}"))
+    }
+
+    pub fn i64(&mut self, i: usize) -> Result<i64> {
+        match self.take(i) {
+            Value::I64(v) => Ok(v),
+            other => Err(Self::bad(i, "an integer", &other)),
+        }
+    }
+
+    pub fn opt_i64(&mut self, i: usize) -> Result<Option<i64>> {
+        match self.take(i) {
+            Value::Null => Ok(None),
+            Value::I64(v) => Ok(Some(v)),
+            other => Err(Self::bad(i, "an integer", &other)),
+        }
+    }
+
+    pub fn text(&mut self, i: usize) -> Result<String> {
+        match self.take(i) {
+            Value::Text(v) => Ok(v),
+            other => Err(Self::bad(i, "text", &other)),
+        }
+    }
+
+    pub fn opt_text(&mut self, i: usize) -> Result<Option<String>> {
+        match self.take(i) {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v)),
+            other => Err(Self::bad(i, "text", &other)),
+        }
+    }
+
+    pub fn blob(&mut self, i: usize) -> Result<Vec<u8>> {
+        match self.take(i) {
+            Value::Blob(v) => Ok(v),
+            other => Err(Self::bad(i, "a blob", &other)),
+        }
+    }
+}
+
+/// A database connection (inside a transaction when the store opened one).
+///
+/// SQL uses PostgreSQL's `$1, $2, …` placeholders; SQLite reads them as named parameters, which
+/// bind positionally as long as each query introduces them in increasing order (checked in debug
+/// builds and by the tests).
+pub(crate) trait Conn: Send {
+    fn query<'a>(
+        &'a mut self,
+        sql: &'static str,
+        params: &'a [P<'a>],
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'a;
+
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'static str,
+        params: &'a [P<'a>],
+    ) -> impl Future<Output = Result<u64>> + Send + 'a;
+
+    /// Serialises this transaction with every other one taking the same lock, until it ends.
+    /// A no-op on SQLite, where write transactions are already exclusive (`BEGIN IMMEDIATE`).
+    fn lock<'a>(&'a mut self, key: &'a str) -> impl Future<Output = Result<()>> + Send + 'a;
+}
+
+/// How a unit of work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Independent reads (autocommit).
+    Read,
+    /// Several reads that must see one snapshot.
+    Snapshot,
+    /// A write transaction.
+    Write,
+}
+
+/// A database engine: runs a unit of work on one of its connections.
+pub(crate) trait Backend: Send + Sync + Debug + 'static {
+    type Conn: Conn;
+    const KIND: StoreKind;
+
+    fn run<R, F>(&self, mode: Mode, work: F) -> impl Future<Output = Result<R>> + Send
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<R>> + Send + 'static;
+}
+
+/// Migrations: `(version, name, sql)`, in order.
+pub(crate) type Migrations = &'static [(i64, &'static str, &'static str)];

@@ -1,0 +1,316 @@
+//! The limits of the authority's inputs, and the checks that enforce them before any store access.
+//!
+//! Lengths count Unicode scalar values (characters), not bytes. Control characters are refused
+//! everywhere except newlines and tabs. Violations are [`Error::InvalidArgument`] naming the field.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::model::CustomClaim;
+
+/// API keys: at most this many custom claims.
+pub const TOKEN_MAX_CLAIMS: usize = 20;
+/// API keys: claim key length range.
+pub const TOKEN_CLAIM_KEY_LEN: (usize, usize) = (1, 30);
+/// API keys: claim value length range.
+pub const TOKEN_CLAIM_VALUE_LEN: (usize, usize) = (1, 256);
+/// API keys: maximum description length.
+pub const TOKEN_MAX_DESCRIPTION: usize = 255;
+/// API keys: `list_tokens` page size range and default.
+pub const TOKEN_PAGE_SIZE: (u32, u32, u32) = (1, 30, 10);
+
+/// Organizations: display name length range.
+pub const ORG_NAME_LEN: (usize, usize) = (1, 200);
+/// Organizations and users: external id length range.
+pub const EXTERNAL_ID_LEN: (usize, usize) = (1, 128);
+/// Organizations and users: list page size range and default.
+pub const PAGE_SIZE: (u32, u32, u32) = (1, 100, 10);
+
+/// Users: maximum email length (RFC 5321 path limit).
+pub const EMAIL_MAX: usize = 254;
+/// Users: at most this many roles per membership.
+pub const MAX_ROLES: usize = 50;
+/// Users: role name length range.
+pub const ROLE_LEN: (usize, usize) = (1, 100);
+
+/// M2M clients: name length range (required on create).
+pub const CLIENT_NAME_LEN: (usize, usize) = (1, 128);
+/// M2M clients: maximum description length.
+pub const CLIENT_MAX_DESCRIPTION: usize = 512;
+/// M2M clients: at most this many scopes.
+pub const CLIENT_MAX_SCOPES: usize = 100;
+/// M2M clients: scope length range (RFC 6749 `scope-token` characters only).
+pub const SCOPE_LEN: (usize, usize) = (1, 128);
+/// M2M clients: at most this many audiences.
+pub const CLIENT_MAX_AUDIENCES: usize = 20;
+/// M2M clients: audience length range (no whitespace).
+pub const AUDIENCE_LEN: (usize, usize) = (1, 256);
+/// M2M clients: at most this many custom claims.
+pub const CLIENT_MAX_CLAIMS: usize = 20;
+/// M2M clients: claim key length range.
+pub const CLIENT_CLAIM_KEY_LEN: (usize, usize) = (1, 128);
+/// M2M clients: claim value length range.
+pub const CLIENT_CLAIM_VALUE_LEN: (usize, usize) = (1, 256);
+/// M2M clients: access-token lifetime range in seconds, and the default.
+pub const CLIENT_EXPIRY: (i64, i64, i64) = (60, 2_592_000, 3600);
+/// M2M clients: `list_organization_clients` page size range and default.
+pub const CLIENT_PAGE_SIZE: (u32, u32, u32) = (10, 100, 10);
+/// M2M clients: at most this many secrets per client.
+pub const CLIENT_MAX_SECRETS: usize = 10;
+
+/// Environment clients: length range of a provisioned secret.
+pub const ENVIRONMENT_SECRET_LEN: (usize, usize) = (32, 512);
+/// Environment clients: maximum id length (`skc_…`).
+pub const ENVIRONMENT_ID_MAX: usize = 64;
+
+pub(crate) fn len_in(field: &str, value: &str, (min, max): (usize, usize)) -> Result<()> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        let what = if min == max {
+            format!("must be {min} characters")
+        } else if min == 0 {
+            format!("must be at most {max} characters (got {n})")
+        } else {
+            format!("must be {min}–{max} characters (got {n})")
+        };
+        return Err(Error::invalid(field, what));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// An id of the given kind; `field` names it in the error.
+pub(crate) fn id(field: &str, value: &str, prefix: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if !keys::is_id(value, prefix, keys::MAX_ID_LEN) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must be an id starting with {prefix} (at most {} characters)",
+                keys::MAX_ID_LEN
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `Some("")` is the same as `None` (proto3 and form inputs send empty strings for "unset").
+pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+pub(crate) fn token_claims(claims: &BTreeMap<String, String>) -> Result<()> {
+    if claims.len() > TOKEN_MAX_CLAIMS {
+        return Err(Error::invalid(
+            "custom_claims",
+            format!("at most {TOKEN_MAX_CLAIMS} claims (got {})", claims.len()),
+        ));
+    }
+    for (k, v) in claims {
+        len_in("custom_claims", k, TOKEN_CLAIM_KEY_LEN).map_err(|e| reword(e, format!("claim key {k:?}")))?;
+        len_in("custom_claims", v, TOKEN_CLAIM_VALUE_LEN)
+            .map_err(|e| reword(e, format!("value of claim {k:?}")))?;
+    }
+    Ok(())
+}
+
+fn reword(e: Error, subject: String) -> Error {
+    match e {
+        Error::InvalidArgument { field, message } => Error::InvalidArgument {
+            field,
+            message: format!("{subject} {message}"),
+        },
+        other => other,
+    }
+}
+
+pub(crate) fn token_description(d: &str) -> Result<()> {
+    len_in("description", d, (0, TOKEN_MAX_DESCRIPTION))
+}
+
+pub(crate) fn page_size(value: Option<u32>, (min, max, default): (u32, u32, u32)) -> Result<u32> {
+    match value {
+        None | Some(0) => Ok(default),
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(n) => Err(Error::invalid(
+            "page_size",
+            format!("must be between {min} and {max} (got {n})"),
+        )),
+    }
+}
+
+/// A normalised (trimmed, lowercased) email address.
+pub(crate) fn email(value: &str) -> Result<String> {
+    let e = value.trim().to_lowercase();
+    if e.is_empty() {
+        return Err(Error::invalid("email", "is required"));
+    }
+    let valid = e.len() <= EMAIL_MAX
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(e.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if !valid {
+        return Err(Error::invalid("email", "is not a valid email address"));
+    }
+    Ok(e)
+}
+
+/// Role names, deduplicated in order.
+pub(crate) fn roles(values: &[String]) -> Result<Vec<String>> {
+    if values.len() > MAX_ROLES {
+        return Err(Error::invalid("roles", format!("at most {MAX_ROLES} roles")));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for r in values {
+        len_in("roles", r, ROLE_LEN)?;
+        if r.chars().any(char::is_whitespace) {
+            return Err(Error::invalid("roles", format!("role {r:?} contains whitespace")));
+        }
+        if seen.insert(r.as_str()) {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// True for an RFC 6749 `scope-token`: printable ASCII except space, `"` and `\`.
+pub(crate) fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Scopes, deduplicated in order.
+pub(crate) fn scopes(values: &[String]) -> Result<Vec<String>> {
+    if values.len() > CLIENT_MAX_SCOPES {
+        return Err(Error::invalid(
+            "scopes",
+            format!("at most {CLIENT_MAX_SCOPES} scopes"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for s in values {
+        len_in("scopes", s, SCOPE_LEN)?;
+        if !is_scope_token(s) {
+            return Err(Error::invalid(
+                "scopes",
+                format!("scope {s:?} may only contain printable ASCII without spaces, '\"' or '\\'"),
+            ));
+        }
+        if seen.insert(s.as_str()) {
+            out.push(s.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Audiences, deduplicated in order.
+pub(crate) fn audiences(values: &[String]) -> Result<Vec<String>> {
+    if values.len() > CLIENT_MAX_AUDIENCES {
+        return Err(Error::invalid(
+            "audience",
+            format!("at most {CLIENT_MAX_AUDIENCES} audiences"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for a in values {
+        len_in("audience", a, AUDIENCE_LEN)?;
+        if a.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(
+                "audience",
+                format!("audience {a:?} contains whitespace"),
+            ));
+        }
+        if seen.insert(a.as_str()) {
+            out.push(a.clone());
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn client_claims(claims: &[CustomClaim]) -> Result<()> {
+    if claims.len() > CLIENT_MAX_CLAIMS {
+        return Err(Error::invalid(
+            "custom_claims",
+            format!("at most {CLIENT_MAX_CLAIMS} claims (got {})", claims.len()),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for c in claims {
+        len_in("custom_claims", &c.key, CLIENT_CLAIM_KEY_LEN)
+            .map_err(|e| reword(e, format!("claim key {:?}", c.key)))?;
+        len_in("custom_claims", &c.value, CLIENT_CLAIM_VALUE_LEN)
+            .map_err(|e| reword(e, format!("value of claim {:?}", c.key)))?;
+        if !seen.insert(c.key.as_str()) {
+            return Err(Error::invalid(
+                "custom_claims",
+                format!("claim key {:?} appears twice", c.key),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A token lifetime; `None` or `0` means "not given".
+pub(crate) fn client_expiry(value: Option<i64>) -> Result<Option<i64>> {
+    let (min, max, _) = CLIENT_EXPIRY;
+    match value {
+        None | Some(0) => Ok(None),
+        Some(s) if (min..=max).contains(&s) => Ok(Some(s)),
+        Some(s) => Err(Error::invalid(
+            "expiry",
+            format!("token lifetime must be between {min} and {max} seconds (got {s})"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_count_characters() {
+        assert!(len_in("f", &"é".repeat(30), TOKEN_CLAIM_KEY_LEN).is_ok());
+        assert!(len_in("f", &"é".repeat(31), TOKEN_CLAIM_KEY_LEN).is_err());
+        assert!(len_in("f", "", TOKEN_CLAIM_KEY_LEN).is_err());
+        assert!(len_in("f", "a\u{0}b", TOKEN_CLAIM_KEY_LEN).is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(email(" Ann@Example.COM ").unwrap(), "ann@example.com");
+        for bad in ["", "ann", "@x", "ann@", "a b@x", "a@b@c"] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scope_tokens() {
+        assert!(is_scope_token("read:orders"));
+        assert!(is_scope_token("https://api.example.com/x.read"));
+        for bad in ["", "a b", "a\"b", "a\\b", "é"] {
+            assert!(!is_scope_token(bad), "{bad}");
+        }
+        assert_eq!(scopes(&["a".into(), "b".into(), "a".into()]).unwrap(), ["a", "b"]);
+    }
+
+    #[test]
+    fn page_sizes() {
+        assert_eq!(page_size(None, TOKEN_PAGE_SIZE).unwrap(), 10);
+        assert_eq!(page_size(Some(0), TOKEN_PAGE_SIZE).unwrap(), 10);
+        assert_eq!(page_size(Some(30), TOKEN_PAGE_SIZE).unwrap(), 30);
+        assert!(page_size(Some(31), TOKEN_PAGE_SIZE).is_err());
+        assert!(page_size(Some(9), CLIENT_PAGE_SIZE).is_err());
+        assert_eq!(page_size(Some(100), CLIENT_PAGE_SIZE).unwrap(), 100);
+    }
+}
