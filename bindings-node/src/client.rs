@@ -178,7 +178,7 @@ impl JsClient {
     }
 
     /// The `scalekit.m2m` backend.
-    #[napi]
+    #[napi(js_name = "m2m")]
     pub fn m2m(&self) -> JsM2MClientApi {
         JsM2MClientApi {
             api: self.api.clone(),

@@ -135,14 +135,17 @@ pub struct JsOrganizationClientOptions {
     pub expiry: Option<i64>,
 }
 
-impl From<Option<JsOrganizationClientOptions>> for OrganizationClient {
-    fn from(o: Option<JsOrganizationClientOptions>) -> Self {
+/// The core input of create/update from the JavaScript options.
+fn organization_client(o: Option<JsOrganizationClientOptions>) -> OrganizationClient {
+    {
         let Some(o) = o else {
             return OrganizationClient::default();
         };
-        let mut claims: Option<Vec<CustomClaim>> = o
-            .custom_claims
-            .map(|m| m.into_iter().map(|(key, value)| CustomClaim { key, value }).collect());
+        let mut claims: Option<Vec<CustomClaim>> = o.custom_claims.map(|m| {
+            m.into_iter()
+                .map(|(key, value)| CustomClaim { key, value })
+                .collect()
+        });
         if let Some(c) = claims.as_mut() {
             // HashMap order is random; keep the stored order stable.
             c.sort_by(|a, b| a.key.cmp(&b.key));
@@ -212,6 +215,7 @@ pub struct JsCreateOrganizationClientSecretResponse {
 
 /// `scalekit.m2m`: an organization's M2M clients and their secrets.
 #[napi(js_name = "NativeM2MClient")]
+#[derive(Debug)]
 pub struct JsM2MClientApi {
     pub(crate) api: Arc<dyn AuthApi>,
 }
@@ -227,7 +231,7 @@ impl JsM2MClientApi {
         options: Option<JsOrganizationClientOptions>,
     ) -> Result<PromiseRaw<'env, JsCreateOrganizationClientResponse>> {
         let api = self.api.clone();
-        let input = OrganizationClient::from(options);
+        let input = organization_client(options);
         spawn(env, async move {
             let r = api.create_organization_client(&organization_id, input).await?;
             Ok(JsCreateOrganizationClientResponse {
@@ -264,7 +268,7 @@ impl JsM2MClientApi {
         options: Option<JsOrganizationClientOptions>,
     ) -> Result<PromiseRaw<'env, JsOrganizationClientResponse>> {
         let api = self.api.clone();
-        let input = OrganizationClient::from(options);
+        let input = organization_client(options);
         spawn(env, async move {
             let client = api
                 .update_organization_client(&organization_id, &client_id, input)
@@ -285,7 +289,8 @@ impl JsM2MClientApi {
     ) -> Result<PromiseRaw<'env, JsEmpty>> {
         let api = self.api.clone();
         spawn(env, async move {
-            api.delete_organization_client(&organization_id, &client_id).await?;
+            api.delete_organization_client(&organization_id, &client_id)
+                .await?;
             Ok(JsEmpty::default())
         })
     }

@@ -161,6 +161,7 @@ pub struct JsCreateUserResponse {
 
 /// `scalekit.organization`: organizations.
 #[napi(js_name = "NativeOrganizationClient")]
+#[derive(Debug)]
 pub struct JsOrganizationClient {
     pub(crate) api: Arc<dyn AuthApi>,
 }
@@ -241,6 +242,7 @@ impl JsOrganizationClient {
 
 /// `scalekit.user`: users and their memberships.
 #[napi(js_name = "NativeUserClient")]
+#[derive(Debug)]
 pub struct JsUserClient {
     pub(crate) api: Arc<dyn AuthApi>,
 }

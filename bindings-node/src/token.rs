@@ -154,9 +154,12 @@ pub(crate) fn timestamp(
 ) -> authgate_core::Result<OffsetDateTime> {
     let bad = |why: &str| authgate_core::Error::invalid(field, why);
     match value {
-        Either3::A(date) => OffsetDateTime::from_unix_timestamp(date.timestamp())
-            .map_err(|_| bad("date out of range")),
-        Either3::B(text) => OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| bad("not an RFC 3339 timestamp")),
+        Either3::A(date) => {
+            OffsetDateTime::from_unix_timestamp(date.timestamp()).map_err(|_| bad("date out of range"))
+        }
+        Either3::B(text) => {
+            OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| bad("not an RFC 3339 timestamp"))
+        }
         Either3::C(secs) => {
             if !secs.is_finite() || secs.fract() != 0.0 || secs.abs() > 253_402_300_799.0 {
                 return Err(bad("must be whole Unix seconds"));
@@ -168,6 +171,7 @@ pub(crate) fn timestamp(
 
 /// `scalekit.token`: create, validate, list, update and invalidate API keys.
 #[napi(js_name = "NativeTokenClient")]
+#[derive(Debug)]
 pub struct JsTokenClient {
     pub(crate) api: Arc<dyn AuthApi>,
 }
