@@ -144,9 +144,7 @@ impl JsClient {
         let issuer = config.issuer.clone();
         let authority = sync(&env, block_on(Authority::open(&database_url, config)))?;
         Ok(JsClient {
-            backend: Backend::Local {
-                issuer,
-            },
+            backend: Backend::Local { issuer },
             api: Arc::new(authority),
         })
     }
@@ -229,7 +227,9 @@ impl JsClient {
         let api = self.api.clone();
         let secret = Secret::new(client_secret);
         spawn(env, async move {
-            let r = api.issue_client_token(&client_id, secret.expose(), scopes).await?;
+            let r = api
+                .issue_client_token(&client_id, secret.expose(), scopes)
+                .await?;
             Ok(r.access_token.into_inner())
         })
     }

@@ -67,13 +67,20 @@ pub struct JsValidatorOptions {
 
 fn seconds(field: &str, v: f64) -> authgate_core::Result<Duration> {
     if !v.is_finite() || v < 0.0 || v > 1.0e9 {
-        return Err(CoreError::invalid(field, "must be a non-negative number of seconds"));
+        return Err(CoreError::invalid(
+            field,
+            "must be a non-negative number of seconds",
+        ));
     }
     Ok(Duration::from_secs_f64(v))
 }
 
 fn scope_match(any: Option<bool>) -> ScopeMatch {
-    if any == Some(true) { ScopeMatch::Any } else { ScopeMatch::All }
+    if any == Some(true) {
+        ScopeMatch::Any
+    } else {
+        ScopeMatch::All
+    }
 }
 
 /// Applies `o` to `config` (everything but the key source).
@@ -176,7 +183,11 @@ impl JsJwtValidator {
     }
 
     /// The validator of an embedded authority's tokens: keys straight from its store.
-    pub(crate) fn for_api(api: Arc<dyn AuthApi>, issuer: &str, o: JsValidatorOptions) -> authgate_core::Result<Self> {
+    pub(crate) fn for_api(
+        api: Arc<dyn AuthApi>,
+        issuer: &str,
+        o: JsValidatorOptions,
+    ) -> authgate_core::Result<Self> {
         Self::build(ValidatorConfig::new(KeySource::api(api)).with_issuer(issuer), o)
     }
 
@@ -185,7 +196,11 @@ impl JsJwtValidator {
         Ok(JsJwtValidator { inner })
     }
 
-    fn authorise(claims: Claims, scopes: Option<Vec<String>>, any: Option<bool>) -> authgate_core::Result<JsClaims> {
+    fn authorise(
+        claims: Claims,
+        scopes: Option<Vec<String>>,
+        any: Option<bool>,
+    ) -> authgate_core::Result<JsClaims> {
         if let Some(required) = scopes.filter(|s| !s.is_empty()) {
             claims.require(&required, scope_match(any))?;
         }
@@ -201,7 +216,10 @@ impl JsJwtValidator {
         let source = match (&options.jwks_url, &options.issuer) {
             (Some(url), _) => Ok(ValidatorConfig::jwks_url(url.clone())),
             (None, Some(issuer)) => Ok(ValidatorConfig::discovery(issuer.clone())),
-            (None, None) => Err(CoreError::invalid("jwksUrl", "either jwksUrl or issuer is required")),
+            (None, None) => Err(CoreError::invalid(
+                "jwksUrl",
+                "either jwksUrl or issuer is required",
+            )),
         };
         sync(&env, source.and_then(|config| Self::build(config, options)))
     }
@@ -217,7 +235,9 @@ impl JsJwtValidator {
         any: Option<bool>,
     ) -> Result<Option<JsClaims>> {
         match self.inner.try_validate(&token) {
-            SyncValidation::Done(result) => sync(&env, result.and_then(|c| Self::authorise(c, scopes, any))).map(Some),
+            SyncValidation::Done(result) => {
+                sync(&env, result.and_then(|c| Self::authorise(c, scopes, any))).map(Some)
+            }
             SyncValidation::NeedsFetch => Ok(None),
         }
     }

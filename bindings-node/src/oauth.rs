@@ -74,7 +74,12 @@ fn config(o: JsClientCredentialsOptions) -> authgate_core::Result<TokenFetcherCo
     let token_url = match (o.token_url, o.env_url) {
         (Some(url), _) => url,
         (None, Some(env_url)) => format!("{}/oauth/token", env_url.trim_end_matches('/')),
-        (None, None) => return Err(CoreError::invalid("tokenUrl", "either tokenUrl or envUrl is required")),
+        (None, None) => {
+            return Err(CoreError::invalid(
+                "tokenUrl",
+                "either tokenUrl or envUrl is required",
+            ));
+        }
     };
     let mut config = TokenFetcherConfig::new(token_url, o.client_id, Secret::new(o.client_secret));
     if let Some(scopes) = o.scopes {
@@ -97,7 +102,10 @@ fn config(o: JsClientCredentialsOptions) -> authgate_core::Result<TokenFetcherCo
     };
     if let Some(t) = o.timeout {
         if !t.is_finite() || t <= 0.0 || t > 3600.0 {
-            return Err(CoreError::invalid("timeout", "must be between 0 and 3600 seconds"));
+            return Err(CoreError::invalid(
+                "timeout",
+                "must be between 0 and 3600 seconds",
+            ));
         }
         config.timeout = Duration::from_secs_f64(t);
     }
