@@ -33,12 +33,58 @@ export declare class NativeClient {
   organizations(): JsOrganizationClient
   /** The `scalekit.user` backend. */
   users(): JsUserClient
+  /**
+   * A validator of this environment's access tokens: keys from `{envUrl}/keys` when remote,
+   * straight from the store when embedded; `iss` must be the environment URL unless
+   * `options.issuer` says otherwise.
+   */
+  jwtValidator(options?: JsValidatorOptions | undefined | null): JsJwtValidator
   /** The client-credentials grant for any client: the access token (`generateClientToken`). */
   generateClientToken(clientId: string, clientSecret: string, scopes?: Array<string> | undefined | null): Promise<string>
   /** An access token for this client's own environment credentials (`getClientAccessToken`). */
   getClientAccessToken(): Promise<string>
 }
 export type JsClient = NativeClient
+
+/** A cached client-credentials token source. */
+export declare class NativeClientCredentials {
+  /** A fetcher; nothing is sent until the first `getToken`. */
+  constructor(options: ClientCredentialsOptions)
+  /** The current access token, fetched or refreshed when needed. */
+  getToken(): Promise<ClientAccessToken>
+  /** The cached token if it is still usable, without any network access. */
+  cached(): ClientAccessToken | null
+  /** Drops the cached token (e.g. after the API answered 401 to it). */
+  invalidate(): void
+}
+export type JsClientCredentials = NativeClientCredentials
+
+/** A JWT validator for one issuer. Share one per issuer: keys and verified tokens are cached. */
+export declare class NativeJwtValidator {
+  /** A validator from options: `jwksUrl`, or discovery from `issuer`. */
+  constructor(options: JwtValidatorOptions)
+  /**
+   * Verifies `token` on this thread when its key is cached; `undefined` when keys must be
+   * fetched first (call `validate`). Then checks `scopes` (all, or any with `any = true`).
+   */
+  tryValidate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Record<string, unknown> | undefined
+  /**
+   * Verifies `token` on this thread, blocking on a key fetch only when the keys are not cached
+   * (call `refresh()` at startup to avoid that). Then checks `scopes`.
+   */
+  validateSync(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Record<string, unknown>
+  /** Verifies `token` on napi's runtime, fetching keys as needed. Then checks `scopes`. */
+  validate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Promise<Record<string, unknown>>
+  /** Fetches the keys now (ignoring the cooldown), e.g. at startup to fail fast. */
+  refresh(): Promise<void>
+  /** Empties the verified-token cache. */
+  clearTokenCache(): void
+  /** The JWKS cache's state. */
+  status(): JsJwksStatus
+  /** The issuer this validator requires, if any. */
+  get issuer(): string | null
+}
+export type JsJwtValidator = NativeJwtValidator
 
 /** `scalekit.m2m`: an organization's M2M clients and their secrets. */
 export declare class NativeM2MClient {
@@ -93,6 +139,44 @@ export declare class NativeUserClient {
   createUserAndMembership(organizationId: string, options: CreateUserAndMembershipOptions): Promise<CreateUserAndMembershipResponse>
 }
 export type JsUserClient = NativeUserClient
+
+/** A token from the endpoint. */
+export interface ClientAccessToken {
+  /** The access token: send it as `Authorization: Bearer …`. */
+  accessToken: string
+  /** `Bearer`. */
+  tokenType: string
+  /** When it expires. */
+  expiresAt: Date
+  /** Seconds left. */
+  expiresIn: number
+  /** Granted scopes, space-separated. */
+  scope: string
+}
+
+/** Options of a `ClientCredentials` fetcher. */
+export interface ClientCredentialsOptions {
+  /** The token endpoint. Give this or `envUrl`. */
+  tokenUrl?: string
+  /** A Scalekit-compatible environment URL: the endpoint is `{envUrl}/oauth/token`. */
+  envUrl?: string
+  /** The client id (`m2morg_…`). */
+  clientId: string
+  /** The client secret. */
+  clientSecret: string
+  /** Scopes to request [the client's default scopes]. */
+  scopes?: Array<string>
+  /** Extra form parameters, e.g. `{audience: '…'}` [none]. */
+  extraParams?: Record<string, string>
+  /** `client_secret_post` or `client_secret_basic` [client_secret_post]. */
+  authMethod?: string
+  /** Timeout of one token request in seconds [10]. */
+  timeout?: number
+  /** Fraction of the lifetime after which a refresh starts [0.8]. */
+  refreshRatio?: number
+  /** Allow plain `http` to non-loopback hosts [false]. Dangerous: the secret travels in clear. */
+  dangerousAllowInsecureHttp?: boolean
+}
 
 /** Metadata of a client secret (the plain secret is only in create responses). */
 export interface ClientSecret {
@@ -185,6 +269,73 @@ export interface CustomClaim {
 /** An empty result (Scalekit's `google.protobuf.Empty`). */
 export interface Empty {
 
+}
+
+/** The state of a validator's JWKS cache. */
+export interface JwksStatus {
+  /** Where the keys come from. */
+  source: string
+  /** Usable keys. */
+  keyCount: number
+  /** Their `kid`s. */
+  kids: Array<string>
+  /** Keys refused (unsupported type, weak RSA…). */
+  rejectedKeys: number
+  /** Loaded and within their TTL. */
+  fresh: boolean
+  /** Past their TTL, still used while the endpoint fails. */
+  stale: boolean
+  /** A fetch for an unknown `kid` would be refused now. */
+  coolingDown: boolean
+  /** A fetch is running. */
+  fetching: boolean
+  /** Fetches so far. */
+  fetchCount: number
+  /** Failed fetches. */
+  failureCount: number
+  /** Failures since the last success. */
+  consecutiveFailures: number
+}
+
+/** Options of a `JwtValidator`. Every field is optional; defaults in brackets. */
+export interface JwtValidatorOptions {
+  /**
+   * The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
+   * Connect discovery from `issuer`.
+   */
+  jwksUrl?: string
+  /** The required `iss`, compared exactly [not checked when `jwksUrl` is given without it]. */
+  issuer?: string
+  /** Accepted audiences: `aud` must hold one of them [not checked]. */
+  audience?: string | Array<string>
+  /** Accepted algorithms [RS256, PS256, ES256, EdDSA]; symmetric algorithms are refused. */
+  algorithms?: Array<string>
+  /** Clock skew tolerated on `exp`/`nbf`, in seconds [60]. */
+  leeway?: number
+  /** Alias of `leeway` (jose's name). */
+  clockTolerance?: number
+  /** Largest accepted token in bytes [8192]. */
+  maxTokenSize?: number
+  /** Required header `typ`, e.g. `at+jwt` [not checked]. */
+  typ?: string
+  /** Claims scopes are read from [`scopes`, `scope`, `scp`, `permissions`]. */
+  scopeClaims?: Array<string>
+  /** Scopes every token must carry [none]. */
+  requiredScopes?: Array<string>
+  /** `requiredScopes` match: `"all"` or `"any"` [all]. */
+  scopeMatch?: string
+  /** Capacity of the verified-token cache; 0 disables it [10000]. */
+  tokenCacheSize?: number
+  /** JWKS TTL when the response has no `Cache-Control: max-age`, in seconds [300]. */
+  jwksTtl?: number
+  /** Minimum time between fetches for unknown `kid`s, in seconds [30]. */
+  jwksCooldown?: number
+  /** How long expired keys keep being used while the JWKS endpoint fails, in seconds [3600]. */
+  jwksStaleIfError?: number
+  /** Timeout of one JWKS fetch, in seconds [5]. */
+  jwksFetchTimeout?: number
+  /** Allow plain `http` JWKS URLs to non-loopback hosts [false]. Dangerous. */
+  dangerousAllowInsecureHttp?: boolean
 }
 
 /** Options of `listOrganizationClients`. */
