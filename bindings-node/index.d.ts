@@ -288,6 +288,8 @@ export interface ScopeCheck {
 }
 
 export interface JwtValidatorOptions {
+  /** A fixed JWK Set (object or JSON text), never refetched. */
+  jwks?: { keys: object[] } | string
   /** JWK Set URL (`https`, or `http` to loopback). Without it, keys come from OpenID discovery of `issuer`. */
   jwksUrl?: string
   /** Required `iss`, compared exactly. */
@@ -322,6 +324,8 @@ export interface JwtValidatorOptions {
   jwksFetchTimeout?: number
   /** Allow plain `http` JWKS URLs to non-loopback hosts. Dangerous. */
   dangerousAllowInsecureHttp?: boolean
+  /** Validate as if it were this time (Unix seconds). For tests only: a frozen clock accepts expired tokens. */
+  dangerousNow?: number
 }
 
 export interface JwksStatus {
@@ -352,6 +356,8 @@ export declare class JwtValidator {
   validate<T extends object = JwtClaims>(token: string, options?: ScopeCheck): Promise<T>
   /** The synchronous step alone: claims, or `undefined` when keys must be fetched (then `validate`). */
   tryValidate<T extends object = JwtClaims>(token: string, options?: ScopeCheck): T | undefined
+  /** Verifies `token` and returns the scopes it grants, in order of appearance. */
+  grantedScopes(token: string): string[]
   /** Fetches the keys now (e.g. at startup). */
   refresh(): Promise<void>
   /** Empties the verified-token cache. */

@@ -312,7 +312,7 @@ class JwtValidator {
     if (options instanceof native.NativeJwtValidator) {
       this[NATIVE] = options
     } else {
-      if (!options || (!options.jwksUrl && !options.issuer)) throw missing('jwksUrl')
+      if (!options || (!options.jwks && !options.jwksUrl && !options.issuer)) throw missing('jwksUrl')
       this[NATIVE] = callSync(() => new native.NativeJwtValidator(options))
     }
   }
@@ -357,6 +357,11 @@ class JwtValidator {
     const [scopes, any] = scopeArgs(options)
     const claims = callSync(() => this[NATIVE].tryValidate(token, scopes, any))
     return claims == null ? undefined : claims
+  }
+
+  /** Verifies `token` (like `validateSync`) and returns the scopes it grants, in order. */
+  grantedScopes(token) {
+    return callSync(() => this[NATIVE].grantedScopes(token))
   }
 
   /** Fetches the keys now (e.g. at startup, to fail fast and keep the first request sync). */

@@ -13,7 +13,7 @@ use std::time::Duration;
 use authgate_core::AuthApi;
 use authgate_core::Error as CoreError;
 use authgate_core::jwt::{
-    Algorithm, Claims, JwtValidator, KeySource, ScopeMatch, SyncValidation, ValidatorConfig,
+    Algorithm, Claims, FixedClock, JwtValidator, KeySource, ScopeMatch, SyncValidation, ValidatorConfig,
 };
 use napi::bindgen_prelude::{
     Either, PromiseRaw, ToNapiValue, TypeName, ValueType, block_on, within_runtime_if_available,
@@ -28,6 +28,8 @@ use crate::errors::{spawn, sync};
 #[napi(object, js_name = "JwtValidatorOptions")]
 #[derive(Debug, Default)]
 pub struct JsValidatorOptions {
+    /// A fixed JWK Set (object or JSON text), never refetched: for keys you hold yourself.
+    pub jwks: Option<Either<String, Value>>,
     /// The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
     /// Connect discovery from `issuer`.
     pub jwks_url: Option<String>,
@@ -63,6 +65,9 @@ pub struct JsValidatorOptions {
     pub jwks_fetch_timeout: Option<f64>,
     /// Allow plain `http` JWKS URLs to non-loopback hosts [false]. Dangerous.
     pub dangerous_allow_insecure_http: Option<bool>,
+    /// Validate as if the time were this (Unix seconds) instead of the system clock [off].
+    /// For tests only: a frozen clock accepts expired tokens.
+    pub dangerous_now: Option<f64>,
 }
 
 fn seconds(field: &str, v: f64) -> authgate_core::Result<Duration> {
@@ -138,6 +143,12 @@ fn configure(mut config: ValidatorConfig, o: JsValidatorOptions) -> authgate_cor
     if let Some(b) = o.dangerous_allow_insecure_http {
         config.jwks.dangerous_allow_insecure_http = b;
     }
+    if let Some(now) = o.dangerous_now {
+        if !now.is_finite() || now.fract() != 0.0 {
+            return Err(CoreError::invalid("dangerousNow", "must be whole Unix seconds"));
+        }
+        config.clock = Arc::new(FixedClock::new(now as i64));
+    }
     // Background refresh-ahead and blocking fetches run on napi's runtime.
     config.runtime = Some(within_runtime_if_available(tokio::runtime::Handle::current));
     Ok(config)
@@ -212,7 +223,7 @@ impl JsJwtValidator {
 impl JsJwtValidator {
     /// A validator from options: `jwksUrl`, or discovery from `issuer`.
     #[napi(constructor)]
-    pub fn new(env: Env, options: JsValidatorOptions) -> Result<Self> {
+    pub fn new(env: Env, mut options: JsValidatorOptions) -> Result<Self> {
         let source = match (&options.jwks_url, &options.issuer) {
             (Some(url), _) => Ok(ValidatorConfig::jwks_url(url.clone())),
             (None, Some(issuer)) => Ok(ValidatorConfig::discovery(issuer.clone())),
@@ -252,10 +263,7 @@ impl JsJwtValidator {
         scopes: Option<Vec<String>>,
         any: Option<bool>,
     ) -> Result<JsClaims> {
-        let result = match self.inner.try_validate(&token) {
-            SyncValidation::Done(result) => result,
-            SyncValidation::NeedsFetch => block_on(self.inner.validate(&token)),
-        };
+        let result = self.verify_blocking(&token);
         sync(&env, result.and_then(|c| Self::authorise(c, scopes, any)))
     }
 
@@ -273,6 +281,14 @@ impl JsJwtValidator {
             let claims = inner.validate(&token).await?;
             Self::authorise(claims, scopes, any)
         })
+    }
+
+    /// Verifies `token` like `validateSync` and returns the scopes it grants (the union of the
+    /// configured scope claims, in order of appearance).
+    #[napi]
+    pub fn granted_scopes(&self, env: Env, token: String) -> Result<Vec<String>> {
+        let result = self.verify_blocking(&token);
+        sync(&env, result.map(|c| c.scopes().to_vec()))
     }
 
     /// Fetches the keys now (ignoring the cooldown), e.g. at startup to fail fast.
