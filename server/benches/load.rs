@@ -31,13 +31,19 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn random_hex(bytes: usize) -> String {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut buf).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut buf)
+        .unwrap();
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -153,7 +159,12 @@ struct Outcome {
     errors: u64,
 }
 
-async fn connection(addr: String, scenario: Scenario, warmup_until: Instant, stop: Arc<AtomicBool>) -> Outcome {
+async fn connection(
+    addr: String,
+    scenario: Scenario,
+    warmup_until: Instant,
+    stop: Arc<AtomicBool>,
+) -> Outcome {
     let mut out = Outcome {
         latencies_us: Vec::with_capacity(1 << 16),
         errors: 0,
@@ -169,7 +180,9 @@ async fn connection(addr: String, scenario: Scenario, warmup_until: Instant, sto
             }
         };
         stream.set_nodelay(true).unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
         tokio::spawn(conn);
         while !stop.load(Ordering::Relaxed) {
             let mut request = Request::post(scenario.path)
@@ -196,7 +209,8 @@ async fn connection(addr: String, scenario: Scenario, warmup_until: Instant, sto
             let elapsed = start.elapsed();
             if start >= warmup_until {
                 if ok {
-                    out.latencies_us.push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+                    out.latencies_us
+                        .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
                 } else {
                     out.errors += 1;
                 }
@@ -214,11 +228,25 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-async fn run(store: &str, url: &str, scenario: Scenario, connections: usize, seconds: u64, warmup: u64) -> String {
+async fn run(
+    store: &str,
+    url: &str,
+    scenario: Scenario,
+    connections: usize,
+    seconds: u64,
+    warmup: u64,
+) -> String {
     let stop = Arc::new(AtomicBool::new(false));
     let warmup_until = Instant::now() + Duration::from_secs(warmup);
     let tasks: Vec<_> = (0..connections)
-        .map(|_| tokio::spawn(connection(url.to_owned(), scenario.clone(), warmup_until, stop.clone())))
+        .map(|_| {
+            tokio::spawn(connection(
+                url.to_owned(),
+                scenario.clone(),
+                warmup_until,
+                stop.clone(),
+            ))
+        })
         .collect();
     tokio::time::sleep(Duration::from_secs(warmup + seconds)).await;
     stop.store(true, Ordering::Relaxed);
@@ -246,11 +274,19 @@ async fn run(store: &str, url: &str, scenario: Scenario, connections: usize, sec
 fn postgres_database() -> Option<String> {
     let base = std::env::var("AUTHGATE_TEST_DATABASE_URL").ok()?;
     let name = format!("authgate_bench_{}", random_hex(6));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        let mut conn = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     });
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(&format!("/{name}"));
@@ -264,13 +300,21 @@ fn main() {
     let connections = env_u64("BENCH_CONNECTIONS", 32) as usize;
 
     let dir = tempfile::tempdir().unwrap();
-    let mut stores = vec![("sqlite", format!("sqlite://{}", dir.path().join("bench.db").display()))];
+    let mut stores = vec![(
+        "sqlite",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+    )];
     match postgres_database() {
         Some(url) => stores.push(("postgres", url)),
-        None => println!("note: AUTHGATE_TEST_DATABASE_URL is not set: PostgreSQL skipped (scripts/with-postgres runs it)"),
+        None => println!(
+            "note: AUTHGATE_TEST_DATABASE_URL is not set: PostgreSQL skipped (scripts/with-postgres runs it)"
+        ),
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut rows = Vec::new();
     for (store, database) in &stores {
         let server = start_server(database);
@@ -303,8 +347,12 @@ fn main() {
         "authgate serve over loopback, {connections} keep-alive connections, {seconds} s per scenario, {} cores (load generator on the same machine)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("| store      | scenario               |    req/s  | p50 ms   | p99 ms   | p99.9 ms | requests  | errors |");
-    println!("|------------|------------------------|-----------|----------|----------|----------|-----------|--------|");
+    println!(
+        "| store      | scenario               |    req/s  | p50 ms   | p99 ms   | p99.9 ms | requests  | errors |"
+    );
+    println!(
+        "|------------|------------------------|-----------|----------|----------|----------|-----------|--------|"
+    );
     for row in rows {
         println!("{row}");
     }

@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use authgate_core::model::{
-    CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens, OrganizationClient,
-    UpdateToken,
+    CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens,
+    OrganizationClient, UpdateToken,
 };
 use authgate_core::remote::{RemoteClient, RemoteOptions};
 use authgate_core::{AuthApi, Error, Secret};
@@ -185,9 +185,21 @@ async fn remote_client_covers_every_operation_and_logs_no_secret() {
     secrets.push(client.plain_secret.expose().to_owned());
     let client_id = client.client.client_id.clone();
     assert!(client_id.starts_with("m2morg_"));
-    assert_eq!(remote.get_organization_client(&org.id, &client_id).await.unwrap().name, "billing-service");
     assert_eq!(
-        remote.list_organization_clients(&org.id, None, None).await.unwrap().clients.len(),
+        remote
+            .get_organization_client(&org.id, &client_id)
+            .await
+            .unwrap()
+            .name,
+        "billing-service"
+    );
+    assert_eq!(
+        remote
+            .list_organization_clients(&org.id, None, None)
+            .await
+            .unwrap()
+            .clients
+            .len(),
         1
     );
     let renamed = remote
@@ -203,11 +215,18 @@ async fn remote_client_covers_every_operation_and_logs_no_secret() {
         .unwrap();
     assert_eq!(renamed.name, "billing");
     assert_eq!(renamed.scopes.len(), 2);
-    let second = remote.add_organization_client_secret(&org.id, &client_id).await.unwrap();
+    let second = remote
+        .add_organization_client_secret(&org.id, &client_id)
+        .await
+        .unwrap();
     secrets.push(second.plain_secret.expose().to_owned());
 
     let token = remote
-        .issue_client_token(&client_id, second.plain_secret.expose(), Some(vec!["read:invoices".into()]))
+        .issue_client_token(
+            &client_id,
+            second.plain_secret.expose(),
+            Some(vec!["read:invoices".into()]),
+        )
         .await
         .unwrap();
     secrets.push(token.access_token.expose().to_owned());
@@ -223,7 +242,11 @@ async fn remote_client_covers_every_operation_and_logs_no_secret() {
     );
     assert!(matches!(
         remote
-            .issue_client_token(&client_id, client.plain_secret.expose(), Some(vec!["admin".into()]))
+            .issue_client_token(
+                &client_id,
+                client.plain_secret.expose(),
+                Some(vec!["admin".into()])
+            )
             .await
             .unwrap_err(),
         Error::InvalidScope(_)
@@ -248,16 +271,35 @@ async fn remote_client_covers_every_operation_and_logs_no_secret() {
 
     let jwks = remote.jwks().await.unwrap();
     assert!(!jwks.keys.is_empty());
-    assert!(jwks.keys.iter().all(|k| k.kty == "RSA" && k.kid.as_deref().is_some_and(|k| k.starts_with("snk_"))));
+    assert!(
+        jwks.keys
+            .iter()
+            .all(|k| k.kty == "RSA" && k.kid.as_deref().is_some_and(|k| k.starts_with("snk_")))
+    );
 
-    remote.delete_organization_client(&org.id, &client_id).await.unwrap();
+    remote
+        .delete_organization_client(&org.id, &client_id)
+        .await
+        .unwrap();
     assert!(matches!(
-        remote.get_organization_client(&org.id, &client_id).await.unwrap_err(),
+        remote
+            .get_organization_client(&org.id, &client_id)
+            .await
+            .unwrap_err(),
         Error::NotFound { .. }
     ));
     remote.delete_organization(&org.id).await.unwrap();
     let gone = remote.get_organization(&org.id).await.unwrap_err();
-    assert!(matches!(gone, Error::NotFound { resource: "organization", .. }), "{gone:?}");
+    assert!(
+        matches!(
+            gone,
+            Error::NotFound {
+                resource: "organization",
+                ..
+            }
+        ),
+        "{gone:?}"
+    );
     assert_eq!(
         remote.validate_token(org_key.token.expose()).await.unwrap_err(),
         Error::TokenValidationFailed
@@ -271,14 +313,20 @@ async fn remote_client_covers_every_operation_and_logs_no_secret() {
         RemoteOptions::default(),
     )
     .unwrap();
-    assert_eq!(bad.get_organization("org_1").await.unwrap_err(), Error::InvalidClient);
+    assert_eq!(
+        bad.get_organization("org_1").await.unwrap_err(),
+        Error::InvalidClient
+    );
 
     // The log (at debug level) never contains a key, secret or token.
     let log = server.stderr();
     assert!(log.contains("api key created"), "audit lines are logged");
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "a secret leaked into the log");
-        assert!(!server.stdout().contains(secret.as_str()), "a secret leaked to stdout");
+        assert!(
+            !server.stdout().contains(secret.as_str()),
+            "a secret leaked to stdout"
+        );
     }
 }
 
@@ -290,7 +338,8 @@ async fn raw_http_surface() {
     let bearer = format!("Bearer {admin}");
 
     // token endpoint: client_secret_post and HTTP Basic
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", server.client_id, server.client_secret));
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", server.client_id, server.client_secret));
     let r = http
         .post(server.at("/oauth/token"))
         .header("authorization", format!("Basic {basic}"))
@@ -317,7 +366,14 @@ async fn raw_http_surface() {
     assert_eq!(d["token_endpoint"], server.at("/oauth/token"));
     assert_eq!(d["jwks_uri"], server.at("/keys"));
     assert_eq!(d["grant_types_supported"], json!(["client_credentials"]));
-    let keys: Value = http.get(server.at("/keys")).send().await.unwrap().json().await.unwrap();
+    let keys: Value = http
+        .get(server.at("/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let well_known: Value = http
         .get(server.at("/.well-known/jwks.json"))
         .send()
@@ -383,8 +439,10 @@ async fn raw_http_surface() {
     let r = http
         .post(server.at("/api/v1/tokens"))
         .header("authorization", &bearer)
-        .json(&json!({"organizationId": org_id, "userId": user_id, "customClaims": {"team": "ops"},
-                      "expiry": "4102444800", "description": "raw"}))
+        .json(
+            &json!({"organizationId": org_id, "userId": user_id, "customClaims": {"team": "ops"},
+                      "expiry": "4102444800", "description": "raw"}),
+        )
         .send()
         .await
         .unwrap();
@@ -406,7 +464,9 @@ async fn raw_http_surface() {
     assert_eq!(v["token_info"]["token_id"], token_id.as_str());
     assert_eq!(v["token_info"]["custom_claims"]["team"], "ops");
     let r = http
-        .get(server.at(&format!("/api/v1/tokens?organization_id={org_id}&user_id={user_id}&page_size=10")))
+        .get(server.at(&format!(
+            "/api/v1/tokens?organization_id={org_id}&user_id={user_id}&page_size=10"
+        )))
         .header("authorization", &bearer)
         .send()
         .await
@@ -477,7 +537,10 @@ async fn raw_http_surface() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["client"]["description"], "patched");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["client"]["description"],
+        "patched"
+    );
     let r = http
         .post(server.at(&format!("{one}/secrets")))
         .header("authorization", &bearer)
@@ -494,7 +557,13 @@ async fn raw_http_surface() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["clients"][0]["secrets"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["clients"][0]["secrets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // the M2M client's token: form post with a scope
     let r = http
@@ -520,7 +589,12 @@ async fn raw_http_surface() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let r = http.delete(server.at(&one)).header("authorization", &bearer).send().await.unwrap();
+    let r = http
+        .delete(server.at(&one))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let r = http
         .delete(server.at(&format!("/api/v1/organizations/{org_id}")))
@@ -540,7 +614,14 @@ async fn raw_http_surface() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-request-id"], "trace-abc-123");
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
-    let metrics = http.get(server.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = http
+        .get(server.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains(
         "authgate_http_requests_total{route=\"/api/v1/tokens:validate\",method=\"POST\",status=\"200\"} 1"
     ));
@@ -550,7 +631,9 @@ async fn raw_http_surface() {
     assert!(metrics.contains("authgate_api_key_validations_total{outcome=\"valid\"} 1"));
     assert!(metrics.contains("authgate_api_key_validations_total{outcome=\"invalid\"} 1"));
     assert!(metrics.contains("authgate_token_requests_total{outcome=\"issued\"}"));
-    assert!(metrics.contains("authgate_http_request_duration_seconds_bucket{route=\"/oauth/token\",le=\"+Inf\"}"));
+    assert!(
+        metrics.contains("authgate_http_request_duration_seconds_bucket{route=\"/oauth/token\",le=\"+Inf\"}")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,7 +673,10 @@ async fn bad_input_table() {
         }
         r
     };
-    let malformed = post(r#"{"display_name": "x""#, Some("application/json")).send().await.unwrap();
+    let malformed = post(r#"{"display_name": "x""#, Some("application/json"))
+        .send()
+        .await
+        .unwrap();
     let body = assert_error(malformed, 400, 3, "invalid_argument").await;
     assert!(body["message"].as_str().unwrap().contains("malformed JSON"));
     let unknown = post(r#"{"display_name": "x", "bogus": 1}"#, Some("application/json"))
@@ -599,9 +685,15 @@ async fn bad_input_table() {
         .unwrap();
     let body = assert_error(unknown, 400, 3, "invalid_argument").await;
     assert!(body["message"].as_str().unwrap().contains("bogus"));
-    let wrong_type = post(r#"{"display_name": 7}"#, Some("application/json")).send().await.unwrap();
+    let wrong_type = post(r#"{"display_name": 7}"#, Some("application/json"))
+        .send()
+        .await
+        .unwrap();
     assert_error(wrong_type, 400, 3, "invalid_argument").await;
-    let text = post(r#"{"display_name": "x"}"#, Some("text/plain")).send().await.unwrap();
+    let text = post(r#"{"display_name": "x"}"#, Some("text/plain"))
+        .send()
+        .await
+        .unwrap();
     assert_error(text, 415, 3, "invalid_argument").await;
     let none = post(r#"{"display_name": "x"}"#, None).send().await.unwrap();
     assert_error(none, 415, 3, "invalid_argument").await;
@@ -615,9 +707,15 @@ async fn bad_input_table() {
         .await
         .unwrap();
     assert_error(oversize, 413, 3, "invalid_argument").await;
-    let empty_name = post(r#"{"display_name": ""}"#, Some("application/json")).send().await.unwrap();
+    let empty_name = post(r#"{"display_name": ""}"#, Some("application/json"))
+        .send()
+        .await
+        .unwrap();
     let body = assert_error(empty_name, 400, 3, "invalid_argument").await;
-    assert_eq!(body["details"][0]["validation_error_info"]["field_violations"][0]["field"], "display_name");
+    assert_eq!(
+        body["details"][0]["validation_error_info"]["field_violations"][0]["field"],
+        "display_name"
+    );
 
     // --- query strings and paths ---
     let r = http
@@ -628,7 +726,10 @@ async fn bad_input_table() {
         .unwrap();
     assert_error(r, 400, 3, "invalid_argument").await;
     let r = http
-        .get(server.at(&format!("/api/v1/tokens?organization_id={}&page_size=many", org.id)))
+        .get(server.at(&format!(
+            "/api/v1/tokens?organization_id={}&page_size=many",
+            org.id
+        )))
         .header("authorization", &bearer)
         .send()
         .await
@@ -643,15 +744,30 @@ async fn bad_input_table() {
     assert_error(r, 404, 5, "not_found").await;
     let r = http.get(server.at("/api/v1/nothing")).send().await.unwrap();
     assert_error(r, 404, 5, "not_found").await;
-    let r = http.delete(server.at("/api/v1/tokens")).header("authorization", &bearer).send().await.unwrap();
+    let r = http
+        .delete(server.at("/api/v1/tokens"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 405, 3, "invalid_argument").await;
 
     // --- the admin token ---
     let r = http.get(&orgs).send().await.unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"authgate\"");
     assert_error(r, 401, 16, "unauthenticated").await;
-    let r = http.get(&orgs).header("authorization", "Bearer not.a.jwt").send().await.unwrap();
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    let r = http
+        .get(&orgs)
+        .header("authorization", "Bearer not.a.jwt")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
     assert_error(r, 401, 16, "unauthenticated").await;
     let mut tampered = admin.clone();
     let last = tampered.pop().unwrap();
@@ -663,7 +779,8 @@ async fn bad_input_table() {
         .await
         .unwrap();
     assert_error(r, 401, 16, "unauthenticated").await;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", server.client_id, server.client_secret));
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", server.client_id, server.client_secret));
     let r = http
         .get(&orgs)
         .header("authorization", format!("Basic {basic}"))
@@ -672,7 +789,10 @@ async fn bad_input_table() {
         .unwrap();
     assert_error(r, 401, 16, "unauthenticated").await;
     // an M2M client's (valid) token on a management route
-    let m2m = remote.issue_client_token(&m2m_id, &m2m_secret, None).await.unwrap();
+    let m2m = remote
+        .issue_client_token(&m2m_id, &m2m_secret, None)
+        .await
+        .unwrap();
     let r = http
         .get(&orgs)
         .header("authorization", format!("Bearer {}", m2m.access_token.expose()))
@@ -687,7 +807,10 @@ async fn bad_input_table() {
     // --- the token endpoint ---
     let token = server.at("/oauth/token");
     let form = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         http.post(&token).form(&pairs)
     };
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
@@ -752,9 +875,15 @@ async fn bad_input_table() {
     assert_eq!(r.status(), 405);
 
     // Nothing above changed anything: still one organization, one client, no keys.
-    let orgs = remote.list_organizations(ListOrganizations::default()).await.unwrap();
+    let orgs = remote
+        .list_organizations(ListOrganizations::default())
+        .await
+        .unwrap();
     assert_eq!(orgs.total_size, 1);
-    let clients = remote.list_organization_clients(&org.id, None, None).await.unwrap();
+    let clients = remote
+        .list_organization_clients(&org.id, None, None)
+        .await
+        .unwrap();
     assert_eq!(clients.clients.len(), 1);
     let keys = remote
         .list_tokens(ListTokens {
@@ -789,11 +918,25 @@ fn first_start_prints_credentials_once_and_shutdown_is_graceful() {
         .to_owned();
     assert!(id.starts_with("skc_"));
     assert!(secret.len() >= 32);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let remote = RemoteClient::new(&server.url, id, Secret::new(secret.clone()), RemoteOptions::default()).unwrap();
-    let orgs = rt.block_on(remote.list_organizations(ListOrganizations::default())).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let remote = RemoteClient::new(
+        &server.url,
+        id,
+        Secret::new(secret.clone()),
+        RemoteOptions::default(),
+    )
+    .unwrap();
+    let orgs = rt
+        .block_on(remote.list_organizations(ListOrganizations::default()))
+        .unwrap();
     assert_eq!(orgs.total_size, 0);
-    assert!(!server.stderr().contains(&secret), "the secret is printed to stdout only");
+    assert!(
+        !server.stderr().contains(&secret),
+        "the secret is printed to stdout only"
+    );
     let status = server.terminate();
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
 
@@ -807,7 +950,8 @@ fn first_start_prints_credentials_once_and_shutdown_is_graceful() {
         RemoteOptions::default(),
     )
     .unwrap();
-    rt.block_on(remote.list_organizations(ListOrganizations::default())).unwrap();
+    rt.block_on(remote.list_organizations(ListOrganizations::default()))
+        .unwrap();
 }
 
 #[test]
@@ -816,7 +960,10 @@ fn provisioned_credentials_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(common::binary())
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("AUTHGATE_DATABASE_URL", format!("sqlite://{}", dir.path().join("x.db").display()))
+        .env(
+            "AUTHGATE_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("x.db").display()),
+        )
         .env("AUTHGATE_CLIENT_ID", "skc_short")
         .env("AUTHGATE_CLIENT_SECRET", "too-short")
         .output()

@@ -12,7 +12,9 @@ use common::Server;
 fn kid(token: &str) -> String {
     use base64::Engine as _;
     let header = token.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
     let header: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     header["kid"].as_str().unwrap().to_owned()
 }
@@ -46,7 +48,10 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
         .unwrap();
     let client_id = client.client.client_id.clone();
     let secret = client.plain_secret.expose().to_owned();
-    let old = remote.issue_client_token(&client_id, &secret, None).await.unwrap();
+    let old = remote
+        .issue_client_token(&client_id, &secret, None)
+        .await
+        .unwrap();
     let old = old.access_token.expose().to_owned();
 
     let by_url = JwtValidator::new(
@@ -74,9 +79,16 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
         .env("AUTHGATE_DATABASE_URL", &server.database)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
-    let new = remote.issue_client_token(&client_id, &secret, None).await.unwrap();
+    let new = remote
+        .issue_client_token(&client_id, &secret, None)
+        .await
+        .unwrap();
     let new = new.access_token.expose().to_owned();
     assert_ne!(kid(&old), kid(&new), "the rotated key signs new tokens");
     by_url.validate(&new).await.unwrap();

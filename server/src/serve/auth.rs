@@ -83,7 +83,9 @@ impl FromRequestParts<AppState> for Admin {
             .with_challenge(CHALLENGE_INSUFFICIENT));
         }
         state.metrics.admin_auth(AdminAuth::Ok);
-        Ok(Admin { client_id })
+        let admin = Admin { client_id };
+        tracing::Span::current().record("client_id", admin.client_id.as_str());
+        Ok(admin)
     }
 }
 

@@ -66,7 +66,7 @@ struct StoreHealth(Arc<Authority>);
 #[async_trait::async_trait]
 impl HealthCheck for StoreHealth {
     async fn check(&self) -> Result<()> {
-        self.0.has_environment_clients().await.map(drop)
+        self.0.ping().await
     }
 }
 
@@ -93,11 +93,16 @@ fn issuer_for(configured: Option<&str>, bound: SocketAddr) -> Result<String> {
 /// empty store.
 async fn provision(authority: &Authority) -> Result<()> {
     let id = std::env::var("AUTHGATE_CLIENT_ID").ok().filter(|v| !v.is_empty());
-    let secret = std::env::var("AUTHGATE_CLIENT_SECRET").ok().filter(|v| !v.is_empty());
+    let secret = std::env::var("AUTHGATE_CLIENT_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty());
     match (id, secret) {
         (Some(id), Some(secret)) => {
             if !id.starts_with("skc_") || id.len() > 64 {
-                return Err(Error::invalid("AUTHGATE_CLIENT_ID", "must start with skc_ (at most 64 characters)"));
+                return Err(Error::invalid(
+                    "AUTHGATE_CLIENT_ID",
+                    "must start with skc_ (at most 64 characters)",
+                ));
             }
             if secret.chars().count() < MIN_SECRET_LEN {
                 return Err(Error::invalid(
@@ -105,22 +110,12 @@ async fn provision(authority: &Authority) -> Result<()> {
                     format!("must be at least {MIN_SECRET_LEN} characters"),
                 ));
             }
-            let secret = Secret::new(secret);
-            match authority.register_environment_client(&id, &secret).await {
-                Ok(()) => tracing::info!(client_id = %id, "environment credentials registered"),
-                Err(Error::AlreadyExists { .. }) => {
-                    tracing::info!(client_id = %id, "environment credentials already registered");
-                }
-                Err(e) => return Err(e),
-            }
-            // The secret must be the registered one, or every admin call would fail later.
-            match authority.issue_client_token(&id, secret.expose(), None).await {
-                Ok(_) => Ok(()),
-                Err(Error::InvalidClient) => Err(Error::FailedPrecondition(format!(
-                    "AUTHGATE_CLIENT_SECRET does not match the secret registered for {id}"
-                ))),
-                Err(e) => Err(e),
-            }
+            // An upsert: the environment is the source of truth, so a changed secret re-keys it.
+            authority
+                .register_environment_client(&id, &Secret::new(secret))
+                .await?;
+            tracing::info!(client_id = %id, "environment credentials registered");
+            Ok(())
         }
         (Some(_), None) | (None, Some(_)) => Err(Error::invalid(
             "AUTHGATE_CLIENT_ID",
@@ -151,12 +146,16 @@ pub async fn run(database: &str, args: ServeArgs) -> Result<()> {
         .map_err(|e| Error::Internal(format!("local address: {e}")))?;
     let issuer = issuer_for(args.issuer.as_deref(), bound)?;
 
-    let config = AuthorityConfig::from_env(database, &issuer)?;
-    let authority = Arc::new(Authority::open(config).await?);
+    let config = AuthorityConfig::from_env(issuer.clone())?;
+    let authority = Arc::new(Authority::open(database, config).await?);
     provision(&authority).await?;
 
     let api: Arc<dyn AuthApi> = authority.clone();
-    let validator = JwtValidator::new(ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone()))?;
+    // Environment tokens are verified with the JWT engine against the authority's own keys
+    // (through the JWKS cache: a key rotated by another node is picked up on its first unknown
+    // kid) and cached once verified, so the check costs about a microsecond per request.
+    let validator =
+        JwtValidator::new(ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone()))?;
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
@@ -165,7 +164,7 @@ pub async fn run(database: &str, args: ServeArgs) -> Result<()> {
     let discovery = serde_json::to_vec(&Discovery::new(&issuer))
         .map_err(|e| Error::Internal(format!("discovery document: {e}")))?;
     let state = AppState::new(Shared {
-        api,
+        api: api.clone(),
         admin: Arc::new(JwtAdminVerifier(validator)),
         health: Arc::new(StoreHealth(authority.clone())),
         metrics: Metrics::new(),
@@ -175,7 +174,13 @@ pub async fn run(database: &str, args: ServeArgs) -> Result<()> {
 
     tracing::info!(address = %bound, %issuer, "listening");
     println!("{LISTENING}http://{bound} (issuer {issuer})");
-    listener::serve(listener, router::router(state), &limits, listener::shutdown_signal()).await;
+    listener::serve(
+        listener,
+        router::router(state),
+        &limits,
+        listener::shutdown_signal(),
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

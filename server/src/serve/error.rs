@@ -70,16 +70,6 @@ impl ApiError {
         self.challenge = Some(challenge);
         self
     }
-
-    /// The stable error code (`details[0].error_code`).
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl From<Error> for ApiError {

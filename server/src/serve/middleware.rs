@@ -36,6 +36,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         request_id = id.to_str().unwrap_or_default(),
         method = %method,
         route = ROUTES[route],
+        client_id = tracing::field::Empty,
     );
 
     state.metrics.request_started();

@@ -121,7 +121,8 @@ impl Server {
             cmd.env("AUTHGATE_CLIENT_ID", &client_id)
                 .env("AUTHGATE_CLIENT_SECRET", &client_secret);
         } else {
-            cmd.env_remove("AUTHGATE_CLIENT_ID").env_remove("AUTHGATE_CLIENT_SECRET");
+            cmd.env_remove("AUTHGATE_CLIENT_ID")
+                .env_remove("AUTHGATE_CLIENT_SECRET");
         }
         for (k, v) in &options.env {
             cmd.env(k, v);
@@ -141,10 +142,7 @@ impl Server {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    panic!(
-                        "server did not start; stderr:\n{}",
-                        stderr.lock().unwrap()
-                    );
+                    panic!("server did not start; stderr:\n{}", stderr.lock().unwrap());
                 }
             }
         };
@@ -246,11 +244,16 @@ pub fn fresh_postgres_database(test: &str) -> Option<String> {
         return None;
     };
     let name = format!("authgate_srv_{}", random_hex(6));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        let mut conn = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
             .expect("create database");

@@ -88,8 +88,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// Fallback for unknown paths: a 404 in the API's error body.
-pub async fn not_found() -> ApiError {
-    ApiError::from(authgate_core::Error::not_found("route", "no such route"))
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    let path: String = uri.path().chars().take(200).collect();
+    ApiError::from(authgate_core::Error::not_found("route", path))
 }
 
 /// Fallback for a known path with another method: 405 in the API's error body.
