@@ -61,7 +61,7 @@ export type JsClientCredentials = NativeClientCredentials
 
 /** A JWT validator for one issuer. Share one per issuer: keys and verified tokens are cached. */
 export declare class NativeJwtValidator {
-  /** A validator from options: `jwksUrl`, or discovery from `issuer`. */
+  /** A validator from options: a fixed `jwks`, a `jwksUrl`, or discovery from `issuer`. */
   constructor(options: JwtValidatorOptions)
   /**
    * Verifies `token` on this thread when its key is cached; `undefined` when keys must be
@@ -75,6 +75,11 @@ export declare class NativeJwtValidator {
   validateSync(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Record<string, unknown>
   /** Verifies `token` on napi's runtime, fetching keys as needed. Then checks `scopes`. */
   validate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Promise<Record<string, unknown>>
+  /**
+   * Verifies `token` like `validateSync` and returns the scopes it grants (the union of the
+   * configured scope claims, in order of appearance).
+   */
+  grantedScopes(token: string): Array<string>
   /** Fetches the keys now (ignoring the cooldown), e.g. at startup to fail fast. */
   refresh(): Promise<void>
   /** Empties the verified-token cache. */
@@ -299,6 +304,8 @@ export interface JwksStatus {
 
 /** Options of a `JwtValidator`. Every field is optional; defaults in brackets. */
 export interface JwtValidatorOptions {
+  /** A fixed JWK Set (object or JSON text), never refetched: for keys you hold yourself. */
+  jwks?: any
   /**
    * The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
    * Connect discovery from `issuer`.
@@ -336,6 +343,11 @@ export interface JwtValidatorOptions {
   jwksFetchTimeout?: number
   /** Allow plain `http` JWKS URLs to non-loopback hosts [false]. Dangerous. */
   dangerousAllowInsecureHttp?: boolean
+  /**
+   * Validate as if the time were this (Unix seconds) instead of the system clock [off].
+   * For tests only: a frozen clock accepts expired tokens.
+   */
+  dangerousNow?: number
 }
 
 /** Options of `listOrganizationClients`. */

@@ -29,7 +29,7 @@ use crate::errors::{spawn, sync};
 #[derive(Debug, Default)]
 pub struct JsValidatorOptions {
     /// A fixed JWK Set (object or JSON text), never refetched: for keys you hold yourself.
-    pub jwks: Option<Either<String, Value>>,
+    pub jwks: Option<Value>,
     /// The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
     /// Connect discovery from `issuer`.
     pub jwks_url: Option<String>,
@@ -207,6 +207,14 @@ impl JsJwtValidator {
         Ok(JsJwtValidator { inner })
     }
 
+    /// Verifies on this thread, blocking on napi's runtime only for a key fetch.
+    fn verify_blocking(&self, token: &str) -> authgate_core::Result<Claims> {
+        match self.inner.try_validate(token) {
+            SyncValidation::Done(result) => result,
+            SyncValidation::NeedsFetch => block_on(self.inner.validate(token)),
+        }
+    }
+
     fn authorise(
         claims: Claims,
         scopes: Option<Vec<String>>,
@@ -221,15 +229,17 @@ impl JsJwtValidator {
 
 #[napi]
 impl JsJwtValidator {
-    /// A validator from options: `jwksUrl`, or discovery from `issuer`.
+    /// A validator from options: a fixed `jwks`, a `jwksUrl`, or discovery from `issuer`.
     #[napi(constructor)]
     pub fn new(env: Env, mut options: JsValidatorOptions) -> Result<Self> {
-        let source = match (&options.jwks_url, &options.issuer) {
-            (Some(url), _) => Ok(ValidatorConfig::jwks_url(url.clone())),
-            (None, Some(issuer)) => Ok(ValidatorConfig::discovery(issuer.clone())),
-            (None, None) => Err(CoreError::invalid(
+        let source = match (options.jwks.take(), &options.jwks_url, &options.issuer) {
+            (Some(Value::String(text)), _, _) => Ok(ValidatorConfig::new(KeySource::StaticJson(text))),
+            (Some(set), _, _) => Ok(ValidatorConfig::new(KeySource::StaticJson(set.to_string()))),
+            (None, Some(url), _) => Ok(ValidatorConfig::jwks_url(url.clone())),
+            (None, None, Some(issuer)) => Ok(ValidatorConfig::discovery(issuer.clone())),
+            (None, None, None) => Err(CoreError::invalid(
                 "jwksUrl",
-                "either jwksUrl or issuer is required",
+                "one of jwks, jwksUrl or issuer is required",
             )),
         };
         sync(&env, source.and_then(|config| Self::build(config, options)))

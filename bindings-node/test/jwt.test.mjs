@@ -91,7 +91,7 @@ describe('shared JWT vectors', () => {
               return { error }
             }
           })()
-          assert.notEqual(step.claims, undefined, 'a static key set never needs a fetch')
+          if (!step.error) assert.notEqual(step.claims, undefined, 'a static key set never needs a fetch')
           checkOutcome(c, `tryValidate cache=${cache}`, step)
         }
         if (c.expected.valid) {
