@@ -328,7 +328,13 @@ class JwtValidator {
    */
   validateSync(token, options) {
     const [scopes, any] = scopeArgs(options)
-    return callSync(() => this[NATIVE].validateSync(token, scopes, any))
+    let json
+    try {
+      json = this[NATIVE].validateSync(token, scopes, any)
+    } catch (err) {
+      throw toScalekitError(err)
+    }
+    return JSON.parse(json)
   }
 
   /**
@@ -339,14 +345,14 @@ class JwtValidator {
   validate(token, options) {
     const [scopes, any] = scopeArgs(options)
     const n = this[NATIVE]
-    let claims
+    let json
     try {
-      claims = n.tryValidate(token, scopes, any)
+      json = n.tryValidate(token, scopes, any)
     } catch (err) {
       return Promise.reject(toScalekitError(err))
     }
-    if (claims != null) return Promise.resolve(claims)
-    return call(() => n.validate(token, scopes, any))
+    if (json != null) return Promise.resolve(JSON.parse(json))
+    return call(() => n.validate(token, scopes, any)).then(JSON.parse)
   }
 
   /**
@@ -355,8 +361,13 @@ class JwtValidator {
    */
   tryValidate(token, options) {
     const [scopes, any] = scopeArgs(options)
-    const claims = callSync(() => this[NATIVE].tryValidate(token, scopes, any))
-    return claims == null ? undefined : claims
+    let json
+    try {
+      json = this[NATIVE].tryValidate(token, scopes, any)
+    } catch (err) {
+      throw toScalekitError(err)
+    }
+    return json == null ? undefined : JSON.parse(json)
   }
 
   /** Verifies `token` (like `validateSync`) and returns the scopes it grants, in order. */

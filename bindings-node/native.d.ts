@@ -64,17 +64,18 @@ export declare class NativeJwtValidator {
   /** A validator from options: a fixed `jwks`, a `jwksUrl`, or discovery from `issuer`. */
   constructor(options: JwtValidatorOptions)
   /**
-   * Verifies `token` on this thread when its key is cached; `undefined` when keys must be
-   * fetched first (call `validate`). Then checks `scopes` (all, or any with `any = true`).
+   * Verifies `token` on this thread when its key is cached; `null` when keys must be fetched
+   * first (call `validate`). Then checks `scopes` (all, or any with `any = true`). The claims
+   * come back as JSON text (see [`claims_json`]).
    */
-  tryValidate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Record<string, unknown> | undefined
+  tryValidate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): string | undefined | null
   /**
    * Verifies `token` on this thread, blocking on a key fetch only when the keys are not cached
    * (call `refresh()` at startup to avoid that). Then checks `scopes`.
    */
-  validateSync(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Record<string, unknown>
+  validateSync(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): string
   /** Verifies `token` on napi's runtime, fetching keys as needed. Then checks `scopes`. */
-  validate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Promise<Record<string, unknown>>
+  validate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Promise<string>
   /**
    * Verifies `token` like `validateSync` and returns the scopes it grants (the union of the
    * configured scope claims, in order of appearance).

@@ -15,6 +15,7 @@ import {
   ScalekitConflictException,
   ScalekitServiceUnavailableException,
   ClientSecretStatus,
+  ClientCredentials,
 } from 'authgate'
 import { startServer, tempDir, uniqueEmail } from './helpers.mjs'
 
@@ -290,6 +291,39 @@ describe('remote client failures', () => {
     }
     const down = new ScalekitClient(server.url, server.clientId, server.clientSecret, { timeoutMs: 2000, maxRetries: 0 })
     await assert.rejects(down.token.validateToken('agk_x'), (e) => e instanceof ScalekitServiceUnavailableException || e instanceof ScalekitServerException)
+  })
+
+  test('ClientCredentials: cached token, refresh after invalidate, typed failures', async () => {
+    const server = await startServer()
+    try {
+      const sk = new ScalekitClient(server.url, server.clientId, server.clientSecret)
+      const { organization } = await sk.organization.createOrganization('Callers')
+      const { client, plainSecret } = await sk.m2m.createOrganizationClient(organization.id, { name: 'caller', scopes: ['a:read', 'a:write'] })
+      const cc = new ClientCredentials({ envUrl: server.url, clientId: client.clientId, clientSecret: plainSecret, scopes: ['a:read'] })
+      assert.equal(cc.cached(), undefined)
+      const [t1, t2] = await Promise.all([cc.getToken(), cc.getToken()])
+      assert.equal(t1, t2, 'concurrent callers share one fetch')
+      const info = await cc.getTokenInfo()
+      assert.equal(info.accessToken, t1)
+      assert.equal(info.tokenType, 'Bearer')
+      assert.equal(info.scope, 'a:read')
+      assert.ok(info.expiresAt instanceof Date && info.expiresAt > new Date())
+      assert.ok(info.expiresIn > 0 && info.expiresIn <= 3600)
+      assert.equal(cc.cached().accessToken, t1)
+      assert.equal(await cc.authorizationHeader(), `Bearer ${t1}`)
+      assert.deepEqual((await sk.validateToken(t1)).scopes, ['a:read'])
+      cc.invalidate()
+      assert.equal(cc.cached(), undefined)
+      await cc.getToken()
+
+      const wrong = new ClientCredentials({ tokenUrl: `${server.url}/oauth/token`, clientId: client.clientId, clientSecret: 'wrong' })
+      await assert.rejects(wrong.getToken(), (e) => e instanceof ScalekitUnauthorizedException && e.code === 'invalid_client')
+      assert.throws(() => new ClientCredentials({ clientId: 'x', clientSecret: 'y' }), (e) => e instanceof ScalekitBadRequestException)
+      assert.throws(() => new ClientCredentials({ envUrl: 'http://auth.example.com', clientId: 'x', clientSecret: 'y' }), (e) => e instanceof ScalekitBadRequestException)
+      assert.throws(() => new ClientCredentials({ envUrl: server.url, clientId: 'x' }), { message: 'clientSecret is required' })
+    } finally {
+      await server.stop()
+    }
   })
 
   test('constructor arguments are checked like the official SDK', () => {
