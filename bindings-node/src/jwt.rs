@@ -69,7 +69,7 @@ pub struct JsValidatorOptions {
 }
 
 fn seconds(field: &str, v: f64) -> authgate_core::Result<Duration> {
-    if !v.is_finite() || v < 0.0 || v > 1.0e9 {
+    if !v.is_finite() || !(0.0..=1.0e9).contains(&v) {
         return Err(CoreError::invalid(
             field,
             "must be a non-negative number of seconds",
@@ -155,7 +155,8 @@ fn configure(mut config: ValidatorConfig, o: JsValidatorOptions) -> authgate_cor
 /// Verified claims as JSON text. The JavaScript layer turns it into an object with `JSON.parse`,
 /// which is several times cheaper than building the object property by property through N-API.
 fn claims_json(claims: &Claims) -> authgate_core::Result<String> {
-    serde_json::to_string(claims.as_map()).map_err(|e| CoreError::Internal(format!("claims serialization: {e}")))
+    serde_json::to_string(claims.as_map())
+        .map_err(|e| CoreError::Internal(format!("claims serialization: {e}")))
 }
 
 /// A JWT validator for one issuer. Share one per issuer: keys and verified tokens are cached.
