@@ -23,9 +23,12 @@ import { startServer } from '../../bindings-node/test/helpers.mjs'
 const require = createRequire(import.meta.url)
 const ScalekitOfficial = require('@scalekit-sdk/node').ScalekitClient
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS || 5)
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS || 1000)
-const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS || 5)
+// Paired, alternating measurement: every cycle runs each contender for one short slice, so all of
+// them see the same machine load; ratios are the median of the per-cycle ratios.
+const CYCLES = Number(process.env.BENCH_CYCLES || 30)
+const SLICE_MS = Number(process.env.BENCH_SLICE_MS || 100)
+const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS || 2)
+const HTTP_CYCLES = Number(process.env.BENCH_HTTP_CYCLES || 3)
 const HTTP_CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS || 10)
 
 function median(xs) {
@@ -34,23 +37,22 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-/** ops/s of `fn` for about ROUND_MS: sync functions in batches, async ones awaited one by one. */
-async function round(fn, isAsync) {
-  if (global.gc) global.gc()
+/** ops/s of `fn` for about SLICE_MS: sync functions in batches, async ones awaited one by one. */
+async function slice(fn, isAsync) {
   let ops = 0
   const start = process.hrtime.bigint()
-  const limit = BigInt(ROUND_MS) * 1_000_000n
+  const limit = BigInt(SLICE_MS) * 1_000_000n
   let elapsed = 0n
   if (isAsync) {
     while (elapsed < limit) {
-      for (let i = 0; i < 100; i++) await fn()
-      ops += 100
+      for (let i = 0; i < 20; i++) await fn()
+      ops += 20
       elapsed = process.hrtime.bigint() - start
     }
   } else {
     while (elapsed < limit) {
-      for (let i = 0; i < 1000; i++) fn()
-      ops += 1000
+      for (let i = 0; i < 200; i++) fn()
+      ops += 200
       elapsed = process.hrtime.bigint() - start
     }
   }
@@ -119,18 +121,25 @@ async function main() {
       if (!rejected) throw new Error(`${name} accepted a forged token`)
     }
 
-    // --- interleaved rounds ---------------------------------------------------------------
-    const results = new Map(contenders.map((c) => [c.name, []]))
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const c of contenders) results.get(c.name).push(await round(c.fn, c.isAsync))
-      process.stdout.write(`round ${r + 1}/${ROUNDS} done\n`)
+    // --- paired, alternating slices ------------------------------------------------------------
+    const JOSE = 'jose createRemoteJWKSet + jwtVerify'
+    const ops = new Map(contenders.map((c) => [c.name, []]))
+    const ratios = new Map(contenders.map((c) => [c.name, []]))
+    for (const c of contenders) await slice(c.fn, c.isAsync) // warm-up
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      if (global.gc) global.gc()
+      const cycleOps = new Map()
+      for (const c of contenders) cycleOps.set(c.name, await slice(c.fn, c.isAsync))
+      for (const c of contenders) {
+        ops.get(c.name).push(cycleOps.get(c.name))
+        ratios.get(c.name).push(cycleOps.get(c.name) / cycleOps.get(JOSE))
+      }
     }
-    const joseOps = median(results.get('jose createRemoteJWKSet + jwtVerify'))
-    console.log(`\nJWT validation, RS256, one thread, median of ${ROUNDS} rounds of ${ROUND_MS} ms`)
+    console.log(`\nJWT validation, RS256, one thread: medians of ${CYCLES} alternating ${SLICE_MS} ms slices each`)
     console.log('contender'.padEnd(42), 'ops/s'.padStart(10), 'µs/op'.padStart(8), '× jose'.padStart(8))
     for (const c of contenders) {
-      const ops = median(results.get(c.name))
-      console.log(c.name.padEnd(42), ops.toFixed(0).padStart(10), (1e6 / ops).toFixed(2).padStart(8), (ops / joseOps).toFixed(2).padStart(8))
+      const m = median(ops.get(c.name))
+      console.log(c.name.padEnd(42), m.toFixed(0).padStart(10), (1e6 / m).toFixed(2).padStart(8), median(ratios.get(c.name)).toFixed(2).padStart(8))
     }
 
     // --- Express ----------------------------------------------------------------------------
@@ -152,29 +161,36 @@ async function main() {
       const res = await fetch(`${appUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })
       if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
     }
-    console.log(`\nExpress 5 on loopback, own process; autocannon ${HTTP_CONNECTIONS} connections × ${HTTP_SECONDS} s per route`)
-    console.log('route'.padEnd(36), 'req/s'.padStart(10), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'non-2xx'.padStart(8))
-    const http = {}
-    for (const [name, path] of routes) {
-      const r = await autocannon({
-        url: `${appUrl}${path}`,
-        connections: HTTP_CONNECTIONS,
-        duration: HTTP_SECONDS,
-        headers: { authorization: `Bearer ${token}` },
-      })
-      http[name] = r.requests.average
+    console.log(
+      `\nExpress 5 on loopback, own process; autocannon ${HTTP_CONNECTIONS} connections; ` +
+        `${HTTP_CYCLES} alternating runs of ${HTTP_SECONDS} s per route (medians)`,
+    )
+    const runs = new Map(routes.map(([name]) => [name, []]))
+    for (let cycle = 0; cycle < HTTP_CYCLES; cycle++) {
+      for (const [name, path] of routes) {
+        const r = await autocannon({
+          url: `${appUrl}${path}`,
+          connections: HTTP_CONNECTIONS,
+          duration: HTTP_SECONDS,
+          headers: { authorization: `Bearer ${token}` },
+        })
+        if (r.non2xx || r.errors) throw new Error(`${path}: ${r.non2xx} non-2xx, ${r.errors} errors`)
+        runs.get(name).push(r)
+      }
+    }
+    console.log('route'.padEnd(36), 'req/s'.padStart(10), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), '% of no auth'.padStart(13))
+    const plain = runs.get('no auth')
+    for (const [name] of routes) {
+      const rs = runs.get(name)
+      const share = median(rs.map((r, i) => (100 * r.requests.average) / plain[i].requests.average))
       console.log(
         name.padEnd(36),
-        r.requests.average.toFixed(0).padStart(10),
-        String(r.latency.p50).padStart(8),
-        String(r.latency.p99).padStart(8),
-        String(r.non2xx).padStart(8),
+        median(rs.map((r) => r.requests.average)).toFixed(0).padStart(10),
+        String(median(rs.map((r) => r.latency.p50))).padStart(8),
+        String(median(rs.map((r) => r.latency.p99))).padStart(8),
+        share.toFixed(0).padStart(13),
       )
     }
-    console.log(
-      `requireScope keeps ${((100 * http['requireScope, cache off']) / http['no auth']).toFixed(0)}% (cache off) and ` +
-        `${((100 * http['requireScope, cache on (default)']) / http['no auth']).toFixed(0)}% (cache on) of the unauthenticated throughput`,
-    )
   } finally {
     for (const c of children) c.kill()
     await server.stop()

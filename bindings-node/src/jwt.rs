@@ -182,7 +182,15 @@ impl JsJwtValidator {
         issuer: &str,
         o: JsValidatorOptions,
     ) -> authgate_core::Result<Self> {
-        Self::build(ValidatorConfig::new(KeySource::api(api)).with_issuer(issuer), o)
+        let mut config = ValidatorConfig::new(KeySource::api(api)).with_issuer(issuer);
+        // As in `authgate serve`: the keys come from the local store, so an unknown kid may be
+        // looked up again after 100 ms (a key rotated on another node sharing the store is
+        // accepted at once) and the set is re-read every minute (a retired key stops validating
+        // within a minute). Options given explicitly still win.
+        config.jwks.cooldown = Duration::from_millis(100);
+        config.jwks.negative_ttl = Duration::from_millis(100);
+        config.jwks.default_ttl = Duration::from_secs(60);
+        Self::build(config, o)
     }
 
     fn build(config: ValidatorConfig, o: JsValidatorOptions) -> authgate_core::Result<Self> {

@@ -30,7 +30,13 @@ async function rejectsWith(promise, Class, code) {
   })
 }
 
-for (const mode of ['remote', 'local']) {
+const POSTGRES_URL = process.env.AUTHGATE_TEST_DATABASE_URL
+const modes = ['remote', 'local']
+if (POSTGRES_URL) modes.push('postgres')
+else console.log('# AUTHGATE_TEST_DATABASE_URL is not set: the embedded PostgreSQL run is skipped')
+const RUN = Date.now().toString(36)
+
+for (const mode of modes) {
   describe(`ScalekitClient (${mode})`, () => {
     let server
     let tmp
@@ -42,11 +48,13 @@ for (const mode of ['remote', 'local']) {
       if (mode === 'remote') {
         server = await startServer()
         sk = new ScalekitClient(server.url, server.clientId, server.clientSecret)
+      } else if (mode === 'postgres') {
+        sk = ScalekitClient.local(POSTGRES_URL, { issuer: LOCAL_ISSUER })
       } else {
         tmp = tempDir()
         sk = ScalekitClient.local(`sqlite://${join(tmp.dir, 'embedded.db')}`, { issuer: LOCAL_ISSUER })
       }
-      const { organization } = await sk.organization.createOrganization('Acme Corp', { externalId: `acme-${mode}` })
+      const { organization } = await sk.organization.createOrganization('Acme Corp', { externalId: `acme-${mode}-${RUN}` })
       orgId = organization.id
     })
 
@@ -56,22 +64,22 @@ for (const mode of ['remote', 'local']) {
     })
 
     test('mode, issuer and the official aliases', () => {
-      assert.equal(sk.mode, mode)
+      assert.equal(sk.mode, mode === 'remote' ? 'remote' : 'local')
       assert.equal(sk.issuer, mode === 'remote' ? server.url : LOCAL_ISSUER)
       assert.equal(Scalekit, ScalekitClient)
     })
 
     test('organization: create, get, list with pages, delete', async () => {
-      const { organization } = await sk.organization.createOrganization('Globex', { externalId: `globex-${mode}` })
+      const { organization } = await sk.organization.createOrganization('Globex', { externalId: `globex-${mode}-${RUN}` })
       assert.match(organization.id, /^org_/)
       assert.equal(organization.displayName, 'Globex')
-      assert.equal(organization.externalId, `globex-${mode}`)
+      assert.equal(organization.externalId, `globex-${mode}-${RUN}`)
       assert.ok(organization.createTime instanceof Date)
 
       const got = await sk.organization.getOrganization(organization.id)
       assert.deepEqual(got.organization, organization)
 
-      await rejectsWith(sk.organization.createOrganization('Dup', { externalId: `globex-${mode}` }), ScalekitConflictException, 'already_exists')
+      await rejectsWith(sk.organization.createOrganization('Dup', { externalId: `globex-${mode}-${RUN}` }), ScalekitConflictException, 'already_exists')
 
       const page1 = await sk.organization.listOrganization({ pageSize: 1 })
       assert.equal(page1.organizations.length, 1)
@@ -120,7 +128,7 @@ for (const mode of ['remote', 'local']) {
       assert.equal(userId, user.id)
       assert.deepEqual(customClaims, { team: 'engineering', environment: 'production' })
       assert.deepEqual(roles, ['admin'])
-      assert.equal(organizationExternalId, `acme-${mode}`)
+      assert.equal(organizationExternalId, `acme-${mode}-${RUN}`)
       assert.equal(result.tokenInfo.email, email)
 
       // Invalid keys, and a bare token id presented as a key.
