@@ -5,8 +5,9 @@
 //! [`Authority`](crate::authority::Authority) behind one API.
 //!
 //! - **Authentication**: lazily, with the environment credentials (`skc_…` id and secret) at
-//!   `{env_url}/oauth/token`; the access token is cached and refreshed ahead of expiry. On a 401
-//!   that says the access token was refused, the token is dropped and the call retried once.
+//!   `{env_url}/oauth/token`, through the client-credentials [`TokenFetcher`] (cached token,
+//!   refresh-ahead, single-flight). On a 401 that says the access token was refused, that token
+//!   is dropped and the call retried once.
 //! - **Retries**: only idempotent calls (reads, validate, invalidate, update, delete), only on 503
 //!   / unavailable, connection failures and timeouts, at most [`RemoteOptions::max_retries`] times
 //!   with exponential backoff and jitter (a `Retry-After` of up to 5 s is honoured). A connection
@@ -36,7 +37,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -54,6 +55,7 @@ use crate::model::{
     ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, Secret, TokenInfo,
     UpdateToken, User,
 };
+use crate::oauth::{TokenFetcher, TokenFetcherConfig};
 
 /// The SDK name sent in `x-sdk-version` and `user-agent`.
 pub const SDK_NAME: &str = "Authgate-Rust";
@@ -116,14 +118,9 @@ struct Inner {
     env_url: String,
     http: reqwest::Client,
     client_id: String,
-    client_secret: Secret,
-    token: tokio::sync::Mutex<Option<CachedToken>>,
+    /// The environment access token: cached, refreshed ahead of expiry, single-flight.
+    auth: TokenFetcher,
     options: RemoteOptions,
-}
-
-struct CachedToken {
-    token: Secret,
-    refresh_at: Instant,
 }
 
 impl fmt::Debug for RemoteClient {
@@ -269,14 +266,19 @@ impl RemoteClient {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
+        let env_url = base.as_str().trim_end_matches('/').to_owned();
+        let mut fetcher =
+            TokenFetcherConfig::new(format!("{env_url}/oauth/token"), client_id.clone(), client_secret);
+        fetcher.timeout = options.timeout;
+        fetcher.dangerous_allow_insecure_http = options.dangerous_allow_insecure_http;
+        let auth = TokenFetcher::new(fetcher)?;
         Ok(RemoteClient {
             inner: Arc::new(Inner {
-                env_url: base.as_str().trim_end_matches('/').to_owned(),
+                env_url,
                 base,
                 http,
                 client_id,
-                client_secret,
-                token: tokio::sync::Mutex::new(None),
+                auth,
                 options,
             }),
         })
@@ -302,31 +304,10 @@ impl RemoteClient {
 
     // --- environment access token ------------------------------------------------------------
 
-    /// The cached environment access token, fetched when missing or due for refresh. The lock
-    /// makes concurrent callers share one fetch.
+    /// The environment access token (cached by the fetcher; one request shared by concurrent
+    /// callers; refreshed ahead of expiry).
     async fn access_token(&self) -> Result<Secret> {
-        let mut slot = self.inner.token.lock().await;
-        if let Some(cached) = slot.as_ref()
-            && Instant::now() < cached.refresh_at
-        {
-            return Ok(cached.token.clone());
-        }
-        let response = self
-            .issue_client_token(&self.inner.client_id, self.inner.client_secret.expose(), None)
-            .await?;
-        // Refresh at 80 % of the lifetime, so a token is never used at the edge of expiry.
-        let lifetime = Duration::from_secs(response.expires_in.max(1)).mul_f64(0.8);
-        let token = response.access_token;
-        *slot = Some(CachedToken {
-            token: token.clone(),
-            refresh_at: Instant::now() + lifetime,
-        });
-        Ok(token)
-    }
-
-    /// Drops the cached access token, so the next call fetches a new one.
-    async fn invalidate_access_token(&self) {
-        *self.inner.token.lock().await = None;
+        Ok(self.inner.auth.get_token().await?.access_token)
     }
 
     // --- transport -----------------------------------------------------------------------------
@@ -433,7 +414,8 @@ impl RemoteClient {
                 Err(Failure::Status(status, retry_after, error)) => {
                     if status == StatusCode::UNAUTHORIZED && !reauthenticated && refused_credentials(&error) {
                         reauthenticated = true;
-                        self.invalidate_access_token().await;
+                        // Only this token: many concurrent 401s cause one refresh.
+                        self.inner.auth.invalidate_token(token.expose());
                         continue;
                     }
                     let retryable = call.idempotent && status == StatusCode::SERVICE_UNAVAILABLE;
@@ -477,7 +459,11 @@ impl RemoteClient {
 fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -13,6 +13,10 @@
 //! latency is measured per request and reported as p50/p99/p99.9 with the throughput. The load
 //! generator and the server share the machine's cores, so the figures are a lower bound.
 //!
+//! Besides throughput and latency it reports the CPU time the server process (and the load
+//! generator) spent per request, read from `/proc`: a figure that stays meaningful when other
+//! work shares the machine (2 cores / server CPU per request = the server-bound ceiling).
+//!
 //! Knobs (environment): `BENCH_SECONDS` (default 10 per scenario), `BENCH_CONNECTIONS`
 //! (default 32), `BENCH_WARMUP_SECONDS` (default 1).
 
@@ -220,6 +224,17 @@ async fn connection(
     out
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`, in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -230,6 +245,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 async fn run(
     store: &str,
+    server_pid: u32,
     url: &str,
     scenario: Scenario,
     connections: usize,
@@ -248,7 +264,12 @@ async fn run(
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(warmup + seconds)).await;
+    tokio::time::sleep(Duration::from_secs(warmup)).await;
+    let pid = server_pid.to_string();
+    let (server_cpu, own_cpu) = (cpu_seconds(&pid), cpu_seconds("self"));
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let server_cpu = cpu_seconds(&pid) - server_cpu;
+    let own_cpu = cpu_seconds("self") - own_cpu;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -259,15 +280,18 @@ async fn run(
     }
     latencies.sort_unstable();
     let rate = latencies.len() as f64 / seconds as f64;
+    let per_request_us = |cpu: f64| cpu * 1e6 / latencies.len().max(1) as f64;
     format!(
-        "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} |",
+        "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} | {:>10.1} | {:>10.1} |",
         scenario.name,
         rate,
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         percentile(&latencies, 0.999),
         latencies.len(),
-        errors
+        errors,
+        per_request_us(server_cpu),
+        per_request_us(own_cpu),
     )
 }
 
@@ -337,7 +361,15 @@ fn main() {
             )),
         };
         for scenario in [validate, token] {
-            let row = rt.block_on(run(store, &server.url, scenario, connections, seconds, warmup));
+            let row = rt.block_on(run(
+                store,
+                server.child.id(),
+                &server.url,
+                scenario,
+                connections,
+                seconds,
+                warmup,
+            ));
             println!("{row}");
             rows.push(row);
         }

@@ -1,33 +1,53 @@
 //! `authgate`: the operator CLI and the HTTP server.
+//!
+//! Every subcommand opens the store named by `--database` (`AUTHGATE_DATABASE_URL`) with the
+//! configuration from the environment (`AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY`, …; see
+//! [`cli::Global`]). Errors go to stderr as `error: <code>: <message>` with exit status 1
+//! (2 for command-line usage errors).
 
-mod serve;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
+mod serve;
+
+/// Machine-to-machine authentication: API keys, OAuth 2.0 client credentials, JWKS.
 #[derive(Debug, Parser)]
-#[command(name = "authgate", version, about = "Machine-to-machine authentication")]
+#[command(name = "authgate", version, propagate_version = true)]
 struct Cli {
-    /// Database URL (`sqlite://PATH` or `postgres://…`).
-    #[arg(
-        long,
-        global = true,
-        env = "AUTHGATE_DATABASE_URL",
-        default_value = "sqlite://authgate.db"
-    )]
-    database: String,
+    #[command(flatten)]
+    global: cli::Global,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP server (Scalekit-compatible REST API, OAuth token endpoint, JWKS).
+    /// Operator commands (orgs, users, keys, clients, signing-keys, token).
+    #[command(flatten)]
+    Admin(cli::AdminCommand),
+    /// Run the HTTP server: the Scalekit-compatible REST API, the OAuth token endpoint, JWKS.
     Serve(serve::ServeArgs),
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => serve::main(&cli.database, args),
+async fn run(global: cli::Global, command: Command, issuer_given: bool) -> cli::Outcome {
+    match command {
+        Command::Admin(cmd) => cli::admin(&global, cmd).await,
+        Command::Serve(args) => {
+            serve::run(&global.database, issuer_given.then_some(&*global.issuer), args).await
+        }
     }
+}
+
+fn main() -> ExitCode {
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // `serve` defaults the issuer to its bound address unless --issuer / AUTHGATE_ISSUER is given.
+    let issuer_given = matches
+        .value_source("issuer")
+        .is_some_and(|source| source != clap::parser::ValueSource::DefaultValue);
+    let Cli { global, command } =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli::execute(run(global, command, issuer_given))
 }

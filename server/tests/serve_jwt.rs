@@ -7,7 +7,18 @@ mod common;
 use authgate_core::AuthApi;
 use authgate_core::jwt::{JwtValidator, ValidatorConfig};
 use authgate_core::model::{CreateOrganization, CustomClaim, OrganizationClient};
+use std::time::Duration;
+
 use common::Server;
+
+/// A validator config with a short kid-refetch cooldown: the rotation below makes the new key
+/// active at once, and a validator that fetched the JWKS within its cooldown (30 s by default)
+/// would otherwise refuse the new kid until the cooldown ends.
+fn quick(mut config: ValidatorConfig) -> ValidatorConfig {
+    config.jwks.cooldown = Duration::from_millis(200);
+    config.jwks.negative_ttl = Duration::from_millis(200);
+    config
+}
 
 fn kid(token: &str) -> String {
     use base64::Engine as _;
@@ -54,11 +65,11 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
         .unwrap();
     let old = old.access_token.expose().to_owned();
 
-    let by_url = JwtValidator::new(
+    let by_url = JwtValidator::new(quick(
         ValidatorConfig::jwks_url(server.at("/keys"))
             .with_issuer(server.url.clone())
             .with_audience("https://api.example.test"),
-    )
+    ))
     .unwrap();
     let claims = by_url.validate(&old).await.unwrap();
     assert_eq!(claims.subject(), Some(client_id.as_str()));
@@ -67,9 +78,9 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
     assert_eq!(claims.scopes(), ["read:a".to_owned(), "write:a".to_owned()]);
     claims.require_all(&["read:a"]).unwrap();
     assert_eq!(claims.get("custom_claims").unwrap()["plan"], "pro");
-    let by_discovery = JwtValidator::new(
+    let by_discovery = JwtValidator::new(quick(
         ValidatorConfig::discovery(server.url.clone()).with_audience("https://api.example.test"),
-    )
+    ))
     .unwrap();
     by_discovery.validate(&old).await.unwrap();
 
@@ -85,6 +96,7 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
         String::from_utf8_lossy(&output.stderr)
     );
 
+    tokio::time::sleep(Duration::from_millis(250)).await;
     let new = remote
         .issue_client_token(&client_id, &secret, None)
         .await
@@ -106,4 +118,50 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+
+    // Retire the old key, and restart the server on the same store and port (a fresh process
+    // has no cached keys): the remote client's cached environment token, signed with the retired
+    // key, is refused with 401; the client drops it, fetches a new one and retries, once.
+    let retire = std::process::Command::new(common::binary())
+        .args(["signing-keys", "retire", &kid(&old)])
+        .env("AUTHGATE_DATABASE_URL", &server.database)
+        .output()
+        .unwrap();
+    assert!(
+        retire.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retire.stderr)
+    );
+    let listen = server.url.trim_start_matches("http://").to_owned();
+    let options = common::Options {
+        database: Some(server.database.clone()),
+        credentials: Some((server.client_id.clone(), server.client_secret.clone())),
+        listen,
+        ..common::Options::default()
+    };
+    let (_dir, status) = server.terminate_keeping_store();
+    assert!(status.success());
+    let restarted = Server::start_with(options);
+    let orgs = remote.list_organizations(Default::default()).await.unwrap();
+    assert_eq!(orgs.total_size, 1);
+    let metrics = common::http()
+        .get(restarted.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("authgate_admin_auth_total{outcome=\"invalid\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("authgate_admin_auth_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    // Tokens signed with the retired key no longer validate anywhere.
+    let fresh = JwtValidator::new(ValidatorConfig::jwks_url(restarted.at("/keys"))).unwrap();
+    assert!(fresh.validate(&old).await.is_err());
+    fresh.validate(&new).await.unwrap();
 }

@@ -13,9 +13,13 @@ fn two_nodes_share_one_postgres() {
         return;
     };
     let credentials = (format!("skc_{}", random_hex(8)), random_hex(24));
+    // Nodes behind one load balancer share one issuer (the public environment URL).
+    let mut env = Options::default().env;
+    env.push(("AUTHGATE_ISSUER".into(), "http://auth.shared.test".into()));
     let options = Options {
         database: Some(database),
         credentials: Some(credentials),
+        env,
         ..Options::default()
     };
     let a = Server::start_with(options.clone());
@@ -76,7 +80,7 @@ fn two_nodes_share_one_postgres() {
             .unwrap();
         assert_eq!(token.scope, "read:x");
 
-        // An environment token from A is accepted by B (same signing keys).
+        // An environment token from A is accepted by B (same signing keys, same issuer).
         let admin = node_a
             .issue_client_token(&a.client_id, &a.client_secret, None)
             .await

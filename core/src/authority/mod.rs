@@ -32,6 +32,9 @@
 //! - **Live keys** are the keys not revoked; expired keys stay listed (with their `expiry`) and can
 //!   still be updated or revoked. Revoked keys are kept as tombstones: revoking again is `Ok`,
 //!   while update and list ignore them.
+//! - **Users** are unique by email (trimmed and lowercased). Creating a user with the email of an
+//!   existing one adds a membership to that user; a different `external_id` for the same email is
+//!   `already_exists`, as is a second membership in the same organization.
 //! - **User-scoped keys**: an unknown user is `not_found`; a user who exists but is not a member
 //!   of the organization is `failed_precondition`.
 //! - **Pagination** is keyset pagination over a per-table sequence, oldest first. Page tokens are
@@ -44,6 +47,14 @@
 //!   tokens carry `iss`, `sub` = `client_id` = the `skc_` id, `scope` = `"openid"`,
 //!   `scopes` = `["openid"]`, `iat`, `nbf`, `exp` and `jti` — no `oid`, `aud` or `custom_claims` —
 //!   and live [`AuthorityConfig::environment_token_ttl`] seconds.
+//!
+//! - **Requested scopes** at the token endpoint: none (or an empty list) means all of the client's
+//!   scopes; any scope the client was not granted is [`Error::InvalidScope`]. An unknown client, a
+//!   wrong secret and a malformed secret are one [`Error::InvalidClient`]; secrets are compared
+//!   as digests in constant time.
+//! - **Blocking**: on SQLite, reads (validation included) run on the calling task and never
+//!   suspend — so a binding can drive `validate_token` with a trivial executor on its own thread —
+//!   while writes go to the blocking pool, one at a time per store.
 //!
 //! All limits are in [`limits`].
 

@@ -91,7 +91,7 @@ impl PageTokens {
         let invalid = || {
             Error::invalid(
                 "page_token",
-                "not a page token of this list (tampered, expired or from another query)",
+                "not a page token of this list (altered, or issued for another query or store)",
             )
         };
         if token.len() > 64 {

@@ -29,11 +29,6 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHGATE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
 
-    /// The environment URL: the `iss` of issued tokens and the base of the discovery document.
-    /// Default: `http://<bound address>`.
-    #[arg(long, env = "AUTHGATE_ISSUER")]
-    pub issuer: Option<String>,
-
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "AUTHGATE_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -135,8 +130,9 @@ async fn provision(authority: &Authority) -> Result<()> {
     }
 }
 
-/// Runs `authgate serve` until SIGTERM or ctrl-c.
-pub async fn run(database: &str, args: ServeArgs) -> Result<()> {
+/// Runs `authgate serve` until SIGTERM or ctrl-c. `issuer` is the global `--issuer` when it was
+/// given explicitly (flag or `AUTHGATE_ISSUER`); otherwise it is `http://<bound address>`.
+pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Result<()> {
     logging::init();
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -144,7 +140,7 @@ pub async fn run(database: &str, args: ServeArgs) -> Result<()> {
     let bound = listener
         .local_addr()
         .map_err(|e| Error::Internal(format!("local address: {e}")))?;
-    let issuer = issuer_for(args.issuer.as_deref(), bound)?;
+    let issuer = issuer_for(issuer, bound)?;
 
     let config = AuthorityConfig::from_env(issuer.clone())?;
     let authority = Arc::new(Authority::open(database, config).await?);
@@ -154,8 +150,15 @@ pub async fn run(database: &str, args: ServeArgs) -> Result<()> {
     // Environment tokens are verified with the JWT engine against the authority's own keys
     // (through the JWKS cache: a key rotated by another node is picked up on its first unknown
     // kid) and cached once verified, so the check costs about a microsecond per request.
-    let validator =
-        JwtValidator::new(ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone()))?;
+    // The keys come from the local store, so an unknown kid may be looked up again after
+    // 100 ms (not the 30 s suited to remote JWKS): a key rotated with the CLI or on another node
+    // is accepted at once, and a flood of bogus kids costs at most ten small store reads a second.
+    let mut config = ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone());
+    config.jwks.cooldown = Duration::from_millis(100);
+    config.jwks.negative_ttl = Duration::from_millis(100);
+    // Re-read the keys every minute, so a retired key stops being accepted within a minute.
+    config.jwks.default_ttl = Duration::from_secs(60);
+    let validator = JwtValidator::new(config)?;
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),

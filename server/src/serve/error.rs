@@ -47,6 +47,7 @@ pub struct ApiError {
     field: Option<String>,
     resource: Option<(&'static str, String)>,
     challenge: Option<&'static str>,
+    close: bool,
 }
 
 impl ApiError {
@@ -62,7 +63,15 @@ impl ApiError {
             field: Some(field.to_owned()),
             resource: None,
             challenge: None,
+            close: false,
         }
+    }
+
+    /// Answers with `Connection: close`: for errors raised before the request body was read
+    /// (413, 415), so the client does not reuse a connection that still carries unread bytes.
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     /// Adds a `WWW-Authenticate` challenge to the response.
@@ -102,6 +111,7 @@ impl From<Error> for ApiError {
             field,
             resource,
             challenge,
+            close: false,
         }
     }
 }
@@ -183,6 +193,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
+        if self.close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response.extensions_mut().insert(ErrorCode(self.code));
         response
     }
@@ -200,6 +215,7 @@ pub struct OAuthError {
     error: &'static str,
     description: Cow<'static, str>,
     basic_challenge: bool,
+    close: bool,
 }
 
 impl OAuthError {
@@ -227,7 +243,14 @@ impl OAuthError {
             error,
             description: description.into(),
             basic_challenge: false,
+            close: false,
         }
+    }
+
+    /// Answers with `Connection: close` (the body was not read).
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     /// The `error` code (for metrics).
@@ -284,6 +307,9 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if self.basic_challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -86,6 +86,7 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
                 "body",
                 "the request body exceeds the size limit",
             )
+            .closing()
         } else {
             ApiError::bad_request(
                 StatusCode::BAD_REQUEST,
@@ -119,7 +120,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "content_type",
                 "the request body must be application/json",
-            ));
+            )
+            .closing());
         }
         let bytes = read_body(req, state).await?;
         serde_json::from_slice(&bytes).map(Json).map_err(decode_error)

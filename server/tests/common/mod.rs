@@ -38,6 +38,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Extra arguments after `serve`.
     pub args: Vec<String>,
+    /// Listen address (default `127.0.0.1:0`).
+    pub listen: String,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             provision: true,
             env: vec![("AUTHGATE_LOG".into(), "debug".into())],
             args: Vec::new(),
+            listen: "127.0.0.1:0".into(),
         }
     }
 }
@@ -108,7 +111,7 @@ impl Server {
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(&options.listen)
             .args(&options.args)
             .env("AUTHGATE_DATABASE_URL", &database)
             .env_remove("AUTHGATE_LISTEN")
@@ -187,6 +190,12 @@ impl Server {
     /// `url + path`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
+    }
+
+    /// Like [`Server::terminate`], but hands back the temp dir so the store outlives the process.
+    pub fn terminate_keeping_store(mut self) -> (Option<tempfile::TempDir>, std::process::ExitStatus) {
+        let dir = self.dir.take();
+        (dir, self.terminate())
     }
 
     /// Sends SIGTERM and waits for the exit status (bounded).

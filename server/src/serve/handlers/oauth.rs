@@ -167,6 +167,7 @@ async fn issue(
                 "invalid_request",
                 "the request body exceeds the size limit",
             )
+            .closing()
         } else {
             OAuthError::invalid_request("the request body could not be read")
         }

@@ -1,0 +1,637 @@
+//! The operator commands of `authgate`, on the core [`Authority`].
+//!
+//! Output is human-readable by default; with `--json` each command prints the JSON object the
+//! REST API answers with (snake_case fields): `{token, token_id, token_info}`, `{client,
+//! plain_secret}`, `{tokens, total_count, next_page_token, prev_page_token}`, … Commands without a
+//! body (delete, revoke, remove) print `{}`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use authgate_core::authority::{Authority, AuthorityConfig};
+use authgate_core::model::{
+    CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens,
+    OrganizationClient, UpdateToken,
+};
+use authgate_core::{AuthApi, Error};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+mod output;
+
+use output::Out;
+
+/// What a command ends with; errors are printed by [`execute`].
+pub type Outcome = Result<(), Error>;
+
+/// Options shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Database URL: sqlite://PATH, postgres://… or postgresql://…
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "AUTHGATE_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://authgate.db"
+    )]
+    pub database: String,
+
+    /// Environment URL, the `iss` of issued access tokens.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "AUTHGATE_ISSUER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub issuer: String,
+
+    /// Print JSON (the REST API's objects) instead of text.
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+}
+
+impl Global {
+    /// The configuration: `--issuer`, then `AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY` and
+    /// `AUTHGATE_ENVIRONMENT_TOKEN_TTL` from the environment.
+    pub fn config(&self) -> Result<AuthorityConfig, Error> {
+        AuthorityConfig::from_env(self.issuer.clone())
+    }
+
+    /// Opens the authority on `--database` with [`Global::config`].
+    pub async fn open(&self) -> Result<Authority, Error> {
+        Authority::open(&self.database, self.config()?).await
+    }
+}
+
+/// Builds a runtime, runs a command, prints its error (if any) and gives the exit status.
+pub fn execute(command: impl Future<Output = Outcome>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: internal: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}: {e}", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The operator commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Organizations.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Users and their memberships.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Organization M2M clients (OAuth 2.0 client credentials).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// RS256 signing keys of issued access tokens.
+    #[command(subcommand, name = "signing-keys")]
+    SigningKeys(SigningKeysCommand),
+    /// The client-credentials grant.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// Create an organization.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Your own unique identifier for it.
+        #[arg(long)]
+        external_id: Option<String>,
+    },
+    /// Show an organization.
+    Get {
+        /// org_…
+        org: String,
+    },
+    /// List organizations, oldest first.
+    List {
+        /// Only the organization with this external id.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// 1–100 (default 10).
+        #[arg(long)]
+        page_size: Option<u32>,
+        /// From a previous listing.
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// Delete an organization with its API keys, clients and memberships.
+    Delete {
+        /// org_…
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user (or reuse the one with this email) as a member of an organization.
+    Create {
+        /// org_…
+        #[arg(long)]
+        org: String,
+        /// Email address (the user with this email is reused).
+        #[arg(long)]
+        email: String,
+        /// Your own identifier for the user.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// A role in the organization (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; the key is printed once.
+    Create {
+        /// org_…
+        #[arg(long)]
+        org: String,
+        /// usr_… (makes the key user-scoped; the user must be a member).
+        #[arg(long)]
+        user: Option<String>,
+        /// A custom claim K=V (repeatable).
+        #[arg(long = "claim", value_parser = parse_claim)]
+        claims: Vec<(String, String)>,
+        /// Expiry, RFC 3339 (e.g. 2030-01-01T00:00:00Z). Default: never.
+        #[arg(long, value_parser = parse_rfc3339)]
+        expires: Option<OffsetDateTime>,
+        /// Free text (at most 255 characters).
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Validate an API key (exit status 1 when it does not validate).
+    Validate {
+        /// The key, or `-` to read it from stdin.
+        key: String,
+    },
+    /// List the live keys of an organization, oldest first.
+    List {
+        /// org_…
+        #[arg(long)]
+        org: String,
+        /// Only the keys of this user (usr_…).
+        #[arg(long)]
+        user: Option<String>,
+        /// 1–30 (default 10).
+        #[arg(long)]
+        page_size: Option<u32>,
+        /// From a previous listing.
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// Replace a key's claims and/or description.
+    Update {
+        /// The key, its apit_… id, or `-` to read either from stdin.
+        key_or_id: String,
+        /// A custom claim K=V (repeatable); when given, replaces all claims.
+        #[arg(long = "claim", value_parser = parse_claim)]
+        claims: Vec<(String, String)>,
+        /// New description ("" clears it).
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Revoke a key (idempotent).
+    Revoke {
+        /// The key, its apit_… id, or `-` to read either from stdin.
+        key_or_id: String,
+    },
+}
+
+/// Flags shared by `clients create` and `clients update`.
+#[derive(Debug, Args)]
+pub struct ClientFlags {
+    /// Free text (at most 512 characters).
+    #[arg(long)]
+    description: Option<String>,
+    /// A scope the client may request (repeatable; on update, replaces the scopes).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// An audience of its tokens (repeatable; on update, replaces the audiences).
+    #[arg(long = "audience")]
+    audience: Vec<String>,
+    /// A custom claim K=V copied into its tokens (repeatable; on update, replaces the claims).
+    #[arg(long = "claim", value_parser = parse_claim)]
+    claims: Vec<(String, String)>,
+    /// Access-token lifetime in seconds (default 3600).
+    #[arg(long)]
+    expiry: Option<i64>,
+}
+
+impl ClientFlags {
+    fn into_input(self, name: Option<String>) -> OrganizationClient {
+        let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+        OrganizationClient {
+            name,
+            description: self.description,
+            scopes: non_empty(self.scopes),
+            audience: non_empty(self.audience),
+            custom_claims: (!self.claims.is_empty()).then(|| {
+                self.claims
+                    .into_iter()
+                    .map(|(key, value)| CustomClaim { key, value })
+                    .collect()
+            }),
+            expiry: self.expiry,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register an M2M client; its first secret is printed once.
+    Create {
+        /// org_…
+        #[arg(long)]
+        org: String,
+        /// Display name (at most 128 characters).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        flags: ClientFlags,
+    },
+    /// Show a client.
+    Get {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// m2morg_…
+        client_id: String,
+    },
+    /// Change a client; flags not given keep their values.
+    Update {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// m2morg_…
+        client_id: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        flags: ClientFlags,
+    },
+    /// Delete a client and its secrets.
+    Delete {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// m2morg_…
+        client_id: String,
+    },
+    /// List the clients of an organization.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// 10–100 (default 10).
+        #[arg(long)]
+        page_size: Option<u32>,
+        /// From a previous listing.
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// Client secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Add a secret; it is printed once.
+    Add {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// m2morg_…
+        client_id: String,
+    },
+    /// Remove a secret (not the last one).
+    Remove {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// m2morg_…
+        client_id: String,
+        /// sks_…
+        secret_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeysCommand {
+    /// List signing keys and their state.
+    List,
+    /// Create a new active key; the previous one stays published.
+    Rotate,
+    /// Remove a non-active key from the JWKS.
+    Retire {
+        /// snk_…
+        kid: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue an access token (client credentials).
+    Issue {
+        /// m2morg_… (or an environment client's skc_…).
+        #[arg(long)]
+        client_id: String,
+        /// The secret, or `-` to read it from stdin.
+        #[arg(long)]
+        client_secret: String,
+        /// A scope to request (repeatable; default: all the client's scopes).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+}
+
+fn parse_claim(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+        None => Err("expected KEY=VALUE".to_owned()),
+    }
+}
+
+fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| "expected an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z".into())
+}
+
+/// A secret argument: itself, or the first line of stdin for `-`.
+fn secret_arg(value: String, field: &str) -> Result<String, Error> {
+    if value != "-" {
+        return Ok(value);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{field}: ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::invalid(field, format!("cannot read stdin: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn claims_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
+    pairs.into_iter().collect()
+}
+
+/// Runs an operator command.
+pub async fn admin(global: &Global, command: AdminCommand) -> Outcome {
+    let out = Out::new(global.json);
+    let a = global.open().await?;
+    match command {
+        AdminCommand::Orgs(cmd) => orgs(&a, &out, cmd).await,
+        AdminCommand::Users(cmd) => users(&a, &out, cmd).await,
+        AdminCommand::Keys(cmd) => keys(&a, &out, cmd).await,
+        AdminCommand::Clients(cmd) => clients(&a, &out, cmd).await,
+        AdminCommand::SigningKeys(cmd) => signing_keys(&a, &out, cmd).await,
+        AdminCommand::Token(cmd) => token(&a, &out, cmd).await,
+    }
+}
+
+async fn orgs(a: &Authority, out: &Out, cmd: OrgsCommand) -> Outcome {
+    match cmd {
+        OrgsCommand::Create { name, external_id } => {
+            let org = a
+                .create_organization(CreateOrganization {
+                    display_name: name,
+                    external_id,
+                })
+                .await?;
+            out.emit(&json!({ "organization": org }), || output::organization(&org))
+        }
+        OrgsCommand::Get { org } => {
+            let org = a.get_organization(&org).await?;
+            out.emit(&json!({ "organization": org }), || output::organization(&org))
+        }
+        OrgsCommand::List {
+            external_id,
+            page_size,
+            page_token,
+        } => {
+            let page = a
+                .list_organizations(ListOrganizations {
+                    page_size,
+                    page_token,
+                    external_id,
+                })
+                .await?;
+            out.emit(&page, || output::organizations(&page))
+        }
+        OrgsCommand::Delete { org } => {
+            a.delete_organization(&org).await?;
+            out.emit(&json!({}), || format!("deleted {org}\n"))
+        }
+    }
+}
+
+async fn users(a: &Authority, out: &Out, cmd: UsersCommand) -> Outcome {
+    match cmd {
+        UsersCommand::Create {
+            org,
+            email,
+            external_id,
+            roles,
+        } => {
+            let user = a
+                .create_user_and_membership(
+                    &org,
+                    CreateUser {
+                        email,
+                        external_id,
+                        roles,
+                    },
+                )
+                .await?;
+            out.emit(&json!({ "user": user }), || output::user(&user))
+        }
+    }
+}
+
+async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
+    match cmd {
+        KeysCommand::Create {
+            org,
+            user,
+            claims,
+            expires,
+            description,
+        } => {
+            let created = a
+                .create_token(CreateToken {
+                    organization_id: org,
+                    user_id: user,
+                    custom_claims: claims_map(claims),
+                    expiry: expires,
+                    description,
+                })
+                .await?;
+            out.emit(&created, || output::created_key(&created))
+        }
+        KeysCommand::Validate { key } => {
+            let key = secret_arg(key, "key")?;
+            let info = a.validate_token(&key).await?;
+            out.emit(&json!({ "token_info": info }), || {
+                format!("valid\n{}", output::token_info(&info))
+            })
+        }
+        KeysCommand::List {
+            org,
+            user,
+            page_size,
+            page_token,
+        } => {
+            let page = a
+                .list_tokens(ListTokens {
+                    organization_id: org,
+                    user_id: user,
+                    page_size,
+                    page_token,
+                })
+                .await?;
+            out.emit(&page, || output::tokens(&page))
+        }
+        KeysCommand::Update {
+            key_or_id,
+            claims,
+            description,
+        } => {
+            let token = secret_arg(key_or_id, "key_or_id")?;
+            let info = a
+                .update_token(UpdateToken {
+                    token,
+                    custom_claims: (!claims.is_empty()).then(|| claims_map(claims)),
+                    description,
+                })
+                .await?;
+            out.emit(&json!({ "token_info": info }), || output::token_info(&info))
+        }
+        KeysCommand::Revoke { key_or_id } => {
+            let token = secret_arg(key_or_id, "key_or_id")?;
+            a.invalidate_token(&token).await?;
+            let what = if token.starts_with("apit_") {
+                token.as_str()
+            } else {
+                "the key"
+            };
+            out.emit(&json!({}), || format!("revoked {what}\n"))
+        }
+    }
+}
+
+async fn clients(a: &Authority, out: &Out, cmd: ClientsCommand) -> Outcome {
+    match cmd {
+        ClientsCommand::Create { org, name, flags } => {
+            let created = a
+                .create_organization_client(&org, flags.into_input(Some(name)))
+                .await?;
+            out.emit(&created, || output::created_client(&created))
+        }
+        ClientsCommand::Get { org, client_id } => {
+            let client = a.get_organization_client(&org, &client_id).await?;
+            out.emit(&json!({ "client": client }), || output::client(&client))
+        }
+        ClientsCommand::Update {
+            org,
+            client_id,
+            name,
+            flags,
+        } => {
+            let client = a
+                .update_organization_client(&org, &client_id, flags.into_input(name))
+                .await?;
+            out.emit(&json!({ "client": client }), || output::client(&client))
+        }
+        ClientsCommand::Delete { org, client_id } => {
+            a.delete_organization_client(&org, &client_id).await?;
+            out.emit(&json!({}), || format!("deleted {client_id}\n"))
+        }
+        ClientsCommand::List {
+            org,
+            page_size,
+            page_token,
+        } => {
+            let page = a.list_organization_clients(&org, page_size, page_token).await?;
+            out.emit(&page, || output::clients(&page))
+        }
+        ClientsCommand::Secrets(SecretsCommand::Add { org, client_id }) => {
+            let created = a.add_organization_client_secret(&org, &client_id).await?;
+            out.emit(&created, || output::created_secret(&created))
+        }
+        ClientsCommand::Secrets(SecretsCommand::Remove {
+            org,
+            client_id,
+            secret_id,
+        }) => {
+            a.remove_organization_client_secret(&org, &client_id, &secret_id)
+                .await?;
+            out.emit(&json!({}), || format!("removed {secret_id}\n"))
+        }
+    }
+}
+
+async fn signing_keys(a: &Authority, out: &Out, cmd: SigningKeysCommand) -> Outcome {
+    match cmd {
+        SigningKeysCommand::List => {
+            let keys = a.list_signing_keys().await?;
+            out.emit(&json!({ "signing_keys": keys }), || output::signing_keys(&keys))
+        }
+        SigningKeysCommand::Rotate => {
+            let key = a.rotate_signing_key().await?;
+            out.emit(&json!({ "signing_key": key }), || {
+                format!("rotated: {} is now active\n", key.kid)
+            })
+        }
+        SigningKeysCommand::Retire { kid } => {
+            let key = a.retire_signing_key(&kid).await?;
+            out.emit(&json!({ "signing_key": key }), || {
+                format!("retired {}\n", key.kid)
+            })
+        }
+    }
+}
+
+async fn token(a: &Authority, out: &Out, cmd: TokenCommand) -> Outcome {
+    match cmd {
+        TokenCommand::Issue {
+            client_id,
+            client_secret,
+            scopes,
+        } => {
+            let secret = secret_arg(client_secret, "client_secret")?;
+            let requested = (!scopes.is_empty()).then_some(scopes);
+            let resp = a.issue_client_token(&client_id, &secret, requested).await?;
+            out.emit(&resp, || output::access_token(&resp))
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Printing: JSON (`--json`) or aligned, human-readable text.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use authgate_core::Error;
+use authgate_core::model::{
+    AccessTokenResponse, ClientSecret, CreateOrganizationClientResponse,
+    CreateOrganizationClientSecretResponse, CreateTokenResponse, ListOrganizationClientsResponse,
+    ListOrganizationsResponse, ListTokensResponse, M2MClient, Organization, SigningKeyInfo, SigningKeyState,
+    TokenInfo, User,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Where results go.
+pub(crate) struct Out {
+    json: bool,
+}
+
+impl Out {
+    pub(crate) fn new(json: bool) -> Self {
+        Out { json }
+    }
+
+    /// Prints `value` as JSON, or the text `human` renders.
+    pub(crate) fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> Result<(), Error> {
+        let text = if self.json {
+            let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
+            s.push('\n');
+            s
+        } else {
+            human()
+        };
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(|e| Error::Internal(format!("cannot write to stdout: {e}")))
+    }
+}
+
+fn ts(t: &OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn opt_ts(t: &Option<OffsetDateTime>) -> String {
+    t.as_ref().map_or_else(|| "-".to_owned(), ts)
+}
+
+fn or_dash(s: Option<&str>) -> &str {
+    match s {
+        Some(s) if !s.is_empty() => s,
+        _ => "-",
+    }
+}
+
+/// `label: value` lines with the values aligned.
+struct Fields(Vec<(&'static str, String)>);
+
+impl Fields {
+    fn new() -> Self {
+        Fields(Vec::new())
+    }
+
+    fn add(mut self, label: &'static str, value: impl Into<String>) -> Self {
+        self.0.push((label, value.into()));
+        self
+    }
+
+    fn render(&self) -> String {
+        let width = self.0.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 1;
+        let mut out = String::new();
+        for (label, value) in &self.0 {
+            let _ = writeln!(out, "{:<width$} {value}", format!("{label}:"));
+        }
+        out
+    }
+}
+
+/// A table with a header row; the last column is not padded.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        for (i, cell) in cells.into_iter().enumerate() {
+            if i == last {
+                let _ = writeln!(out, "{cell}");
+            } else {
+                let _ = write!(out, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn paging(shown: usize, total: u32, next: &str, prev: &str) -> String {
+    let mut out = format!("({shown} shown, {total} in all)\n");
+    if !prev.is_empty() {
+        let _ = writeln!(out, "previous page: --page-token {prev}");
+    }
+    if !next.is_empty() {
+        let _ = writeln!(out, "next page:     --page-token {next}");
+    }
+    out
+}
+
+pub(crate) fn organization(o: &Organization) -> String {
+    Fields::new()
+        .add("id", &o.id)
+        .add("display_name", &o.display_name)
+        .add("external_id", or_dash(o.external_id.as_deref()))
+        .add("create_time", ts(&o.create_time))
+        .render()
+}
+
+pub(crate) fn organizations(page: &ListOrganizationsResponse) -> String {
+    let rows: Vec<Vec<String>> = page
+        .organizations
+        .iter()
+        .map(|o| {
+            vec![
+                o.id.clone(),
+                or_dash(o.external_id.as_deref()).to_owned(),
+                ts(&o.create_time),
+                o.display_name.clone(),
+            ]
+        })
+        .collect();
+    table(&["ID", "EXTERNAL_ID", "CREATED", "NAME"], &rows)
+        + &paging(
+            rows.len(),
+            page.total_size,
+            &page.next_page_token,
+            &page.prev_page_token,
+        )
+}
+
+pub(crate) fn user(u: &User) -> String {
+    let memberships: Vec<String> = u
+        .memberships
+        .iter()
+        .map(|m| {
+            let roles: Vec<&str> = m.roles.iter().map(|r| r.name.as_str()).collect();
+            if roles.is_empty() {
+                m.organization_id.clone()
+            } else {
+                format!("{} ({})", m.organization_id, roles.join(", "))
+            }
+        })
+        .collect();
+    Fields::new()
+        .add("id", &u.id)
+        .add("email", &u.email)
+        .add("external_id", or_dash(u.external_id.as_deref()))
+        .add("memberships", memberships.join("; "))
+        .render()
+}
+
+pub(crate) fn token_info(t: &TokenInfo) -> String {
+    let claims: Vec<String> = t.custom_claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Fields::new()
+        .add("token_id", &t.token_id)
+        .add("organization_id", &t.organization_id)
+        .add(
+            "organization_external_id",
+            or_dash(Some(&t.organization_external_id)),
+        )
+        .add("user_id", or_dash(t.user_id.as_deref()))
+        .add("user_external_id", or_dash(t.user_external_id.as_deref()))
+        .add("email", or_dash(t.email.as_deref()))
+        .add("roles", or_dash(Some(&t.roles.join(", "))))
+        .add("custom_claims", or_dash(Some(&claims.join(", "))))
+        .add("description", or_dash(t.description.as_deref()))
+        .add("token_suffix", &t.token_suffix)
+        .add("expiry", opt_ts(&t.expiry))
+        .add("created_at", ts(&t.created_at))
+        .render()
+}
+
+pub(crate) fn created_key(c: &CreateTokenResponse) -> String {
+    format!(
+        "token: {}\n(shown once: store it now; only its digest is kept)\n\n{}",
+        c.token.expose(),
+        token_info(&c.token_info)
+    )
+}
+
+pub(crate) fn tokens(page: &ListTokensResponse) -> String {
+    let rows: Vec<Vec<String>> = page
+        .tokens
+        .iter()
+        .map(|t| {
+            vec![
+                t.token_id.clone(),
+                or_dash(t.user_id.as_deref()).to_owned(),
+                format!("…{}", t.token_suffix),
+                opt_ts(&t.expiry),
+                ts(&t.created_at),
+                or_dash(t.description.as_deref()).to_owned(),
+            ]
+        })
+        .collect();
+    table(
+        &["TOKEN_ID", "USER_ID", "KEY", "EXPIRY", "CREATED", "DESCRIPTION"],
+        &rows,
+    ) + &paging(
+        rows.len(),
+        page.total_count,
+        &page.next_page_token,
+        &page.prev_page_token,
+    )
+}
+
+fn secrets(list: &[ClientSecret]) -> String {
+    list.iter()
+        .map(|s| {
+            format!(
+                "{} (…{}, created {}, last used {})",
+                s.id,
+                s.secret_suffix,
+                ts(&s.create_time),
+                opt_ts(&s.last_used_time)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
+pub(crate) fn client(c: &M2MClient) -> String {
+    let claims: Vec<String> = c
+        .custom_claims
+        .iter()
+        .map(|cc| format!("{}={}", cc.key, cc.value))
+        .collect();
+    let fields = Fields::new()
+        .add("client_id", &c.client_id)
+        .add("organization_id", &c.organization_id)
+        .add("name", &c.name)
+        .add("description", or_dash(Some(&c.description)))
+        .add("scopes", or_dash(Some(&c.scopes.join(" "))))
+        .add("audience", or_dash(Some(&c.audience.join(" "))))
+        .add("custom_claims", or_dash(Some(&claims.join(", "))))
+        .add("expiry", format!("{} s", c.expiry))
+        .add("create_time", ts(&c.create_time))
+        .add("update_time", ts(&c.update_time))
+        .render();
+    format!("{fields}secrets:\n  {}\n", secrets(&c.secrets))
+}
+
+pub(crate) fn created_client(c: &CreateOrganizationClientResponse) -> String {
+    format!(
+        "client_id:     {}\nclient_secret: {}\n(the secret is shown once: store it now)\n\n{}",
+        c.client.client_id,
+        c.plain_secret.expose(),
+        client(&c.client)
+    )
+}
+
+pub(crate) fn clients(page: &ListOrganizationClientsResponse) -> String {
+    let rows: Vec<Vec<String>> = page
+        .clients
+        .iter()
+        .map(|c| {
+            vec![
+                c.client_id.clone(),
+                c.secrets.len().to_string(),
+                format!("{} s", c.expiry),
+                or_dash(Some(&c.scopes.join(" "))).to_owned(),
+                c.name.clone(),
+            ]
+        })
+        .collect();
+    table(&["CLIENT_ID", "SECRETS", "EXPIRY", "SCOPES", "NAME"], &rows)
+        + &paging(
+            rows.len(),
+            page.total_size,
+            &page.next_page_token,
+            &page.prev_page_token,
+        )
+}
+
+pub(crate) fn created_secret(c: &CreateOrganizationClientSecretResponse) -> String {
+    format!(
+        "secret_id:     {}\nclient_secret: {}\n(shown once: store it now)\n",
+        c.secret.id,
+        c.plain_secret.expose()
+    )
+}
+
+pub(crate) fn signing_keys(keys: &[SigningKeyInfo]) -> String {
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            let state = match k.state {
+                SigningKeyState::Active => "active",
+                SigningKeyState::Published => "published",
+                SigningKeyState::Retired => "retired",
+            };
+            vec![
+                k.kid.clone(),
+                k.algorithm.clone(),
+                state.to_owned(),
+                if k.encrypted { "yes" } else { "no" }.to_owned(),
+                ts(&k.created_at),
+                opt_ts(&k.retired_at),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no signing keys yet (one is created on first use, or by `signing-keys rotate`)\n".into();
+    }
+    table(&["KID", "ALG", "STATE", "ENCRYPTED", "CREATED", "RETIRED"], &rows)
+}
+
+pub(crate) fn access_token(t: &AccessTokenResponse) -> String {
+    Fields::new()
+        .add("access_token", t.access_token.expose())
+        .add("token_type", &t.token_type)
+        .add("expires_in", t.expires_in.to_string())
+        .add("scope", or_dash(Some(&t.scope)))
+        .render()
+}

@@ -1,0 +1,619 @@
+//! The `authgate` operator CLI, run as a real process on a temporary SQLite file.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Cli {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("authgate.db").display());
+        Cli { dir, url }
+    }
+
+    /// On a database created for the test on `AUTHGATE_TEST_DATABASE_URL`'s cluster (dropped when
+    /// the returned [`PgDatabase`] is), or `None` when that variable is unset.
+    fn postgres(test: &str) -> Option<(Cli, PgDatabase)> {
+        let Ok(admin_url) = std::env::var("AUTHGATE_TEST_DATABASE_URL") else {
+            eprintln!("skipped {test} on PostgreSQL: AUTHGATE_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("authgate_cli_{}_{nanos}", std::process::id());
+        let db = PgDatabase { admin_url, name };
+        db.admin(&format!("CREATE DATABASE {}", db.name));
+        let mut url = url::Url::parse(&db.admin_url).unwrap();
+        url.set_path(&format!("/{}", db.name));
+        let dir = tempfile::tempdir().unwrap();
+        Some((
+            Cli {
+                dir,
+                url: url.to_string(),
+            },
+            db,
+        ))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_authgate"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("AUTHGATE_KEY_PEPPER")
+            .env_remove("AUTHGATE_MASTER_KEY")
+            .env_remove("AUTHGATE_ISSUER")
+            .env("AUTHGATE_DATABASE_URL", &self.url)
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs with `--json`; the command must succeed.
+    fn json(&self, args: &[&str]) -> Value {
+        self.json_in(args, None)
+    }
+
+    fn json_in(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Runs without `--json`; the command must succeed.
+    fn text(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail with exit status 1 and `code` on stderr; returns stderr.
+    fn fails(&self, args: &[&str], code: &str) -> String {
+        self.fails_in(args, None, code)
+    }
+
+    fn fails_in(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
+        let out = self.run(args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {code}: ")),
+            "{args:?}: expected {code}, got {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
+        stderr
+    }
+}
+
+/// A PostgreSQL database dropped at the end of the test.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn admin(&self, sql: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            c.close().await.ok();
+        });
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+#[test]
+fn organizations_users_and_api_keys() {
+    let cli = Cli::new();
+    let org = cli.json(&["orgs", "create", "--name", "Acme", "--external-id", "acme"]);
+    let org_id = s(&org["organization"]["id"]).to_owned();
+    assert!(org_id.starts_with("org_"));
+    assert_eq!(
+        cli.json(&["orgs", "get", &org_id])["organization"],
+        org["organization"]
+    );
+    assert_eq!(
+        cli.json(&["orgs", "list"])["organizations"][0]["id"],
+        org_id.as_str()
+    );
+
+    let user = cli.json(&[
+        "users",
+        "create",
+        "--org",
+        &org_id,
+        "--email",
+        "ann@example.com",
+        "--role",
+        "admin",
+        "--role",
+        "viewer",
+    ]);
+    let user_id = s(&user["user"]["id"]).to_owned();
+    assert_eq!(user["user"]["memberships"][0]["roles"][1]["name"], "viewer");
+
+    // {token, token_id, token_info}
+    let created = cli.json(&[
+        "keys",
+        "create",
+        "--org",
+        &org_id,
+        "--user",
+        &user_id,
+        "--claim",
+        "env=prod",
+        "--claim",
+        "team=a=b",
+        "--expires",
+        "2099-01-01T00:00:00Z",
+        "--description",
+        "CI",
+    ]);
+    let key = s(&created["token"]).to_owned();
+    let token_id = s(&created["token_id"]).to_owned();
+    assert!(key.starts_with("agk_"));
+    let info = &created["token_info"];
+    assert_eq!(info["token_id"], token_id.as_str());
+    assert_eq!(info["organization_external_id"], "acme");
+    assert_eq!(
+        info["custom_claims"],
+        serde_json::json!({"env": "prod", "team": "a=b"})
+    );
+    assert_eq!(info["expiry"], "2099-01-01T00:00:00Z");
+    assert_eq!(info["email"], "ann@example.com");
+    assert_eq!(info["roles"], serde_json::json!(["admin", "viewer"]));
+
+    // Validate: argument, or `-` for stdin.
+    assert_eq!(cli.json(&["keys", "validate", &key])["token_info"], *info);
+    assert_eq!(
+        cli.json_in(&["keys", "validate", "-"], Some(&format!("{key}\n")))["token_info"],
+        *info
+    );
+    let text = cli.text(&["keys", "validate", &key]);
+    assert!(text.starts_with("valid\n") && text.contains(&token_id), "{text}");
+
+    // List with paging.
+    let second = cli.json(&["keys", "create", "--org", &org_id]);
+    let page = cli.json(&["keys", "list", "--org", &org_id, "--page-size", "1"]);
+    assert_eq!(page["total_count"], 2);
+    assert_eq!(page["tokens"][0]["token_id"], token_id.as_str());
+    assert_eq!(page["prev_page_token"], "");
+    let next = s(&page["next_page_token"]).to_owned();
+    let page2 = cli.json(&[
+        "keys",
+        "list",
+        "--org",
+        &org_id,
+        "--page-size",
+        "1",
+        "--page-token",
+        &next,
+    ]);
+    assert_eq!(page2["tokens"][0]["token_id"], second["token_id"]);
+    assert_eq!(page2["next_page_token"], "");
+    let mine = cli.json(&["keys", "list", "--org", &org_id, "--user", &user_id]);
+    assert_eq!(mine["total_count"], 1);
+
+    // Update (claims replace the map; "" clears the description), by key from stdin.
+    let updated = cli.json_in(
+        &["keys", "update", "-", "--claim", "env=dev", "--description", ""],
+        Some(&key),
+    );
+    assert_eq!(
+        updated["token_info"]["custom_claims"],
+        serde_json::json!({"env": "dev"})
+    );
+    assert!(updated["token_info"].get("description").is_none());
+
+    // Revoke by id; idempotent; validation then fails with a non-zero exit.
+    assert_eq!(cli.json(&["keys", "revoke", &token_id]), serde_json::json!({}));
+    assert_eq!(
+        cli.text(&["keys", "revoke", &token_id]),
+        format!("revoked {token_id}\n")
+    );
+    let err = cli.fails(&["keys", "validate", &key], "token_validation_failed");
+    assert!(!err.contains(&key), "the key was echoed");
+    cli.fails_in(&["keys", "validate", "-"], Some(&key), "token_validation_failed");
+    assert_eq!(cli.json(&["keys", "list", "--org", &org_id])["total_count"], 1);
+
+    assert_eq!(cli.json(&["orgs", "delete", &org_id]), serde_json::json!({}));
+    cli.fails(&["orgs", "get", &org_id], "not_found");
+}
+
+#[test]
+fn clients_secrets_tokens_and_signing_keys() {
+    let cli = Cli::new();
+    let org_id = s(&cli.json(&["orgs", "create", "--name", "Acme"])["organization"]["id"]).to_owned();
+
+    // {client, plain_secret}
+    let created = cli.json(&[
+        "clients",
+        "create",
+        "--org",
+        &org_id,
+        "--name",
+        "sync",
+        "--description",
+        "billing",
+        "--scope",
+        "read:orders",
+        "--scope",
+        "write:orders",
+        "--audience",
+        "https://api.example.com",
+        "--claim",
+        "wksp_id=w1",
+        "--expiry",
+        "900",
+    ]);
+    let client_id = s(&created["client"]["client_id"]).to_owned();
+    let secret = s(&created["plain_secret"]).to_owned();
+    assert!(client_id.starts_with("m2morg_") && secret.starts_with("ags_"));
+    assert_eq!(created["client"]["expiry"], 900);
+    assert_eq!(created["client"]["custom_claims"][0]["key"], "wksp_id");
+    assert!(created["client"]["secrets"][0].get("plain_secret").is_none());
+
+    let got = cli.json(&["clients", "get", "--org", &org_id, &client_id]);
+    assert_eq!(got["client"], created["client"]);
+    let updated = cli.json(&[
+        "clients", "update", "--org", &org_id, &client_id, "--name", "sync2",
+    ]);
+    assert_eq!(updated["client"]["name"], "sync2");
+    assert_eq!(updated["client"]["scopes"], created["client"]["scopes"]);
+    let listed = cli.json(&["clients", "list", "--org", &org_id]);
+    assert_eq!(listed["total_size"], 1);
+    assert_eq!(listed["clients"][0]["client_id"], client_id.as_str());
+
+    // Token issue, secret from stdin; a subset of scopes.
+    let token = cli.json_in(
+        &[
+            "token",
+            "issue",
+            "--client-id",
+            &client_id,
+            "--client-secret",
+            "-",
+            "--scope",
+            "read:orders",
+        ],
+        Some(&secret),
+    );
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["expires_in"], 900);
+    assert_eq!(token["scope"], "read:orders");
+    assert_eq!(s(&token["access_token"]).split('.').count(), 3);
+    cli.fails(
+        &[
+            "token",
+            "issue",
+            "--client-id",
+            &client_id,
+            "--client-secret",
+            &secret,
+            "--scope",
+            "admin",
+        ],
+        "invalid_scope",
+    );
+    let wrong = "ags_000000000000000000000000000000000000000";
+    cli.fails(
+        &[
+            "token",
+            "issue",
+            "--client-id",
+            &client_id,
+            "--client-secret",
+            wrong,
+        ],
+        "invalid_client",
+    );
+
+    // Secrets: add, remove; the last one cannot go.
+    let added = cli.json(&["clients", "secrets", "add", "--org", &org_id, &client_id]);
+    let new_secret_id = s(&added["secret"]["id"]).to_owned();
+    let first_secret_id = s(&created["client"]["secrets"][0]["id"]).to_owned();
+    assert_eq!(
+        cli.json(&[
+            "clients",
+            "secrets",
+            "remove",
+            "--org",
+            &org_id,
+            &client_id,
+            &first_secret_id
+        ]),
+        serde_json::json!({})
+    );
+    let err = cli.fails(
+        &[
+            "clients",
+            "secrets",
+            "remove",
+            "--org",
+            &org_id,
+            &client_id,
+            &new_secret_id,
+        ],
+        "failed_precondition",
+    );
+    assert!(err.contains("last client secret"));
+    cli.json(&[
+        "token",
+        "issue",
+        "--client-id",
+        &client_id,
+        "--client-secret",
+        s(&added["plain_secret"]),
+    ]);
+
+    // Signing keys: created on first use; rotate; retire the old one.
+    let keys = cli.json(&["signing-keys", "list"]);
+    let first_kid = s(&keys["signing_keys"][0]["kid"]).to_owned();
+    assert_eq!(keys["signing_keys"][0]["state"], "active");
+    let rotated = cli.json(&["signing-keys", "rotate"]);
+    assert_eq!(rotated["signing_key"]["state"], "active");
+    cli.fails(
+        &["signing-keys", "retire", s(&rotated["signing_key"]["kid"])],
+        "failed_precondition",
+    );
+    let retired = cli.json(&["signing-keys", "retire", &first_kid]);
+    assert_eq!(retired["signing_key"]["state"], "retired");
+    let text = cli.text(&["signing-keys", "list"]);
+    assert!(text.contains("retired") && text.contains("active"), "{text}");
+
+    assert_eq!(
+        cli.json(&["clients", "delete", "--org", &org_id, &client_id]),
+        serde_json::json!({})
+    );
+    cli.fails(&["clients", "get", "--org", &org_id, &client_id], "not_found");
+}
+
+#[test]
+fn human_output_shows_secrets_once_and_reads_well() {
+    let cli = Cli::new();
+    let text = cli.text(&["orgs", "create", "--name", "Acme"]);
+    let org_id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let text = cli.text(&["keys", "create", "--org", &org_id, "--claim", "env=prod"]);
+    let key = text
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("token: ")
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("agk_"));
+    assert!(text.contains("shown once"));
+    assert!(text.contains("custom_claims:") && text.contains("env=prod"));
+    let list = cli.text(&["keys", "list", "--org", &org_id]);
+    assert!(list.starts_with("TOKEN_ID"));
+    assert!(list.contains(&format!("…{}", &key[key.len() - 4..])));
+    assert!(!list.contains(&key), "the listing shows the whole key");
+    let clients = cli.text(&[
+        "clients", "create", "--org", &org_id, "--name", "c", "--scope", "s",
+    ]);
+    assert!(clients.contains("client_secret: ags_"));
+}
+
+#[test]
+fn errors_are_typed_and_exit_non_zero() {
+    let cli = Cli::new();
+    cli.fails(&["orgs", "get", "org_404"], "not_found");
+    cli.fails(&["orgs", "get", "acme"], "invalid_argument");
+    cli.fails(&["keys", "create", "--org", "org_404"], "not_found");
+    cli.fails(&["keys", "validate", "agk_not-a-key"], "token_validation_failed");
+    cli.fails(&["keys", "validate", ""], "token_validation_failed");
+    cli.fails(&["keys", "validate", "-"], "token_validation_failed");
+    cli.fails(&["keys", "revoke", "garbage"], "invalid_argument");
+    cli.fails(&["keys", "revoke", "apit_404"], "not_found");
+    cli.fails(&["--database", "mysql://x", "orgs", "list"], "invalid_argument");
+    let org_id = s(&cli.json(&["orgs", "create", "--name", "Acme"])["organization"]["id"]).to_owned();
+    let many: Vec<String> = (0..21).map(|i| format!("k{i}=v")).collect();
+    let mut args = vec!["keys", "create", "--org", org_id.as_str()];
+    for c in &many {
+        args.extend(["--claim", c.as_str()]);
+    }
+    let err = cli.fails(&args, "invalid_argument");
+    assert!(err.contains("custom_claims"), "{err}");
+    cli.fails(
+        &["keys", "list", "--org", &org_id, "--page-size", "31"],
+        "invalid_argument",
+    );
+    cli.fails(
+        &["keys", "list", "--org", &org_id, "--page-token", "forged"],
+        "invalid_argument",
+    );
+    cli.fails(
+        &["clients", "list", "--org", &org_id, "--page-size", "5"],
+        "invalid_argument",
+    );
+
+    // Command-line usage errors are clap's (exit status 2).
+    let out = cli.run(
+        &["keys", "create", "--org", &org_id, "--claim", "no-equals"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli.run(
+        &["keys", "create", "--org", &org_id, "--expires", "tomorrow"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    // A pepper mismatch is refused with a clear message.
+    let out = cli
+        .command(&["orgs", "list"])
+        .env(
+            "AUTHGATE_KEY_PEPPER",
+            "a-pepper-that-is-long-enough-to-be-accepted",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: failed_precondition: "), "{stderr}");
+    assert!(stderr.contains("AUTHGATE_KEY_PEPPER") && !stderr.contains("long-enough"));
+}
+
+#[test]
+fn concurrent_processes_share_one_sqlite_file() {
+    let cli = Cli::new();
+    let org_id = s(&cli.json(&["orgs", "create", "--name", "Acme"])["organization"]["id"]).to_owned();
+    let client = cli.json(&[
+        "clients", "create", "--org", &org_id, "--name", "c", "--scope", "s",
+    ]);
+    let (client_id, secret) = (s(&client["client"]["client_id"]), s(&client["plain_secret"]));
+
+    // Writers and first-use key creation racing across processes.
+    let mut children = Vec::new();
+    for i in 0..10 {
+        let args: Vec<String> = if i % 2 == 0 {
+            ["--json", "keys", "create", "--org", &org_id]
+                .map(String::from)
+                .to_vec()
+        } else {
+            [
+                "--json",
+                "token",
+                "issue",
+                "--client-id",
+                client_id,
+                "--client-secret",
+                secret,
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        children.push(
+            cli.command(&refs)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(cli.json(&["keys", "list", "--org", &org_id])["total_count"], 5);
+    let keys = cli.json(&["signing-keys", "list"]);
+    assert_eq!(keys["signing_keys"].as_array().unwrap().len(), 1, "{keys}");
+
+    // A key revoked by one process fails validation in the next.
+    let k = cli.json(&["keys", "create", "--org", &org_id]);
+    cli.json(&["keys", "validate", s(&k["token"])]);
+    cli.json(&["keys", "revoke", s(&k["token_id"])]);
+    cli.fails(&["keys", "validate", s(&k["token"])], "token_validation_failed");
+}
+
+#[test]
+fn processes_share_one_postgres_database() {
+    let Some((cli, _db)) = Cli::postgres("processes_share_one_postgres_database") else {
+        return;
+    };
+    let org_id = s(&cli.json(&["orgs", "create", "--name", "Acme"])["organization"]["id"]).to_owned();
+    let client = cli.json(&[
+        "clients", "create", "--org", &org_id, "--name", "c", "--scope", "s",
+    ]);
+    let (client_id, secret) = (s(&client["client"]["client_id"]), s(&client["plain_secret"]));
+    let mut children = Vec::new();
+    for i in 0..6 {
+        let args: Vec<&str> = if i % 2 == 0 {
+            vec!["--json", "keys", "create", "--org", &org_id]
+        } else {
+            vec![
+                "--json",
+                "token",
+                "issue",
+                "--client-id",
+                client_id,
+                "--client-secret",
+                secret,
+            ]
+        };
+        children.push(
+            cli.command(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(cli.json(&["keys", "list", "--org", &org_id])["total_count"], 3);
+    assert_eq!(
+        cli.json(&["signing-keys", "list"])["signing_keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Revoked by one process, refused by the next.
+    let k = cli.json(&["keys", "create", "--org", &org_id]);
+    cli.json(&["keys", "validate", s(&k["token"])]);
+    cli.json(&["keys", "revoke", s(&k["token"])]);
+    cli.fails(&["keys", "validate", s(&k["token"])], "token_validation_failed");
+}
