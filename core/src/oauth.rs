@@ -290,8 +290,29 @@ impl TokenFetcher {
                 "refresh_ratio must be within [0, 1] and refresh_jitter within [0, 0.5]",
             ));
         }
-        if config.timeout.is_zero() {
-            return Err(Error::invalid("timeout", "must be greater than zero"));
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        if config.timeout.is_zero() || config.timeout > YEAR {
+            return Err(Error::invalid(
+                "timeout",
+                "must be greater than zero and at most a year",
+            ));
+        }
+        if [
+            config.expiry_margin,
+            config.default_lifetime,
+            config.retry_backoff,
+            config.max_backoff,
+        ]
+        .iter()
+        .any(|d| *d > YEAR)
+        {
+            return Err(Error::invalid(
+                "token_fetcher",
+                "durations must not exceed one year",
+            ));
+        }
+        if config.default_lifetime.is_zero() {
+            return Err(Error::invalid("default_lifetime", "must be greater than zero"));
         }
         if let Some(bad) = config
             .scopes
@@ -312,7 +333,7 @@ impl TokenFetcher {
     /// shared by all concurrent callers).
     pub async fn get_token(&self) -> Result<AccessToken> {
         let handle = self.0.config.runtime.clone().unwrap_or_else(Handle::current);
-        match self.next(Some(&handle)) {
+        match self.next(&handle) {
             Next::Token(token) => Ok(token),
             Next::Fail(e) => Err(e),
             Next::Wait(flight) => flight.await,
@@ -409,13 +430,10 @@ impl TokenFetcher {
         Some(token)
     }
 
-    fn next(&self, handle: Option<&Handle>) -> Next {
-        if let Some(token) = self.usable_cached(handle) {
+    fn next(&self, handle: &Handle) -> Next {
+        if let Some(token) = self.usable_cached(Some(handle)) {
             return Next::Token(token);
         }
-        let Some(handle) = handle else {
-            return Next::Fail(Error::Internal("no runtime to fetch a token on".into()));
-        };
         {
             let state = lock(&self.0.state);
             if !self.0.flight.is_running()

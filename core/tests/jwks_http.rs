@@ -473,6 +473,51 @@ async fn removing_a_kid_flushes_the_verified_token_cache() {
 }
 
 #[tokio::test]
+async fn cache_hits_still_refresh_keys_and_notice_a_retired_kid() {
+    let server = TestServer::start().await;
+    server.set(PATH, Reply::json(200, &jwks(&[("rsa-a", "a"), ("rsa-b", "b")])));
+    let mut cfg = fast();
+    cfg.default_ttl = Duration::from_millis(300);
+    cfg.cooldown = Duration::from_millis(50);
+    let mut c = config(KeySource::JwksUrl(server.url(PATH)), cfg);
+    c.token_cache_capacity = 100;
+    let v = JwtValidator::new(c).expect("validator");
+    let token = rs256("rsa-a", "a");
+    v.validate(&token).await.expect("valid");
+    server.set(PATH, Reply::json(200, &jwks(&[("rsa-b", "b")])));
+    // Only cache hits from here on; they must still drive the refresh that retires "a".
+    let started = Instant::now();
+    let mut outcome = Ok(());
+    while started.elapsed() < Duration::from_secs(2) {
+        if let Err(e) = v.validate(&token).await {
+            outcome = Err(e);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(outcome, Err(Error::InvalidToken(TokenError::UnknownKeyId)));
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(server.hits(PATH) >= 2);
+}
+
+#[tokio::test]
+async fn overlong_kids_are_unknown_without_a_fetch() {
+    let server = TestServer::start().await;
+    serve_jwks(&server, PATH, &jwks(&[("rsa-a", "a")]));
+    let mut cfg = fast();
+    cfg.cooldown = Duration::ZERO;
+    let v = validator(&server, cfg);
+    v.validate(&rs256("rsa-a", "a")).await.expect("valid");
+    let long_kid = "k".repeat(300);
+    assert!(is_unknown_kid(&v.validate(&rs256("rsa-b", &long_kid)).await));
+    assert_eq!(server.hits(PATH), 1);
+}
+
+#[tokio::test]
 async fn discovery_finds_the_jwks_and_pins_the_issuer() {
     let server = TestServer::start().await;
     let issuer = server.base();
@@ -559,6 +604,24 @@ async fn local_provider_gets_the_same_refetch_machinery() {
         .await
         .expect("key rotated elsewhere is picked up");
     assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+}
+
+#[derive(Debug)]
+struct BrokenStore;
+
+#[async_trait]
+impl KeyProvider for BrokenStore {
+    async fn jwks(&self) -> Result<JwkSet> {
+        Err(Error::Store("connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_provider_means_keys_unavailable() {
+    let v = JwtValidator::new(config(KeySource::Provider(Arc::new(BrokenStore)), fast())).expect("validator");
+    let e = v.validate(&rs256("rsa-a", "a")).await.unwrap_err();
+    assert_eq!((e.code(), e.http_status()), ("keys_unavailable", 503));
+    assert!(e.to_string().contains("connection refused"), "{e}");
 }
 
 #[test]

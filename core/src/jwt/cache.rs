@@ -3,8 +3,9 @@
 //! Maps the SHA-256 digest of a whole token to the claims it verified to. An entry is used only
 //! while the token's `exp` has not passed (the leeway is not extended to cached entries), while
 //! the key set's generation is the one it was verified under (a removed or changed `kid` flushes
-//! everything), and while the key set itself is usable. The cache is bounded: sharded maps with
-//! first-in-first-out eviction, expired entries dropped when met.
+//! everything), and while the key set is within its TTL (hits past the refresh-ahead point start
+//! the background refresh; past the TTL tokens are verified again). The cache is bounded:
+//! sharded maps with first-in-first-out eviction, expired entries dropped when met.
 
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{HashMap, HashSet, VecDeque};

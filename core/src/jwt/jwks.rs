@@ -8,19 +8,23 @@
 //!   [`min_ttl`, `max_ttl`](JwksConfig::min_ttl) (`no-store`/`no-cache` count as 0, so
 //!   `min_ttl`); [`default_ttl`](JwksConfig::default_ttl) when absent and for providers.
 //!   Revalidation uses `If-None-Match` when the server sent an `ETag`.
-//! - **Refresh-ahead**: once 80 % of the TTL has passed, the next validation starts a refresh in
-//!   the background (on the caller's tokio runtime) and keeps using the current keys.
+//! - **Refresh-ahead**: once 80 % of the TTL has passed, the next validation (even one answered
+//!   from the verified-token cache) starts a refresh in the background (on the caller's tokio
+//!   runtime, or the validator's configured one) and keeps using the current keys. If the TTL
+//!   ends with no refresh attempted, the next validation waits for one fetch.
 //! - **Unknown `kid`** → one refetch, then a [`cooldown`](JwksConfig::cooldown): no kid-driven
 //!   fetch starts less than `cooldown` after the previous fetch began, and a `kid` that a fetch
 //!   confirmed absent is rejected without any fetch for [`negative_ttl`](JwksConfig::negative_ttl)
-//!   (at most 1024 such kids are remembered). A flood of random kids therefore costs at most
-//!   one fetch per cooldown.
+//!   (at most 1024 such kids are remembered; kids over 256 bytes never cause a fetch). A flood
+//!   of random kids therefore costs at most one fetch per cooldown. An unknown `kid` is a 401
+//!   (`unknown_kid`) even while the JWKS is unreachable, as long as the current set is usable.
 //! - **Single-flight**: one fetch at a time per cache; everyone waiting shares its outcome,
 //!   success *and* failure. After a failure, retries back off exponentially from
 //!   [`retry_backoff`](JwksConfig::retry_backoff) up to `cooldown`.
-//! - **Stale-if-error**: when refreshing fails, the last good set stays in use until
-//!   `TTL + stale_if_error` after it was fetched; after that validation fails with
-//!   [`Error::KeysUnavailable`] (HTTP 503), never with a 401-class error.
+//! - **Stale-if-error**: when refreshing fails, the last good set stays in use (without making
+//!   callers wait; retries run in the background) until `TTL + stale_if_error` after it was
+//!   fetched; after that validation fails with [`Error::KeysUnavailable`] (HTTP 503), never with
+//!   a 401-class error. The verified-token cache is not used for stale keys.
 //! - **Transport**: `https` only (plain `http` to loopback hosts — `localhost`, `127.0.0.0/8`,
 //!   `::1` — is allowed), redirects refused, [`fetch_timeout`](JwksConfig::fetch_timeout) for the
 //!   whole exchange, body capped at [`max_body_bytes`](JwksConfig::max_body_bytes), at most
@@ -128,6 +132,21 @@ impl JwksConfig {
     }
 
     fn validate(&self) -> Result<()> {
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        for (name, value) in [
+            ("jwks.default_ttl", self.default_ttl),
+            ("jwks.min_ttl", self.min_ttl),
+            ("jwks.max_ttl", self.max_ttl),
+            ("jwks.cooldown", self.cooldown),
+            ("jwks.negative_ttl", self.negative_ttl),
+            ("jwks.stale_if_error", self.stale_if_error),
+            ("jwks.retry_backoff", self.retry_backoff),
+            ("jwks.fetch_timeout", self.fetch_timeout),
+        ] {
+            if value > YEAR {
+                return Err(Error::invalid(name, "must not exceed one year"));
+            }
+        }
         if self.fetch_timeout.is_zero() {
             return Err(Error::invalid("jwks.fetch_timeout", "must be greater than zero"));
         }
@@ -242,8 +261,10 @@ struct Inner {
     state: Mutex<State>,
     flight: SingleFlight<()>,
     generation: AtomicU64,
-    /// Milliseconds since [`base`] until which the current keys may be used; 0 when none.
-    usable_until: AtomicU64,
+    /// Milliseconds since [`base`] of the current keys' refresh-ahead point and TTL end (0 when
+    /// none), for the verified-token cache's lock-free check.
+    refresh_at_ms: AtomicU64,
+    expires_at_ms: AtomicU64,
 }
 
 fn base() -> Instant {
@@ -347,7 +368,8 @@ impl JwksCache {
             state: Mutex::new(State::default()),
             flight: SingleFlight::default(),
             generation: AtomicU64::new(0),
-            usable_until: AtomicU64::new(0),
+            refresh_at_ms: AtomicU64::new(0),
+            expires_at_ms: AtomicU64::new(0),
         }))
     }
 
@@ -443,10 +465,20 @@ impl JwksCache {
         self.0.generation.load(Ordering::Acquire)
     }
 
-    /// Whether keys are loaded and not past the stale window (cheap: two atomic loads).
-    pub(crate) fn usable(&self) -> bool {
-        let until = self.0.usable_until.load(Ordering::Acquire);
-        until != 0 && millis_since_base(Instant::now()) < until
+    /// Whether a token verified earlier with these keys may be answered from the verified-token
+    /// cache: only while the keys are within their TTL. Past the refresh-ahead point this starts
+    /// the background refresh, so that traffic served from the cache still keeps keys current.
+    pub(crate) fn cache_hit_allowed(&self, bg: Option<&Handle>) -> bool {
+        let now = millis_since_base(Instant::now());
+        if now < self.0.refresh_at_ms.load(Ordering::Acquire) {
+            return true;
+        }
+        if now < self.0.expires_at_ms.load(Ordering::Acquire) {
+            // Spawns the refresh-ahead when due; the keys themselves are not needed here.
+            drop(self.current(false, bg));
+            return true;
+        }
+        false
     }
 
     /// Fetches now (joining a running fetch), ignoring the cooldown; resolves when done.
@@ -687,7 +719,8 @@ impl JwksCache {
     }
 
     fn install_snapshot(&self, snapshot: Snapshot) {
-        let until = millis_since_base(snapshot.stale_until).max(1);
+        let refresh_at = millis_since_base(snapshot.refresh_at);
+        let expires_at = millis_since_base(snapshot.expires_at).max(1);
         let mut slot = self.0.snapshot.write().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = slot.as_ref()
             && !Arc::ptr_eq(&old.keys, &snapshot.keys)
@@ -696,7 +729,8 @@ impl JwksCache {
             self.0.generation.fetch_add(1, Ordering::AcqRel);
         }
         *slot = Some(Arc::new(snapshot));
-        self.0.usable_until.store(until, Ordering::Release);
+        self.0.refresh_at_ms.store(refresh_at, Ordering::Release);
+        self.0.expires_at_ms.store(expires_at, Ordering::Release);
     }
 
     async fn fetch_keys(&self, etag: Option<&str>) -> Result<Fetched> {

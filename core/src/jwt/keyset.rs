@@ -394,6 +394,14 @@ fn parse_key(f: &JwkFields) -> Result<Option<VerifyingKey>, &'static str> {
             if bits > MAX_RSA_BITS {
                 return Err("the RSA key is longer than 8192 bits");
             }
+            // The public exponent: odd, at least 3, at most 33 bits (what aws-lc verifies with).
+            let e_value = e.iter().fold(0u64, |acc, b| {
+                acc.saturating_mul(256).saturating_add(u64::from(*b))
+            });
+            let odd = |v: &[u8]| v.last().is_some_and(|b| b % 2 == 1);
+            if e.len() > 5 || !(3..1 << 33).contains(&e_value) || !odd(&e) || !odd(&n) {
+                return Err("the RSA key's exponent or modulus is invalid");
+            }
             (KeyFamily::Rsa, Material::Rsa { n, e })
         }
         "EC" => {
@@ -534,6 +542,26 @@ mod tests {
             s.select(Algorithm::ES256, Some("short")),
             Selection::Mismatch
         ));
+    }
+
+    #[test]
+    fn rsa_exponent_and_modulus_are_checked() {
+        let n = URL_SAFE_NO_PAD.encode([0xC5u8; 256]);
+        let even_n = URL_SAFE_NO_PAD.encode([0xC4u8; 256]);
+        for (kid, n, e) in [
+            ("even-e", &n, "AQAA"),
+            ("e-1", &n, "AQ"),
+            ("e-huge", &n, "AQAAAAAB"),
+            ("even-n", &even_n, "AQAB"),
+        ] {
+            let s = set(json!({"keys": [{"kty": "RSA", "kid": kid, "n": n, "e": e}]}));
+            assert_eq!(s.len(), 0, "{kid}");
+            assert_eq!(
+                s.rejected()[0].reason,
+                "the RSA key's exponent or modulus is invalid",
+                "{kid}"
+            );
+        }
     }
 
     #[test]

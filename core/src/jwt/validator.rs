@@ -342,7 +342,7 @@ impl JwtValidator {
             (cache, digest)
         });
         if let Some((cache, digest)) = &digest
-            && inner.keys.usable()
+            && inner.keys.cache_hit_allowed(bg)
             && let Some(claims) = cache.get(digest, now, inner.keys.generation())
         {
             return Step::Done(self.authorise(claims));
