@@ -2,7 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column, Row as _, TypeInfo, ValueRef};
 
 use super::{Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value};
@@ -27,10 +29,20 @@ pub(crate) struct Postgres {
 impl Postgres {
     /// Connects and applies migrations.
     pub(crate) async fn open(url: &str) -> Result<Postgres> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| {
+                Error::invalid(
+                    "database_url",
+                    format!("not a valid PostgreSQL URL: {}", describe(&e)),
+                )
+            })?
+            // Every statement is a parameterised lookup whose best plan does not depend on the
+            // values: plan once per connection instead of re-planning (≈1 ms for the key lookup).
+            .options([("plan_cache_mode", "force_generic_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {}", describe(&e))))?;
         migrate(&pool).await?;
