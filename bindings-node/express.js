@@ -9,9 +9,10 @@
  *   app.post('/deploy', requireScope('deploy:write'), handler)       // JWT → req.tokenClaims
  *   app.get('/reports', requireScope(['a', 'b'], { any: true, client: scalekit }), handler)
  *
- * Responses (RFC 6750): no credentials → 401 with `WWW-Authenticate: Bearer`; a rejected
- * credential → 401 with `error="invalid_token"`; missing scopes → 403 with
- * `error="insufficient_scope"` and `scope="…"`; keys or the key service unavailable → 503.
+ * Responses (RFC 6750, challenges built by the core exactly as `authgate serve` sends them): no
+ * credentials → 401 with `WWW-Authenticate: Bearer`; a rejected credential → 401 with
+ * `error="invalid_token"`; missing scopes → 403 with `error="insufficient_scope"` and
+ * `scope="<missing scopes>"`; keys or the key service unavailable → 503.
  * The token is always verified before scopes are looked at. Only real faults reach `next(err)`.
  *
  * JWT verification runs synchronously when the keys are cached, so `next()` is called in the same
@@ -60,31 +61,22 @@ function bearerToken(req) {
   return token
 }
 
-function quote(value) {
-  return `"${String(value).replace(/["\\]/g, '')}"`
+/** A challenge with the configured realm first (RFC 6750 §3). */
+function withRealm(challenge, realm) {
+  if (!realm) return challenge
+  const rest = challenge.slice('Bearer'.length).trim()
+  const value = String(realm).replace(/[^ !#-[\]-~]/g, '')
+  return `Bearer realm="${value}"${rest ? `, ${rest}` : ''}`
 }
 
-function challenge(realm, params) {
-  const parts = []
-  if (realm) parts.push(`realm=${quote(realm)}`)
-  for (const [k, v] of params) parts.push(`${k}=${quote(v)}`)
-  return parts.length ? `Bearer ${parts.join(', ')}` : 'Bearer'
-}
-
-function unauthorized(res, realm, message, errorCode) {
-  const params = errorCode ? [['error', errorCode], ['error_description', message]] : []
-  res.set('WWW-Authenticate', challenge(realm, params))
+function unauthorized(res, realm, message, err) {
+  res.set('WWW-Authenticate', withRealm(err ? err.wwwAuthenticate : 'Bearer', realm))
   res.status(401).json({ error: message })
 }
 
-function forbidden(res, realm, scopes) {
-  const params = [
-    ['error', 'insufficient_scope'],
-    ['error_description', 'Insufficient permissions'],
-    ['scope', scopes.join(' ')],
-  ]
-  res.set('WWW-Authenticate', challenge(realm, params))
-  res.status(403).json({ error: 'Insufficient permissions', requiredScopes: scopes })
+function forbidden(res, realm, err) {
+  res.set('WWW-Authenticate', withRealm(err.wwwAuthenticate, realm))
+  res.status(403).json({ error: 'Insufficient permissions', missingScopes: err.missingScopes })
 }
 
 function unavailable(res) {
@@ -114,7 +106,7 @@ function clientFrom(arg) {
 function apiKeyMiddleware(explicit, realm) {
   return function authenticateToken(req, res, next) {
     const token = bearerToken(req)
-    if (!token) return unauthorized(res, realm, 'Missing authorization token', token === '' ? 'invalid_request' : null)
+    if (!token) return unauthorized(res, realm, 'Missing authorization token', null)
     let client
     try {
       client = explicit || configuredClient()
@@ -128,7 +120,7 @@ function apiKeyMiddleware(explicit, realm) {
       },
       (err) => {
         if (err instanceof ScalekitValidateTokenFailureException) {
-          return unauthorized(res, realm, 'Invalid or expired token', 'invalid_token')
+          return unauthorized(res, realm, 'Invalid or expired token', err)
         }
         if (isUnavailable(err)) return unavailable(res)
         next(err)
@@ -172,8 +164,8 @@ function requireScope(scopes, options) {
 
   const fail = (res, next, err) => {
     if (err instanceof ScalekitValidateTokenFailureException) {
-      if (err.code === 'insufficient_scope') return forbidden(res, realm, list)
-      return unauthorized(res, realm, 'Invalid token', 'invalid_token')
+      if (err.code === 'insufficient_scope') return forbidden(res, realm, err)
+      return unauthorized(res, realm, 'Invalid token', err)
     }
     if (isUnavailable(err)) return unavailable(res)
     next(err)
@@ -181,7 +173,7 @@ function requireScope(scopes, options) {
 
   return function requireScopeMiddleware(req, res, next) {
     const token = bearerToken(req)
-    if (!token) return unauthorized(res, realm, 'Missing token', token === '' ? 'invalid_request' : null)
+    if (!token) return unauthorized(res, realm, 'Missing token', null)
     let claims
     try {
       if (validator === null) {

@@ -509,6 +509,8 @@ export declare class ScalekitValidateTokenFailureException extends ScalekitExcep
   httpStatus: number
   /** For `insufficient_scope`: the scopes the token lacks. */
   missingScopes: string[]
+  /** The RFC 6750 `WWW-Authenticate` challenge answering this failure (the core's, as the server sends). */
+  wwwAuthenticate: string
 }
 
 export declare class ScalekitServerException extends ScalekitException {

@@ -35,6 +35,8 @@ class ScalekitValidateTokenFailureException extends ScalekitException {
     if (!details || !details.code) this.code = 'token_validation_failed'
     this.httpStatus = this.code === 'insufficient_scope' ? 403 : 401
     this.missingScopes = (details && details.missingScopes) || []
+    /** The RFC 6750 `WWW-Authenticate` challenge answering this failure. */
+    this.wwwAuthenticate = (details && details.wwwAuthenticate) || 'Bearer error="invalid_token"'
   }
 }
 

@@ -13,6 +13,7 @@
 //! | `field` | for `invalid_argument`: the offending field |
 //! | `missingScopes` | for `insufficient_scope`: the required scopes the token lacks |
 //! | `validationFailure` | `true` when the credential itself was rejected (401/403 class) |
+//! | `wwwAuthenticate` | the core's RFC 6750 challenge for it, when it has one |
 //!
 //! Messages come from the core's `Display`, which never contains a secret.
 
@@ -106,6 +107,9 @@ fn build(env: &Env, err: &CoreError) -> Result<napi::Error> {
         obj.set_named_property("field", field)?;
     }
     obj.set_named_property("validationFailure", extras.validation_failure)?;
+    if let Some(challenge) = authgate_core::jwt::www_authenticate(err, None) {
+        obj.set_named_property("wwwAuthenticate", challenge)?;
+    }
     if let Some(missing) = extras.missing_scopes {
         obj.set_named_property("missingScopes", missing)?;
     }

@@ -92,6 +92,7 @@ describe('authgate/express', () => {
           res.json({ scopes: req.tokenClaims.scopes })
         })
         app.get('/admin', requireScope(['reports:read', 'admin'], { client: sk }), (req, res) => res.json({ ok: true }))
+        app.get('/realm', requireScope('deployments:write', { client: sk, realm: 'orders' }), (req, res) => res.json({ ok: true }))
         app.get('/down', requireScope('x', { validator: new JwtValidator({ jwksUrl: 'http://127.0.0.1:9/keys', jwksFetchTimeout: 1 }) }), (req, res) =>
           res.json({ ok: true }),
         )
@@ -166,7 +167,8 @@ describe('authgate/express', () => {
         assert.deepEqual(r.body, { scopes: ['reports:read'] })
         r = await get(`${http.url}/admin`, reports)
         assert.equal(r.status, 403)
-        assert.match(r.challenge, /scope="reports:read admin"/)
+        assert.match(r.challenge, /scope="admin"/, "the challenge names the missing scopes")
+        assert.deepEqual(r.body, { error: "Insufficient permissions", missingScopes: ["admin"] })
 
         // Verify before authorise: a forged token is 401 even on a scope-guarded route.
         const [h, p] = full.split('.')
@@ -179,6 +181,12 @@ describe('authgate/express', () => {
         assert.equal(r.status, 401)
         assert.deepEqual(r.body, { error: 'Missing token' })
         assert.equal(r.challenge, 'Bearer')
+
+        // A configured realm comes first in every challenge.
+        r = await get(`${http.url}/realm`)
+        assert.equal(r.challenge, 'Bearer realm="orders"')
+        r = await get(`${http.url}/realm`, 'not-a-jwt')
+        assert.match(r.challenge, /^Bearer realm="orders", error="invalid_token", error_description="/)
 
         // An opaque API key is not a JWT.
         const key = await sk.token.createToken(orgId)
