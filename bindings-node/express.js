@@ -23,9 +23,16 @@ const {
   ScalekitClient,
   JwtValidator,
   ScalekitValidateTokenFailureException,
+  ScalekitInsufficientScopeException,
   ScalekitServiceUnavailableException,
   ScalekitGatewayTimeoutException,
 } = require('./index.js')
+
+// The same bodies as the Python middleware.
+const MISSING = 'Missing authorization token'
+const INVALID = 'Invalid or expired token'
+const FORBIDDEN = 'Insufficient permissions'
+const UNAVAILABLE = 'Authentication service unavailable'
 
 let configured = null
 
@@ -76,12 +83,12 @@ function unauthorized(res, realm, message, err) {
 
 function forbidden(res, realm, err) {
   res.set('WWW-Authenticate', withRealm(err.wwwAuthenticate, realm))
-  res.status(403).json({ error: 'Insufficient permissions', missingScopes: err.missingScopes })
+  res.status(403).json({ error: FORBIDDEN })
 }
 
 function unavailable(res) {
   res.set('Retry-After', '5')
-  res.status(503).json({ error: 'Authentication service unavailable' })
+  res.status(503).json({ error: UNAVAILABLE })
 }
 
 function isUnavailable(err) {
@@ -106,7 +113,7 @@ function clientFrom(arg) {
 function apiKeyMiddleware(explicit, realm) {
   return function authenticateToken(req, res, next) {
     const token = bearerToken(req)
-    if (!token) return unauthorized(res, realm, 'Missing authorization token', null)
+    if (!token) return unauthorized(res, realm, MISSING, null)
     let client
     try {
       client = explicit || configuredClient()
@@ -120,7 +127,7 @@ function apiKeyMiddleware(explicit, realm) {
       },
       (err) => {
         if (err instanceof ScalekitValidateTokenFailureException) {
-          return unauthorized(res, realm, 'Invalid or expired token', err)
+          return unauthorized(res, realm, INVALID, err)
         }
         if (isUnavailable(err)) return unavailable(res)
         next(err)
@@ -164,8 +171,8 @@ function requireScope(scopes, options) {
 
   const fail = (res, next, err) => {
     if (err instanceof ScalekitValidateTokenFailureException) {
-      if (err.code === 'insufficient_scope') return forbidden(res, realm, err)
-      return unauthorized(res, realm, 'Invalid token', err)
+      if (err instanceof ScalekitInsufficientScopeException) return forbidden(res, realm, err)
+      return unauthorized(res, realm, INVALID, err)
     }
     if (isUnavailable(err)) return unavailable(res)
     next(err)
@@ -173,7 +180,7 @@ function requireScope(scopes, options) {
 
   return function requireScopeMiddleware(req, res, next) {
     const token = bearerToken(req)
-    if (!token) return unauthorized(res, realm, 'Missing token', null)
+    if (!token) return unauthorized(res, realm, MISSING, null)
     let claims
     try {
       if (validator === null) {

@@ -513,6 +513,9 @@ export declare class ScalekitValidateTokenFailureException extends ScalekitExcep
   wwwAuthenticate: string
 }
 
+/** A valid token without the required scopes (`code === 'insufficient_scope'`): answer 403. */
+export declare class ScalekitInsufficientScopeException extends ScalekitValidateTokenFailureException {}
+
 export declare class ScalekitServerException extends ScalekitException {
   httpStatus: number
   grpcStatus: number

@@ -40,6 +40,12 @@ class ScalekitValidateTokenFailureException extends ScalekitException {
   }
 }
 
+/**
+ * A valid token that lacks required scopes (`code === 'insufficient_scope'`, `missingScopes`
+ * lists them): answer 403. A `ScalekitValidateTokenFailureException` like every other rejection.
+ */
+class ScalekitInsufficientScopeException extends ScalekitValidateTokenFailureException {}
+
 /** An error answered by the environment (or the embedded authority), with its statuses. */
 class ScalekitServerException extends ScalekitException {
   constructor(message, details) {
@@ -106,7 +112,9 @@ const NATIVE_ERROR = 'AuthgateNativeError'
 function toScalekitError(err) {
   if (err === null || typeof err !== 'object' || err.name !== NATIVE_ERROR) return err
   let out
-  if (err.validationFailure) {
+  if (err.code === 'insufficient_scope') {
+    out = new ScalekitInsufficientScopeException(err.message, err)
+  } else if (err.validationFailure) {
     out = new ScalekitValidateTokenFailureException(err.message, err)
   } else if (err.code === 'keys_unavailable') {
     out = new ScalekitKeysUnavailableException(err.message, err)
@@ -579,6 +587,7 @@ module.exports = {
   ClientSecretStatus,
   ScalekitException,
   ScalekitValidateTokenFailureException,
+  ScalekitInsufficientScopeException,
   ScalekitServerException,
   ScalekitBadRequestException,
   ScalekitUnauthorizedException,

@@ -16,6 +16,7 @@ export const {
   ClientSecretStatus,
   ScalekitException,
   ScalekitValidateTokenFailureException,
+  ScalekitInsufficientScopeException,
   ScalekitServerException,
   ScalekitBadRequestException,
   ScalekitUnauthorizedException,

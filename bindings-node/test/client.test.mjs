@@ -8,6 +8,7 @@ import {
   Scalekit,
   ScalekitException,
   ScalekitValidateTokenFailureException,
+  ScalekitInsufficientScopeException,
   ScalekitServerException,
   ScalekitBadRequestException,
   ScalekitNotFoundException,
@@ -237,6 +238,7 @@ for (const mode of modes) {
 
       // Options as the official SDK: requiredScopes, audience, issuer.
       await sk.validateToken(jwt, { requiredScopes: ['deployments:read'], audience: ['deployment-api'] })
+      await rejectsWith(sk.validateToken(jwt, { requiredScopes: ['admin'] }), ScalekitInsufficientScopeException, 'insufficient_scope')
       await rejectsWith(sk.validateToken(jwt, { requiredScopes: ['admin'] }), ScalekitValidateTokenFailureException, 'insufficient_scope')
       await rejectsWith(sk.validateToken(jwt, { audience: ['other-api'] }), ScalekitValidateTokenFailureException, 'invalid_audience')
       await rejectsWith(sk.validateToken(jwt, { issuer: 'https://elsewhere.example' }), ScalekitValidateTokenFailureException, 'invalid_issuer')
