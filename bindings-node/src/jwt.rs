@@ -359,3 +359,37 @@ pub struct JsJwksStatus {
     /// Failures since the last success.
     pub consecutive_failures: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_options_are_checked() {
+        assert_eq!(seconds("leeway", 1.5).unwrap(), Duration::from_millis(1500));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 2.0e9] {
+            assert_eq!(seconds("leeway", bad).unwrap_err().code(), "invalid_argument");
+        }
+        let base = || ValidatorConfig::jwks_url("https://idp.example.com/keys");
+        let bad_match = JsValidatorOptions {
+            scope_match: Some("some".into()),
+            ..Default::default()
+        };
+        assert!(configure(base(), bad_match).is_err());
+        let bad_alg = JsValidatorOptions {
+            algorithms: Some(vec!["HS256".into()]),
+            ..Default::default()
+        };
+        assert!(configure(base(), bad_alg).is_err());
+        let ok = JsValidatorOptions {
+            audience: Some(Either::A("api".into())),
+            clock_tolerance: Some(5.0),
+            scope_match: Some("any".into()),
+            ..Default::default()
+        };
+        let config = configure(base(), ok).unwrap();
+        assert_eq!(config.audiences, ["api"]);
+        assert_eq!(config.leeway, Duration::from_secs(5));
+        assert_eq!(config.scope_match, ScopeMatch::Any);
+    }
+}

@@ -355,3 +355,29 @@ impl JsM2MClientApi {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_map_to_the_core_input_with_claims_in_a_stable_order() {
+        assert_eq!(organization_client(None), OrganizationClient::default());
+        let input = organization_client(Some(JsOrganizationClientOptions {
+            name: Some("svc".into()),
+            description: None,
+            scopes: Some(vec!["a:b".into()]),
+            audience: None,
+            custom_claims: Some(HashMap::from([
+                ("z".to_owned(), "1".to_owned()),
+                ("a".to_owned(), "2".to_owned()),
+            ])),
+            expiry: Some(600),
+        }));
+        assert_eq!(input.name.as_deref(), Some("svc"));
+        assert_eq!(input.audience, None, "left out = unchanged on update");
+        let keys: Vec<_> = input.custom_claims.unwrap().into_iter().map(|c| c.key).collect();
+        assert_eq!(keys, ["a", "z"]);
+        assert_eq!(input.expiry, Some(600));
+    }
+}

@@ -287,3 +287,38 @@ impl JsTokenClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_accepts_a_date_rfc3339_or_unix_seconds_and_nothing_else() {
+        let date = DateTime::from_timestamp(1_900_000_000, 500_000_000).unwrap();
+        assert_eq!(
+            timestamp("expiry", Either3::A(date)).unwrap().unix_timestamp(),
+            1_900_000_000
+        );
+        assert_eq!(
+            timestamp("expiry", Either3::B("2030-01-01T00:00:00Z".into()))
+                .unwrap()
+                .unix_timestamp(),
+            1_893_456_000
+        );
+        assert_eq!(
+            timestamp("expiry", Either3::C(1_893_456_000.0))
+                .unwrap()
+                .unix_timestamp(),
+            1_893_456_000
+        );
+        for bad in [
+            Either3::B("tomorrow".into()),
+            Either3::C(1.5),
+            Either3::C(f64::NAN),
+            Either3::C(1.0e15), // milliseconds by mistake: far outside the range
+        ] {
+            let err = timestamp("expiry", bad).unwrap_err();
+            assert_eq!(err.code(), "invalid_argument");
+        }
+    }
+}
