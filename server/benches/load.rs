@@ -282,7 +282,7 @@ async fn run(
     let rate = latencies.len() as f64 / seconds as f64;
     let per_request_us = |cpu: f64| cpu * 1e6 / latencies.len().max(1) as f64;
     format!(
-        "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} | {:>10.1} | {:>10.1} |",
+        "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} | {:>17.1} | {:>18.1} |",
         scenario.name,
         rate,
         percentile(&latencies, 0.50),
@@ -380,10 +380,10 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "| store      | scenario               |    req/s  | p50 ms   | p99 ms   | p99.9 ms | requests  | errors |"
+        "| store      | scenario               |    req/s  | p50 ms   | p99 ms   | p99.9 ms | requests  | errors | server CPU µs/req | loadgen CPU µs/req |"
     );
     println!(
-        "|------------|------------------------|-----------|----------|----------|----------|-----------|--------|"
+        "|------------|------------------------|-----------|----------|----------|----------|-----------|--------|-------------------|--------------------|"
     );
     for row in rows {
         println!("{row}");

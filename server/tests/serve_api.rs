@@ -46,7 +46,11 @@ async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_client_covers_every_operation_and_logs_no_secret() {
-    let server = Server::start();
+    // The most verbose log level, every crate included.
+    let server = Server::start_with(Options {
+        env: vec![("AUTHGATE_LOG".into(), "trace".into())],
+        ..Options::default()
+    });
     let remote = server.remote();
     let mut secrets: Vec<String> = vec![server.client_secret.clone()];
 
@@ -318,8 +322,20 @@ async fn remote_client_covers_every_operation_and_logs_no_secret() {
         Error::InvalidClient
     );
 
-    // The log (at debug level) never contains a key, secret or token.
+    // An environment access token used on the raw API.
+    let admin = admin_token(&server).await;
+    let r = http()
+        .get(server.at("/api/v1/organizations"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    secrets.push(admin);
+
+    // The log (at trace level) never contains a key, secret or token.
     let log = server.stderr();
+    assert!(log.lines().count() > 50, "the trace log is captured");
     assert!(log.contains("api key created"), "audit lines are logged");
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "a secret leaked into the log");

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
-use super::error::{ApiError, CHALLENGE_BEARER, CHALLENGE_INSUFFICIENT, CHALLENGE_INVALID_TOKEN};
+use super::error::{ApiError, CHALLENGE_BEARER, CHALLENGE_INSUFFICIENT};
 use super::metrics::AdminAuth;
 use super::state::AppState;
 
@@ -49,14 +49,16 @@ impl FromRequestParts<AppState> for Admin {
                     .with_challenge(CHALLENGE_BEARER),
             );
         };
-        let rejected = |reason: String| {
-            ApiError::from(Error::Unauthenticated(reason)).with_challenge(CHALLENGE_INVALID_TOKEN)
+        let rejected = |reason: Error| {
+            let message = match &reason {
+                Error::InvalidToken(why) => format!("invalid access token: {why}"),
+                other => format!("invalid access token: {}", other.code()),
+            };
+            ApiError::from(Error::Unauthenticated(message)).with_token_challenge(&reason)
         };
         if token.len() > MAX_TOKEN_LEN {
             state.metrics.admin_auth(AdminAuth::Invalid);
-            return Err(rejected(
-                "invalid access token: token exceeds the maximum size".into(),
-            ));
+            return Err(rejected(Error::InvalidToken(authgate_core::TokenError::TooLarge)));
         }
         let client_id = match state.verify_admin_token(token).await {
             Ok(client_id) => client_id,
@@ -67,8 +69,8 @@ impl FromRequestParts<AppState> for Admin {
             Err(err) => {
                 state.metrics.admin_auth(AdminAuth::Invalid);
                 let reason = match err {
-                    Error::InvalidToken(reason) => format!("invalid access token: {reason}"),
-                    other => format!("invalid access token: {}", other.code()),
+                    e @ Error::InvalidToken(_) => e,
+                    _ => Error::TokenValidationFailed,
                 };
                 return Err(rejected(reason));
             }

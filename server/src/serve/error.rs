@@ -32,8 +32,6 @@ pub const ERROR_INFO_TYPE: &str = "type.googleapis.com/scalekit.v1.errdetails.Er
 
 /// `WWW-Authenticate` challenge for a missing bearer token (RFC 6750 §3).
 pub const CHALLENGE_BEARER: &str = "Bearer realm=\"authgate\"";
-/// `WWW-Authenticate` challenge for a bearer token that was rejected.
-pub const CHALLENGE_INVALID_TOKEN: &str = "Bearer realm=\"authgate\", error=\"invalid_token\"";
 /// `WWW-Authenticate` challenge for a valid token that may not use the route.
 pub const CHALLENGE_INSUFFICIENT: &str = "Bearer realm=\"authgate\", error=\"insufficient_scope\"";
 
@@ -46,7 +44,7 @@ pub struct ApiError {
     message: Cow<'static, str>,
     field: Option<String>,
     resource: Option<(&'static str, String)>,
-    challenge: Option<&'static str>,
+    challenge: Option<HeaderValue>,
     close: bool,
 }
 
@@ -76,7 +74,15 @@ impl ApiError {
 
     /// Adds a `WWW-Authenticate` challenge to the response.
     pub fn with_challenge(mut self, challenge: &'static str) -> Self {
-        self.challenge = Some(challenge);
+        self.challenge = Some(HeaderValue::from_static(challenge));
+        self
+    }
+
+    /// Adds the RFC 6750 challenge for a rejected bearer token (shared with the bindings'
+    /// middleware: `error="invalid_token"` and a description of the reason, never the token).
+    pub fn with_token_challenge(mut self, reason: &Error) -> Self {
+        self.challenge = authgate_core::jwt::www_authenticate(reason, Some("authgate"))
+            .and_then(|v| HeaderValue::from_str(&v).ok());
         self
     }
 }
@@ -100,7 +106,7 @@ impl From<Error> for ApiError {
             other => Cow::Owned(other.to_string()),
         };
         let challenge = match &err {
-            Error::Unauthenticated(_) => Some(CHALLENGE_BEARER),
+            Error::Unauthenticated(_) => Some(HeaderValue::from_static(CHALLENGE_BEARER)),
             _ => None,
         };
         ApiError {
@@ -189,9 +195,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = super::json::response(self.status, &body);
         if let Some(challenge) = self.challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
         if self.close {
             response
