@@ -78,9 +78,32 @@ bench-python: $(BENCH_STAMP) ## Python: authgate vs PyJWT vs the official Scalek
 
 # --- node (bindings-node) -------------------------------------------------------------------
 
+NODE_DIR      := bindings-node
+NODE_TESTS    := test/client.test.mjs test/jwt.test.mjs test/express.test.mjs test/seed.test.mjs test/package.test.cjs
+NAPI_BUILD    := npx napi build --platform --js native.js --dts native.d.ts
+AUTHGATE_DEBUG := $(CURDIR)/$(TARGET_DIR)/debug/authgate
+AUTHGATE_RELEASE := $(CURDIR)/$(TARGET_DIR)/release/authgate
+
+.PHONY: node-deps
+node-deps: ## Node package: install its devDependencies from package-lock.json
+	cd $(NODE_DIR) && if [ -d node_modules/@napi-rs/cli ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi
+
+.PHONY: node-build
+node-build: node-deps ## Node package: napi build (debug) of the native addon and its loader
+	cd $(NODE_DIR) && $(NAPI_BUILD)
+
 .PHONY: test-node
-test-node: ## Node package: npm install, napi build and node --test
-	@echo "test-node: not wired yet"
+test-node: node-build ## Node package: napi build, authgate binary, tsc --strict on the sample app, node --test
+	cargo build -p authgate-server
+	cd $(NODE_DIR) && npx tsc -p examples/tsconfig.json --noEmit --strict
+	cd $(NODE_DIR) && AUTHGATE_BIN="$(AUTHGATE_DEBUG)" node --test $(NODE_TESTS)
+
+.PHONY: bench-node
+bench-node: node-deps ## Node JWT + Express benchmarks vs jose, jsonwebtoken+jwks-rsa, @scalekit-sdk/node (release builds)
+	cargo build --release -p authgate-server
+	cd $(NODE_DIR) && $(NAPI_BUILD) --release
+	cd bench/node && if [ -d node_modules/jose ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi
+	cd bench/node && AUTHGATE_BIN="$(AUTHGATE_RELEASE)" node --expose-gc bench.mjs
 
 # --- quality ---------------------------------------------------------------------------------
 

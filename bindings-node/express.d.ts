@@ -1,0 +1,54 @@
+// Type definitions of `authgate/express` (Express 4 and 5).
+import type { JwtValidator, ScalekitClient } from './index'
+
+export type NextFunction = (err?: unknown) => void
+export type AuthMiddleware = (req: any, res: any, next: NextFunction) => void
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `authenticateToken`: the validated API key's metadata. */
+      tokenInfo?: import('./index').Token
+      /** Set by `requireScope`: the verified JWT's claims. */
+      tokenClaims?: import('./index').JwtClaims
+    }
+  }
+}
+
+/** Sets the client used when none is passed explicitly. Returns it. */
+export declare function setup(client: ScalekitClient): ScalekitClient
+
+export interface AuthenticateTokenOptions {
+  client?: ScalekitClient
+  /** `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string
+}
+
+/**
+ * API-key authentication (`req.tokenInfo`): use as middleware with the `setup()` client, or call
+ * with a client / options to bind one.
+ */
+export declare function authenticateToken(req: any, res: any, next: NextFunction): void
+export declare function authenticateToken(client?: ScalekitClient | AuthenticateTokenOptions): AuthMiddleware
+
+export interface RequireScopeOptions {
+  /** Require at least one of the scopes instead of all. */
+  any?: boolean
+  /** The client whose tokens are accepted (default: the `setup()` client). */
+  client?: ScalekitClient
+  /** A validator for tokens of another issuer (instead of the client's). */
+  validator?: JwtValidator
+  /** Accepted audiences (with the client's validator). */
+  audience?: string | string[]
+  /** Required issuer (with the client's validator; default the environment URL). */
+  issuer?: string
+  /** `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string
+}
+
+/** JWT authorisation (`req.tokenClaims`): verify, then require `scopes`. */
+export declare function requireScope(scopes?: string | string[], options?: RequireScopeOptions): AuthMiddleware
+
+/** The bearer token of a request: `null` without one, `''` when malformed. */
+export declare function bearerToken(req: { headers: { authorization?: string | undefined } }): string | null

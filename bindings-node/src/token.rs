@@ -1,0 +1,324 @@
+//! API keys: `scalekit.token` (Scalekit's `ApiTokenService`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use authgate_core::AuthApi;
+use authgate_core::model::{CreateToken, ListTokens, TokenInfo, UpdateToken};
+use chrono::{DateTime, Utc};
+use napi::bindgen_prelude::{Either3, PromiseRaw};
+use napi::{Env, Result};
+use napi_derive::napi;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::errors::spawn;
+use crate::to_date;
+
+/// Everything known about an API key (Scalekit's `Token` message).
+#[napi(object, js_name = "Token")]
+#[derive(Debug)]
+pub struct JsToken {
+    /// `apit_…`: the id for list/update/invalidate. Not a credential.
+    pub token_id: String,
+    /// `org_…`
+    pub organization_id: String,
+    /// The organization's external id (empty when it has none).
+    pub organization_external_id: String,
+    /// Present only for user-scoped keys.
+    pub user_id: Option<String>,
+    /// The user's external id, for user-scoped keys.
+    pub user_external_id: Option<String>,
+    /// Caller-defined claims.
+    pub custom_claims: HashMap<String, String>,
+    /// When the key stops validating; absent = never.
+    pub expiry: Option<DateTime<Utc>>,
+    /// When the key was created.
+    pub created_at: DateTime<Utc>,
+    /// Free text.
+    pub description: Option<String>,
+    /// The last four characters of the key.
+    pub token_suffix: String,
+    /// The user's email, for user-scoped keys.
+    pub email: Option<String>,
+    /// The user's roles in the organization.
+    pub roles: Vec<String>,
+}
+
+impl From<TokenInfo> for JsToken {
+    fn from(t: TokenInfo) -> Self {
+        JsToken {
+            token_id: t.token_id,
+            organization_id: t.organization_id,
+            organization_external_id: t.organization_external_id,
+            user_id: t.user_id,
+            user_external_id: t.user_external_id,
+            custom_claims: t.custom_claims.into_iter().collect(),
+            expiry: t.expiry.map(to_date),
+            created_at: to_date(t.created_at),
+            description: t.description,
+            token_suffix: t.token_suffix,
+            email: t.email,
+            roles: t.roles,
+        }
+    }
+}
+
+/// Options of `createToken`.
+#[napi(object, js_name = "CreateTokenOptions")]
+#[derive(Debug)]
+pub struct JsCreateTokenOptions {
+    /// Makes the key user-scoped.
+    pub user_id: Option<String>,
+    /// Claims returned on every validation.
+    pub custom_claims: Option<HashMap<String, String>>,
+    /// When the key stops validating: a `Date`, an RFC 3339 string or Unix seconds.
+    pub expiry: Option<Either3<DateTime<Utc>, String, f64>>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// Result of `createToken`. `token` is the plain key: shown once, never stored.
+#[napi(object, js_name = "CreateTokenResponse")]
+#[derive(Debug)]
+pub struct JsCreateTokenResponse {
+    /// The plain API key.
+    pub token: String,
+    /// `apit_…`
+    pub token_id: String,
+    /// The key's metadata.
+    pub token_info: JsToken,
+}
+
+/// Result of `validateToken`.
+#[napi(object, js_name = "ValidateTokenResponse")]
+#[derive(Debug)]
+pub struct JsValidateTokenResponse {
+    /// The key's metadata.
+    pub token_info: JsToken,
+}
+
+/// Result of `updateToken`.
+#[napi(object, js_name = "UpdateTokenResponse")]
+#[derive(Debug)]
+pub struct JsUpdateTokenResponse {
+    /// The key's metadata after the update.
+    pub token_info: JsToken,
+}
+
+/// Options of `listTokens`.
+#[napi(object, js_name = "ListTokensOptions")]
+#[derive(Debug)]
+pub struct JsListTokensOptions {
+    /// Only keys of this user.
+    pub user_id: Option<String>,
+    /// Page size (1–30, default 10).
+    pub page_size: Option<u32>,
+    /// Token of the page to read.
+    pub page_token: Option<String>,
+}
+
+/// Result of `listTokens`.
+#[napi(object, js_name = "ListTokensResponse")]
+#[derive(Debug)]
+pub struct JsListTokensResponse {
+    /// This page.
+    pub tokens: Vec<JsToken>,
+    /// Number of keys matching, over all pages.
+    pub total_count: u32,
+    /// Token of the next page; empty on the last one.
+    pub next_page_token: String,
+    /// Token of the previous page; empty on the first one.
+    pub prev_page_token: String,
+}
+
+/// Options of `updateToken`.
+#[napi(object, js_name = "UpdateTokenOptions")]
+#[derive(Debug)]
+pub struct JsUpdateTokenOptions {
+    /// Replaces the whole claims map when given.
+    pub custom_claims: Option<HashMap<String, String>>,
+    /// Replaces the description when given; `''` clears it.
+    pub description: Option<String>,
+}
+
+/// An empty result (Scalekit's `google.protobuf.Empty`).
+#[napi(object, js_name = "Empty")]
+#[derive(Debug, Default)]
+pub struct JsEmpty {}
+
+/// A `Date`, RFC 3339 string or Unix seconds as a timestamp; anything else is a typed error.
+pub(crate) fn timestamp(
+    field: &str,
+    value: Either3<DateTime<Utc>, String, f64>,
+) -> authgate_core::Result<OffsetDateTime> {
+    let bad = |why: &str| authgate_core::Error::invalid(field, why);
+    match value {
+        Either3::A(date) => {
+            OffsetDateTime::from_unix_timestamp(date.timestamp()).map_err(|_| bad("date out of range"))
+        }
+        Either3::B(text) => {
+            OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| bad("not an RFC 3339 timestamp"))
+        }
+        Either3::C(secs) => {
+            if !secs.is_finite() || secs.fract() != 0.0 || secs.abs() > 253_402_300_799.0 {
+                return Err(bad("must be whole Unix seconds"));
+            }
+            OffsetDateTime::from_unix_timestamp(secs as i64).map_err(|_| bad("out of range"))
+        }
+    }
+}
+
+/// `scalekit.token`: create, validate, list, update and invalidate API keys.
+#[napi(js_name = "NativeTokenClient")]
+#[derive(Debug)]
+pub struct JsTokenClient {
+    pub(crate) api: Arc<dyn AuthApi>,
+}
+
+#[napi]
+impl JsTokenClient {
+    /// Creates an API key for the organization (user-scoped with `userId`).
+    #[napi(ts_return_type = "Promise<CreateTokenResponse>")]
+    pub fn create_token<'env>(
+        &self,
+        env: &'env Env,
+        organization_id: String,
+        options: Option<JsCreateTokenOptions>,
+    ) -> Result<PromiseRaw<'env, JsCreateTokenResponse>> {
+        let api = self.api.clone();
+        spawn(env, async move {
+            let mut input = CreateToken {
+                organization_id,
+                ..CreateToken::default()
+            };
+            if let Some(o) = options {
+                input.user_id = o.user_id;
+                input.custom_claims = o.custom_claims.unwrap_or_default().into_iter().collect();
+                input.expiry = o.expiry.map(|e| timestamp("expiry", e)).transpose()?;
+                input.description = o.description;
+            }
+            let r = api.create_token(input).await?;
+            Ok(JsCreateTokenResponse {
+                token: r.token.into_inner(),
+                token_id: r.token_id,
+                token_info: r.token_info.into(),
+            })
+        })
+    }
+
+    /// Validates a plain API key; rejects with `token_validation_failed` for any bad key.
+    #[napi(ts_return_type = "Promise<ValidateTokenResponse>")]
+    pub fn validate_token<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+    ) -> Result<PromiseRaw<'env, JsValidateTokenResponse>> {
+        let api = self.api.clone();
+        spawn(env, async move {
+            let info = api.validate_token(&token).await?;
+            Ok(JsValidateTokenResponse {
+                token_info: info.into(),
+            })
+        })
+    }
+
+    /// Lists the live keys of an organization.
+    #[napi(ts_return_type = "Promise<ListTokensResponse>")]
+    pub fn list_tokens<'env>(
+        &self,
+        env: &'env Env,
+        organization_id: String,
+        options: Option<JsListTokensOptions>,
+    ) -> Result<PromiseRaw<'env, JsListTokensResponse>> {
+        let api = self.api.clone();
+        spawn(env, async move {
+            let mut input = ListTokens {
+                organization_id,
+                ..ListTokens::default()
+            };
+            if let Some(o) = options {
+                input.user_id = o.user_id;
+                input.page_size = o.page_size;
+                input.page_token = o.page_token;
+            }
+            let r = api.list_tokens(input).await?;
+            Ok(JsListTokensResponse {
+                tokens: r.tokens.into_iter().map(Into::into).collect(),
+                total_count: r.total_count,
+                next_page_token: r.next_page_token,
+                prev_page_token: r.prev_page_token,
+            })
+        })
+    }
+
+    /// Replaces the claims and/or the description of a key (by key or `apit_…` id).
+    #[napi(ts_return_type = "Promise<UpdateTokenResponse>")]
+    pub fn update_token<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+        options: Option<JsUpdateTokenOptions>,
+    ) -> Result<PromiseRaw<'env, JsUpdateTokenResponse>> {
+        let api = self.api.clone();
+        spawn(env, async move {
+            let mut input = UpdateToken {
+                token,
+                ..UpdateToken::default()
+            };
+            if let Some(o) = options {
+                input.custom_claims = o.custom_claims.map(|m| m.into_iter().collect());
+                input.description = o.description;
+            }
+            let info = api.update_token(input).await?;
+            Ok(JsUpdateTokenResponse {
+                token_info: info.into(),
+            })
+        })
+    }
+
+    /// Revokes a key (by key or `apit_…` id). Idempotent.
+    #[napi(ts_return_type = "Promise<Empty>")]
+    pub fn invalidate_token<'env>(&self, env: &'env Env, token: String) -> Result<PromiseRaw<'env, JsEmpty>> {
+        let api = self.api.clone();
+        spawn(env, async move {
+            api.invalidate_token(&token).await?;
+            Ok(JsEmpty::default())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_accepts_a_date_rfc3339_or_unix_seconds_and_nothing_else() {
+        let date = DateTime::from_timestamp(1_900_000_000, 500_000_000).unwrap();
+        assert_eq!(
+            timestamp("expiry", Either3::A(date)).unwrap().unix_timestamp(),
+            1_900_000_000
+        );
+        assert_eq!(
+            timestamp("expiry", Either3::B("2030-01-01T00:00:00Z".into()))
+                .unwrap()
+                .unix_timestamp(),
+            1_893_456_000
+        );
+        assert_eq!(
+            timestamp("expiry", Either3::C(1_893_456_000.0))
+                .unwrap()
+                .unix_timestamp(),
+            1_893_456_000
+        );
+        for bad in [
+            Either3::B("tomorrow".into()),
+            Either3::C(1.5),
+            Either3::C(f64::NAN),
+            Either3::C(1.0e15), // milliseconds by mistake: far outside the range
+        ] {
+            let err = timestamp("expiry", bad).unwrap_err();
+            assert_eq!(err.code(), "invalid_argument");
+        }
+    }
+}

@@ -1,0 +1,346 @@
+// Every ScalekitClient method, against the real `authgate serve` (remote) and embedded (local).
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+
+import {
+  ScalekitClient,
+  Scalekit,
+  ScalekitException,
+  ScalekitValidateTokenFailureException,
+  ScalekitInsufficientScopeException,
+  ScalekitServerException,
+  ScalekitBadRequestException,
+  ScalekitNotFoundException,
+  ScalekitUnauthorizedException,
+  ScalekitConflictException,
+  ScalekitServiceUnavailableException,
+  ClientSecretStatus,
+  ClientCredentials,
+} from 'authgate'
+import { startServer, tempDir, uniqueEmail } from './helpers.mjs'
+
+const LOCAL_ISSUER = 'http://authgate.test'
+
+async function rejectsWith(promise, Class, code) {
+  await assert.rejects(promise, (err) => {
+    assert.ok(err instanceof Class, `expected ${Class.name}, got ${err && err.constructor.name}: ${err && err.message}`)
+    assert.ok(err instanceof ScalekitException)
+    if (code) assert.equal(err.code, code)
+    return true
+  })
+}
+
+const POSTGRES_URL = process.env.AUTHGATE_TEST_DATABASE_URL
+const modes = ['remote', 'local']
+if (POSTGRES_URL) modes.push('postgres')
+else console.log('# AUTHGATE_TEST_DATABASE_URL is not set: the embedded PostgreSQL run is skipped')
+const RUN = Date.now().toString(36)
+
+for (const mode of modes) {
+  describe(`ScalekitClient (${mode})`, () => {
+    let server
+    let tmp
+    /** @type {import('authgate').ScalekitClient} */
+    let sk
+    let orgId
+
+    before(async () => {
+      if (mode === 'remote') {
+        server = await startServer()
+        sk = new ScalekitClient(server.url, server.clientId, server.clientSecret)
+      } else if (mode === 'postgres') {
+        sk = ScalekitClient.local(POSTGRES_URL, { issuer: LOCAL_ISSUER })
+      } else {
+        tmp = tempDir()
+        sk = ScalekitClient.local(`sqlite://${join(tmp.dir, 'embedded.db')}`, { issuer: LOCAL_ISSUER })
+      }
+      const { organization } = await sk.organization.createOrganization('Acme Corp', { externalId: `acme-${mode}-${RUN}` })
+      orgId = organization.id
+    })
+
+    after(async () => {
+      if (server) await server.stop()
+      if (tmp) tmp.cleanup()
+    })
+
+    test('mode, issuer and the official aliases', () => {
+      assert.equal(sk.mode, mode === 'remote' ? 'remote' : 'local')
+      assert.equal(sk.issuer, mode === 'remote' ? server.url : LOCAL_ISSUER)
+      assert.equal(Scalekit, ScalekitClient)
+    })
+
+    test('organization: create, get, list with pages, delete', async () => {
+      const { organization } = await sk.organization.createOrganization('Globex', { externalId: `globex-${mode}-${RUN}` })
+      assert.match(organization.id, /^org_/)
+      assert.equal(organization.displayName, 'Globex')
+      assert.equal(organization.externalId, `globex-${mode}-${RUN}`)
+      assert.ok(organization.createTime instanceof Date)
+
+      const got = await sk.organization.getOrganization(organization.id)
+      assert.deepEqual(got.organization, organization)
+
+      await rejectsWith(sk.organization.createOrganization('Dup', { externalId: `globex-${mode}-${RUN}` }), ScalekitConflictException, 'already_exists')
+
+      const page1 = await sk.organization.listOrganization({ pageSize: 1 })
+      assert.equal(page1.organizations.length, 1)
+      assert.ok(page1.totalSize >= 2)
+      assert.notEqual(page1.nextPageToken, '')
+      const page2 = await sk.organization.listOrganization({ pageSize: 1, pageToken: page1.nextPageToken })
+      assert.notEqual(page2.organizations[0].id, page1.organizations[0].id)
+
+      assert.deepEqual(await sk.organization.deleteOrganization(organization.id), {})
+      await rejectsWith(sk.organization.getOrganization(organization.id), ScalekitNotFoundException, 'not_found')
+    })
+
+    test('token: the seed flow — create, validate, list, update, invalidate', async () => {
+      // Organization-scoped key.
+      const response = await sk.token.createToken(orgId, { description: 'CI/CD pipeline token' })
+      const opaqueToken = response.token
+      const tokenId = response.tokenId
+      assert.match(tokenId, /^apit_/)
+      assert.equal(response.tokenInfo.tokenId, tokenId)
+      assert.equal(response.tokenInfo.description, 'CI/CD pipeline token')
+      assert.equal(response.tokenInfo.tokenSuffix, opaqueToken.slice(-4))
+      assert.ok(response.tokenInfo.createdAt instanceof Date)
+      assert.equal(response.tokenInfo.userId, undefined)
+
+      // User-scoped key with claims and expiry.
+      const email = uniqueEmail()
+      const { user } = await sk.user.createUserAndMembership(orgId, { email, externalId: 'ext-u1', roles: ['admin'] })
+      assert.match(user.id, /^usr_/)
+      assert.equal(user.email, email)
+      assert.deepEqual(user.memberships.map((m) => m.organizationId), [orgId])
+      assert.deepEqual(user.memberships[0].roles, [{ name: 'admin' }])
+      const expiry = new Date(Date.now() + 3600_000)
+      const userKey = await sk.token.createToken(orgId, {
+        userId: user.id,
+        customClaims: { team: 'engineering', environment: 'production' },
+        description: 'Deployment service token',
+        expiry,
+      })
+      assert.equal(userKey.tokenInfo.userId, user.id)
+      assert.equal(Math.floor(userKey.tokenInfo.expiry.getTime() / 1000), Math.floor(expiry.getTime() / 1000))
+
+      // Validate: org/user context.
+      const result = await sk.token.validateToken(userKey.token)
+      const { organizationId, userId, customClaims, roles, organizationExternalId } = result.tokenInfo
+      assert.equal(organizationId, orgId)
+      assert.equal(userId, user.id)
+      assert.deepEqual(customClaims, { team: 'engineering', environment: 'production' })
+      assert.deepEqual(roles, ['admin'])
+      assert.equal(organizationExternalId, `acme-${mode}-${RUN}`)
+      assert.equal(result.tokenInfo.email, email)
+
+      // Invalid keys, and a bare token id presented as a key.
+      for (const bad of ['nope', 'agk_' + 'x'.repeat(40), tokenId, opaqueToken.slice(0, -1) + 'A']) {
+        await rejectsWith(sk.token.validateToken(bad), ScalekitValidateTokenFailureException, 'token_validation_failed')
+      }
+
+      // List with pagination and the user filter.
+      const page = await sk.token.listTokens(orgId, { pageSize: 1 })
+      assert.equal(page.tokens.length, 1)
+      assert.ok(page.totalCount >= 2)
+      assert.notEqual(page.nextPageToken, '')
+      const next = await sk.token.listTokens(orgId, { pageSize: 1, pageToken: page.nextPageToken })
+      assert.notEqual(next.tokens[0].tokenId, page.tokens[0].tokenId)
+      const userTokens = await sk.token.listTokens(orgId, { userId: user.id })
+      assert.deepEqual(userTokens.tokens.map((t) => t.tokenId), [userKey.tokenId])
+
+      // Update replaces the claims; '' clears the description.
+      const updated = await sk.token.updateToken(userKey.tokenId, { customClaims: { team: 'platform' }, description: '' })
+      assert.deepEqual(updated.tokenInfo.customClaims, { team: 'platform' })
+      assert.ok(!updated.tokenInfo.description)
+      await rejectsWith(sk.token.updateToken(opaqueToken, { customClaims: { k: '' } }), ScalekitBadRequestException, 'invalid_argument')
+
+      // Revocation is instant and idempotent, by key or by id.
+      assert.deepEqual(await sk.token.invalidateToken(opaqueToken), {})
+      await rejectsWith(sk.token.validateToken(opaqueToken), ScalekitValidateTokenFailureException)
+      await sk.token.invalidateToken(opaqueToken)
+      await sk.token.invalidateToken(userKey.tokenId)
+      await rejectsWith(sk.token.validateToken(userKey.token), ScalekitValidateTokenFailureException)
+    })
+
+    test('m2m: create, get, update, list, secrets, delete', async () => {
+      const created = await sk.m2m.createOrganizationClient(orgId, {
+        name: 'GitHub Actions Deployment Service',
+        description: 'Deploys to production via GitHub Actions',
+        scopes: ['deploy:applications', 'read:deployments'],
+        audience: ['deployment-api.acmecorp.com'],
+        customClaims: { github_repository: 'acmecorp/inventory-service', environment: 'production_us' },
+        expiry: 1800,
+      })
+      const { client, plainSecret } = created
+      assert.match(client.clientId, /^m2morg_/)
+      assert.ok(plainSecret.length >= 32)
+      assert.equal(client.organizationId, orgId)
+      assert.deepEqual(client.scopes, ['deploy:applications', 'read:deployments'])
+      assert.deepEqual(client.audience, ['deployment-api.acmecorp.com'])
+      assert.deepEqual(
+        Object.fromEntries(client.customClaims.map((c) => [c.key, c.value])),
+        { github_repository: 'acmecorp/inventory-service', environment: 'production_us' },
+      )
+      assert.equal(client.expiry, 1800)
+      assert.equal(client.secrets.length, 1)
+      assert.equal(client.secrets[0].status, ClientSecretStatus.ACTIVE)
+      assert.equal(client.secrets[0].secretSuffix, plainSecret.slice(-4))
+
+      const got = await sk.m2m.getOrganizationClient(orgId, client.clientId)
+      assert.equal(got.client.name, client.name)
+
+      const updated = await sk.m2m.updateOrganizationClient(orgId, client.clientId, { description: 'updated', scopes: ['deploy:applications'] })
+      assert.equal(updated.client.description, 'updated')
+      assert.deepEqual(updated.client.scopes, ['deploy:applications'])
+      assert.equal(updated.client.name, client.name, 'fields left out keep their value')
+
+      const listed = await sk.m2m.listOrganizationClients(orgId, { pageSize: 10 })
+      assert.ok(listed.clients.some((c) => c.clientId === client.clientId))
+      assert.ok(listed.totalSize >= 1)
+
+      const added = await sk.m2m.addOrganizationClientSecret(orgId, client.clientId)
+      assert.ok(added.plainSecret.length >= 32)
+      assert.match(added.secret.id, /^sks_/)
+      // Both secrets work at the token endpoint.
+      await sk.generateClientToken(client.clientId, plainSecret)
+      await sk.generateClientToken(client.clientId, added.plainSecret)
+
+      assert.deepEqual(await sk.m2m.removeOrganizationClientSecret(orgId, client.clientId, added.secret.id), {})
+      await rejectsWith(sk.generateClientToken(client.clientId, added.plainSecret), ScalekitUnauthorizedException, 'invalid_client')
+      // The last secret cannot be removed.
+      await rejectsWith(
+        sk.m2m.removeOrganizationClientSecret(orgId, client.clientId, client.secrets[0].id),
+        ScalekitBadRequestException,
+        'failed_precondition',
+      )
+
+      assert.deepEqual(await sk.m2m.deleteOrganizationClient(orgId, client.clientId), {})
+      await rejectsWith(sk.m2m.getOrganizationClient(orgId, client.clientId), ScalekitNotFoundException)
+      await rejectsWith(sk.generateClientToken(client.clientId, plainSecret), ScalekitUnauthorizedException)
+    })
+
+    test('JWT: client credentials, validateToken, validateAccessToken, verifyScopes', async () => {
+      const { client, plainSecret } = await sk.m2m.createOrganizationClient(orgId, {
+        name: 'svc',
+        scopes: ['deployments:read', 'deployments:write'],
+        audience: ['deployment-api'],
+        customClaims: { env: 'prod' },
+      })
+      const jwt = await sk.generateClientToken(client.clientId, plainSecret)
+      const claims = await sk.validateToken(jwt)
+      assert.equal(claims.sub, client.clientId)
+      assert.equal(claims.client_id, client.clientId)
+      assert.equal(claims.oid, orgId)
+      assert.equal(claims.iss, sk.issuer)
+      assert.deepEqual(claims.scopes, ['deployments:read', 'deployments:write'])
+      assert.deepEqual(claims.aud, ['deployment-api'])
+      assert.deepEqual(claims.custom_claims, { env: 'prod' })
+      assert.match(claims.jti, /^tkn_/)
+
+      // Options as the official SDK: requiredScopes, audience, issuer.
+      await sk.validateToken(jwt, { requiredScopes: ['deployments:read'], audience: ['deployment-api'] })
+      await rejectsWith(sk.validateToken(jwt, { requiredScopes: ['admin'] }), ScalekitInsufficientScopeException, 'insufficient_scope')
+      await rejectsWith(sk.validateToken(jwt, { requiredScopes: ['admin'] }), ScalekitValidateTokenFailureException, 'insufficient_scope')
+      await rejectsWith(sk.validateToken(jwt, { audience: ['other-api'] }), ScalekitValidateTokenFailureException, 'invalid_audience')
+      await rejectsWith(sk.validateToken(jwt, { issuer: 'https://elsewhere.example' }), ScalekitValidateTokenFailureException, 'invalid_issuer')
+      await rejectsWith(sk.validateToken('not.a.jwt'), ScalekitValidateTokenFailureException, 'token_malformed')
+
+      assert.equal(await sk.validateAccessToken(jwt), true)
+      assert.equal(await sk.validateAccessToken(jwt.slice(0, -4) + 'AAAA'), false)
+      assert.equal(sk.verifyScopes(jwt, ['deployments:write']), true)
+      assert.throws(() => sk.verifyScopes(jwt, ['admin']), (e) => e instanceof ScalekitValidateTokenFailureException && /admin/.test(e.message))
+
+      // Requested scopes narrow the grant; unknown ones are refused.
+      const narrow = await sk.generateClientToken(client.clientId, plainSecret, { scopes: ['deployments:read'] })
+      assert.deepEqual((await sk.validateToken(narrow)).scopes, ['deployments:read'])
+      await rejectsWith(sk.generateClientToken(client.clientId, plainSecret, { scopes: ['admin'] }), ScalekitBadRequestException, 'invalid_scope')
+      await rejectsWith(sk.generateClientToken(client.clientId, 'wrong-secret'), ScalekitUnauthorizedException, 'invalid_client')
+
+      // The validator is synchronous once keys are cached.
+      const v = sk.jwtValidator()
+      assert.equal(v.tryValidate(jwt).sub, client.clientId)
+      assert.deepEqual(v.grantedScopes(jwt), ['deployments:read', 'deployments:write'])
+      assert.equal(v.status().keyCount >= 1, true)
+    })
+
+    test('getClientAccessToken', async () => {
+      if (mode === 'remote') {
+        const token = await sk.getClientAccessToken()
+        assert.equal(token.split('.').length, 3)
+      } else {
+        await rejectsWith(sk.getClientAccessToken(), ScalekitBadRequestException, 'failed_precondition')
+      }
+    })
+
+    test('required arguments and bad input are typed errors that change nothing', async () => {
+      await rejectsWith(sk.token.createToken(''), ScalekitBadRequestException, 'invalid_argument')
+      await assert.rejects(sk.token.createToken(undefined), { message: 'organizationId is required' })
+      await assert.rejects(sk.m2m.getOrganizationClient(orgId), { message: 'clientId is required' })
+      await assert.rejects(sk.m2m.removeOrganizationClientSecret(orgId, 'm2morg_1'), { message: 'secretId is required' })
+      await assert.rejects(sk.user.createUserAndMembership(orgId, {}), { message: 'email is required' })
+      await assert.rejects(sk.generateClientToken('', 'x'), { message: 'clientId is required' })
+      await rejectsWith(sk.token.createToken(orgId, { expiry: 'tomorrow' }), ScalekitBadRequestException, 'invalid_argument')
+      await rejectsWith(sk.token.createToken(orgId, { description: 'x'.repeat(300) }), ScalekitBadRequestException, 'invalid_argument')
+      await rejectsWith(sk.token.createToken('org_999999'), ScalekitNotFoundException, 'not_found')
+      await rejectsWith(sk.m2m.createOrganizationClient(orgId, {}), ScalekitBadRequestException, 'invalid_argument')
+      const before = await sk.token.listTokens(orgId, { pageSize: 30 })
+      await rejectsWith(sk.token.createToken(orgId, { userId: 'usr_404' }), ScalekitServerException)
+      const after = await sk.token.listTokens(orgId, { pageSize: 30 })
+      assert.equal(after.totalCount, before.totalCount)
+    })
+  })
+}
+
+describe('remote client failures', () => {
+  test('wrong environment credentials: Unauthorized; unreachable server: ServiceUnavailable', async () => {
+    const server = await startServer()
+    try {
+      const bad = new ScalekitClient(server.url, server.clientId, 'not-the-secret')
+      await assert.rejects(bad.organization.listOrganization(), (e) => e instanceof ScalekitUnauthorizedException)
+    } finally {
+      await server.stop()
+    }
+    const down = new ScalekitClient(server.url, server.clientId, server.clientSecret, { timeoutMs: 2000, maxRetries: 0 })
+    await assert.rejects(down.token.validateToken('agk_x'), (e) => e instanceof ScalekitServiceUnavailableException || e instanceof ScalekitServerException)
+  })
+
+  test('ClientCredentials: cached token, refresh after invalidate, typed failures', async () => {
+    const server = await startServer()
+    try {
+      const sk = new ScalekitClient(server.url, server.clientId, server.clientSecret)
+      const { organization } = await sk.organization.createOrganization('Callers')
+      const { client, plainSecret } = await sk.m2m.createOrganizationClient(organization.id, { name: 'caller', scopes: ['a:read', 'a:write'] })
+      const cc = new ClientCredentials({ envUrl: server.url, clientId: client.clientId, clientSecret: plainSecret, scopes: ['a:read'] })
+      assert.equal(cc.cached(), undefined)
+      const [t1, t2] = await Promise.all([cc.getToken(), cc.getToken()])
+      assert.equal(t1, t2, 'concurrent callers share one fetch')
+      const info = await cc.getTokenInfo()
+      assert.equal(info.accessToken, t1)
+      assert.equal(info.tokenType, 'Bearer')
+      assert.equal(info.scope, 'a:read')
+      assert.ok(info.expiresAt instanceof Date && info.expiresAt > new Date())
+      assert.ok(info.expiresIn > 0 && info.expiresIn <= 3600)
+      assert.equal(cc.cached().accessToken, t1)
+      assert.equal(await cc.authorizationHeader(), `Bearer ${t1}`)
+      assert.deepEqual((await sk.validateToken(t1)).scopes, ['a:read'])
+      cc.invalidate()
+      assert.equal(cc.cached(), undefined)
+      await cc.getToken()
+
+      const wrong = new ClientCredentials({ tokenUrl: `${server.url}/oauth/token`, clientId: client.clientId, clientSecret: 'wrong' })
+      await assert.rejects(wrong.getToken(), (e) => e instanceof ScalekitUnauthorizedException && e.code === 'invalid_client')
+      assert.throws(() => new ClientCredentials({ clientId: 'x', clientSecret: 'y' }), (e) => e instanceof ScalekitBadRequestException)
+      assert.throws(() => new ClientCredentials({ envUrl: 'http://auth.example.com', clientId: 'x', clientSecret: 'y' }), (e) => e instanceof ScalekitBadRequestException)
+      assert.throws(() => new ClientCredentials({ envUrl: server.url, clientId: 'x' }), { message: 'clientSecret is required' })
+    } finally {
+      await server.stop()
+    }
+  })
+
+  test('constructor arguments are checked like the official SDK', () => {
+    assert.throws(() => new ScalekitClient('', 'id', 'secret'), { message: 'envUrl is required' })
+    assert.throws(() => new ScalekitClient('http://127.0.0.1:1', '', 'secret'), { message: 'clientId is required' })
+    assert.throws(() => new ScalekitClient('http://127.0.0.1:1', 'id', ''), { message: 'clientSecret is required' })
+    assert.throws(() => new ScalekitClient('ftp://x', 'id', 'secret'), (e) => e instanceof ScalekitBadRequestException)
+    assert.throws(() => new ScalekitClient('http://auth.example.com', 'id', 'secret'), (e) => e instanceof ScalekitBadRequestException)
+  })
+})

@@ -1,0 +1,223 @@
+// The seed's Node flows end to end on real Express servers (4 and 5) listening on loopback, with
+// the real `authgate serve` behind them: API-key middleware, requireScope with tokens from
+// /oauth/token, 200/401/403/503 paths, revocation → 401, faults → next(err).
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+
+import { ScalekitClient, JwtValidator } from 'authgate'
+import { setup, authenticateToken, requireScope, bearerToken } from 'authgate/express'
+import { startServer, listen, require } from './helpers.mjs'
+
+const versions = [
+  ['Express 5', require('express')],
+  ['Express 4', require('express4')],
+]
+
+async function oauthToken(envUrl, clientId, clientSecret, scope) {
+  const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret })
+  if (scope) body.set('scope', scope)
+  const res = await fetch(`${envUrl}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  })
+  assert.equal(res.status, 200, await res.clone().text())
+  const json = await res.json()
+  assert.equal(json.token_type, 'Bearer')
+  return json.access_token
+}
+
+async function get(url, token, method = 'GET') {
+  const headers = token === undefined ? {} : { authorization: token.startsWith('raw:') ? token.slice(4) : `Bearer ${token}` }
+  const res = await fetch(url, { method, headers })
+  const text = await res.text()
+  let body
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = text
+  }
+  return { status: res.status, body, challenge: res.headers.get('www-authenticate'), headers: res.headers }
+}
+
+describe('authgate/express', () => {
+  let server
+  let sk
+  let orgId
+  let userId
+  let m2m
+
+  before(async () => {
+    server = await startServer()
+    sk = new ScalekitClient(server.url, server.clientId, server.clientSecret)
+    setup(sk)
+    orgId = (await sk.organization.createOrganization('Express Co')).organization.id
+    userId = (await sk.user.createUserAndMembership(orgId, { email: `dev-${Date.now()}@example.com` })).user.id
+    m2m = await sk.m2m.createOrganizationClient(orgId, {
+      name: 'deployer',
+      scopes: ['deployments:read', 'deployments:write', 'reports:read'],
+    })
+  })
+
+  after(async () => {
+    await server.stop()
+  })
+
+  test('bearerToken parsing', () => {
+    assert.equal(bearerToken({ headers: {} }), null)
+    assert.equal(bearerToken({ headers: { authorization: 'Basic abc' } }), null)
+    assert.equal(bearerToken({ headers: { authorization: 'Bearer abc' } }), 'abc')
+    assert.equal(bearerToken({ headers: { authorization: 'bearer   abc ' } }), 'abc')
+    assert.equal(bearerToken({ headers: { authorization: 'Bearer ' } }), '')
+    assert.equal(bearerToken({ headers: { authorization: 'Bearer a b' } }), '')
+  })
+
+  for (const [name, express] of versions) {
+    describe(name, () => {
+      let http
+
+      before(async () => {
+        const app = express()
+        // The seed's API-key route: org (and user) context from req.tokenInfo.
+        app.get('/api/resources', authenticateToken, (req, res) => {
+          const { organizationId, userId } = req.tokenInfo
+          res.json({ organizationId, userId: userId || null })
+        })
+        app.get('/api/explicit', authenticateToken(sk), (req, res) => res.json({ org: req.tokenInfo.organizationId }))
+        // The seed's JWT routes.
+        app.post('/deploy', requireScope('deployments:write'), (req, res) => {
+          res.json({ client: req.tokenClaims.sub, org: req.tokenClaims.oid })
+        })
+        app.get('/reports', requireScope(['reports:read', 'admin'], { any: true, client: sk }), (req, res) => {
+          res.json({ scopes: req.tokenClaims.scopes })
+        })
+        app.get('/admin', requireScope(['reports:read', 'admin'], { client: sk }), (req, res) => res.json({ ok: true }))
+        app.get('/realm', requireScope('deployments:write', { client: sk, realm: 'orders' }), (req, res) => res.json({ ok: true }))
+        app.get('/down', requireScope('x', { validator: new JwtValidator({ jwksUrl: 'http://127.0.0.1:9/keys', jwksFetchTimeout: 1 }) }), (req, res) =>
+          res.json({ ok: true }),
+        )
+        const broken = new ScalekitClient(server.url, server.clientId, server.clientSecret)
+        broken.token.validateToken = async () => {
+          throw new Error('database on fire')
+        }
+        app.get('/fault', authenticateToken({ client: broken }), (req, res) => res.json({ ok: true }))
+        // eslint-disable-next-line no-unused-vars
+        app.use((err, req, res, next) => res.status(500).json({ fault: err.message }))
+        http = await listen(app)
+      })
+
+      after(async () => {
+        await http.close()
+      })
+
+      test('API key: missing → 401, invalid → 401, valid → 200 with context, revoked → 401', async () => {
+        let r = await get(`${http.url}/api/resources`)
+        assert.equal(r.status, 401)
+        assert.deepEqual(r.body, { error: 'Missing authorization token' })
+        assert.equal(r.challenge, 'Bearer')
+
+        r = await get(`${http.url}/api/resources`, 'agk_not_a_real_key')
+        assert.equal(r.status, 401)
+        assert.deepEqual(r.body, { error: 'Invalid or expired token' })
+        assert.match(r.challenge, /^Bearer error="invalid_token"/)
+
+        const orgKey = await sk.token.createToken(orgId, { description: 'CI/CD pipeline token' })
+        r = await get(`${http.url}/api/resources`, orgKey.token)
+        assert.equal(r.status, 200)
+        assert.deepEqual(r.body, { organizationId: orgId, userId: null })
+
+        const userKey = await sk.token.createToken(orgId, { userId, customClaims: { team: 'engineering' } })
+        r = await get(`${http.url}/api/resources`, userKey.token)
+        assert.deepEqual(r.body, { organizationId: orgId, userId })
+        r = await get(`${http.url}/api/explicit`, userKey.token)
+        assert.deepEqual(r.body, { org: orgId })
+
+        // A bare token id is not a credential.
+        r = await get(`${http.url}/api/resources`, orgKey.tokenId)
+        assert.equal(r.status, 401)
+
+        await sk.token.invalidateToken(orgKey.tokenId)
+        r = await get(`${http.url}/api/resources`, orgKey.token)
+        assert.equal(r.status, 401)
+        assert.deepEqual(r.body, { error: 'Invalid or expired token' })
+        r = await get(`${http.url}/api/resources`, userKey.token)
+        assert.equal(r.status, 200, 'other keys are unaffected')
+      })
+
+      test('requireScope with tokens from /oauth/token: 200, 403 insufficient_scope, 401 invalid or missing', async () => {
+        const full = await oauthToken(server.url, m2m.client.clientId, m2m.plainSecret)
+        let r = await get(`${http.url}/deploy`, full, 'POST')
+        assert.equal(r.status, 200)
+        assert.deepEqual(r.body, { client: m2m.client.clientId, org: orgId })
+        // Second request: keys cached, synchronous path.
+        r = await get(`${http.url}/deploy`, full, 'POST')
+        assert.equal(r.status, 200)
+
+        const readOnly = await oauthToken(server.url, m2m.client.clientId, m2m.plainSecret, 'deployments:read')
+        r = await get(`${http.url}/deploy`, readOnly, 'POST')
+        assert.equal(r.status, 403)
+        assert.equal(r.body.error, 'Insufficient permissions')
+        assert.match(r.challenge, /error="insufficient_scope"/)
+        assert.match(r.challenge, /scope="deployments:write"/)
+
+        // any-of: reports:read suffices; all-of needs admin as well.
+        const reports = await oauthToken(server.url, m2m.client.clientId, m2m.plainSecret, 'reports:read')
+        r = await get(`${http.url}/reports`, reports)
+        assert.equal(r.status, 200)
+        assert.deepEqual(r.body, { scopes: ['reports:read'] })
+        r = await get(`${http.url}/admin`, reports)
+        assert.equal(r.status, 403)
+        assert.match(r.challenge, /scope="admin"/, "the challenge names the missing scopes")
+        assert.deepEqual(r.body, { error: 'Insufficient permissions' })
+
+        // Verify before authorise: a forged token is 401 even on a scope-guarded route.
+        const [h, p] = full.split('.')
+        r = await get(`${http.url}/deploy`, `${h}.${p}.${'A'.repeat(342)}`, 'POST')
+        assert.equal(r.status, 401)
+        assert.deepEqual(r.body, { error: 'Invalid or expired token' })
+        assert.match(r.challenge, /error="invalid_token"/)
+
+        r = await get(`${http.url}/deploy`, undefined, 'POST')
+        assert.equal(r.status, 401)
+        assert.deepEqual(r.body, { error: 'Missing authorization token' })
+        assert.equal(r.challenge, 'Bearer')
+
+        // A configured realm comes first in every challenge.
+        r = await get(`${http.url}/realm`)
+        assert.equal(r.challenge, 'Bearer realm="orders"')
+        r = await get(`${http.url}/realm`, 'not-a-jwt')
+        assert.match(r.challenge, /^Bearer realm="orders", error="invalid_token", error_description="/)
+
+        // An opaque API key is not a JWT.
+        const key = await sk.token.createToken(orgId)
+        r = await get(`${http.url}/deploy`, key.token, 'POST')
+        assert.equal(r.status, 401)
+      })
+
+      test('keys unavailable → 503; a real fault → next(err)', async () => {
+        let r = await get(`${http.url}/down`, 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJleHAiOjk5OTk5OTk5OTl9.c2ln')
+        assert.equal(r.status, 503)
+        assert.deepEqual(r.body, { error: 'Authentication service unavailable' })
+        r = await get(`${http.url}/fault`, 'agk_anything')
+        assert.equal(r.status, 500)
+        assert.deepEqual(r.body, { fault: 'database on fire' })
+      })
+    })
+  }
+
+  test('API key middleware answers 503 when the key service is down', async () => {
+    const other = await startServer()
+    const client = new ScalekitClient(other.url, other.clientId, other.clientSecret, { timeoutMs: 2000, maxRetries: 0 })
+    await other.stop()
+    const express = require('express')
+    const app = express()
+    app.get('/x', authenticateToken(client), (req, res) => res.json({ ok: true }))
+    const http = await listen(app)
+    try {
+      const r = await get(`${http.url}/x`, 'agk_whatever')
+      assert.equal(r.status, 503)
+    } finally {
+      await http.close()
+    }
+  })
+})
