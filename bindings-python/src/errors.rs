@@ -92,7 +92,11 @@ pub fn to_py(err: Error) -> PyErr {
     let kind = match &err {
         // The credential itself was rejected: 401 in web handlers.
         Error::TokenValidationFailed | Error::InvalidToken(_) => {
-            return ScalekitValidateTokenFailureException::new_err((err.to_string(), err.code()));
+            return ScalekitValidateTokenFailureException::new_err((
+                err.to_string(),
+                err.code(),
+                challenge(&err),
+            ));
         }
         // Verified, but not authorised: 403 in web handlers.
         Error::InsufficientScope { missing } => {
@@ -100,6 +104,7 @@ pub fn to_py(err: Error) -> PyErr {
                 err.to_string(),
                 err.code(),
                 missing.clone(),
+                challenge(&err),
             ));
         }
         // Keys unreachable: 503, never a verdict on the token.
@@ -133,6 +138,12 @@ pub fn to_py(err: Error) -> PyErr {
         _ => ServerKind::for_status(err.http_status()),
     };
     server(kind, &err, None)
+}
+
+/// The RFC 6750 challenge for a rejected credential, without a realm (the web adapters add
+/// theirs): the same text the server and the Node middleware send.
+fn challenge(err: &Error) -> Option<String> {
+    authgate_core::jwt::www_authenticate(err, None)
 }
 
 /// A `ScalekitException` for a failure inside the binding itself.

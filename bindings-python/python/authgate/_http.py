@@ -3,7 +3,7 @@ extraction and the RFC 6750 answers (status, JSON body, headers) for each failur
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 from authgate._native import JwtValidator, ScalekitClient
 from authgate.errors import (
@@ -42,35 +42,30 @@ def bearer_token(authorization: Optional[str]) -> Optional[str]:
     return token
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _challenge(realm: Optional[str], **params: str) -> str:
-    items = []
-    if realm:
-        items.append(f"realm={_quote(realm)}")
-    items.extend(f"{name}={_quote(value)}" for name, value in params.items())
-    return "Bearer" + (" " + ", ".join(items) if items else "")
+def _with_realm(challenge: Optional[str], realm: Optional[str]) -> str:
+    """A ``Bearer`` challenge with the configured realm first (RFC 6750 §3). ``challenge`` is the
+    core's text (``Bearer error="…", …``), shared with the server and the Node middleware."""
+    challenge = challenge or "Bearer"
+    if not realm:
+        return challenge
+    realm = "".join(c for c in realm if c == " " or c == "!" or "#" <= c <= "[" or "]" <= c <= "~")
+    rest = challenge[len("Bearer") :].strip()
+    return f'Bearer realm="{realm}"' + (f", {rest}" if rest else "")
 
 
 def missing(realm: Optional[str]) -> Answer:
     """401 without an error code: the request carried no credentials (RFC 6750 §3.1)."""
-    return 401, {"error": MISSING}, {"WWW-Authenticate": _challenge(realm)}
+    return 401, {"error": MISSING}, {"WWW-Authenticate": _with_realm(None, realm)}
 
 
-def invalid(realm: Optional[str]) -> Answer:
-    """401 ``invalid_token``: the credential was rejected (the reason is not disclosed)."""
-    header = _challenge(realm, error="invalid_token", error_description=INVALID)
-    return 401, {"error": INVALID}, {"WWW-Authenticate": header}
+def invalid(realm: Optional[str], error: ScalekitValidateTokenFailureException) -> Answer:
+    """401 ``invalid_token``: the credential was rejected."""
+    return 401, {"error": INVALID}, {"WWW-Authenticate": _with_realm(error.www_authenticate, realm)}
 
 
-def forbidden(realm: Optional[str], scopes: Sequence[str]) -> Answer:
-    """403 ``insufficient_scope``, naming the scopes the route requires."""
-    params = {"error": "insufficient_scope", "error_description": FORBIDDEN}
-    if scopes:
-        params["scope"] = " ".join(scopes)
-    return 403, {"error": FORBIDDEN}, {"WWW-Authenticate": _challenge(realm, **params)}
+def forbidden(realm: Optional[str], error: ScalekitInsufficientScopeException) -> Answer:
+    """403 ``insufficient_scope``, naming the scopes the token lacks."""
+    return 403, {"error": FORBIDDEN}, {"WWW-Authenticate": _with_realm(error.www_authenticate, realm)}
 
 
 def unavailable() -> Answer:
@@ -78,13 +73,13 @@ def unavailable() -> Answer:
     return 503, {"error": UNAVAILABLE}, {"Retry-After": RETRY_AFTER}
 
 
-def answer_for(error: BaseException, realm: Optional[str], scopes: Sequence[str]) -> Optional[Answer]:
+def answer_for(error: BaseException, realm: Optional[str]) -> Optional[Answer]:
     """The HTTP answer for an exception raised while checking a credential, or ``None`` when it
     is not an authentication outcome (a bug or misconfiguration, to propagate as a 500)."""
     if isinstance(error, ScalekitInsufficientScopeException):
-        return forbidden(realm, scopes)
+        return forbidden(realm, error)
     if isinstance(error, ScalekitValidateTokenFailureException):
-        return invalid(realm)
+        return invalid(realm, error)
     if isinstance(
         error,
         (ScalekitKeysUnavailableException, ScalekitServiceUnavailableException, ScalekitGatewayTimeoutException),

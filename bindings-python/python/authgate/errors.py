@@ -92,8 +92,18 @@ class ScalekitValidateTokenFailureException(ScalekitException):
     signature, wrong issuer/audience… (``.code`` says which for JWTs; API keys deliberately
     report one code, ``token_validation_failed``). Web handlers answer 401."""
 
-    def __init__(self, error: object = "", code: str = "token_validation_failed") -> None:
+    www_authenticate: Optional[str]
+    """The RFC 6750 ``WWW-Authenticate`` challenge for this rejection (without a realm), as the
+    server and the Node middleware send it."""
+
+    def __init__(
+        self,
+        error: object = "",
+        code: str = "token_validation_failed",
+        www_authenticate: Optional[str] = None,
+    ) -> None:
         super().__init__(error, code)
+        self.www_authenticate = www_authenticate
 
 
 class ScalekitInsufficientScopeException(ScalekitValidateTokenFailureException):
@@ -111,8 +121,9 @@ class ScalekitInsufficientScopeException(ScalekitValidateTokenFailureException):
         error: object = "",
         code: str = "insufficient_scope",
         missing_scopes: Optional[Sequence[str]] = None,
+        www_authenticate: Optional[str] = None,
     ) -> None:
-        super().__init__(error, code)
+        super().__init__(error, code, www_authenticate)
         self.missing_scopes = list(missing_scopes or [])
 
 

@@ -123,7 +123,7 @@ class ApiKey:
         try:
             result = await anyio.to_thread.run_sync(client.tokens.validate_token, token)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, self.realm, ())
+            answer = _http.answer_for(error, self.realm)
             if answer is None:
                 raise
             _raise(answer)
@@ -176,7 +176,7 @@ class RequireScope:
                     functools.partial(validator.validate, token, required, any=self.any)
                 )
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, self.realm, required)
+            answer = _http.answer_for(error, self.realm)
             if answer is None:
                 raise
             _raise(answer)

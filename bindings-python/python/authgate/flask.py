@@ -123,7 +123,7 @@ def _api_key_check(client: Optional[ScalekitClient]) -> Callable[[], Optional[Re
         try:
             result = source.tokens.validate_token(token)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, realm, ())
+            answer = _http.answer_for(error, realm)
             if answer is None:
                 raise
             return _respond(answer)
@@ -167,7 +167,7 @@ def _scope_check(
         try:
             claims = validator.validate(token, required, any=any_scope)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, realm, required)
+            answer = _http.answer_for(error, realm)
             if answer is None:
                 raise
             return _respond(answer)
