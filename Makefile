@@ -115,5 +115,9 @@ lint: ## rustfmt check and clippy with warnings denied
 # --- benchmarks ------------------------------------------------------------------------------
 
 .PHONY: bench
-bench: ## Criterion benchmarks of the core (API-key validation, token issuance, JWT verification)
-	cargo bench -p authgate-core
+bench: ## Criterion benchmarks of the core: API-key validation, token issuance, JWT verification vs jsonwebtoken
+	scripts/with-postgres cargo bench -p authgate-core
+
+.PHONY: bench-server
+bench-server: ## Load benchmark of `authgate serve` over loopback: tokens:validate and /oauth/token, SQLite and PostgreSQL
+	scripts/with-postgres cargo bench -p authgate-server --bench load
