@@ -186,6 +186,9 @@ class TokenClient {
   /** Validates an API key; rejects with `ScalekitValidateTokenFailureException` when invalid. */
   async validateToken(token) {
     required(token, 'token')
+    // Embedded on SQLite the answer is ready on this thread: no hop to the runtime.
+    const now = callSync(() => this[NATIVE].validateTokenNow(token))
+    if (now != null) return now
     return call(() => this[NATIVE].validateToken(token))
   }
 

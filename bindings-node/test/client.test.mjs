@@ -133,7 +133,8 @@ for (const mode of modes) {
       assert.equal(result.tokenInfo.email, email)
 
       // Invalid keys, and a bare token id presented as a key.
-      for (const bad of ['nope', 'agk_' + 'x'.repeat(40), tokenId, opaqueToken.slice(0, -1) + 'A']) {
+      const typo = opaqueToken.slice(0, -1) + (opaqueToken.endsWith('A') ? 'B' : 'A')
+      for (const bad of ['nope', 'agk_' + 'x'.repeat(40), tokenId, typo]) {
         await rejectsWith(sk.token.validateToken(bad), ScalekitValidateTokenFailureException, 'token_validation_failed')
       }
 

@@ -57,6 +57,18 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
     /// `apit_…` ids, all fail with [`Error::TokenValidationFailed`](crate::Error::TokenValidationFailed).
     async fn validate_token(&self, token: &str) -> Result<TokenInfo>;
 
+    /// [`validate_token`](AuthApi::validate_token) on the calling thread, when the answer needs no
+    /// waiting — for the embedded authority: a malformed key (rejected from its checksum alone)
+    /// and, on SQLite, every key (an indexed read of a few microseconds). `None` (the default, and
+    /// always for the remote client, whose environment may issue keys of another format) means
+    /// the caller must use `validate_token`.
+    ///
+    /// Validation runs on every request, so the bindings try this first: it saves the hop to an
+    /// async runtime, which costs more than the validation itself.
+    fn validate_token_now(&self, _token: &str) -> Option<Result<TokenInfo>> {
+        None
+    }
+
     /// Lists the live keys of an organization (optionally of one user), oldest first.
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse>;
 

@@ -19,6 +19,7 @@ on_both!(
     organizations,
     users_and_memberships,
     api_key_lifecycle,
+    validation_without_waiting,
     expired_keys_fail_validation,
     api_key_pagination,
     m2m_clients,
@@ -357,6 +358,44 @@ async fn api_key_lifecycle(db: &TestDb) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "not_found");
+}
+
+/// `validate_token_now` answers on the calling thread exactly as `validate_token` does: for every
+/// key on SQLite, for malformed keys only on PostgreSQL.
+async fn validation_without_waiting(db: &TestDb) {
+    let a = db.open().await;
+    let o = org(&a, "Acme", None).await;
+    let key = a
+        .create_token(CreateToken {
+            organization_id: o,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let plain = key.token.expose();
+    let sqlite = db.url.starts_with("sqlite:");
+
+    match a.validate_token_now(plain) {
+        Some(result) => {
+            assert!(sqlite);
+            assert_eq!(result.unwrap(), a.validate_token(plain).await.unwrap());
+        }
+        None => assert!(!sqlite),
+    }
+    for bad in ["", "agk_nope", &key.token_id, &plain[..plain.len() - 1]] {
+        assert!(matches!(
+            a.validate_token_now(bad),
+            Some(Err(Error::TokenValidationFailed))
+        ));
+    }
+
+    a.invalidate_token(&key.token_id).await.unwrap();
+    if sqlite {
+        assert!(matches!(
+            a.validate_token_now(plain),
+            Some(Err(Error::TokenValidationFailed))
+        ));
+    }
 }
 
 async fn expired_keys_fail_validation(db: &TestDb) {

@@ -62,6 +62,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -722,6 +723,18 @@ impl AuthApi for Authority {
         match self.store().find_api_key(KeyRef::Digest(digest)).await? {
             Some(key) if !key.revoked && key.info.expiry.is_none_or(|e| e > now()) => Ok(key.info),
             _ => Err(Error::TokenValidationFailed),
+        }
+    }
+
+    fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
+        if !keys::is_api_key(token) {
+            return Some(Err(Error::TokenValidationFailed));
+        }
+        // SQLite reads run inline on the calling thread: the future is ready on its first poll
+        // and touches no runtime. PostgreSQL goes through `validate_token` on a runtime.
+        match self.store_kind() {
+            StoreKind::Sqlite => self.validate_token(token).now_or_never(),
+            _ => None,
         }
     }
 
