@@ -344,7 +344,10 @@ fn key_state(state: SigningKeyState) -> &'static str {
 pub(crate) fn rotated(k: &SigningKeyInfo) -> String {
     match k.state {
         SigningKeyState::Pending => {
-            let wait = (k.activate_at - OffsetDateTime::now_utc()).whole_seconds().max(0);
+            let wait_ms = (k.activate_at - OffsetDateTime::now_utc())
+                .whole_milliseconds()
+                .max(0);
+            let wait = (wait_ms + 500) / 1000;
             format!(
                 "rotated: {} is pending: published in the JWKS now, it becomes the active signing key at {} (in {wait} s)\n",
                 k.kid,
