@@ -13,7 +13,8 @@ use std::time::Duration;
 use authgate_core::AuthApi;
 use authgate_core::Error as CoreError;
 use authgate_core::jwt::{
-    Algorithm, Claims, FixedClock, JwtValidator, KeySource, ScopeMatch, SyncValidation, ValidatorConfig,
+    Algorithm, Claims, FixedClock, JwksConfig, JwtValidator, KeySource, ScopeMatch, SyncValidation,
+    ValidatorConfig,
 };
 use napi::bindgen_prelude::{Either, PromiseRaw, block_on, within_runtime_if_available};
 use napi::{Env, Result};
@@ -183,13 +184,11 @@ impl JsJwtValidator {
         o: JsValidatorOptions,
     ) -> authgate_core::Result<Self> {
         let mut config = ValidatorConfig::new(KeySource::api(api)).with_issuer(issuer);
-        // As in `authgate serve`: the keys come from the local store, so an unknown kid may be
-        // looked up again after 100 ms (a key rotated on another node sharing the store is
-        // accepted at once) and the set is re-read every minute (a retired key stops validating
-        // within a minute). Options given explicitly still win.
-        config.jwks.cooldown = Duration::from_millis(100);
-        config.jwks.negative_ttl = Duration::from_millis(100);
-        config.jwks.default_ttl = Duration::from_secs(60);
+        // As in `authgate serve`, tuned for keys read from the local store: re-read every minute
+        // (a retired key stops validating within a minute), an unknown kid looked up again after
+        // 100 ms (a key rotated at once on another node sharing the store is accepted at once).
+        // Options given explicitly still win.
+        config.jwks = JwksConfig::for_local_store();
         Self::build(config, o)
     }
 

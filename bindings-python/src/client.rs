@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::jwt::{
@@ -210,16 +209,12 @@ impl PyScalekitClient {
         let authority = runtime::block_on(py, async move { Authority::open(&url, config).await })?;
         let issuer = authority.config().issuer.clone();
         let api: Arc<dyn AuthApi> = Arc::new(authority);
-        // The keys come from the local store, as in `authgate serve`: an unknown kid (a key
-        // rotated on another node sharing the store) is looked up again after 100 ms rather than
-        // the 30 s suited to a remote JWKS, and the set is re-read every minute so a retired key
-        // stops validating within a minute.
-        let mut jwks = JwksConfig::default();
-        jwks.cooldown = Duration::from_millis(100);
-        jwks.negative_ttl = Duration::from_millis(100);
-        jwks.default_ttl = Duration::from_secs(60);
+        // The keys come from the local store, tuned as in `authgate serve`: re-read every minute
+        // (a retired key stops validating within a minute), an unknown kid looked up again after
+        // 100 ms (a key rotated at once on another node sharing the store is accepted at once).
         let keys =
-            JwksCache::from_provider(Arc::new(AuthApiKeys(api.clone())), jwks).map_err(errors::to_py)?;
+            JwksCache::from_provider(Arc::new(AuthApiKeys(api.clone())), JwksConfig::for_local_store())
+                .map_err(errors::to_py)?;
         let mode = Mode::Embedded {
             database: redact_database_url(&database_url),
         };

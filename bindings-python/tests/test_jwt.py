@@ -217,8 +217,9 @@ def kid(token: str) -> str:
 
 
 def test_embedded_nodes_pick_up_a_rotated_key(tmp_path: Path) -> None:
-    """Two processes on one store: a key rotated elsewhere (here with the CLI) is accepted by an
-    embedded client on its first unknown kid; a retired key stops validating."""
+    """Two processes on one store: a key rotated elsewhere at once (here with the CLI's --now, the
+    emergency path) is accepted by an embedded client on its first unknown kid; a retired key
+    stops validating."""
     db, issuer = f"sqlite://{tmp_path / 'shared.db'}", "https://rotation.example.test"
     node_a = ScalekitClient.local(db, issuer=issuer)
     org = node_a.organization.create_organization(display_name="Rotation").organization.id
@@ -227,7 +228,7 @@ def test_embedded_nodes_pick_up_a_rotated_key(tmp_path: Path) -> None:
     assert node_a.validate_access_token(first)
 
     cli = [str(authgate_binary()), "--database", db, "--issuer", issuer, "signing-keys"]
-    subprocess.run([*cli, "rotate"], check=True, capture_output=True, timeout=60)
+    subprocess.run([*cli, "rotate", "--now"], check=True, capture_output=True, timeout=60)
     node_b = ScalekitClient.local(db, issuer=issuer)
     second = node_b.generate_client_token(created.client.client_id, created.plain_secret)
     assert kid(second) != kid(first)

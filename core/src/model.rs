@@ -549,10 +549,15 @@ pub struct JwkSet {
     pub keys: Vec<Jwk>,
 }
 
-/// Lifecycle state of a signing key.
+/// Lifecycle state of a signing key: `pending` → `active` → `published` → `retired` (see
+/// [the authority docs](crate::authority#signing-keys) for why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SigningKeyState {
+    /// Published in the JWKS but not signing yet: it becomes the active key at its
+    /// `activate_at`, so validators can learn it before any token carries its `kid`.
+    /// At most one key is pending.
+    Pending,
     /// Signs new tokens; published in the JWKS. Exactly one key is active.
     Active,
     /// No longer signs; still published so earlier tokens keep validating.
@@ -575,6 +580,10 @@ pub struct SigningKeyInfo {
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When it becomes (`pending`) or became the active signing key. For a key retired while
+    /// pending (it never signed), the activation it was scheduled for.
+    #[serde(with = "time::serde::rfc3339")]
+    pub activate_at: OffsetDateTime,
     /// When it was retired, if it was.
     #[serde(
         default,

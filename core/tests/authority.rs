@@ -15,6 +15,31 @@ use authgate_core::{AuthApi, Error};
 use common::{ISSUER, TestDb, contains, verify_jwt};
 use time::{Duration, OffsetDateTime};
 
+/// An immediate rotation.
+const NOW: std::time::Duration = std::time::Duration::ZERO;
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn kids(jwks: &authgate_core::model::JwkSet) -> Vec<String> {
+    jwks.keys.iter().map(|k| k.kid.clone().unwrap()).collect()
+}
+
+async fn states(a: &Authority) -> Vec<(String, SigningKeyState)> {
+    a.list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.kid, k.state))
+        .collect()
+}
+
+/// Sleeps until `t` (wall clock) has passed.
+async fn sleep_until(t: OffsetDateTime) {
+    let left = t - OffsetDateTime::now_utc();
+    if left.is_positive() {
+        tokio::time::sleep(left.unsigned_abs() + std::time::Duration::from_millis(20)).await;
+    }
+}
+
 on_both!(
     organizations,
     users_and_memberships,
@@ -27,6 +52,10 @@ on_both!(
     client_credentials_tokens,
     environment_clients,
     signing_key_rotation,
+    staged_signing_key_rotation,
+    rotating_while_a_key_is_pending,
+    retiring_a_pending_key,
+    two_instances_activate_a_pending_key_once,
     deleting_an_organization_removes_its_keys_and_clients,
     two_instances_share_one_store,
     concurrent_first_use_creates_one_signing_key,
@@ -851,8 +880,10 @@ async fn signing_key_rotation(db: &TestDb) {
     assert!(!keys[0].encrypted);
     let k1 = keys[0].kid.clone();
 
-    let k2 = a.rotate_signing_key().await.unwrap();
+    // An immediate rotation (no delay): the new key signs the next token.
+    let k2 = a.rotate_signing_key(NOW).await.unwrap();
     assert_eq!(k2.state, SigningKeyState::Active);
+    assert!(k2.activate_at >= k2.created_at);
     let jwks = a.jwks().await.unwrap();
     assert_eq!(
         jwks.keys
@@ -901,6 +932,273 @@ async fn signing_key_rotation(db: &TestDb) {
         .map(|k| k.state)
         .collect();
     assert_eq!(states, [SigningKeyState::Retired, SigningKeyState::Active]);
+}
+
+async fn staged_signing_key_rotation(db: &TestDb) {
+    let a = db.open().await;
+    let o = org(&a, "Acme", None).await;
+    let c = a
+        .create_organization_client(&o, client_input("c", &["s"]))
+        .await
+        .unwrap();
+    let issue = || async {
+        a.issue_client_token(&c.client.client_id, c.plain_secret.expose(), None)
+            .await
+            .unwrap()
+            .access_token
+            .expose()
+            .to_owned()
+    };
+    let t1 = issue().await;
+    let k1 = a.list_signing_keys().await.unwrap()[0].kid.clone();
+
+    // Rotate with a delay: the new key is pending, published (after the active key), not signing.
+    let before = OffsetDateTime::now_utc();
+    let k2 = a
+        .rotate_signing_key(std::time::Duration::from_secs(2))
+        .await
+        .unwrap();
+    let after = OffsetDateTime::now_utc();
+    assert_eq!(k2.state, SigningKeyState::Pending);
+    assert!(k2.retired_at.is_none());
+    assert!(
+        k2.activate_at >= before + Duration::milliseconds(1999)
+            && k2.activate_at <= after + Duration::seconds(2),
+        "{k2:?}"
+    );
+    let jwks = a.jwks().await.unwrap();
+    assert_eq!(kids(&jwks), [k1.clone(), k2.kid.clone()]);
+    let t2 = issue().await;
+    assert_eq!(
+        verify_jwt(&t2, &jwks).0["kid"],
+        k1.as_str(),
+        "pending keys do not sign"
+    );
+    assert_eq!(
+        states(&a).await,
+        [
+            (k1.clone(), SigningKeyState::Active),
+            (k2.kid.clone(), SigningKeyState::Pending)
+        ]
+    );
+
+    // Once its activation time has passed, the next token is signed with it, and verifies with
+    // the key set fetched while it was pending.
+    sleep_until(k2.activate_at).await;
+    let t3 = issue().await;
+    assert_eq!(verify_jwt(&t3, &jwks).0["kid"], k2.kid.as_str());
+    verify_jwt(&t1, &jwks);
+    let listed = a.list_signing_keys().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|k| (k.kid.clone(), k.state))
+            .collect::<Vec<_>>(),
+        [
+            (k1.clone(), SigningKeyState::Published),
+            (k2.kid.clone(), SigningKeyState::Active)
+        ]
+    );
+    assert_eq!(
+        listed[1].activate_at, k2.activate_at,
+        "the scheduled time is kept"
+    );
+    let jwks = a.jwks().await.unwrap();
+    assert_eq!(kids(&jwks), [k2.kid.clone(), k1.clone()], "the active key first");
+
+    // `jwks` and `list_signing_keys` activate a due key too, without any token issued.
+    let k3 = a
+        .rotate_signing_key(std::time::Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(k3.state, SigningKeyState::Pending);
+    sleep_until(k3.activate_at).await;
+    assert_eq!(kids(&a.jwks().await.unwrap())[0], k3.kid);
+    let k4 = a
+        .rotate_signing_key(std::time::Duration::from_millis(300))
+        .await
+        .unwrap();
+    sleep_until(k4.activate_at).await;
+    assert_eq!(
+        states(&a).await,
+        [
+            (k1, SigningKeyState::Published),
+            (k2.kid, SigningKeyState::Published),
+            (k3.kid, SigningKeyState::Published),
+            (k4.kid, SigningKeyState::Active)
+        ]
+    );
+}
+
+async fn rotating_while_a_key_is_pending(db: &TestDb) {
+    let a = db.open().await;
+    // A store without an active key gets its first key active at once, whatever the delay.
+    let k1 = a.rotate_signing_key(HOUR).await.unwrap();
+    assert_eq!(k1.state, SigningKeyState::Active);
+    let pending = a.rotate_signing_key(HOUR).await.unwrap();
+    assert_eq!(pending.state, SigningKeyState::Pending);
+
+    // Another delayed rotation is refused, naming the pending key and when it activates, and
+    // changes nothing.
+    let err = refused!(
+        db,
+        "failed_precondition",
+        a.rotate_signing_key(std::time::Duration::from_secs(60))
+    );
+    let when = pending
+        .activate_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(
+        err.to_string().contains(&pending.kid) && err.to_string().contains(&when),
+        "{err}"
+    );
+
+    // An immediate rotation activates the pending key now, without creating another.
+    let before = OffsetDateTime::now_utc() - Duration::milliseconds(1);
+    let activated = a.rotate_signing_key(NOW).await.unwrap();
+    assert_eq!(activated.kid, pending.kid);
+    assert_eq!(activated.state, SigningKeyState::Active);
+    assert!(activated.activate_at >= before && activated.activate_at < pending.activate_at);
+    assert_eq!(
+        states(&a).await,
+        [
+            (k1.kid.clone(), SigningKeyState::Published),
+            (pending.kid.clone(), SigningKeyState::Active)
+        ]
+    );
+
+    // With nothing pending, an immediate rotation creates a key that is active at once.
+    let k3 = a.rotate_signing_key(NOW).await.unwrap();
+    assert_eq!(k3.state, SigningKeyState::Active);
+    assert_eq!(kids(&a.jwks().await.unwrap()), [k3.kid, k1.kid, pending.kid]);
+
+    // Delays past the limit are refused.
+    refused!(
+        db,
+        "invalid_argument",
+        a.rotate_signing_key(authgate_core::authority::limits::SIGNING_KEY_ACTIVATION_MAX + HOUR)
+    );
+    let mut config = TestDb::config();
+    assert_eq!(
+        config.signing_key_activation_delay,
+        std::time::Duration::from_secs(60)
+    );
+    config.signing_key_activation_delay = std::time::Duration::from_secs(31 * 24 * 3600);
+    assert_eq!(db.open_with(config).await.unwrap_err().code(), "invalid_argument");
+}
+
+async fn retiring_a_pending_key(db: &TestDb) {
+    let a = db.open().await;
+    let o = org(&a, "Acme", None).await;
+    let c = a
+        .create_organization_client(&o, client_input("c", &["s"]))
+        .await
+        .unwrap();
+    let t1 = a
+        .issue_client_token(&c.client.client_id, c.plain_secret.expose(), None)
+        .await
+        .unwrap();
+    let k1 = a.list_signing_keys().await.unwrap()[0].kid.clone();
+    let pending = a.rotate_signing_key(HOUR).await.unwrap();
+
+    // It never signed, so it may go: out of the JWKS, and it will not activate.
+    let retired = a.retire_signing_key(&pending.kid).await.unwrap();
+    assert_eq!(retired.state, SigningKeyState::Retired);
+    assert!(retired.retired_at.is_some());
+    assert_eq!(retired.activate_at, pending.activate_at);
+    let jwks = a.jwks().await.unwrap();
+    assert_eq!(kids(&jwks), [k1.as_str()]);
+    verify_jwt(t1.access_token.expose(), &jwks);
+    assert_eq!(
+        states(&a).await,
+        [
+            (k1.clone(), SigningKeyState::Active),
+            (pending.kid.clone(), SigningKeyState::Retired)
+        ]
+    );
+
+    // With no key pending any more, a delayed rotation is accepted again.
+    let next = a.rotate_signing_key(HOUR).await.unwrap();
+    assert_eq!(next.state, SigningKeyState::Pending);
+    assert_ne!(next.kid, pending.kid);
+    // A pending key whose time has come counts as active: it cannot be retired.
+    db.exec(&format!(
+        "UPDATE authgate_signing_keys SET activate_at = 0 WHERE kid = '{}'",
+        next.kid
+    ))
+    .await;
+    assert_eq!(
+        a.retire_signing_key(&next.kid).await.unwrap_err().code(),
+        "failed_precondition"
+    );
+    assert_eq!(
+        states(&a).await,
+        [
+            (k1, SigningKeyState::Published),
+            (pending.kid, SigningKeyState::Retired),
+            (next.kid, SigningKeyState::Active)
+        ]
+    );
+}
+
+async fn two_instances_activate_a_pending_key_once(db: &TestDb) {
+    let (a, b) = (db.open().await, db.open().await);
+    let o = org(&a, "Acme", None).await;
+    let c = a
+        .create_organization_client(&o, client_input("c", &["s"]))
+        .await
+        .unwrap();
+    a.jwks().await.unwrap();
+    let old = a.list_signing_keys().await.unwrap()[0].kid.clone();
+    let pending = b
+        .rotate_signing_key(std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(pending.state, SigningKeyState::Pending);
+    let jwks = a.jwks().await.unwrap();
+    sleep_until(pending.activate_at).await;
+
+    // Both instances notice at once, through every path that activates: each token carries the
+    // new kid, no call fails, and the store ends with one switch (no third key, the old one
+    // published rather than demoted twice).
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let x = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (id, secret) = (c.client.client_id.clone(), c.plain_secret.clone());
+        tasks.push(tokio::spawn(async move {
+            match i % 3 {
+                0 => {
+                    x.jwks().await.unwrap();
+                    None
+                }
+                1 => {
+                    x.list_signing_keys().await.unwrap();
+                    None
+                }
+                _ => Some(
+                    x.issue_client_token(&id, secret.expose(), None)
+                        .await
+                        .unwrap()
+                        .access_token,
+                ),
+            }
+        }));
+    }
+    for t in tasks {
+        if let Some(token) = t.await.unwrap() {
+            assert_eq!(verify_jwt(token.expose(), &jwks).0["kid"], pending.kid.as_str());
+        }
+    }
+    for x in [&a, &b] {
+        assert_eq!(
+            states(x).await,
+            [
+                (old.clone(), SigningKeyState::Published),
+                (pending.kid.clone(), SigningKeyState::Active)
+            ]
+        );
+    }
 }
 
 async fn deleting_an_organization_removes_its_keys_and_clients(db: &TestDb) {
@@ -972,7 +1270,7 @@ async fn two_instances_share_one_store(db: &TestDb) {
         async move { x.issue_client_token(&id, secret.expose(), None).await.unwrap() }
     };
     let first = issue(&a).await;
-    let rotated = b.rotate_signing_key().await.unwrap();
+    let rotated = b.rotate_signing_key(NOW).await.unwrap();
     let second = issue(&a).await;
     let jwks = b.jwks().await.unwrap();
     assert_ne!(

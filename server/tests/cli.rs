@@ -4,6 +4,12 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+fn rfc3339(v: &Value) -> OffsetDateTime {
+    OffsetDateTime::parse(v.as_str().unwrap(), &Rfc3339).unwrap()
+}
 
 struct Cli {
     dir: tempfile::TempDir,
@@ -49,6 +55,7 @@ impl Cli {
             .env_remove("AUTHGATE_KEY_PEPPER")
             .env_remove("AUTHGATE_MASTER_KEY")
             .env_remove("AUTHGATE_ISSUER")
+            .env_remove("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY")
             .env("AUTHGATE_DATABASE_URL", &self.url)
             .args(args);
         cmd
@@ -399,20 +406,83 @@ fn clients_secrets_tokens_and_signing_keys() {
         s(&added["plain_secret"]),
     ]);
 
-    // Signing keys: created on first use; rotate; retire the old one.
+    // Signing keys: created on first use; rotate (staged by default); retire the old one.
     let keys = cli.json(&["signing-keys", "list"]);
     let first_kid = s(&keys["signing_keys"][0]["kid"]).to_owned();
     assert_eq!(keys["signing_keys"][0]["state"], "active");
     let rotated = cli.json(&["signing-keys", "rotate"]);
-    assert_eq!(rotated["signing_key"]["state"], "active");
+    let pending = &rotated["signing_key"];
+    assert_eq!(pending["state"], "pending");
+    let delay = rfc3339(&pending["activate_at"]) - rfc3339(&pending["created_at"]);
+    assert!(
+        (59..=61).contains(&delay.whole_seconds()),
+        "default delay 60 s: {rotated}"
+    );
+    let listed = cli.json(&["signing-keys", "list"]);
+    assert_eq!(listed["signing_keys"][1]["state"], "pending");
+    assert_eq!(listed["signing_keys"][1]["activate_at"], pending["activate_at"]);
+    let text = cli.text(&["signing-keys", "list"]);
+    assert!(text.contains("ACTIVE_FROM") && text.contains("pending"), "{text}");
+    // Another delayed rotation is refused while a key is pending; --now activates that key.
+    let err = cli.fails(
+        &["signing-keys", "rotate", "--activate-after", "5"],
+        "failed_precondition",
+    );
+    assert!(err.contains(s(&pending["kid"])), "{err}");
+    let text = cli.text(&["signing-keys", "rotate", "--now"]);
+    assert_eq!(text, format!("rotated: {} is now active\n", s(&pending["kid"])));
     cli.fails(
-        &["signing-keys", "retire", s(&rotated["signing_key"]["kid"])],
+        &["signing-keys", "retire", s(&pending["kid"])],
         "failed_precondition",
     );
     let retired = cli.json(&["signing-keys", "retire", &first_kid]);
     assert_eq!(retired["signing_key"]["state"], "retired");
     let text = cli.text(&["signing-keys", "list"]);
     assert!(text.contains("retired") && text.contains("active"), "{text}");
+    // --activate-after, and AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY for the default.
+    let text = cli.text(&["signing-keys", "rotate", "--activate-after", "600"]);
+    assert!(
+        text.starts_with("rotated: snk_") && text.contains(" is pending: published in the JWKS now"),
+        "{text}"
+    );
+    let listed = cli.json(&["signing-keys", "list"]);
+    let staged = &listed["signing_keys"][2];
+    let delay = rfc3339(&staged["activate_at"]) - rfc3339(&staged["created_at"]);
+    assert!((599..=601).contains(&delay.whole_seconds()), "{listed}");
+    let retired = cli.json(&["signing-keys", "retire", s(&staged["kid"])]);
+    assert_eq!(
+        retired["signing_key"]["state"], "retired",
+        "a pending key may be retired"
+    );
+    let out = cli
+        .command(&["--json", "signing-keys", "rotate"])
+        .env("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY", "7")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let staged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let delay =
+        rfc3339(&staged["signing_key"]["activate_at"]) - rfc3339(&staged["signing_key"]["created_at"]);
+    assert!((6..=8).contains(&delay.whole_seconds()), "{staged}");
+    let out = cli
+        .command(&["signing-keys", "list"])
+        .env("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY"),
+        "{out:?}"
+    );
+    let out = cli.run(
+        &["signing-keys", "rotate", "--now", "--activate-after", "5"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "--now and --activate-after conflict");
+    cli.fails(
+        &["signing-keys", "rotate", "--activate-after", "2592001"],
+        "invalid_argument",
+    );
 
     assert_eq!(
         cli.json(&["clients", "delete", "--org", &org_id, &client_id]),

@@ -1,6 +1,7 @@
 //! Tokens from `/oauth/token` validate with the JWT engine against `/keys` (and through
-//! discovery); after `authgate signing-keys rotate` on the same database, old and new tokens
-//! both validate, and the server itself accepts environment tokens signed with the new key.
+//! discovery); after an immediate `authgate signing-keys rotate --now` on the same database, old
+//! and new tokens both validate, and the server itself accepts environment tokens signed with the
+//! new key at once. (Staged rotations, the default: `serve_rotation.rs`.)
 
 mod common;
 
@@ -11,9 +12,9 @@ use std::time::Duration;
 
 use common::Server;
 
-/// A validator config with a short kid-refetch cooldown: the rotation below makes the new key
-/// active at once, and a validator that fetched the JWKS within its cooldown (30 s by default)
-/// would otherwise refuse the new kid until the cooldown ends.
+/// A validator config with a short kid-refetch cooldown: the rotation below is immediate
+/// (`--now`), and a validator that fetched the JWKS within its cooldown (30 s by default) would
+/// otherwise refuse the new kid until the cooldown ends.
 fn quick(mut config: ValidatorConfig) -> ValidatorConfig {
     config.jwks.cooldown = Duration::from_millis(200);
     config.jwks.negative_ttl = Duration::from_millis(200);
@@ -84,9 +85,9 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
     .unwrap();
     by_discovery.validate(&old).await.unwrap();
 
-    // Rotate with the CLI on the same database, while the server runs.
+    // Rotate at once with the CLI on the same database, while the server runs.
     let output = std::process::Command::new(common::binary())
-        .args(["signing-keys", "rotate"])
+        .args(["signing-keys", "rotate", "--now"])
         .env("AUTHGATE_DATABASE_URL", &server.database)
         .output()
         .unwrap();

@@ -64,6 +64,9 @@ pub const ENVIRONMENT_SECRET_LEN: (usize, usize) = (32, 512);
 /// Environment clients: maximum id length (`skc_…`).
 pub const ENVIRONMENT_ID_MAX: usize = 64;
 
+/// Signing keys: the longest a rotated-in key may stay pending before it activates (30 days).
+pub const SIGNING_KEY_ACTIVATION_MAX: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 pub(crate) fn len_in(field: &str, value: &str, (min, max): (usize, usize)) -> Result<()> {
     let n = value.chars().count();
     if n < min || n > max {
@@ -274,6 +277,21 @@ pub(crate) fn client_expiry(value: Option<i64>) -> Result<Option<i64>> {
     }
 }
 
+/// A signing-key activation delay in whole milliseconds (a fraction of one rounds up, so only
+/// zero means "at once"), at most [`SIGNING_KEY_ACTIVATION_MAX`].
+pub(crate) fn activation_delay(field: &str, delay: std::time::Duration) -> Result<i64> {
+    if delay > SIGNING_KEY_ACTIVATION_MAX {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must be at most {} seconds (30 days)",
+                SIGNING_KEY_ACTIVATION_MAX.as_secs()
+            ),
+        ));
+    }
+    Ok(delay.as_nanos().div_ceil(1_000_000) as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +320,21 @@ mod tests {
             assert!(!is_scope_token(bad), "{bad}");
         }
         assert_eq!(scopes(&["a".into(), "b".into(), "a".into()]).unwrap(), ["a", "b"]);
+    }
+
+    #[test]
+    fn activation_delays() {
+        use std::time::Duration;
+        assert_eq!(activation_delay("d", Duration::ZERO).unwrap(), 0);
+        assert_eq!(activation_delay("d", Duration::from_nanos(1)).unwrap(), 1);
+        assert_eq!(activation_delay("d", Duration::from_millis(1500)).unwrap(), 1500);
+        assert_eq!(
+            activation_delay("d", SIGNING_KEY_ACTIVATION_MAX).unwrap(),
+            2_592_000_000
+        );
+        let err = activation_delay("d", SIGNING_KEY_ACTIVATION_MAX + Duration::from_millis(1)).unwrap_err();
+        assert_eq!(err.code(), "invalid_argument");
+        assert!(activation_delay("d", Duration::MAX).is_err());
     }
 
     #[test]

@@ -57,9 +57,53 @@
 //!   while writes go to the blocking pool, one at a time per store.
 //!
 //! All limits are in [`limits`].
+//!
+//! # Signing keys
+//!
+//! Access tokens are signed (RS256) with keys generated in the store, their private halves
+//! encrypted at rest when `AUTHGATE_MASTER_KEY` is set. A key moves through four states,
+//! pending → active → published → retired ([`SigningKeyState`]):
+//!
+//! - **pending**: created by [`Authority::rotate_signing_key`] with a non-zero delay. It is in
+//!   the JWKS but signs nothing until its `activate_at` (rotation time + delay). At most one key
+//!   is pending.
+//! - **active**: signs every new token. Exactly one key is active; the first one is created,
+//!   active, on first need.
+//! - **published**: the previously active key. It signs nothing but stays in the JWKS, so the
+//!   tokens it signed keep validating until they expire.
+//! - **retired**: out of the JWKS ([`Authority::retire_signing_key`]); the tokens it signed stop
+//!   validating once validators refresh their key set. Any key but the active one can be
+//!   retired, a pending one included (it never signed anything).
+//!
+//! **Why a key is published before it signs.** Validators cache the JWKS and, on a token with an
+//! unknown `kid`, refetch it at most once per cooldown: 30 s by default in our
+//! [`JwtValidator`](crate::jwt::JwtValidator), in jose and in PyJWT. A key that signed the moment
+//! it was created would be refused, for up to that cooldown, by every validator that fetched the
+//! set shortly before. Published for [`AuthorityConfig::signing_key_activation_delay`] first (60 s
+//! by default), the new key is in the set of every validator that fetched after the rotation,
+//! and every validator that fetched before it is past its cooldown (or its cache lifetime: `/keys`
+//! is served with `max-age=60`) by the time a token carries the new `kid`. Keycloak's passive
+//! keys and Auth0's and Okta's "next" key do the same.
+//!
+//! **Activation is lazy.** Once the activation time has passed, the first caller to notice
+//! makes the pending key active and the active key published: the token endpoint (which reads
+//! the pending key's activation time with the client, in the same query), [`AuthApi::jwks`] and
+//! [`Authority::list_signing_keys`]. The switch is one transaction under the signing-keys lock,
+//! so of several processes or nodes sharing the store (SQLite or PostgreSQL) exactly one performs
+//! it; from the activation time on, every token carries the new `kid`, whichever node issues it.
+//! Each node compares with its own clock, so keep clocks in sync to well within the delay.
+//!
+//! **Rotating while a key is pending** is refused with [`Error::FailedPrecondition`] naming the
+//! pending key and its activation time, unless the new rotation is immediate (zero delay): then
+//! the pending key is activated at once instead of creating another one (it is already
+//! published, so many validators know it). To replace a pending key instead, retire it, then
+//! rotate. A zero delay is for emergencies such as a compromised active key: validators that
+//! fetched the set within their cooldown refuse the new `kid` until it ends. A store without an
+//! active key gets its new key active at once whatever the delay (no validator knows any key).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -74,11 +118,11 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
     ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, Secret,
-    SigningKeyInfo, TokenInfo, UpdateToken, User,
+    SigningKeyInfo, SigningKeyState, TokenInfo, UpdateToken, User,
 };
 use crate::store::{
-    self, ClientKind, ClientPatch, Cursor, InsertKey, KeyRef, NewApiKey, NewClient, NewMembership, NewSecret,
-    Page, Store, StoreKind, unix_ms,
+    self, ClientKind, ClientPatch, Cursor, KeyRef, NewApiKey, NewClient, NewMembership, NewSecret, Page,
+    Rotation, SigningKeyRow, Store, StoreKind, unix_ms,
 };
 
 pub mod limits;
@@ -99,6 +143,8 @@ pub const MIN_SECRET_CONFIG_LEN: usize = 32;
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 /// The scope of environment-client tokens.
 const ENVIRONMENT_SCOPE: &str = "openid";
+/// Default of [`AuthorityConfig::signing_key_activation_delay`].
+pub const DEFAULT_SIGNING_KEY_ACTIVATION_DELAY: Duration = Duration::from_secs(60);
 
 /// Configuration of an [`Authority`].
 #[derive(Clone, Debug)]
@@ -120,6 +166,17 @@ pub struct AuthorityConfig {
     /// Lifetime in seconds of the access tokens issued to environment (`skc_…`) clients, 60–86400.
     /// Default: 3600 (`AUTHGATE_ENVIRONMENT_TOKEN_TTL`).
     pub environment_token_ttl: u64,
+    /// How long a rotated-in signing key is published before it starts signing: the delay
+    /// `authgate signing-keys rotate` passes to [`Authority::rotate_signing_key`] unless told
+    /// otherwise (`AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY`, whole seconds, at most 30 days).
+    ///
+    /// Default: [60 s](DEFAULT_SIGNING_KEY_ACTIVATION_DELAY). Validators refetch the JWKS for an
+    /// unknown `kid` at most once per cooldown, 30 s by default in ours, jose and PyJWT; twice
+    /// that covers them with room for clock skew between nodes, and also covers validators that
+    /// only refetch when their cached set expires, since `/keys` is served with `max-age=60`.
+    /// Raise it if your validators use a longer cooldown or cache lifetime. Zero makes rotations
+    /// immediate, for emergencies (see [the module docs](self#signing-keys)).
+    pub signing_key_activation_delay: Duration,
 }
 
 impl AuthorityConfig {
@@ -130,11 +187,13 @@ impl AuthorityConfig {
             key_pepper: None,
             master_key: None,
             environment_token_ttl: 3600,
+            signing_key_activation_delay: DEFAULT_SIGNING_KEY_ACTIVATION_DELAY,
         }
     }
 
-    /// [`AuthorityConfig::new`], then `AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY` and
-    /// `AUTHGATE_ENVIRONMENT_TOKEN_TTL` from the environment (unset or empty = default).
+    /// [`AuthorityConfig::new`], then `AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY`,
+    /// `AUTHGATE_ENVIRONMENT_TOKEN_TTL` and `AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY` from the
+    /// environment (unset or empty = default).
     pub fn from_env(issuer: impl Into<String>) -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let mut config = AuthorityConfig::new(issuer);
@@ -144,6 +203,19 @@ impl AuthorityConfig {
             config.environment_token_ttl = ttl.trim().parse().map_err(|_| {
                 Error::invalid("AUTHGATE_ENVIRONMENT_TOKEN_TTL", "must be a number of seconds")
             })?;
+        }
+        if let Some(delay) = var("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY") {
+            let seconds: u64 = delay.trim().parse().map_err(|_| {
+                Error::invalid(
+                    "AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY",
+                    "must be a whole number of seconds",
+                )
+            })?;
+            limits::activation_delay(
+                "AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY",
+                Duration::from_secs(seconds),
+            )?;
+            config.signing_key_activation_delay = Duration::from_secs(seconds);
         }
         config.validate()?;
         Ok(config)
@@ -178,6 +250,7 @@ impl AuthorityConfig {
                 "must be between 60 and 86400 seconds",
             ));
         }
+        limits::activation_delay("signing_key_activation_delay", self.signing_key_activation_delay)?;
         Ok(())
     }
 }
@@ -388,30 +461,66 @@ impl Authority {
 
     // --- signing keys ------------------------------------------------------------------------
 
-    /// Every signing key (metadata only), oldest first.
+    /// Every signing key (metadata only), oldest first. A pending key whose activation time has
+    /// passed is activated first.
     pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyInfo>> {
-        self.store()
-            .list_signing_keys()
-            .await?
-            .iter()
-            .map(signing::info)
-            .collect()
+        self.signing_key_rows().await?.iter().map(signing::info).collect()
     }
 
-    /// Creates a new RSA-2048 key and makes it active. The previously active key becomes
-    /// `published`: it no longer signs but stays in the JWKS, so tokens it signed keep validating
-    /// until it is retired.
-    pub async fn rotate_signing_key(&self) -> Result<SigningKeyInfo> {
-        let row = self.generate_key().await?;
-        self.store()
-            .insert_signing_key(row.clone(), InsertKey::Rotate)
-            .await?;
-        signing::info(&row)
+    /// Rotates the signing key: creates a new RSA-2048 key that becomes the active key
+    /// `activate_after` from now, and is `pending` until then — published in the JWKS, not
+    /// signing — so validators can learn it before any token carries its `kid` (see
+    /// [the module docs](self#signing-keys)). When it activates, the active key becomes
+    /// `published`: it no longer signs but stays in the JWKS, so the tokens it signed keep
+    /// validating until it is retired. Callers normally pass
+    /// [`AuthorityConfig::signing_key_activation_delay`].
+    ///
+    /// A zero `activate_after` rotates at once, for emergencies (a compromised key): the new key
+    /// signs the next token, and validators that fetched the JWKS within their refetch cooldown
+    /// refuse it until the cooldown ends. With a key already pending, a zero delay activates
+    /// that key now (no new key is created) and any other delay is
+    /// [`Error::FailedPrecondition`] naming the pending key and its activation time. On a store
+    /// with no active key, the new key is active at once whatever the delay.
+    ///
+    /// Returns the key that is now pending or active. `activate_after` is at most
+    /// [`limits::SIGNING_KEY_ACTIVATION_MAX`] (30 days); a fraction of a millisecond rounds up.
+    pub async fn rotate_signing_key(&self, activate_after: Duration) -> Result<SigningKeyInfo> {
+        let delay_ms = limits::activation_delay("activate_after", activate_after)?;
+        // A first pass without a new key: no RSA key generation when a pending key settles it.
+        let outcome = match self
+            .store()
+            .rotate_signing_key(None, unix_ms(now()), delay_ms)
+            .await?
+        {
+            Rotation::NeedKey => {
+                let key = self.generate_key().await?;
+                self.store()
+                    .rotate_signing_key(Some(key), unix_ms(now()), delay_ms)
+                    .await?
+            }
+            other => other,
+        };
+        let row = match outcome {
+            Rotation::Done(row) => row,
+            Rotation::Pending(pending) => return Err(pending_refusal(&pending)?),
+            Rotation::NeedKey => return Err(Error::Internal("rotation without a new key".into())),
+        };
+        let info = signing::info(&row)?;
+        match info.state {
+            SigningKeyState::Pending => tracing::info!(
+                kid = %info.kid,
+                activate_at = %rfc3339(info.activate_at),
+                "signing key rotated: published now, signing from its activation time"
+            ),
+            _ => tracing::info!(kid = %info.kid, "signing key rotated: active now"),
+        }
+        Ok(info)
     }
 
     /// Retires a key that is not active: it leaves the JWKS, and tokens it signed stop validating
-    /// once verifiers refresh their JWKS. Retiring a retired key is a no-op; retiring the active key
-    /// is [`Error::FailedPrecondition`] (rotate first).
+    /// once verifiers refresh their JWKS. A pending key may be retired (it never signed; it will
+    /// not activate). Retiring a retired key is a no-op; retiring the active key (or a pending
+    /// key whose activation time has passed) is [`Error::FailedPrecondition`] (rotate first).
     pub async fn retire_signing_key(&self, kid: &str) -> Result<SigningKeyInfo> {
         limits::id("kid", kid, keys::SIGNING_KEY_ID_PREFIX)?;
         let row = self
@@ -420,6 +529,30 @@ impl Authority {
             .await?
             .ok_or_else(|| Error::not_found("signing_key", kid))?;
         signing::info(&row)
+    }
+
+    /// Every signing key, oldest first, after activating the pending key if it is due.
+    async fn signing_key_rows(&self) -> Result<Vec<SigningKeyRow>> {
+        let rows = self.store().list_signing_keys().await?;
+        let now_ms = unix_ms(now());
+        if rows
+            .iter()
+            .any(|r| r.state == "pending" && r.activate_ms <= now_ms)
+        {
+            self.activate_due_key(now_ms).await?;
+            return self.store().list_signing_keys().await;
+        }
+        Ok(rows)
+    }
+
+    /// Activates the pending key if it is due (a write under the signing-keys lock; of several
+    /// processes racing, one does it). Returns the active kid afterwards.
+    async fn activate_due_key(&self, now_ms: i64) -> Result<Option<String>> {
+        let outcome = self.store().activate_due_signing_key(now_ms).await?;
+        if let Some(kid) = &outcome.activated {
+            tracing::info!(kid = %kid, "signing key activated: it signs new tokens from now on");
+        }
+        Ok(outcome.active_kid)
     }
 
     async fn generate_key(&self) -> Result<store::SigningKeyRow> {
@@ -442,9 +575,7 @@ impl Authority {
             return Ok(kid);
         }
         let row = self.generate_key().await?;
-        self.store()
-            .insert_signing_key(row, InsertKey::IfNoneActive)
-            .await?;
+        self.store().insert_first_signing_key(row).await?;
         self.store()
             .active_signing_kid()
             .await?
@@ -517,6 +648,22 @@ impl Authority {
             .await?
             .ok_or_else(|| Error::not_found("organization", org_id))
     }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// The refusal of a non-immediate rotation while `pending` is pending.
+fn pending_refusal(pending: &SigningKeyRow) -> Result<Error> {
+    let at = store::time_from_ms(pending.activate_ms)?;
+    Ok(Error::FailedPrecondition(format!(
+        "signing key {} is already pending: it becomes active at {}. Wait until then, retire it, \
+         or rotate immediately (no delay) to activate it now",
+        pending.kid,
+        rfc3339(at)
+    )))
 }
 
 /// Records `value` under `key` on first open; afterwards, refuses a different one.
@@ -1080,7 +1227,13 @@ impl AuthApi for Authority {
             tracing::warn!(error = %e, "could not record the last use of a client secret");
         }
 
-        let signer = self.signer(auth.active_kid.clone()).await?;
+        // The one check of staged rotation on this path: the pending key's activation time came
+        // with the client, in the same query.
+        let active_kid = match auth.pending_activate_ms {
+            Some(at) if at <= now_ms => self.activate_due_key(now_ms).await?,
+            _ => auth.active_kid.clone(),
+        };
+        let signer = self.signer(active_kid).await?;
         let ttl = match kind {
             ClientKind::M2m => auth.expiry.max(1) as u64,
             ClientKind::Environment => self.inner.config.environment_token_ttl,
@@ -1119,16 +1272,20 @@ impl AuthApi for Authority {
     }
 
     async fn jwks(&self) -> Result<JwkSet> {
-        let mut rows = self.store().list_signing_keys().await?;
+        let mut rows = self.signing_key_rows().await?;
         if !rows.iter().any(|r| r.state == "active") {
             self.ensure_active_key().await?;
             rows = self.store().list_signing_keys().await?;
         }
-        // The active key first: some clients take the first key of a set.
-        rows.sort_by_key(|r| r.state != "active");
+        // The active key first (some clients take the first key of a set), then the pending one.
+        rows.sort_by_key(|r| match r.state.as_str() {
+            "active" => 0,
+            "pending" => 1,
+            _ => 2,
+        });
         let keys = rows
             .iter()
-            .filter(|r| r.state == "active" || r.state == "published")
+            .filter(|r| matches!(r.state.as_str(), "active" | "pending" | "published"))
             .map(signing::jwk)
             .collect::<Result<_>>()?;
         Ok(JwkSet { keys })

@@ -110,7 +110,8 @@ struct PublicJwk {
     e: String,
 }
 
-/// Generates a new RSA-2048 key (slow: call from a blocking thread).
+/// Generates a new RSA-2048 key (slow: call from a blocking thread). Its `state` and
+/// `activate_ms` are placeholders: the store decides them when it inserts the key.
 pub(crate) fn generate(kid: String, sealer: Option<&Sealer>, now_ms: i64) -> Result<SigningKeyRow> {
     let pair = RsaKeyPair::generate(KeySize::Rsa2048)
         .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
@@ -134,6 +135,7 @@ pub(crate) fn generate(kid: String, sealer: Option<&Sealer>, now_ms: i64) -> Res
         private_key,
         public_jwk: serde_json::to_string(&jwk).map_err(|e| Error::Internal(e.to_string()))?,
         created_ms: now_ms,
+        activate_ms: now_ms,
         retired_ms: None,
     })
 }
@@ -229,6 +231,7 @@ pub(crate) fn jwk(row: &SigningKeyRow) -> Result<Jwk> {
 /// The metadata of a stored key.
 pub(crate) fn info(row: &SigningKeyRow) -> Result<SigningKeyInfo> {
     let state = match row.state.as_str() {
+        "pending" => SigningKeyState::Pending,
         "active" => SigningKeyState::Active,
         "published" => SigningKeyState::Published,
         "retired" => SigningKeyState::Retired,
@@ -240,6 +243,7 @@ pub(crate) fn info(row: &SigningKeyRow) -> Result<SigningKeyInfo> {
         state,
         encrypted: row.encryption != ENC_NONE,
         created_at: crate::store::time_from_ms(row.created_ms)?,
+        activate_at: crate::store::time_from_ms(row.activate_ms)?,
         retired_at: row.retired_ms.map(crate::store::time_from_ms).transpose()?,
     })
 }

@@ -117,6 +117,29 @@ impl Default for JwksConfig {
 }
 
 impl JwksConfig {
+    /// The tuning for keys read from a local store rather than over HTTP: an
+    /// [`Authority`](crate::authority::Authority)'s own keys through [`KeySource::api`], as
+    /// `authgate serve` verifies its management tokens and the bindings' embedded mode verifies
+    /// access tokens. The defaults, except:
+    ///
+    /// - [`default_ttl`](Self::default_ttl) **60 s**: the set is read again every minute, so a
+    ///   retired key stops validating within a minute. (Being no longer than the default
+    ///   signing-key activation delay, it also means a pending key is known before it signs.)
+    /// - [`cooldown`](Self::cooldown) **100 ms**: after an immediate rotation (an emergency,
+    ///   `signing-keys rotate --now`, possibly on another node) the new key is accepted on its
+    ///   first token rather than up to 30 s later. A fetch is one small indexed read of the
+    ///   store, so a flood of unknown kids costs at most ten reads a second.
+    ///
+    /// [`negative_ttl`](Self::negative_ttl) keeps its default (30 s): a key is in the store
+    /// before any token carries its `kid`, so a `kid` that a fetch did not find is bogus.
+    pub fn for_local_store() -> JwksConfig {
+        JwksConfig {
+            default_ttl: Duration::from_secs(60),
+            cooldown: Duration::from_millis(100),
+            ..JwksConfig::default()
+        }
+    }
+
     fn ttl_for(&self, max_age: Option<Duration>) -> Duration {
         match max_age {
             Some(age) => age.clamp(self.min_ttl, self.max_ttl.max(self.min_ttl)),

@@ -185,6 +185,8 @@ pub(crate) struct ClientAuth {
     pub secrets: Vec<(String, Vec<u8>, Option<i64>)>,
     /// The kid of the active signing key, if there is one.
     pub active_kid: Option<String>,
+    /// When the pending signing key activates (Unix ms), if one is pending.
+    pub pending_activate_ms: Option<i64>,
 }
 
 /// The kind of client whose secret is used.
@@ -199,7 +201,7 @@ pub(crate) enum ClientKind {
 pub(crate) struct SigningKeyRow {
     pub kid: String,
     pub algorithm: String,
-    /// `active`, `published` or `retired`.
+    /// `pending`, `active`, `published` or `retired`.
     pub state: String,
     /// `none` or `aes-256-gcm`.
     pub encryption: String,
@@ -208,16 +210,30 @@ pub(crate) struct SigningKeyRow {
     /// `{"n": …, "e": …}` (base64url).
     pub public_jwk: String,
     pub created_ms: i64,
+    /// When it becomes (pending) or became active; set by the store on insert.
+    pub activate_ms: i64,
     pub retired_ms: Option<i64>,
 }
 
-/// How a new signing key is inserted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InsertKey {
-    /// Only when no key is active (first use); returns false otherwise.
-    IfNoneActive,
-    /// The active key becomes `published`, the new one `active`.
-    Rotate,
+/// What [`Store::rotate_signing_key`] did.
+#[derive(Debug)]
+pub(crate) enum Rotation {
+    /// The key now pending or active: the new key, or the pending key an immediate rotation
+    /// activated (the new key was then not inserted).
+    Done(SigningKeyRow),
+    /// No new key was given and none is pending: generate one and call again.
+    NeedKey,
+    /// A key is pending and the rotation is not immediate: nothing changed.
+    Pending(SigningKeyRow),
+}
+
+/// The outcome of [`Store::activate_due_signing_key`].
+#[derive(Debug)]
+pub(crate) struct Activation {
+    /// The active key afterwards, if any.
+    pub active_kid: Option<String>,
+    /// The kid this call activated (`None` when nothing was due, or another process did it).
+    pub activated: Option<String>,
 }
 
 /// The persistence operations of the authority. Every method is one transaction.
@@ -298,8 +314,25 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRow>>;
     async fn get_signing_key(&self, kid: String) -> Result<Option<SigningKeyRow>>;
     async fn active_signing_kid(&self) -> Result<Option<String>>;
-    async fn insert_signing_key(&self, key: SigningKeyRow, how: InsertKey) -> Result<bool>;
-    /// Retires a non-active key; `None` when there is no such key.
+    /// Inserts the first key, active, unless a key is already active (then returns false).
+    async fn insert_first_signing_key(&self, key: SigningKeyRow) -> Result<bool>;
+    /// A rotation, in one transaction under the signing-keys lock, after activating a due
+    /// pending key. With a key pending: an immediate rotation (`delay_ms == 0`) activates it
+    /// (the active key becomes `published`; `key` is not inserted), any other is
+    /// [`Rotation::Pending`]. Without one: `key` (when given) becomes active at once if the
+    /// rotation is immediate or no key is active, else `pending` until `now_ms + delay_ms`.
+    async fn rotate_signing_key(
+        &self,
+        key: Option<SigningKeyRow>,
+        now_ms: i64,
+        delay_ms: i64,
+    ) -> Result<Rotation>;
+    /// Activates the pending key if its activation time is at or before `now_ms`: it becomes
+    /// `active`, the active key `published`. Under the signing-keys lock, so of several
+    /// processes noticing at once exactly one does it.
+    async fn activate_due_signing_key(&self, now_ms: i64) -> Result<Activation>;
+    /// Retires a key that is not active (after activating a due pending key, which then counts
+    /// as active); `None` when there is no such key.
     async fn retire_signing_key(&self, kid: String, now_ms: i64) -> Result<Option<SigningKeyRow>>;
 }
 

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::{
-    Backend, ClientAuth, ClientKind, ClientPatch, Conn, Cursor, InsertKey, KeyRef, Mode, NewApiKey,
-    NewClient, NewMembership, NewSecret, P, Page, Row, SigningKeyRow, Store, StoreKind, StoredKey,
+    Activation, Backend, ClientAuth, ClientKind, ClientPatch, Conn, Cursor, KeyRef, Mode, NewApiKey,
+    NewClient, NewMembership, NewSecret, P, Page, Rotation, Row, SigningKeyRow, Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -344,7 +344,8 @@ const SECRET_TOUCH: &str = "UPDATE authgate_client_secrets SET last_used_time = 
      WHERE id = $2 AND (last_used_time IS NULL OR last_used_time < $3)";
 const CLIENT_AUTH: &str = "SELECT c.organization_id, c.scopes, c.audience, c.custom_claims, c.expiry, \
      s.id, s.digest, s.last_used_time, \
-     (SELECT kid FROM authgate_signing_keys WHERE state = 'active') \
+     (SELECT kid FROM authgate_signing_keys WHERE state = 'active'), \
+     (SELECT activate_at FROM authgate_signing_keys WHERE state = 'pending') \
      FROM authgate_m2m_clients c LEFT JOIN authgate_client_secrets s ON s.client_id = c.id \
      WHERE c.id = $1 ORDER BY s.seq";
 
@@ -422,7 +423,8 @@ const ENV_UPSERT: &str = "INSERT INTO authgate_environment_clients \
      update_time = excluded.update_time";
 const ENV_COUNT: &str = "SELECT COUNT(*) FROM authgate_environment_clients";
 const ENV_AUTH: &str = "SELECT e.id, e.digest, e.last_used_time, \
-     (SELECT kid FROM authgate_signing_keys WHERE state = 'active') \
+     (SELECT kid FROM authgate_signing_keys WHERE state = 'active'), \
+     (SELECT activate_at FROM authgate_signing_keys WHERE state = 'pending') \
      FROM authgate_environment_clients e WHERE e.id = $1";
 const ENV_TOUCH: &str = "UPDATE authgate_environment_clients SET last_used_time = $1 \
      WHERE id = $2 AND (last_used_time IS NULL OR last_used_time < $3)";
@@ -430,19 +432,24 @@ const ENV_TOUCH: &str = "UPDATE authgate_environment_clients SET last_used_time 
 const META_GET: &str = "SELECT value FROM authgate_meta WHERE key = $1";
 const META_INIT: &str = "INSERT INTO authgate_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
 
-const SK_LIST: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, retired_at \
-     FROM authgate_signing_keys ORDER BY seq";
-const SK_GET: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, retired_at, \
-     private_key FROM authgate_signing_keys WHERE kid = $1";
+const SK_LIST: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, activate_at, \
+     retired_at FROM authgate_signing_keys ORDER BY seq";
+const SK_GET: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, activate_at, \
+     retired_at, private_key FROM authgate_signing_keys WHERE kid = $1";
+const SK_PENDING: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, activate_at, \
+     retired_at FROM authgate_signing_keys WHERE state = 'pending'";
 const SK_ACTIVE: &str = "SELECT kid FROM authgate_signing_keys WHERE state = 'active'";
 const SK_DEMOTE_ACTIVE: &str = "UPDATE authgate_signing_keys SET state = 'published' WHERE state = 'active'";
+const SK_ACTIVATE: &str = "UPDATE authgate_signing_keys SET state = 'active', activate_at = $1 \
+     WHERE kid = $2 AND state = 'pending'";
 const SK_INSERT: &str = "INSERT INTO authgate_signing_keys \
-     (kid, algorithm, state, encryption, private_key, public_jwk, create_time) \
-     VALUES ($1, $2, 'active', $3, $4, $5, $6)";
+     (kid, algorithm, state, encryption, private_key, public_jwk, create_time, activate_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const SK_RETIRE: &str = "UPDATE authgate_signing_keys SET state = 'retired', retired_at = $1 WHERE kid = $2";
 const SIGNING_KEYS_LOCK: &str = "authgate:signing-keys";
 
-/// A signing key from `kid, algorithm, state, encryption, public_jwk, create_time, retired_at[, private_key]`.
+/// A signing key from `kid, algorithm, state, encryption, public_jwk, create_time, activate_at,
+/// retired_at[, private_key]`.
 fn signing_key_from_row(mut r: Row) -> Result<SigningKeyRow> {
     Ok(SigningKeyRow {
         kid: r.text(0)?,
@@ -451,13 +458,66 @@ fn signing_key_from_row(mut r: Row) -> Result<SigningKeyRow> {
         encryption: r.text(3)?,
         public_jwk: r.text(4)?,
         created_ms: r.i64(5)?,
-        retired_ms: r.opt_i64(6)?,
-        private_key: if r.0.len() > 7 { r.blob(7)? } else { Vec::new() },
+        activate_ms: r.i64(6)?,
+        retired_ms: r.opt_i64(7)?,
+        private_key: if r.0.len() > 8 { r.blob(8)? } else { Vec::new() },
     })
 }
 
 async fn signing_key<C: Conn>(c: &mut C, kid: &str) -> Result<Option<SigningKeyRow>> {
     first(c.query(SK_GET, &[P::Text(kid)]).await?, signing_key_from_row)
+}
+
+async fn pending_signing_key<C: Conn>(c: &mut C) -> Result<Option<SigningKeyRow>> {
+    first(c.query(SK_PENDING, &[]).await?, signing_key_from_row)
+}
+
+async fn active_signing_kid<C: Conn>(c: &mut C) -> Result<Option<String>> {
+    first(c.query(SK_ACTIVE, &[]).await?, |mut r| r.text(0))
+}
+
+/// Makes `kid` (pending) the active key from `activate_ms`; the active key becomes `published`.
+/// Demoted first: the unique index allows one active key at any moment.
+async fn activate<C: Conn>(c: &mut C, kid: &str, activate_ms: i64) -> Result<()> {
+    c.execute(SK_DEMOTE_ACTIVE, &[]).await?;
+    c.execute(SK_ACTIVATE, &[P::I64(activate_ms), P::Text(kid)])
+        .await?;
+    Ok(())
+}
+
+/// Inside a write transaction holding the signing-keys lock: activates the pending key if it is
+/// due, keeping its scheduled activation time. Returns its kid when it did.
+async fn activate_if_due<C: Conn>(c: &mut C, now_ms: i64) -> Result<Option<String>> {
+    match pending_signing_key(c).await? {
+        Some(key) if key.activate_ms <= now_ms => {
+            activate(c, &key.kid, key.activate_ms).await?;
+            Ok(Some(key.kid))
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn insert_signing_key<C: Conn>(
+    c: &mut C,
+    key: &SigningKeyRow,
+    state: &str,
+    activate_ms: i64,
+) -> Result<()> {
+    c.execute(
+        SK_INSERT,
+        &[
+            P::Text(&key.kid),
+            P::Text(&key.algorithm),
+            P::Text(state),
+            P::Text(&key.encryption),
+            P::Blob(&key.private_key),
+            P::Text(&key.public_jwk),
+            P::I64(key.created_ms),
+            P::I64(activate_ms),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1053,6 +1113,7 @@ impl<B: Backend> Store for SqlStore<B> {
                                         expiry: r.i64(4)?,
                                         secrets: Vec::new(),
                                         active_kid: r.opt_text(8)?,
+                                        pending_activate_ms: r.opt_i64(9)?,
                                     }),
                                 };
                                 if let Some(id) = r.opt_text(5)? {
@@ -1071,6 +1132,7 @@ impl<B: Backend> Store for SqlStore<B> {
                                     expiry: 0,
                                     secrets: vec![(r.text(0)?, r.blob(1)?, r.opt_i64(2)?)],
                                     active_kid: r.opt_text(3)?,
+                                    pending_activate_ms: r.opt_i64(4)?,
                                 })
                             })
                         }
@@ -1162,39 +1224,76 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn active_signing_kid(&self) -> Result<Option<String>> {
         self.b
             .run(Mode::Read, |c| {
-                Box::pin(async move { first(c.query(SK_ACTIVE, &[]).await?, |mut r| r.text(0)) })
+                Box::pin(async move { active_signing_kid(c).await })
             })
             .await
     }
 
-    async fn insert_signing_key(&self, key: SigningKeyRow, how: InsertKey) -> Result<bool> {
+    async fn insert_first_signing_key(&self, key: SigningKeyRow) -> Result<bool> {
         self.b
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
-                    match how {
-                        InsertKey::IfNoneActive => {
-                            if !c.query(SK_ACTIVE, &[]).await?.is_empty() {
-                                return Ok(false);
-                            }
-                        }
-                        InsertKey::Rotate => {
-                            c.execute(SK_DEMOTE_ACTIVE, &[]).await?;
-                        }
+                    if active_signing_kid(c).await?.is_some() {
+                        return Ok(false);
                     }
-                    c.execute(
-                        SK_INSERT,
-                        &[
-                            P::Text(&key.kid),
-                            P::Text(&key.algorithm),
-                            P::Text(&key.encryption),
-                            P::Blob(&key.private_key),
-                            P::Text(&key.public_jwk),
-                            P::I64(key.created_ms),
-                        ],
-                    )
-                    .await?;
+                    insert_signing_key(c, &key, "active", key.created_ms).await?;
                     Ok(true)
+                })
+            })
+            .await
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        key: Option<SigningKeyRow>,
+        now_ms: i64,
+        delay_ms: i64,
+    ) -> Result<Rotation> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(SIGNING_KEYS_LOCK).await?;
+                    activate_if_due(c, now_ms).await?;
+                    let immediate = delay_ms <= 0;
+                    if let Some(pending) = pending_signing_key(c).await? {
+                        if !immediate {
+                            return Ok(Rotation::Pending(pending));
+                        }
+                        activate(c, &pending.kid, now_ms).await?;
+                        return Ok(match signing_key(c, &pending.kid).await? {
+                            Some(row) => Rotation::Done(row),
+                            None => return Err(Error::Internal("the activated key vanished".into())),
+                        });
+                    }
+                    let Some(key) = key else {
+                        return Ok(Rotation::NeedKey);
+                    };
+                    if immediate || active_signing_kid(c).await?.is_none() {
+                        c.execute(SK_DEMOTE_ACTIVE, &[]).await?;
+                        insert_signing_key(c, &key, "active", now_ms).await?;
+                    } else {
+                        insert_signing_key(c, &key, "pending", now_ms.saturating_add(delay_ms)).await?;
+                    }
+                    match signing_key(c, &key.kid).await? {
+                        Some(row) => Ok(Rotation::Done(row)),
+                        None => Err(Error::Internal("the inserted key vanished".into())),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn activate_due_signing_key(&self, now_ms: i64) -> Result<Activation> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(SIGNING_KEYS_LOCK).await?;
+                    let activated = activate_if_due(c, now_ms).await?;
+                    Ok(Activation {
+                        active_kid: active_signing_kid(c).await?,
+                        activated,
+                    })
                 })
             })
             .await
@@ -1205,6 +1304,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
+                    activate_if_due(c, now_ms).await?;
                     let Some(key) = signing_key(c, &kid).await? else {
                         return Ok(None);
                     };
@@ -1283,8 +1383,10 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         META_INIT,
         SK_LIST,
         SK_GET,
+        SK_PENDING,
         SK_ACTIVE,
         SK_DEMOTE_ACTIVE,
+        SK_ACTIVATE,
         SK_INSERT,
         SK_RETIRE,
     ];

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{
@@ -88,8 +89,9 @@ impl Given {
 }
 
 impl Global {
-    /// The configuration: `--issuer`, then `AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY` and
-    /// `AUTHGATE_ENVIRONMENT_TOKEN_TTL` from the environment.
+    /// The configuration: `--issuer`, then `AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY`,
+    /// `AUTHGATE_ENVIRONMENT_TOKEN_TTL` and `AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY` from the
+    /// environment.
     pub fn config(&self) -> Result<AuthorityConfig, Error> {
         AuthorityConfig::from_env(self.issuer.clone())
     }
@@ -391,15 +393,40 @@ pub enum SecretsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SigningKeysCommand {
-    /// List signing keys and their state.
+    /// List signing keys, their state and activation time.
     List,
-    /// Create a new active key; the previous one stays published.
-    Rotate,
+    /// Create a new signing key: published in the JWKS now, signing after a delay.
+    ///
+    /// The new key is `pending` (in the JWKS, not signing) until its activation time; then it
+    /// becomes the active key and the current one stays published, so the tokens it signed keep
+    /// validating until you retire it. Validators refetch the JWKS for an unknown kid at most
+    /// once per cooldown (30 s by default in authgate, jose and PyJWT), so a key that signed at
+    /// once would be refused for up to that long by validators that fetched the JWKS shortly
+    /// before. The default delay, 60 s (AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY), covers that
+    /// cooldown twice over, and the 60 s max-age of /keys.
+    ///
+    /// While a key is pending, another rotation is refused unless it is --now, which activates
+    /// the pending key at once.
+    Rotate(RotateArgs),
     /// Remove a non-active key from the JWKS.
     Retire {
         /// snk_…
         kid: String,
     },
+}
+
+/// Options of `signing-keys rotate`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Seconds the new key is published before it signs, at most 2592000 (30 days)
+    /// [default: AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY, else 60]
+    #[arg(long, value_name = "SECONDS", conflicts_with = "now")]
+    pub activate_after: Option<u64>,
+    /// Sign with the new key at once (emergencies, e.g. a compromised key): validators that
+    /// fetched the JWKS within their cooldown refuse its tokens until it ends. With a key
+    /// pending, activates that key instead of creating another.
+    #[arg(long)]
+    pub now: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -653,11 +680,14 @@ async fn signing_keys(a: &Authority, out: &Out, cmd: SigningKeysCommand) -> Outc
             let keys = a.list_signing_keys().await?;
             out.emit(&json!({ "signing_keys": keys }), || output::signing_keys(&keys))
         }
-        SigningKeysCommand::Rotate => {
-            let key = a.rotate_signing_key().await?;
-            out.emit(&json!({ "signing_key": key }), || {
-                format!("rotated: {} is now active\n", key.kid)
-            })
+        SigningKeysCommand::Rotate(args) => {
+            let delay = match (args.now, args.activate_after) {
+                (true, _) => Duration::ZERO,
+                (false, Some(seconds)) => Duration::from_secs(seconds),
+                (false, None) => a.config().signing_key_activation_delay,
+            };
+            let key = a.rotate_signing_key(delay).await?;
+            out.emit(&json!({ "signing_key": key }), || output::rotated(&key))
         }
         SigningKeysCommand::Retire { kid } => {
             let key = a.retire_signing_key(&kid).await?;

@@ -303,17 +303,13 @@ pub(crate) fn signing_keys(keys: &[SigningKeyInfo]) -> String {
     let rows: Vec<Vec<String>> = keys
         .iter()
         .map(|k| {
-            let state = match k.state {
-                SigningKeyState::Active => "active",
-                SigningKeyState::Published => "published",
-                SigningKeyState::Retired => "retired",
-            };
             vec![
                 k.kid.clone(),
                 k.algorithm.clone(),
-                state.to_owned(),
+                key_state(k.state).to_owned(),
                 if k.encrypted { "yes" } else { "no" }.to_owned(),
                 ts(&k.created_at),
+                ts(&k.activate_at),
                 opt_ts(&k.retired_at),
             ]
         })
@@ -321,7 +317,45 @@ pub(crate) fn signing_keys(keys: &[SigningKeyInfo]) -> String {
     if rows.is_empty() {
         return "no signing keys yet (one is created on first use, or by `signing-keys rotate`)\n".into();
     }
-    table(&["KID", "ALG", "STATE", "ENCRYPTED", "CREATED", "RETIRED"], &rows)
+    table(
+        &[
+            "KID",
+            "ALG",
+            "STATE",
+            "ENCRYPTED",
+            "CREATED",
+            "ACTIVE_FROM",
+            "RETIRED",
+        ],
+        &rows,
+    )
+}
+
+fn key_state(state: SigningKeyState) -> &'static str {
+    match state {
+        SigningKeyState::Pending => "pending",
+        SigningKeyState::Active => "active",
+        SigningKeyState::Published => "published",
+        SigningKeyState::Retired => "retired",
+    }
+}
+
+/// The outcome of `signing-keys rotate`.
+pub(crate) fn rotated(k: &SigningKeyInfo) -> String {
+    match k.state {
+        SigningKeyState::Pending => {
+            let wait_ms = (k.activate_at - OffsetDateTime::now_utc())
+                .whole_milliseconds()
+                .max(0);
+            let wait = (wait_ms + 500) / 1000;
+            format!(
+                "rotated: {} is pending: published in the JWKS now, it becomes the active signing key at {} (in {wait} s)\n",
+                k.kid,
+                ts(&k.activate_at)
+            )
+        }
+        state => format!("rotated: {} is now {}\n", k.kid, key_state(state)),
+    }
 }
 
 pub(crate) fn access_token(t: &AccessTokenResponse) -> String {

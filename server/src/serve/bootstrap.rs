@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_core::authority::{Authority, AuthorityConfig};
-use authgate_core::jwt::{JwtValidator, KeySource, ValidatorConfig};
+use authgate_core::jwt::{JwksConfig, JwtValidator, KeySource, ValidatorConfig};
 use authgate_core::{AuthApi, Error, Result, Secret};
 use axum::body::Bytes;
 use tokio::net::TcpListener;
@@ -148,16 +148,12 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
 
     let api: Arc<dyn AuthApi> = authority.clone();
     // Environment tokens are verified with the JWT engine against the authority's own keys
-    // (through the JWKS cache: a key rotated by another node is picked up on its first unknown
-    // kid) and cached once verified, so the check costs about a microsecond per request.
-    // The keys come from the local store, so an unknown kid may be looked up again after
-    // 100 ms (not the 30 s suited to remote JWKS): a key rotated with the CLI or on another node
-    // is accepted at once, and a flood of bogus kids costs at most ten small store reads a second.
+    // and cached once verified, so the check costs about a microsecond per request. The keys
+    // come from the local store (`JwksConfig::for_local_store`): re-read every minute, so a
+    // retired key stops being accepted within a minute; an unknown kid looked up again after
+    // 100 ms, so even an immediate rotation (CLI, another node) is accepted at once.
     let mut config = ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone());
-    config.jwks.cooldown = Duration::from_millis(100);
-    config.jwks.negative_ttl = Duration::from_millis(100);
-    // Re-read the keys every minute, so a retired key stops being accepted within a minute.
-    config.jwks.default_ttl = Duration::from_secs(60);
+    config.jwks = JwksConfig::for_local_store();
     let validator = JwtValidator::new(config)?;
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,

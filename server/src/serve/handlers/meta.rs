@@ -9,8 +9,9 @@ use serde::Serialize;
 use crate::serve::error::ApiError;
 use crate::serve::state::AppState;
 
-/// How long clients may cache the JWKS. Short, so a retired key disappears quickly; validators
-/// refetch on an unknown `kid` anyway, so a new key is picked up at once.
+/// How long clients may cache the JWKS. Short, so a retired key disappears quickly. A rotated-in
+/// key is served here, pending, for the activation delay (60 s by default, no less than this
+/// max-age) before it signs, so validators that refresh only when this expires know it in time.
 const JWKS_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=60");
 
 /// `GET /keys` and `GET /.well-known/jwks.json`: the published signing keys.

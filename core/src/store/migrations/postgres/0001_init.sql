@@ -94,12 +94,16 @@ CREATE TABLE authgate_signing_keys (
     seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kid         TEXT    NOT NULL UNIQUE,
     algorithm   TEXT    NOT NULL,
-    state       TEXT    NOT NULL CHECK (state IN ('active', 'published', 'retired')),
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'active', 'published', 'retired')),
     encryption  TEXT    NOT NULL CHECK (encryption IN ('none', 'aes-256-gcm')),
     private_key BYTEA   NOT NULL,
     public_jwk  TEXT    NOT NULL,
     create_time BIGINT  NOT NULL,
+    -- When it becomes (pending) or became the active key.
+    activate_at BIGINT  NOT NULL,
     retired_at  BIGINT
 );
 -- At most one active key, whatever the number of processes rotating at once.
 CREATE UNIQUE INDEX authgate_signing_keys_one_active ON authgate_signing_keys (state) WHERE state = 'active';
+-- At most one pending key (published ahead of its activation, see the authority docs).
+CREATE UNIQUE INDEX authgate_signing_keys_one_pending ON authgate_signing_keys (state) WHERE state = 'pending';

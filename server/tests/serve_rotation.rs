@@ -1,0 +1,282 @@
+//! Staged signing-key rotation against a real `authgate serve`: a rotated-in key is published at
+//! `/keys` before it signs, so validators with the usual 30 s refetch cooldown accept the first
+//! tokens it signs; and of several nodes sharing a store, exactly one performs the switch.
+
+mod common;
+
+use std::time::Duration;
+
+use authgate_core::jwt::{JwksCache, JwksConfig, JwtValidator, KeySource, ValidatorConfig};
+use authgate_core::model::{CreateOrganization, OrganizationClient};
+use authgate_core::remote::RemoteClient;
+use authgate_core::{AuthApi, Error, TokenError};
+use common::{Options, Server, random_hex};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+fn kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: Value = serde_json::from_slice(&bytes).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// `authgate --json signing-keys rotate ARGS…` on the server's database; the `signing_key`.
+fn rotate(database: &str, args: &[&str]) -> Value {
+    let output = std::process::Command::new(common::binary())
+        .args(["--json", "signing-keys", "rotate"])
+        .args(args)
+        .env("AUTHGATE_DATABASE_URL", database)
+        .env_remove("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+    body["signing_key"].clone()
+}
+
+fn activate_at(key: &Value) -> OffsetDateTime {
+    OffsetDateTime::parse(key["activate_at"].as_str().unwrap(), &Rfc3339).unwrap()
+}
+
+async fn sleep_until(t: OffsetDateTime) {
+    let left = t - OffsetDateTime::now_utc();
+    if left.is_positive() {
+        tokio::time::sleep(left.unsigned_abs() + Duration::from_millis(50)).await;
+    }
+}
+
+/// The kids served at `/keys`, in order.
+async fn published(server: &Server) -> Vec<String> {
+    let body: Value = common::http()
+        .get(server.at("/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An organization with an M2M client on `remote`: `(client_id, secret)`.
+async fn client(remote: &RemoteClient) -> (String, String) {
+    let org = remote
+        .create_organization(CreateOrganization {
+            display_name: "Rotation".into(),
+            external_id: None,
+        })
+        .await
+        .unwrap();
+    let created = remote
+        .create_organization_client(
+            &org.id,
+            OrganizationClient {
+                name: Some("svc".into()),
+                scopes: Some(vec!["read".into()]),
+                ..OrganizationClient::default()
+            },
+        )
+        .await
+        .unwrap();
+    (
+        created.client.client_id.clone(),
+        created.plain_secret.expose().to_owned(),
+    )
+}
+
+/// A validator of `server`'s tokens with every JWKS default (a 30 s refetch cooldown), on a
+/// cache of its own, as another process would have (`jwks_url` validators alike configured
+/// share one cache per process).
+fn validator(server: &Server) -> JwtValidator {
+    let keys = JwksCache::from_url(&server.at("/keys"), JwksConfig::default()).unwrap();
+    JwtValidator::new(ValidatorConfig::new(KeySource::Cache(keys)).with_issuer(server.url.clone())).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validators_in_their_refetch_cooldown_accept_a_staged_key() {
+    let server = Server::start();
+    let remote = server.remote();
+    let (client_id, secret) = client(&remote).await;
+    let issue = || async {
+        remote
+            .issue_client_token(&client_id, &secret, None)
+            .await
+            .unwrap()
+            .access_token
+            .expose()
+            .to_owned()
+    };
+
+    // The problem: after an immediate rotation, a validator that fetched the JWKS moments
+    // before refuses the new kid until its cooldown (30 s) ends.
+    let before = validator(&server);
+    before.validate(&issue().await).await.unwrap();
+    let k1 = rotate(&server.database, &["--now"]);
+    assert_eq!(k1["state"], "active");
+    let t1 = issue().await;
+    assert_eq!(kid(&t1), k1["kid"].as_str().unwrap());
+    assert_eq!(
+        before.validate(&t1).await.unwrap_err(),
+        Error::InvalidToken(TokenError::UnknownKeyId)
+    );
+    assert!(before.status().cooling_down);
+
+    // Staged: a validator fetches the JWKS before the rotation...
+    let refreshed = validator(&server);
+    refreshed.validate(&t1).await.unwrap();
+    let k2 = rotate(&server.database, &["--activate-after", "3"]);
+    assert_eq!(k2["state"], "pending");
+    let k2_kid = k2["kid"].as_str().unwrap().to_owned();
+    // ...the new key is published at once (after the active key, before the earlier one) but
+    // does not sign yet...
+    assert_eq!(
+        published(&server).await[..2],
+        [k1["kid"].as_str().unwrap(), &k2_kid]
+    );
+    let t2 = issue().await;
+    assert_eq!(kid(&t2), k1["kid"].as_str().unwrap());
+    refreshed.validate(&t2).await.unwrap();
+    // ...and the validator refreshes its key set before the key activates. (Here on demand: in
+    // production every validator honouring `/keys`' max-age of 60 s has refreshed by the end of
+    // the default 60 s delay, and one that has not is past its 30 s cooldown by then.)
+    refreshed.refresh().await.unwrap();
+    // A validator starting while the key is pending fetches it with the rest of the set.
+    let started_while_pending = validator(&server);
+    started_while_pending.validate(&t2).await.unwrap();
+
+    // From its activation time, tokens carry the new kid; both validators, still inside their
+    // 30 s cooldown (no kid-driven fetch possible), accept them without fetching anything.
+    sleep_until(activate_at(&k2)).await;
+    let t3 = issue().await;
+    assert_eq!(kid(&t3), k2_kid);
+    for v in [&refreshed, &started_while_pending] {
+        let fetches = v.status().fetch_count;
+        assert!(v.status().cooling_down);
+        v.validate(&t3).await.unwrap();
+        v.validate(&t1).await.unwrap();
+        assert_eq!(v.status().fetch_count, fetches, "no fetch was needed");
+    }
+    assert_eq!(published(&server).await[0], k2_kid, "the active key first");
+
+    // The server's own management routes accept environment tokens signed with it.
+    let admin = common::admin_token(&server).await;
+    assert_eq!(kid(&admin), k2_kid);
+    let r = common::http()
+        .get(server.at("/api/v1/organizations"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Two servers on one store, hit at once on both after the activation time: every token carries
+/// the new kid, and exactly one of them logs the switch.
+async fn two_nodes_activate_once(a: &Server, b: &Server) {
+    let (client_id, secret) = client(&a.remote()).await;
+    let old = published(a).await;
+    assert_eq!(old.len(), 1);
+    let pending = rotate(&a.database, &["--activate-after", "2"]);
+    let new_kid = pending["kid"].as_str().unwrap().to_owned();
+    assert_eq!(published(b).await, [old[0].clone(), new_kid.clone()]);
+    sleep_until(activate_at(&pending)).await;
+
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let node = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
+        let (client_id, secret) = (client_id.clone(), secret.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = common::http();
+            if i % 4 < 2 {
+                let r = http.get(format!("{node}/keys")).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                return None;
+            }
+            let r = http
+                .post(format!("{node}/oauth/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", secret.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.unwrap();
+            Some(body["access_token"].as_str().unwrap().to_owned())
+        }));
+    }
+    for t in tasks {
+        if let Some(token) = t.await.unwrap() {
+            assert_eq!(kid(&token), new_kid);
+        }
+    }
+    for node in [a, b] {
+        assert_eq!(published(node).await, [new_kid.clone(), old[0].clone()]);
+    }
+    // The log line is written before the response that follows the switch; give the stderr
+    // readers a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let activations = [a, b]
+        .iter()
+        .map(|s| s.stderr().matches("signing key activated").count())
+        .sum::<usize>();
+    assert_eq!(activations, 1, "A:\n{}\nB:\n{}", a.stderr(), b.stderr());
+}
+
+fn two_nodes(database: Option<String>) -> (Server, Server) {
+    let mut env = Options::default().env;
+    env.push(("AUTHGATE_ISSUER".into(), "http://auth.shared.test".into()));
+    let first = Server::start_with(Options {
+        database,
+        credentials: Some((format!("skc_{}", random_hex(8)), random_hex(24))),
+        env: env.clone(),
+        ..Options::default()
+    });
+    let second = Server::start_with(Options {
+        database: Some(first.database.clone()),
+        credentials: Some((first.client_id.clone(), first.client_secret.clone())),
+        env,
+        ..Options::default()
+    });
+    (first, second)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn two_nodes_on_sqlite_activate_a_pending_key_once() {
+    let (a, b) = two_nodes(None);
+    runtime().block_on(two_nodes_activate_once(&a, &b));
+}
+
+#[test]
+fn two_nodes_on_postgres_activate_a_pending_key_once() {
+    let Some(database) = common::fresh_postgres_database("two_nodes_on_postgres_activate_a_pending_key_once")
+    else {
+        return;
+    };
+    let (a, b) = two_nodes(Some(database));
+    runtime().block_on(two_nodes_activate_once(&a, &b));
+}
