@@ -56,8 +56,15 @@ python-dev: $(PY_STAMP) ## Python package: .venv with the tools, `authgate` buil
 	cargo build -p authgate-server
 	cd $(PY_DIR) && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop --quiet
 
+.PHONY: python-wheel
+python-wheel: $(PY_STAMP) ## Python package: build its wheel and install it (not editable) into .venv
+	cd $(PY_DIR) && $(CURDIR)/$(VENV)/bin/maturin build --quiet --out $(CURDIR)/target/wheels/dev
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+	  $$(ls -t target/wheels/dev/authgate-*.whl | head -n1)
+
 .PHONY: test-python
-test-python: python-dev ## Python package: build it into .venv, check the types, run pytest
+test-python: python-wheel ## Python package: install its wheel into .venv, check the types, run pytest on it
+	cargo build -p authgate-server
 	cd $(PY_DIR) && $(CURDIR)/$(VENV_PY) -m mypy.stubtest authgate._native
 	cd $(PY_DIR) && $(CURDIR)/$(VENV_PY) -m mypy --strict python/authgate examples
 	cd $(PY_DIR) && AUTHGATE_BIN=$(CURDIR)/$(TARGET_DIR)/debug/authgate $(CURDIR)/$(VENV_PY) -m pytest -q
