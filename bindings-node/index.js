@@ -577,6 +577,11 @@ class ScalekitClient {
 /** `ClientSecretStatus` of an M2M client secret. */
 const ClientSecretStatus = Object.freeze({ ACTIVE: 0, INACTIVE: 1 })
 
+/** The package version. */
+const version = native.nativeVersion()
+
+// Plain `name` / `name: identifier` entries only: Node reads this list to give the ES module
+// entry (`index.mjs`) its named exports.
 module.exports = {
   ScalekitClient,
   Scalekit: ScalekitClient,
@@ -606,5 +611,5 @@ module.exports = {
   ScalekitUnknownException,
   ScalekitKeysUnavailableException,
   toScalekitError,
-  version: native.nativeVersion(),
+  version,
 }
