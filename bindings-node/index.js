@@ -341,13 +341,7 @@ class JwtValidator {
    */
   validateSync(token, options) {
     const [scopes, any] = scopeArgs(options)
-    let json
-    try {
-      json = this[NATIVE].validateSync(token, scopes, any)
-    } catch (err) {
-      throw toScalekitError(err)
-    }
-    return JSON.parse(json)
+    return JSON.parse(callSync(() => this[NATIVE].validateSync(token, scopes, any)))
   }
 
   /**
@@ -374,12 +368,7 @@ class JwtValidator {
    */
   tryValidate(token, options) {
     const [scopes, any] = scopeArgs(options)
-    let json
-    try {
-      json = this[NATIVE].tryValidate(token, scopes, any)
-    } catch (err) {
-      throw toScalekitError(err)
-    }
+    const json = callSync(() => this[NATIVE].tryValidate(token, scopes, any))
     return json == null ? undefined : JSON.parse(json)
   }
 
