@@ -91,8 +91,14 @@ function unavailable(res) {
   res.status(503).json({ error: UNAVAILABLE })
 }
 
-function isUnavailable(err) {
-  return err instanceof ScalekitServiceUnavailableException || err instanceof ScalekitGatewayTimeoutException
+/** Answers a failed check: 401 or 403 for a rejected credential, 503 when it could not be checked. */
+function fail(res, next, realm, err) {
+  if (err instanceof ScalekitInsufficientScopeException) return forbidden(res, realm, err)
+  if (err instanceof ScalekitValidateTokenFailureException) return unauthorized(res, realm, INVALID, err)
+  if (err instanceof ScalekitServiceUnavailableException || err instanceof ScalekitGatewayTimeoutException) {
+    return unavailable(res)
+  }
+  next(err)
 }
 
 function isRequest(req, next) {
@@ -125,13 +131,7 @@ function apiKeyMiddleware(explicit, realm) {
         req.tokenInfo = result.tokenInfo
         next()
       },
-      (err) => {
-        if (err instanceof ScalekitValidateTokenFailureException) {
-          return unauthorized(res, realm, INVALID, err)
-        }
-        if (isUnavailable(err)) return unavailable(res)
-        next(err)
-      },
+      (err) => fail(res, next, realm, err),
     )
   }
 }
@@ -169,15 +169,6 @@ function requireScope(scopes, options) {
   const realm = o.realm
   let validator = o.validator || null
 
-  const fail = (res, next, err) => {
-    if (err instanceof ScalekitValidateTokenFailureException) {
-      if (err instanceof ScalekitInsufficientScopeException) return forbidden(res, realm, err)
-      return unauthorized(res, realm, INVALID, err)
-    }
-    if (isUnavailable(err)) return unavailable(res)
-    next(err)
-  }
-
   return function requireScopeMiddleware(req, res, next) {
     const token = bearerToken(req)
     if (!token) return unauthorized(res, realm, MISSING, null)
@@ -188,7 +179,7 @@ function requireScope(scopes, options) {
       }
       claims = validator.tryValidate(token, check)
     } catch (err) {
-      return fail(res, next, err)
+      return fail(res, next, realm, err)
     }
     if (claims !== undefined) {
       req.tokenClaims = claims
@@ -199,7 +190,7 @@ function requireScope(scopes, options) {
         req.tokenClaims = c
         next()
       },
-      (err) => fail(res, next, err),
+      (err) => fail(res, next, realm, err),
     )
   }
 }

@@ -1,9 +1,5 @@
 // ES module entry point of `authgate/express`: the same functions as `express.js`.
-import { createRequire } from 'node:module'
+import middleware from './express.js'
 
-const require = createRequire(import.meta.url)
-const middleware = require('./express.js')
-
-export const { setup, authenticateToken, requireScope, bearerToken } = middleware
-
+export * from './express.js'
 export default middleware

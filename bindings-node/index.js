@@ -341,13 +341,7 @@ class JwtValidator {
    */
   validateSync(token, options) {
     const [scopes, any] = scopeArgs(options)
-    let json
-    try {
-      json = this[NATIVE].validateSync(token, scopes, any)
-    } catch (err) {
-      throw toScalekitError(err)
-    }
-    return JSON.parse(json)
+    return JSON.parse(callSync(() => this[NATIVE].validateSync(token, scopes, any)))
   }
 
   /**
@@ -374,12 +368,7 @@ class JwtValidator {
    */
   tryValidate(token, options) {
     const [scopes, any] = scopeArgs(options)
-    let json
-    try {
-      json = this[NATIVE].tryValidate(token, scopes, any)
-    } catch (err) {
-      throw toScalekitError(err)
-    }
+    const json = callSync(() => this[NATIVE].tryValidate(token, scopes, any))
     return json == null ? undefined : JSON.parse(json)
   }
 
@@ -577,6 +566,11 @@ class ScalekitClient {
 /** `ClientSecretStatus` of an M2M client secret. */
 const ClientSecretStatus = Object.freeze({ ACTIVE: 0, INACTIVE: 1 })
 
+/** The package version. */
+const version = native.nativeVersion()
+
+// Plain `name` / `name: identifier` entries only: Node reads this list to give the ES module
+// entry (`index.mjs`) its named exports.
 module.exports = {
   ScalekitClient,
   Scalekit: ScalekitClient,
@@ -606,5 +600,5 @@ module.exports = {
   ScalekitUnknownException,
   ScalekitKeysUnavailableException,
   toScalekitError,
-  version: native.nativeVersion(),
+  version,
 }

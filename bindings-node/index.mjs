@@ -1,38 +1,6 @@
-// ES module entry point: the same objects as the CommonJS entry (`index.js`).
-import { createRequire } from 'node:module'
+// ES module entry point: the same objects as the CommonJS entry (`index.js`), whose export
+// list Node reads for the named exports; the client is the default export.
+import authgate from './index.js'
 
-const require = createRequire(import.meta.url)
-const authgate = require('./index.js')
-
-export const {
-  ScalekitClient,
-  Scalekit,
-  JwtValidator,
-  ClientCredentials,
-  TokenClient,
-  M2MClient,
-  OrganizationClient,
-  UserClient,
-  ClientSecretStatus,
-  ScalekitException,
-  ScalekitValidateTokenFailureException,
-  ScalekitInsufficientScopeException,
-  ScalekitServerException,
-  ScalekitBadRequestException,
-  ScalekitUnauthorizedException,
-  ScalekitForbiddenException,
-  ScalekitNotFoundException,
-  ScalekitConflictException,
-  ScalekitTooManyRequestsException,
-  ScalekitCancelledException,
-  ScalekitInternalServerException,
-  ScalekitNotImplementedException,
-  ScalekitServiceUnavailableException,
-  ScalekitGatewayTimeoutException,
-  ScalekitUnknownException,
-  ScalekitKeysUnavailableException,
-  toScalekitError,
-  version,
-} = authgate
-
+export * from './index.js'
 export default authgate.ScalekitClient

@@ -28,7 +28,7 @@ const SDK_VERSION: &str = concat!("Authgate-Node/", env!("CARGO_PKG_VERSION"));
 
 /// Options of a remote client.
 #[napi(object, js_name = "NativeRemoteOptions")]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JsRemoteOptions {
     /// Total time for one HTTP request in milliseconds (default 10000).
     pub timeout_ms: Option<u32>,
@@ -40,7 +40,7 @@ pub struct JsRemoteOptions {
 
 /// Options of an embedded client.
 #[napi(object, js_name = "NativeLocalOptions")]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JsLocalOptions {
     /// `iss` of the access tokens it issues (default `AUTHGATE_ISSUER`, else `http://localhost`).
     pub issuer: Option<String>,
@@ -89,22 +89,18 @@ impl JsClient {
             std::env::consts::OS,
             std::env::consts::ARCH
         ));
-        if let Some(o) = options {
-            if let Some(ms) = o.timeout_ms {
-                if ms == 0 {
-                    return Err(crate::errors::to_js(
-                        &env,
-                        CoreError::invalid("timeoutMs", "must be positive"),
-                    ));
-                }
-                opts.timeout = Duration::from_millis(u64::from(ms));
+        let o = options.unwrap_or_default();
+        if let Some(ms) = o.timeout_ms {
+            if ms == 0 {
+                return sync(&env, Err(CoreError::invalid("timeoutMs", "must be positive")));
             }
-            if let Some(n) = o.max_retries {
-                opts.max_retries = n;
-            }
-            if let Some(b) = o.dangerous_allow_insecure_http {
-                opts.dangerous_allow_insecure_http = b;
-            }
+            opts.timeout = Duration::from_millis(u64::from(ms));
+        }
+        if let Some(n) = o.max_retries {
+            opts.max_retries = n;
+        }
+        if let Some(b) = o.dangerous_allow_insecure_http {
+            opts.dangerous_allow_insecure_http = b;
         }
         let secret = Secret::new(client_secret);
         let remote = sync(
@@ -125,11 +121,7 @@ impl JsClient {
     /// and applies migrations before returning (the only blocking call of the package).
     #[napi(factory)]
     pub fn local(env: Env, database_url: String, options: Option<JsLocalOptions>) -> Result<JsClient> {
-        let options = options.unwrap_or(JsLocalOptions {
-            issuer: None,
-            key_pepper: None,
-            master_key: None,
-        });
+        let options = options.unwrap_or_default();
         let issuer = options
             .issuer
             .or_else(|| std::env::var("AUTHGATE_ISSUER").ok().filter(|v| !v.is_empty()))

@@ -119,7 +119,7 @@ impl From<M2MClient> for JsM2MClient {
 
 /// Options of `createOrganizationClient` / `updateOrganizationClient`.
 #[napi(object, js_name = "OrganizationClientOptions")]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JsOrganizationClientOptions {
     /// Display name (required on create).
     pub name: Option<String>,
@@ -136,28 +136,24 @@ pub struct JsOrganizationClientOptions {
 }
 
 /// The core input of create/update from the JavaScript options.
-fn organization_client(o: Option<JsOrganizationClientOptions>) -> OrganizationClient {
-    {
-        let Some(o) = o else {
-            return OrganizationClient::default();
-        };
-        let mut claims: Option<Vec<CustomClaim>> = o.custom_claims.map(|m| {
-            m.into_iter()
-                .map(|(key, value)| CustomClaim { key, value })
-                .collect()
-        });
-        if let Some(c) = claims.as_mut() {
-            // HashMap order is random; keep the stored order stable.
-            c.sort_by(|a, b| a.key.cmp(&b.key));
-        }
-        OrganizationClient {
-            name: o.name,
-            description: o.description,
-            scopes: o.scopes,
-            audience: o.audience,
-            custom_claims: claims,
-            expiry: o.expiry,
-        }
+fn organization_client(options: Option<JsOrganizationClientOptions>) -> OrganizationClient {
+    let o = options.unwrap_or_default();
+    let custom_claims = o.custom_claims.map(|claims| {
+        let mut claims: Vec<CustomClaim> = claims
+            .into_iter()
+            .map(|(key, value)| CustomClaim { key, value })
+            .collect();
+        // HashMap order is random; keep the stored order stable.
+        claims.sort_by(|a, b| a.key.cmp(&b.key));
+        claims
+    });
+    OrganizationClient {
+        name: o.name,
+        description: o.description,
+        scopes: o.scopes,
+        audience: o.audience,
+        custom_claims,
+        expiry: o.expiry,
     }
 }
 

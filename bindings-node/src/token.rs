@@ -66,7 +66,7 @@ impl From<TokenInfo> for JsToken {
 
 /// Options of `createToken`.
 #[napi(object, js_name = "CreateTokenOptions")]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JsCreateTokenOptions {
     /// Makes the key user-scoped.
     pub user_id: Option<String>,
@@ -108,7 +108,7 @@ pub struct JsUpdateTokenResponse {
 
 /// Options of `listTokens`.
 #[napi(object, js_name = "ListTokensOptions")]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JsListTokensOptions {
     /// Only keys of this user.
     pub user_id: Option<String>,
@@ -134,7 +134,7 @@ pub struct JsListTokensResponse {
 
 /// Options of `updateToken`.
 #[napi(object, js_name = "UpdateTokenOptions")]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JsUpdateTokenOptions {
     /// Replaces the whole claims map when given.
     pub custom_claims: Option<HashMap<String, String>>,
@@ -187,17 +187,15 @@ impl JsTokenClient {
         options: Option<JsCreateTokenOptions>,
     ) -> Result<PromiseRaw<'env, JsCreateTokenResponse>> {
         let api = self.api.clone();
+        let o = options.unwrap_or_default();
         spawn(env, async move {
-            let mut input = CreateToken {
+            let input = CreateToken {
                 organization_id,
-                ..CreateToken::default()
+                user_id: o.user_id,
+                custom_claims: o.custom_claims.unwrap_or_default().into_iter().collect(),
+                expiry: o.expiry.map(|e| timestamp("expiry", e)).transpose()?,
+                description: o.description,
             };
-            if let Some(o) = options {
-                input.user_id = o.user_id;
-                input.custom_claims = o.custom_claims.unwrap_or_default().into_iter().collect();
-                input.expiry = o.expiry.map(|e| timestamp("expiry", e)).transpose()?;
-                input.description = o.description;
-            }
             let r = api.create_token(input).await?;
             Ok(JsCreateTokenResponse {
                 token: r.token.into_inner(),
@@ -247,16 +245,14 @@ impl JsTokenClient {
         options: Option<JsListTokensOptions>,
     ) -> Result<PromiseRaw<'env, JsListTokensResponse>> {
         let api = self.api.clone();
+        let o = options.unwrap_or_default();
+        let input = ListTokens {
+            organization_id,
+            user_id: o.user_id,
+            page_size: o.page_size,
+            page_token: o.page_token,
+        };
         spawn(env, async move {
-            let mut input = ListTokens {
-                organization_id,
-                ..ListTokens::default()
-            };
-            if let Some(o) = options {
-                input.user_id = o.user_id;
-                input.page_size = o.page_size;
-                input.page_token = o.page_token;
-            }
             let r = api.list_tokens(input).await?;
             Ok(JsListTokensResponse {
                 tokens: r.tokens.into_iter().map(Into::into).collect(),
@@ -276,15 +272,13 @@ impl JsTokenClient {
         options: Option<JsUpdateTokenOptions>,
     ) -> Result<PromiseRaw<'env, JsUpdateTokenResponse>> {
         let api = self.api.clone();
+        let o = options.unwrap_or_default();
+        let input = UpdateToken {
+            token,
+            custom_claims: o.custom_claims.map(|m| m.into_iter().collect()),
+            description: o.description,
+        };
         spawn(env, async move {
-            let mut input = UpdateToken {
-                token,
-                ..UpdateToken::default()
-            };
-            if let Some(o) = options {
-                input.custom_claims = o.custom_claims.map(|m| m.into_iter().collect());
-                input.description = o.description;
-            }
             let info = api.update_token(input).await?;
             Ok(JsUpdateTokenResponse {
                 token_info: info.into(),

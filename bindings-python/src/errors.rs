@@ -24,72 +24,44 @@ pyo3::import_exception!(authgate.errors, ScalekitKeysUnavailableException);
 pyo3::import_exception!(authgate.errors, ScalekitGatewayTimeoutException);
 pyo3::import_exception!(authgate.errors, ScalekitUnknownException);
 
-/// The exception class for a service error with HTTP status `status`.
-#[derive(Clone, Copy)]
-enum ServerKind {
-    BadRequest,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    Conflict,
-    TooManyRequests,
-    Cancelled,
-    Internal,
-    NotImplemented,
-    Unavailable,
-    KeysUnavailable,
-    GatewayTimeout,
-    Unknown,
-}
+/// The arguments of `ScalekitServerException(message, code, http_status, grpc_status, error_code)`.
+type ServerArgs = (String, &'static str, u16, i32, String);
 
-impl ServerKind {
-    fn for_status(status: u16) -> ServerKind {
-        match status {
-            400 => ServerKind::BadRequest,
-            401 => ServerKind::Unauthorized,
-            403 => ServerKind::Forbidden,
-            404 => ServerKind::NotFound,
-            409 => ServerKind::Conflict,
-            429 => ServerKind::TooManyRequests,
-            499 => ServerKind::Cancelled,
-            501 => ServerKind::NotImplemented,
-            503 => ServerKind::Unavailable,
-            504 => ServerKind::GatewayTimeout,
-            500..=599 => ServerKind::Internal,
-            _ => ServerKind::Unknown,
-        }
+/// The constructor of one `ScalekitServerException` subclass.
+type ServerClass = fn(ServerArgs) -> PyErr;
+
+/// The exception class for a service error with HTTP status `status`.
+fn for_status(status: u16) -> ServerClass {
+    match status {
+        400 => ScalekitBadRequestException::new_err,
+        401 => ScalekitUnauthorizedException::new_err,
+        403 => ScalekitForbiddenException::new_err,
+        404 => ScalekitNotFoundException::new_err,
+        409 => ScalekitConflictException::new_err,
+        429 => ScalekitTooManyRequestsException::new_err,
+        499 => ScalekitCancelledException::new_err,
+        501 => ScalekitNotImplementedException::new_err,
+        503 => ScalekitServiceUnavailableException::new_err,
+        504 => ScalekitGatewayTimeoutException::new_err,
+        500..=599 => ScalekitInternalServerException::new_err,
+        _ => ScalekitUnknownException::new_err,
     }
 }
 
-/// `ScalekitServerException(message, code, http_status, grpc_status, error_code)`.
-fn server(kind: ServerKind, err: &Error, error_code: Option<String>) -> PyErr {
-    let args = (
+/// A `class` exception for `err`, with the server's own `error_code` when it gave one.
+fn server(class: ServerClass, err: &Error, error_code: Option<String>) -> PyErr {
+    class((
         err.to_string(),
         err.code(),
         err.http_status(),
         err.grpc_code(),
         error_code.unwrap_or_else(|| err.code().to_owned()),
-    );
-    match kind {
-        ServerKind::BadRequest => ScalekitBadRequestException::new_err(args),
-        ServerKind::Unauthorized => ScalekitUnauthorizedException::new_err(args),
-        ServerKind::Forbidden => ScalekitForbiddenException::new_err(args),
-        ServerKind::NotFound => ScalekitNotFoundException::new_err(args),
-        ServerKind::Conflict => ScalekitConflictException::new_err(args),
-        ServerKind::TooManyRequests => ScalekitTooManyRequestsException::new_err(args),
-        ServerKind::Cancelled => ScalekitCancelledException::new_err(args),
-        ServerKind::Internal => ScalekitInternalServerException::new_err(args),
-        ServerKind::NotImplemented => ScalekitNotImplementedException::new_err(args),
-        ServerKind::Unavailable => ScalekitServiceUnavailableException::new_err(args),
-        ServerKind::KeysUnavailable => ScalekitKeysUnavailableException::new_err(args),
-        ServerKind::GatewayTimeout => ScalekitGatewayTimeoutException::new_err(args),
-        ServerKind::Unknown => ScalekitUnknownException::new_err(args),
-    }
+    ))
 }
 
 /// Maps a core error to the Python exception users catch.
 pub fn to_py(err: Error) -> PyErr {
-    let kind = match &err {
+    let class: ServerClass = match &err {
         // The credential itself was rejected: 401 in web handlers.
         Error::TokenValidationFailed | Error::InvalidToken(_) => {
             return ScalekitValidateTokenFailureException::new_err((
@@ -108,36 +80,32 @@ pub fn to_py(err: Error) -> PyErr {
             ));
         }
         // Keys unreachable: 503, never a verdict on the token.
-        Error::KeysUnavailable(_) => ServerKind::KeysUnavailable,
+        Error::KeysUnavailable(_) => ScalekitKeysUnavailableException::new_err,
         Error::InvalidArgument { .. } | Error::FailedPrecondition(_) | Error::InvalidScope(_) => {
-            ServerKind::BadRequest
+            ScalekitBadRequestException::new_err
         }
-        Error::NotFound { .. } => ServerKind::NotFound,
-        Error::AlreadyExists { .. } => ServerKind::Conflict,
-        Error::InvalidClient | Error::Unauthenticated(_) => ServerKind::Unauthorized,
-        Error::PermissionDenied(_) => ServerKind::Forbidden,
-        Error::ResourceExhausted(_) => ServerKind::TooManyRequests,
-        Error::Unavailable(_) => ServerKind::Unavailable,
-        Error::Timeout(_) => ServerKind::GatewayTimeout,
-        Error::Store(_) | Error::Internal(_) => ServerKind::Internal,
+        Error::NotFound { .. } => ScalekitNotFoundException::new_err,
+        Error::AlreadyExists { .. } => ScalekitConflictException::new_err,
+        Error::InvalidClient | Error::Unauthenticated(_) => ScalekitUnauthorizedException::new_err,
+        Error::PermissionDenied(_) => ScalekitForbiddenException::new_err,
+        Error::ResourceExhausted(_) => ScalekitTooManyRequestsException::new_err,
+        Error::Unavailable(_) => ScalekitServiceUnavailableException::new_err,
+        Error::Timeout(_) => ScalekitGatewayTimeoutException::new_err,
+        Error::Store(_) | Error::Internal(_) => ScalekitInternalServerException::new_err,
         Error::OAuth { status, error, .. } => {
-            return server(ServerKind::for_status(*status), &err, Some(error.clone()));
+            return server(for_status(*status), &err, Some(error.clone()));
         }
         Error::Server {
             http_status,
             error_code,
             ..
         } => {
-            return server(
-                ServerKind::for_status(*http_status),
-                &err,
-                Some(error_code.clone()),
-            );
+            return server(for_status(*http_status), &err, Some(error_code.clone()));
         }
         // `Error` is `#[non_exhaustive]`: a variant added later maps by its HTTP status.
-        _ => ServerKind::for_status(err.http_status()),
+        _ => for_status(err.http_status()),
     };
-    server(kind, &err, None)
+    server(class, &err, None)
 }
 
 /// The RFC 6750 challenge for a rejected credential, without a realm (the web adapters add

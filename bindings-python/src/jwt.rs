@@ -257,17 +257,12 @@ fn jwks_json(py: Python<'_>, jwks: &Bound<'_, PyAny>) -> PyResult<String> {
 #[pyclass(name = "JwtValidator", module = "authgate", frozen)]
 pub struct PyJwtValidator {
     pub inner: JwtValidator,
-    issuer: Option<String>,
     source: String,
 }
 
 impl PyJwtValidator {
     pub fn wrap(inner: JwtValidator, source: String) -> Self {
-        PyJwtValidator {
-            issuer: inner.issuer().map(str::to_owned),
-            inner,
-            source,
-        }
+        PyJwtValidator { inner, source }
     }
 }
 
@@ -313,7 +308,7 @@ impl PyJwtValidator {
         dangerous_allow_insecure_http: bool,
         dangerous_fixed_time: Option<i64>,
     ) -> PyResult<Self> {
-        let (keys, source) = match (jwks.filter(|j| !j.is_none()), jwks_url) {
+        let (keys, source) = match (jwks, jwks_url) {
             (Some(_), Some(_)) => {
                 return Err(PyTypeError::new_err(
                     "JwtValidator: give jwks_url or jwks, not both",
@@ -487,13 +482,13 @@ impl PyJwtValidator {
     /// The required issuer, if any.
     #[getter]
     fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
+        self.inner.issuer()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "JwtValidator(issuer={}, keys={})",
-            repr_opt(self.issuer.as_deref()),
+            repr_opt(self.inner.issuer()),
             types::repr_str(&self.source)
         )
     }

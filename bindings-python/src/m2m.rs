@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::runtime;
-use crate::types::{self, repr_list, repr_opt, repr_opt_list, repr_str};
+use crate::types::{self, list_response, repr_list, repr_opt, repr_opt_list, repr_str, response};
 
 /// A custom claim of an M2M client: copied into the `custom_claims` object of its tokens.
 #[pyclass(name = "CustomClaim", module = "authgate", frozen)]
@@ -406,29 +406,9 @@ impl PyCreateOrganizationClientResponse {
     }
 }
 
-/// Result of get / update organization client (`.client`).
-#[pyclass(name = "OrganizationClientResponse", module = "authgate", frozen)]
-pub struct PyOrganizationClientResponse {
-    client: Py<PyM2MClient>,
-}
-
-#[pymethods]
-impl PyOrganizationClientResponse {
-    #[getter]
-    fn client(&self, py: Python<'_>) -> Py<PyM2MClient> {
-        self.client.clone_ref(py)
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "OrganizationClientResponse(client={})",
-            self.client.bind(py).get().__repr__()
-        )
-    }
+response! {
+    /// Result of get / update organization client (`.client`).
+    "OrganizationClientResponse" => PyOrganizationClientResponse { client: PyM2MClient }
 }
 
 /// Result of `add_organization_client_secret`: `.plain_secret` (shown once) and `.secret`.
@@ -463,48 +443,13 @@ impl PyCreateOrganizationClientSecretResponse {
     }
 }
 
-/// Result of `list_organization_clients`.
-#[pyclass(name = "ListOrganizationClientsResponse", module = "authgate", frozen)]
-pub struct PyListOrganizationClientsResponse {
-    clients: Py<PyList>,
-    total_size: u32,
-    next_page_token: String,
-    prev_page_token: String,
-}
-
-#[pymethods]
-impl PyListOrganizationClientsResponse {
-    #[getter]
-    fn clients<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.clients.bind(py).iter())
-    }
-
-    #[getter]
-    fn total_size(&self) -> u32 {
-        self.total_size
-    }
-
-    #[getter]
-    fn next_page_token(&self) -> &str {
-        &self.next_page_token
-    }
-
-    #[getter]
-    fn prev_page_token(&self) -> &str {
-        &self.prev_page_token
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "ListOrganizationClientsResponse(clients=<{} items>, total_size={}, next_page_token={})",
-            self.clients.bind(py).len(),
-            self.total_size,
-            repr_str(&self.next_page_token)
-        )
+list_response! {
+    /// Result of `list_organization_clients`.
+    "ListOrganizationClientsResponse" => PyListOrganizationClientsResponse {
+        /// This page (a new list of `M2MClient` on each access).
+        clients: PyM2MClient,
+        /// Number of clients of the organization.
+        total_size,
     }
 }
 
@@ -633,16 +578,13 @@ impl PyM2MClientService {
             py,
             api.list_organization_clients(&organization_id, page_size, page_token.filter(|t| !t.is_empty())),
         )?;
-        let clients = PyList::empty(py);
-        for client in page.clients {
-            clients.append(m2m(py, client)?)?;
-        }
-        Ok(PyListOrganizationClientsResponse {
-            clients: clients.unbind(),
-            total_size: page.total_size,
-            next_page_token: page.next_page_token,
-            prev_page_token: page.prev_page_token,
-        })
+        PyListOrganizationClientsResponse::new(
+            py,
+            page.clients.into_iter().map(PyM2MClient),
+            page.total_size,
+            page.next_page_token,
+            page.prev_page_token,
+        )
     }
 
     /// Adds a secret (for rotation); the response carries it once.

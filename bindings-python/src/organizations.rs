@@ -6,10 +6,9 @@ use authgate_core::model::{CreateOrganization, ListOrganizations, Organization};
 use authgate_core::{AuthApi, Error};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
 
 use crate::runtime;
-use crate::types::{self, repr_opt, repr_str};
+use crate::types::{self, list_response, repr_opt, repr_str, response};
 
 /// An organization: one customer (tenant) of your SaaS.
 #[pyclass(name = "Organization", module = "authgate", frozen)]
@@ -91,73 +90,18 @@ impl PyCreateOrganization {
     }
 }
 
-/// Result of create / get organization (`.organization`).
-#[pyclass(name = "OrganizationResponse", module = "authgate", frozen)]
-pub struct PyOrganizationResponse {
-    organization: Py<PyOrganization>,
+response! {
+    /// Result of create / get organization (`.organization`).
+    "OrganizationResponse" => PyOrganizationResponse { organization: PyOrganization }
 }
 
-#[pymethods]
-impl PyOrganizationResponse {
-    #[getter]
-    fn organization(&self, py: Python<'_>) -> Py<PyOrganization> {
-        self.organization.clone_ref(py)
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "OrganizationResponse(organization={})",
-            self.organization.bind(py).get().__repr__()
-        )
-    }
-}
-
-/// Result of `list_organizations`.
-#[pyclass(name = "ListOrganizationsResponse", module = "authgate", frozen)]
-pub struct PyListOrganizationsResponse {
-    organizations: Py<PyList>,
-    total_size: u32,
-    next_page_token: String,
-    prev_page_token: String,
-}
-
-#[pymethods]
-impl PyListOrganizationsResponse {
-    #[getter]
-    fn organizations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.organizations.bind(py).iter())
-    }
-
-    #[getter]
-    fn total_size(&self) -> u32 {
-        self.total_size
-    }
-
-    #[getter]
-    fn next_page_token(&self) -> &str {
-        &self.next_page_token
-    }
-
-    #[getter]
-    fn prev_page_token(&self) -> &str {
-        &self.prev_page_token
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "ListOrganizationsResponse(organizations=<{} items>, total_size={}, next_page_token={})",
-            self.organizations.bind(py).len(),
-            self.total_size,
-            repr_str(&self.next_page_token)
-        )
+list_response! {
+    /// Result of `list_organizations`.
+    "ListOrganizationsResponse" => PyListOrganizationsResponse {
+        /// This page (a new list of `Organization` on each access).
+        organizations: PyOrganization,
+        /// Number of organizations, over all pages.
+        total_size,
     }
 }
 
@@ -258,16 +202,13 @@ impl PyOrganizationService {
         };
         let api = &self.api;
         let page = runtime::block_on(py, api.list_organizations(input))?;
-        let organizations = PyList::empty(py);
-        for organization in page.organizations {
-            organizations.append(Py::new(py, PyOrganization(organization))?)?;
-        }
-        Ok(PyListOrganizationsResponse {
-            organizations: organizations.unbind(),
-            total_size: page.total_size,
-            next_page_token: page.next_page_token,
-            prev_page_token: page.prev_page_token,
-        })
+        PyListOrganizationsResponse::new(
+            py,
+            page.organizations.into_iter().map(PyOrganization),
+            page.total_size,
+            page.next_page_token,
+            page.prev_page_token,
+        )
     }
 
     /// Deletes an organization with its API keys, M2M clients and memberships.

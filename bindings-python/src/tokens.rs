@@ -3,15 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use authgate_core::AuthApi;
-use authgate_core::model::{
-    CreateToken, CreateTokenResponse, ListTokens, ListTokensResponse, TokenInfo, UpdateToken,
-};
+use authgate_core::model::{CreateToken, ListTokens, TokenInfo, UpdateToken};
+use authgate_core::{AuthApi, Secret};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use crate::runtime;
-use crate::types::{self, repr_opt, repr_str};
+use crate::types::{self, list_response, repr_opt, repr_str, response};
 
 /// What is known about an API key (Scalekit's `Token` message): returned by create, validate,
 /// list and update. Never holds the key itself.
@@ -120,8 +118,9 @@ fn token_info(py: Python<'_>, info: TokenInfo) -> PyResult<Py<PyTokenInfo>> {
 /// Result of `create_token`: the plain key (`.token`, shown once), `.token_id`, `.token_info`.
 #[pyclass(name = "CreateTokenResponse", module = "authgate", frozen)]
 pub struct PyCreateTokenResponse {
-    inner: CreateTokenResponse,
-    info: Py<PyTokenInfo>,
+    token: Secret,
+    token_id: String,
+    token_info: Py<PyTokenInfo>,
 }
 
 #[pymethods]
@@ -129,147 +128,59 @@ impl PyCreateTokenResponse {
     /// The plain API key. Show it to its owner once: it cannot be retrieved again.
     #[getter]
     fn token(&self) -> &str {
-        self.inner.token.expose()
+        self.token.expose()
     }
 
     /// `apit_…`: keep this, not the key, for list/update/invalidate.
     #[getter]
     fn token_id(&self) -> &str {
-        &self.inner.token_id
+        &self.token_id
     }
 
     /// The key's metadata.
     #[getter]
     fn token_info(&self, py: Python<'_>) -> Py<PyTokenInfo> {
-        self.info.clone_ref(py)
+        self.token_info.clone_ref(py)
     }
 
     fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
         types::response_item(slf, index)
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
             "CreateTokenResponse(token=<redacted>, token_id={}, token_info={})",
-            repr_str(&self.inner.token_id),
-            PyTokenInfo(self.inner.token_info.clone()).__repr__()
+            repr_str(&self.token_id),
+            self.token_info.bind(py).get().__repr__()
         )
     }
 }
 
-/// Result of `validate_token` (`.token_info`).
-#[pyclass(name = "ValidateTokenResponse", module = "authgate", frozen)]
-pub struct PyValidateTokenResponse {
-    info: Py<PyTokenInfo>,
-}
-
-#[pymethods]
-impl PyValidateTokenResponse {
-    /// The organization / user context of the key.
-    #[getter]
-    fn token_info(&self, py: Python<'_>) -> Py<PyTokenInfo> {
-        self.info.clone_ref(py)
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "ValidateTokenResponse(token_info={})",
-            self.info.bind(py).get().__repr__()
-        )
+response! {
+    /// Result of `validate_token` (`.token_info`).
+    "ValidateTokenResponse" => PyValidateTokenResponse {
+        /// The organization / user context of the key.
+        token_info: PyTokenInfo
     }
 }
 
-/// Result of `update_token` (`.token_info`).
-#[pyclass(name = "UpdateTokenResponse", module = "authgate", frozen)]
-pub struct PyUpdateTokenResponse {
-    info: Py<PyTokenInfo>,
-}
-
-#[pymethods]
-impl PyUpdateTokenResponse {
-    /// The key's metadata after the update.
-    #[getter]
-    fn token_info(&self, py: Python<'_>) -> Py<PyTokenInfo> {
-        self.info.clone_ref(py)
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "UpdateTokenResponse(token_info={})",
-            self.info.bind(py).get().__repr__()
-        )
+response! {
+    /// Result of `update_token` (`.token_info`).
+    "UpdateTokenResponse" => PyUpdateTokenResponse {
+        /// The key's metadata after the update.
+        token_info: PyTokenInfo
     }
 }
 
-/// Result of `list_tokens`: one page of `.tokens`, `.total_count`, `.next_page_token`
-/// (`""` on the last page) and `.prev_page_token`.
-#[pyclass(name = "ListTokensResponse", module = "authgate", frozen)]
-pub struct PyListTokensResponse {
-    tokens: Py<PyList>,
-    total_count: u32,
-    next_page_token: String,
-    prev_page_token: String,
-}
-
-#[pymethods]
-impl PyListTokensResponse {
-    /// This page (a new list of `TokenInfo` on each access).
-    #[getter]
-    fn tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.tokens.bind(py).iter())
+list_response! {
+    /// Result of `list_tokens`: one page of `.tokens`, `.total_count`, `.next_page_token`
+    /// (`""` on the last page) and `.prev_page_token`.
+    "ListTokensResponse" => PyListTokensResponse {
+        /// This page (a new list of `TokenInfo` on each access).
+        tokens: PyTokenInfo,
+        /// Number of keys matching, over all pages.
+        total_count,
     }
-
-    /// Number of keys matching, over all pages.
-    #[getter]
-    fn total_count(&self) -> u32 {
-        self.total_count
-    }
-
-    /// Token of the next page; `""` on the last page.
-    #[getter]
-    fn next_page_token(&self) -> &str {
-        &self.next_page_token
-    }
-
-    /// Token of the previous page; `""` on the first page.
-    #[getter]
-    fn prev_page_token(&self) -> &str {
-        &self.prev_page_token
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "ListTokensResponse(tokens=<{} items>, total_count={}, next_page_token={})",
-            self.tokens.bind(py).len(),
-            self.total_count,
-            repr_str(&self.next_page_token)
-        )
-    }
-}
-
-fn list_response(py: Python<'_>, page: ListTokensResponse) -> PyResult<PyListTokensResponse> {
-    let tokens = PyList::empty(py);
-    for info in page.tokens {
-        tokens.append(token_info(py, info)?)?;
-    }
-    Ok(PyListTokensResponse {
-        tokens: tokens.unbind(),
-        total_count: page.total_count,
-        next_page_token: page.next_page_token,
-        prev_page_token: page.prev_page_token,
-    })
 }
 
 /// `client.tokens`: create, validate, list, update and invalidate API keys.
@@ -297,10 +208,7 @@ impl PyTokenService {
         expiry: Option<Bound<'_, PyAny>>,
         description: Option<String>,
     ) -> PyResult<PyCreateTokenResponse> {
-        let expiry = expiry
-            .filter(|e| !e.is_none())
-            .map(|e| types::extract_instant(&e, "expiry"))
-            .transpose()?;
+        let expiry = expiry.map(|e| types::extract_instant(&e, "expiry")).transpose()?;
         let input = CreateToken {
             organization_id,
             user_id,
@@ -310,8 +218,11 @@ impl PyTokenService {
         };
         let api = &self.api;
         let created = runtime::block_on(py, api.create_token(input))?;
-        let info = token_info(py, created.token_info.clone())?;
-        Ok(PyCreateTokenResponse { inner: created, info })
+        Ok(PyCreateTokenResponse {
+            token: created.token,
+            token_id: created.token_id,
+            token_info: token_info(py, created.token_info)?,
+        })
     }
 
     /// Validates a plain API key; raises `ScalekitValidateTokenFailureException` when it is
@@ -326,7 +237,7 @@ impl PyTokenService {
             None => runtime::block_on(py, api.validate_token(token))?,
         };
         Ok(PyValidateTokenResponse {
-            info: token_info(py, info)?,
+            token_info: token_info(py, info)?,
         })
     }
 
@@ -348,7 +259,13 @@ impl PyTokenService {
         };
         let api = &self.api;
         let page = runtime::block_on(py, api.list_tokens(input))?;
-        list_response(py, page)
+        PyListTokensResponse::new(
+            py,
+            page.tokens.into_iter().map(PyTokenInfo),
+            page.total_count,
+            page.next_page_token,
+            page.prev_page_token,
+        )
     }
 
     /// Replaces the custom claims (when given) and/or the description (when given; `""` clears
@@ -369,7 +286,7 @@ impl PyTokenService {
         let api = &self.api;
         let info = runtime::block_on(py, api.update_token(input))?;
         Ok(PyUpdateTokenResponse {
-            info: token_info(py, info)?,
+            token_info: token_info(py, info)?,
         })
     }
 

@@ -169,3 +169,121 @@ pub fn response_item<T>(slf: Bound<'_, T>, index: isize) -> PyResult<Bound<'_, T
         ))
     }
 }
+
+/// Declares a frozen response class holding one object, e.g. `OrganizationResponse` with its
+/// `.organization`: the getter, `__getitem__` (see [`response_item`]) and a `__repr__` such as
+/// `OrganizationResponse(organization=Organization(…))`. Use it in the module that defines the
+/// item class (its `__repr__` is called).
+macro_rules! response {
+    (
+        $(#[$doc:meta])*
+        $name:literal => $rust:ident { $(#[$field_doc:meta])* $field:ident: $item:ty }
+    ) => {
+        $(#[$doc])*
+        #[pyclass(name = $name, module = "authgate", frozen)]
+        pub struct $rust {
+            $field: Py<$item>,
+        }
+
+        #[pymethods]
+        impl $rust {
+            $(#[$field_doc])*
+            #[getter]
+            fn $field(&self, py: Python<'_>) -> Py<$item> {
+                self.$field.clone_ref(py)
+            }
+
+            fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+                $crate::types::response_item(slf, index)
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> String {
+                format!(
+                    concat!($name, "(", stringify!($field), "={})"),
+                    self.$field.bind(py).get().__repr__()
+                )
+            }
+        }
+    };
+}
+
+/// Declares a frozen class for one page of a list, e.g. `ListTokensResponse`: the items (a new
+/// list on each access), the total over all pages, `next_page_token` / `prev_page_token`,
+/// `__getitem__` (see [`response_item`]) and a `__repr__` giving the number of items.
+macro_rules! list_response {
+    (
+        $(#[$doc:meta])*
+        $name:literal => $rust:ident {
+            $(#[$items_doc:meta])* $items:ident: $item:ty,
+            $(#[$total_doc:meta])* $total:ident,
+        }
+    ) => {
+        $(#[$doc])*
+        #[pyclass(name = $name, module = "authgate", frozen)]
+        pub struct $rust {
+            $items: Vec<Py<$item>>,
+            $total: u32,
+            next_page_token: String,
+            prev_page_token: String,
+        }
+
+        impl $rust {
+            fn new(
+                py: Python<'_>,
+                $items: impl IntoIterator<Item = $item>,
+                $total: u32,
+                next_page_token: String,
+                prev_page_token: String,
+            ) -> PyResult<Self> {
+                Ok($rust {
+                    $items: $items.into_iter().map(|item| Py::new(py, item)).collect::<PyResult<_>>()?,
+                    $total,
+                    next_page_token,
+                    prev_page_token,
+                })
+            }
+        }
+
+        #[pymethods]
+        impl $rust {
+            $(#[$items_doc])*
+            #[getter]
+            fn $items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+                pyo3::types::PyList::new(py, &self.$items)
+            }
+
+            $(#[$total_doc])*
+            #[getter]
+            fn $total(&self) -> u32 {
+                self.$total
+            }
+
+            /// Token of the next page; `""` on the last page.
+            #[getter]
+            fn next_page_token(&self) -> &str {
+                &self.next_page_token
+            }
+
+            /// Token of the previous page; `""` on the first page.
+            #[getter]
+            fn prev_page_token(&self) -> &str {
+                &self.prev_page_token
+            }
+
+            fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
+                $crate::types::response_item(slf, index)
+            }
+
+            fn __repr__(&self) -> String {
+                format!(
+                    concat!($name, "(", stringify!($items), "=<{} items>, ", stringify!($total), "={}, next_page_token={})"),
+                    self.$items.len(),
+                    self.$total,
+                    $crate::types::repr_str(&self.next_page_token)
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use {list_response, response};

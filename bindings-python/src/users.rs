@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::runtime;
-use crate::types::{self, repr_list, repr_opt, repr_str};
+use crate::types::{self, list_response, repr_list, repr_opt, repr_str, response};
 
 /// A role held through a membership.
 #[pyclass(name = "Role", module = "authgate", frozen)]
@@ -217,73 +217,18 @@ impl PyUser {
     }
 }
 
-/// Result of `create_user_and_membership` (`.user`).
-#[pyclass(name = "CreateUserAndMembershipResponse", module = "authgate", frozen)]
-pub struct PyCreateUserAndMembershipResponse {
-    user: Py<PyUser>,
+response! {
+    /// Result of `create_user_and_membership` (`.user`).
+    "CreateUserAndMembershipResponse" => PyCreateUserAndMembershipResponse { user: PyUser }
 }
 
-#[pymethods]
-impl PyCreateUserAndMembershipResponse {
-    #[getter]
-    fn user(&self, py: Python<'_>) -> Py<PyUser> {
-        self.user.clone_ref(py)
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "CreateUserAndMembershipResponse(user={})",
-            self.user.bind(py).get().__repr__()
-        )
-    }
-}
-
-/// Result of `list_organization_users`.
-#[pyclass(name = "ListOrganizationUsersResponse", module = "authgate", frozen)]
-pub struct PyListOrganizationUsersResponse {
-    users: Py<PyList>,
-    total_size: u32,
-    next_page_token: String,
-    prev_page_token: String,
-}
-
-#[pymethods]
-impl PyListOrganizationUsersResponse {
-    #[getter]
-    fn users<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.users.bind(py).iter())
-    }
-
-    #[getter]
-    fn total_size(&self) -> u32 {
-        self.total_size
-    }
-
-    #[getter]
-    fn next_page_token(&self) -> &str {
-        &self.next_page_token
-    }
-
-    #[getter]
-    fn prev_page_token(&self) -> &str {
-        &self.prev_page_token
-    }
-
-    fn __getitem__(slf: Bound<'_, Self>, index: isize) -> PyResult<Bound<'_, Self>> {
-        types::response_item(slf, index)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "ListOrganizationUsersResponse(users=<{} items>, total_size={}, next_page_token={})",
-            self.users.bind(py).len(),
-            self.total_size,
-            repr_str(&self.next_page_token)
-        )
+list_response! {
+    /// Result of `list_organization_users`.
+    "ListOrganizationUsersResponse" => PyListOrganizationUsersResponse {
+        /// This page (a new list of `User` on each access).
+        users: PyUser,
+        /// Number of users matching, over all pages.
+        total_size,
     }
 }
 
@@ -343,16 +288,13 @@ impl PyUserService {
             py,
             api.list_organization_users(&organization_id, page_size, page_token.filter(|t| !t.is_empty())),
         )?;
-        let users = PyList::empty(py);
-        for user in page.users {
-            users.append(Py::new(py, PyUser(user))?)?;
-        }
-        Ok(PyListOrganizationUsersResponse {
-            users: users.unbind(),
-            total_size: page.total_size,
-            next_page_token: page.next_page_token,
-            prev_page_token: page.prev_page_token,
-        })
+        PyListOrganizationUsersResponse::new(
+            py,
+            page.users.into_iter().map(PyUser),
+            page.total_size,
+            page.next_page_token,
+            page.prev_page_token,
+        )
     }
 
     fn __repr__(&self) -> String {

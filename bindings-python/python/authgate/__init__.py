@@ -57,26 +57,8 @@ from authgate._native import (
     VerifiedToken,
     __version__,
 )
-from authgate.errors import (
-    GrpcStatusCode,
-    ScalekitBadRequestException,
-    ScalekitCancelledException,
-    ScalekitConflictException,
-    ScalekitException,
-    ScalekitForbiddenException,
-    ScalekitGatewayTimeoutException,
-    ScalekitInsufficientScopeException,
-    ScalekitInternalServerException,
-    ScalekitKeysUnavailableException,
-    ScalekitNotFoundException,
-    ScalekitNotImplementedException,
-    ScalekitServerException,
-    ScalekitServiceUnavailableException,
-    ScalekitTooManyRequestsException,
-    ScalekitUnauthorizedException,
-    ScalekitUnknownException,
-    ScalekitValidateTokenFailureException,
-)
+from authgate import errors as _errors
+from authgate.errors import *  # noqa: F403 - the exceptions, listed once in errors.__all__
 
 __all__ = [
     "__version__",
@@ -119,26 +101,8 @@ __all__ = [
     "Membership",
     "CreateUserAndMembershipResponse",
     "ListOrganizationUsersResponse",
-    # errors
-    "GrpcStatusCode",
-    "ScalekitException",
-    "ScalekitValidateTokenFailureException",
-    "ScalekitInsufficientScopeException",
-    "ScalekitServerException",
-    "ScalekitBadRequestException",
-    "ScalekitUnauthorizedException",
-    "ScalekitForbiddenException",
-    "ScalekitNotFoundException",
-    "ScalekitConflictException",
-    "ScalekitTooManyRequestsException",
-    "ScalekitCancelledException",
-    "ScalekitInternalServerException",
-    "ScalekitNotImplementedException",
-    "ScalekitServiceUnavailableException",
-    "ScalekitKeysUnavailableException",
-    "ScalekitGatewayTimeoutException",
-    "ScalekitUnknownException",
 ]
+__all__ += _errors.__all__
 
 # The native runtime's threads do not survive fork(): a child that inherited a started runtime
 # gets a clear error instead of a hang (see `runtime.rs`).

@@ -9,7 +9,6 @@ from authgate._native import JwtValidator, ScalekitClient
 from authgate.errors import (
     ScalekitGatewayTimeoutException,
     ScalekitInsufficientScopeException,
-    ScalekitKeysUnavailableException,
     ScalekitServiceUnavailableException,
     ScalekitValidateTokenFailureException,
 )
@@ -80,10 +79,8 @@ def answer_for(error: BaseException, realm: Optional[str]) -> Optional[Answer]:
         return forbidden(realm, error)
     if isinstance(error, ScalekitValidateTokenFailureException):
         return invalid(realm, error)
-    if isinstance(
-        error,
-        (ScalekitKeysUnavailableException, ScalekitServiceUnavailableException, ScalekitGatewayTimeoutException),
-    ):
+    # Includes ScalekitKeysUnavailableException, a ScalekitServiceUnavailableException.
+    if isinstance(error, (ScalekitServiceUnavailableException, ScalekitGatewayTimeoutException)):
         return unavailable()
     return None
 

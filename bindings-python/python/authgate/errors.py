@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import enum
 from http import HTTPStatus
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Type, TypeVar, Union
 
 __all__ = [
     "GrpcStatusCode",
@@ -127,16 +127,13 @@ class ScalekitInsufficientScopeException(ScalekitValidateTokenFailureException):
         self.missing_scopes = list(missing_scopes or [])
 
 
-def _http_status(value: int) -> Union[HTTPStatus, int]:
-    try:
-        return HTTPStatus(value)
-    except ValueError:
-        return value
+_Status = TypeVar("_Status", HTTPStatus, GrpcStatusCode)
 
 
-def _grpc_status(value: int) -> Union[GrpcStatusCode, int]:
+def _member(kind: Type[_Status], value: int) -> Union[_Status, int]:
+    """The member of ``kind`` with this value, or the value itself when it is not a standard one."""
     try:
-        return GrpcStatusCode(value)
+        return kind(value)
     except ValueError:
         return value
 
@@ -154,8 +151,8 @@ class ScalekitServerException(ScalekitException):
     ) -> None:
         super().__init__(error, code)
         self._message = str(error)
-        self._http_status = _http_status(http_status)
-        self._grpc_status = _grpc_status(grpc_status)
+        self._http_status = _member(HTTPStatus, http_status)
+        self._grpc_status = _member(GrpcStatusCode, grpc_status)
         self._error_code = error_code if error_code is not None else code
 
     @property

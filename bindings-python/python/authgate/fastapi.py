@@ -48,7 +48,7 @@ from authgate._native import JwtValidator, ScalekitClient, TokenInfo
 
 __all__ = ["init_app", "ApiKey", "RequireScope", "AuthError", "bearer_scheme"]
 
-Source = Union[ScalekitClient, JwtValidator]
+Source = _http.JwtSource
 
 #: The security scheme both dependencies declare (``auto_error=False``: they answer themselves).
 bearer_scheme = HTTPBearer(

@@ -53,7 +53,7 @@ CONFIG_KEY = "AUTHGATE_CLIENT"
 #: ``app.config`` key for the ``realm`` of ``WWW-Authenticate`` challenges (default ``"api"``).
 REALM_KEY = "AUTHGATE_REALM"
 
-Source = Union[ScalekitClient, JwtValidator]
+Source = _http.JwtSource
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -111,26 +111,35 @@ def _wrap(view: F, check: Callable[[], Optional[ResponseReturnValue]]) -> F:
     return cast(F, wrapper)
 
 
-def _api_key_check(client: Optional[ScalekitClient]) -> Callable[[], Optional[ResponseReturnValue]]:
+def _guard(verify: Callable[[str], None]) -> Callable[[], Optional[ResponseReturnValue]]:
+    """A check answering for a missing or rejected bearer credential; ``verify`` raises when it
+    rejects the token and records what it learned in ``g``."""
+
     def check() -> Optional[ResponseReturnValue]:
         realm = _realm()
         token = _http.bearer_token(request.headers.get("Authorization"))
         if token is None:
             return _respond(_http.missing(realm))
-        source = client if client is not None else _bound()
-        if not isinstance(source, ScalekitClient):
-            raise TypeError("authenticate_token needs a ScalekitClient (API keys are validated by the key service)")
         try:
-            result = source.tokens.validate_token(token)
+            verify(token)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
             answer = _http.answer_for(error, realm)
             if answer is None:
                 raise
             return _respond(answer)
-        g.token_info = result.token_info
         return None
 
     return check
+
+
+def _api_key_check(client: Optional[ScalekitClient]) -> Callable[[], Optional[ResponseReturnValue]]:
+    def verify(token: str) -> None:
+        source = client if client is not None else _bound()
+        if not isinstance(source, ScalekitClient):
+            raise TypeError("authenticate_token needs a ScalekitClient (API keys are validated by the key service)")
+        g.token_info = source.tokens.validate_token(token).token_info
+
+    return _guard(verify)
 
 
 @overload
@@ -158,23 +167,11 @@ def _scope_check(
 ) -> Callable[[], Optional[ResponseReturnValue]]:
     required = list(scopes)
 
-    def check() -> Optional[ResponseReturnValue]:
-        realm = _realm()
-        token = _http.bearer_token(request.headers.get("Authorization"))
-        if token is None:
-            return _respond(_http.missing(realm))
+    def verify(token: str) -> None:
         validator = _http.jwt_validator(client if client is not None else _bound())
-        try:
-            claims = validator.validate(token, required, any=any_scope)
-        except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, realm)
-            if answer is None:
-                raise
-            return _respond(answer)
-        g.token_claims = claims
-        return None
+        g.token_claims = validator.validate(token, required, any=any_scope)
 
-    return check
+    return _guard(verify)
 
 
 @overload
