@@ -509,3 +509,19 @@ pub(crate) trait Backend: Send + Sync + Debug + 'static {
 
 /// Migrations: `(version, name, sql)`, in order.
 pub(crate) type Migrations = &'static [(i64, &'static str, &'static str)];
+
+/// The migrations a store whose schema is at version `current` still needs. A store migrated by
+/// a newer authgate is refused.
+pub(crate) fn pending_migrations(
+    all: Migrations,
+    current: i64,
+) -> Result<impl Iterator<Item = &'static (i64, &'static str, &'static str)>> {
+    let latest = all.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(Error::FailedPrecondition(format!(
+            "the database schema is at version {current}, newer than this authgate supports ({latest}); \
+             upgrade authgate"
+        )));
+    }
+    Ok(all.iter().filter(move |m| m.0 > current))
+}

@@ -1,13 +1,15 @@
 //! The PostgreSQL backend (sqlx): a connection pool, transactions for writes, advisory locks.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column, Row as _, TypeInfo, ValueRef};
+use time::OffsetDateTime;
 
-use super::{Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value};
+use super::{
+    Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value, pending_migrations, unix_ms,
+};
 use crate::error::{Error, Result};
 
 /// Embedded schema migrations.
@@ -74,18 +76,8 @@ async fn migrate(pool: &PgPool) -> Result<()> {
             .fetch_one(&mut *tx)
             .await
             .map_err(pg_err)?;
-    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-    if current > latest {
-        return Err(Error::FailedPrecondition(format!(
-            "the database schema is at version {current}, newer than this authgate supports ({latest}); \
-             upgrade authgate"
-        )));
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    let now = unix_ms(OffsetDateTime::now_utc());
+    for (version, name, sql) in pending_migrations(MIGRATIONS, current)? {
         sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(pg_err)?;
         sqlx::query("INSERT INTO authgate_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(*version)

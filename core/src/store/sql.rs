@@ -53,6 +53,33 @@ fn count(rows: Vec<Row>) -> Result<u64> {
     Ok(row.i64(0)?.max(0) as u64)
 }
 
+/// The columns a record is read from, in the order its `*_from_row` decodes them.
+macro_rules! cols {
+    (org) => {
+        "seq, id, display_name, external_id, create_time, update_time"
+    };
+    (user) => {
+        "u.seq, u.id, u.email, u.external_id, u.create_time, u.update_time"
+    };
+    (client) => {
+        "c.seq, c.id, c.organization_id, c.name, c.description, c.scopes, c.audience, \
+         c.custom_claims, c.expiry, c.create_time, c.update_time"
+    };
+    (secret) => {
+        "s.client_id, s.id, s.secret_suffix, s.create_time, s.update_time, s.last_used_time"
+    };
+    (signing_key) => {
+        "kid, algorithm, state, encryption, public_jwk, create_time, activate_at, retired_at"
+    };
+}
+
+/// `SELECT <cols!(…)> <rest>` as one literal.
+macro_rules! select {
+    ($cols:ident, $rest:literal) => {
+        concat!("SELECT ", cols!($cols), " ", $rest)
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keyset pagination
 // ---------------------------------------------------------------------------------------------
@@ -79,14 +106,15 @@ impl ListSql {
     }
 }
 
-/// Runs a keyset-paginated list. Every selected row starts with its `seq`.
-async fn run_list<C: Conn>(
+/// Runs a keyset-paginated list. Every selected row starts with its `seq`; `decode` reads the rest.
+async fn run_list<C: Conn, T>(
     c: &mut C,
     sql: &'static ListSql,
     filter: &[P<'_>],
     cursor: Cursor,
     size: u32,
-) -> Result<(Vec<(i64, Row)>, bool, bool, u64)> {
+    decode: impl Fn(Row) -> Result<T>,
+) -> Result<Page<T>> {
     let (stmt, bound, backwards) = match cursor {
         Cursor::First => (&sql.after, 0, false),
         Cursor::After(s) => (&sql.after, s, false),
@@ -99,7 +127,7 @@ async fn run_list<C: Conn>(
     let more = rows.len() > size as usize;
     let mut items = Vec::with_capacity(rows.len().min(size as usize));
     for mut row in rows.into_iter().take(size as usize) {
-        items.push((row.i64(0)?, row));
+        items.push((row.i64(0)?, decode(row)?));
     }
     if backwards {
         items.reverse();
@@ -116,7 +144,56 @@ async fn run_list<C: Conn>(
         }
     };
     let total = count(c.query(sql.count.as_str(), filter).await?)?;
-    Ok((items, has_before, has_after, total))
+    Ok(Page {
+        items,
+        has_before,
+        has_after,
+        total,
+    })
+}
+
+/// A record whose children (a user's memberships, a client's secrets) are read by a second
+/// query, in rows `parent id, child…`.
+trait Parent: Sized {
+    type Child;
+    fn from_row(r: Row) -> Result<Self>;
+    fn child_from_row(r: Row) -> Result<(String, Self::Child)>;
+    fn id(&self) -> &str;
+    fn children(&mut self) -> &mut Vec<Self::Child>;
+}
+
+/// A page of an organization's parents with their children: the page, then one query for the
+/// children of every parent on it. `children_sql` selects the children of organization `$1`
+/// whose parent `seq` is within `$2..=$3`.
+async fn list_with_children<C: Conn, T: Parent>(
+    c: &mut C,
+    sql: &'static ListSql,
+    children_sql: &'static str,
+    org_id: &str,
+    cursor: Cursor,
+    size: u32,
+) -> Result<Page<T>> {
+    let mut page = run_list(c, sql, &[P::Text(org_id)], cursor, size, T::from_row).await?;
+    if let (Some((lo, _)), Some((hi, _))) = (page.items.first(), page.items.last()) {
+        let rows = c
+            .query(children_sql, &[P::Text(org_id), P::I64(*lo), P::I64(*hi)])
+            .await?;
+        attach(page.items.iter_mut().map(|(_, item)| item), rows)?;
+    }
+    Ok(page)
+}
+
+/// Sets the children of `parents` from `parent id, child…` rows.
+fn attach<'p, T: Parent + 'p>(parents: impl IntoIterator<Item = &'p mut T>, rows: Vec<Row>) -> Result<()> {
+    let mut by_parent: BTreeMap<String, Vec<T::Child>> = BTreeMap::new();
+    for row in rows {
+        let (parent_id, child) = T::child_from_row(row)?;
+        by_parent.entry(parent_id).or_default().push(child);
+    }
+    for parent in parents {
+        *parent.children() = by_parent.remove(parent.id()).unwrap_or_default();
+    }
+    Ok(())
 }
 
 async fn exists<C: Conn>(c: &mut C, stmt: &'static str, filter: &[P<'_>], at: i64) -> Result<bool> {
@@ -129,9 +206,7 @@ async fn exists<C: Conn>(c: &mut C, stmt: &'static str, filter: &[P<'_>], at: i6
 // Organizations
 // ---------------------------------------------------------------------------------------------
 
-const ORG_COLS: &str = "seq, id, display_name, external_id, create_time, update_time";
-const ORG_BY_ID: &str = "SELECT seq, id, display_name, external_id, create_time, update_time \
-                         FROM authgate_organizations WHERE id = $1";
+const ORG_BY_ID: &str = select!(org, "FROM authgate_organizations WHERE id = $1");
 const ORG_INSERT: &str = "INSERT INTO authgate_organizations \
                           (id, display_name, external_id, create_time, update_time) \
                           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
@@ -140,7 +215,7 @@ const ORG_EXTERNAL_ID: &str = "SELECT external_id FROM authgate_organizations WH
 
 static ORG_LIST: LazyLock<ListSql> = LazyLock::new(|| {
     ListSql::new(
-        ORG_COLS,
+        cols!(org),
         "FROM authgate_organizations WHERE ($1 IS NULL OR external_id = $1)",
         1,
         "seq",
@@ -168,8 +243,7 @@ async fn org_exists<C: Conn>(c: &mut C, id: &str) -> Result<Option<Option<String
 // ---------------------------------------------------------------------------------------------
 
 const USER_BY_EMAIL: &str = "SELECT id, external_id FROM authgate_users WHERE email = $1";
-const USER_BY_ID: &str = "SELECT seq, id, email, external_id, create_time, update_time \
-                          FROM authgate_users WHERE id = $1";
+const USER_BY_ID: &str = select!(user, "FROM authgate_users u WHERE u.id = $1");
 const USER_EXISTS: &str = "SELECT 1 FROM authgate_users WHERE id = $1";
 const USER_INSERT: &str = "INSERT INTO authgate_users (id, email, external_id, create_time, update_time) \
                            VALUES ($1, $2, $3, $4, $4)";
@@ -187,7 +261,7 @@ const MEMBERSHIPS_OF_PAGE: &str = "SELECT m2.user_id, m2.organization_id, m2.rol
 
 static USER_LIST: LazyLock<ListSql> = LazyLock::new(|| {
     ListSql::new(
-        "u.seq, u.id, u.email, u.external_id, u.create_time, u.update_time",
+        cols!(user),
         "FROM authgate_memberships m JOIN authgate_users u ON u.id = m.user_id \
          WHERE m.organization_id = $1",
         1,
@@ -218,13 +292,28 @@ fn membership_from_row(mut r: Row) -> Result<(String, Membership)> {
     ))
 }
 
+impl Parent for User {
+    type Child = Membership;
+    fn from_row(r: Row) -> Result<User> {
+        user_from_row(r)
+    }
+    fn child_from_row(r: Row) -> Result<(String, Membership)> {
+        membership_from_row(r)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn children(&mut self) -> &mut Vec<Membership> {
+        &mut self.memberships
+    }
+}
+
 async fn user_by_id<C: Conn>(c: &mut C, id: &str) -> Result<Option<User>> {
     let Some(mut user) = first(c.query(USER_BY_ID, &[P::Text(id)]).await?, user_from_row)? else {
         return Ok(None);
     };
-    for row in c.query(MEMBERSHIPS_OF_USER, &[P::Text(id)]).await? {
-        user.memberships.push(membership_from_row(row)?.1);
-    }
+    let rows = c.query(MEMBERSHIPS_OF_USER, &[P::Text(id)]).await?;
+    attach([&mut user], rows)?;
     Ok(Some(user))
 }
 
@@ -318,11 +407,10 @@ async fn key_by<C: Conn>(c: &mut C, by: &KeyRef) -> Result<Option<StoredKey>> {
 // M2M clients and secrets
 // ---------------------------------------------------------------------------------------------
 
-const CLIENT_COLS: &str = "c.seq, c.id, c.organization_id, c.name, c.description, c.scopes, c.audience, \
-                           c.custom_claims, c.expiry, c.create_time, c.update_time";
-const CLIENT_GET: &str = "SELECT c.seq, c.id, c.organization_id, c.name, c.description, c.scopes, \
-     c.audience, c.custom_claims, c.expiry, c.create_time, c.update_time \
-     FROM authgate_m2m_clients c WHERE c.organization_id = $1 AND c.id = $2";
+const CLIENT_GET: &str = select!(
+    client,
+    "FROM authgate_m2m_clients c WHERE c.organization_id = $1 AND c.id = $2"
+);
 const CLIENT_INSERT: &str = "INSERT INTO authgate_m2m_clients \
      (id, organization_id, name, description, scopes, audience, custom_claims, expiry, create_time, \
       update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
@@ -330,11 +418,15 @@ const CLIENT_UPDATE: &str = "UPDATE authgate_m2m_clients SET name = $1, descript
      audience = $4, custom_claims = $5, expiry = $6, update_time = $7 WHERE id = $8";
 const CLIENT_DELETE: &str = "DELETE FROM authgate_m2m_clients WHERE organization_id = $1 AND id = $2";
 const CLIENT_EXISTS: &str = "SELECT 1 FROM authgate_m2m_clients WHERE organization_id = $1 AND id = $2";
-const SECRETS_OF_CLIENT: &str = "SELECT client_id, id, secret_suffix, create_time, update_time, last_used_time \
-     FROM authgate_client_secrets WHERE client_id = $1 ORDER BY seq";
-const SECRETS_OF_PAGE: &str = "SELECT s.client_id, s.id, s.secret_suffix, s.create_time, s.update_time, \
-     s.last_used_time FROM authgate_client_secrets s JOIN authgate_m2m_clients c ON c.id = s.client_id \
-     WHERE c.organization_id = $1 AND c.seq >= $2 AND c.seq <= $3 ORDER BY s.seq";
+const SECRETS_OF_CLIENT: &str = select!(
+    secret,
+    "FROM authgate_client_secrets s WHERE s.client_id = $1 ORDER BY s.seq"
+);
+const SECRETS_OF_PAGE: &str = select!(
+    secret,
+    "FROM authgate_client_secrets s JOIN authgate_m2m_clients c ON c.id = s.client_id \
+     WHERE c.organization_id = $1 AND c.seq >= $2 AND c.seq <= $3 ORDER BY s.seq"
+);
 const SECRET_INSERT: &str = "INSERT INTO authgate_client_secrets \
      (id, client_id, digest, secret_suffix, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $5)";
 const SECRET_COUNT: &str = "SELECT COUNT(*) FROM authgate_client_secrets WHERE client_id = $1";
@@ -351,7 +443,7 @@ const CLIENT_AUTH: &str = "SELECT c.organization_id, c.scopes, c.audience, c.cus
 
 static CLIENT_LIST: LazyLock<ListSql> = LazyLock::new(|| {
     ListSql::new(
-        CLIENT_COLS,
+        cols!(client),
         "FROM authgate_m2m_clients c WHERE c.organization_id = $1",
         1,
         "c.seq",
@@ -391,6 +483,22 @@ fn secret_from_row(mut r: Row) -> Result<(String, ClientSecret)> {
     ))
 }
 
+impl Parent for M2MClient {
+    type Child = ClientSecret;
+    fn from_row(r: Row) -> Result<M2MClient> {
+        client_from_row(r)
+    }
+    fn child_from_row(r: Row) -> Result<(String, ClientSecret)> {
+        secret_from_row(r)
+    }
+    fn id(&self) -> &str {
+        &self.client_id
+    }
+    fn children(&mut self) -> &mut Vec<ClientSecret> {
+        &mut self.secrets
+    }
+}
+
 async fn client_get<C: Conn>(c: &mut C, org_id: &str, client_id: &str) -> Result<Option<M2MClient>> {
     let Some(mut client) = first(
         c.query(CLIENT_GET, &[P::Text(org_id), P::Text(client_id)])
@@ -400,17 +508,37 @@ async fn client_get<C: Conn>(c: &mut C, org_id: &str, client_id: &str) -> Result
     else {
         return Ok(None);
     };
-    for row in c.query(SECRETS_OF_CLIENT, &[P::Text(client_id)]).await? {
-        client.secrets.push(secret_from_row(row)?.1);
-    }
+    let rows = c.query(SECRETS_OF_CLIENT, &[P::Text(client_id)]).await?;
+    attach([&mut client], rows)?;
     Ok(Some(client))
 }
 
-async fn client_exists<C: Conn>(c: &mut C, org_id: &str, client_id: &str) -> Result<bool> {
-    Ok(!c
-        .query(CLIENT_EXISTS, &[P::Text(org_id), P::Text(client_id)])
+/// Inside a write transaction: serialises the changes of one client's secrets, after checking
+/// that the client exists.
+async fn lock_client<C: Conn>(c: &mut C, org_id: &str, client_id: &str) -> Result<()> {
+    c.lock(&format!("authgate:client:{client_id}")).await?;
+    if c.query(CLIENT_EXISTS, &[P::Text(org_id), P::Text(client_id)])
         .await?
-        .is_empty())
+        .is_empty()
+    {
+        return Err(Error::not_found("client", client_id));
+    }
+    Ok(())
+}
+
+async fn insert_secret<C: Conn>(c: &mut C, client_id: &str, secret: &NewSecret) -> Result<()> {
+    c.execute(
+        SECRET_INSERT,
+        &[
+            P::Text(&secret.id),
+            P::Text(client_id),
+            P::Blob(&secret.digest),
+            P::Text(&secret.suffix),
+            P::I64(secret.now_ms),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -432,12 +560,16 @@ const ENV_TOUCH: &str = "UPDATE authgate_environment_clients SET last_used_time 
 const META_GET: &str = "SELECT value FROM authgate_meta WHERE key = $1";
 const META_INIT: &str = "INSERT INTO authgate_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
 
-const SK_LIST: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, activate_at, \
-     retired_at FROM authgate_signing_keys ORDER BY seq";
-const SK_GET: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, activate_at, \
-     retired_at, private_key FROM authgate_signing_keys WHERE kid = $1";
-const SK_PENDING: &str = "SELECT kid, algorithm, state, encryption, public_jwk, create_time, activate_at, \
-     retired_at FROM authgate_signing_keys WHERE state = 'pending'";
+async fn meta_get<C: Conn>(c: &mut C, key: &str) -> Result<Option<String>> {
+    first(c.query(META_GET, &[P::Text(key)]).await?, |mut r| r.text(0))
+}
+
+const SK_LIST: &str = select!(signing_key, "FROM authgate_signing_keys ORDER BY seq");
+const SK_GET: &str = select!(
+    signing_key,
+    ", private_key FROM authgate_signing_keys WHERE kid = $1"
+);
+const SK_PENDING: &str = select!(signing_key, "FROM authgate_signing_keys WHERE state = 'pending'");
 const SK_ACTIVE: &str = "SELECT kid FROM authgate_signing_keys WHERE state = 'active'";
 const SK_DEMOTE_ACTIVE: &str = "UPDATE authgate_signing_keys SET state = 'published' WHERE state = 'active'";
 const SK_ACTIVATE: &str = "UPDATE authgate_signing_keys SET state = 'active', activate_at = $1 \
@@ -541,7 +673,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn meta_get(&self, key: &'static str) -> Result<Option<String>> {
         self.b
             .run(Mode::Read, move |c| {
-                Box::pin(async move { first(c.query(META_GET, &[P::Text(key)]).await?, |mut r| r.text(0)) })
+                Box::pin(async move { meta_get(c, key).await })
             })
             .await
     }
@@ -551,7 +683,8 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.execute(META_INIT, &[P::Text(key), P::Text(&value)]).await?;
-                    first(c.query(META_GET, &[P::Text(key)]).await?, |mut r| r.text(0))?
+                    meta_get(c, key)
+                        .await?
                         .ok_or_else(|| Error::Store(format!("meta key {key} vanished")))
                 })
             })
@@ -607,18 +740,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Snapshot, move |c| {
                 Box::pin(async move {
                     let filter = [(&external_id).into()];
-                    let (rows, has_before, has_after, total) =
-                        run_list(c, &ORG_LIST, &filter, cursor, size).await?;
-                    let items = rows
-                        .into_iter()
-                        .map(|(seq, r)| Ok((seq, org_from_row(r)?)))
-                        .collect::<Result<_>>()?;
-                    Ok(Page {
-                        items,
-                        has_before,
-                        has_after,
-                        total,
-                    })
+                    run_list(c, &ORG_LIST, &filter, cursor, size, org_from_row).await
                 })
             })
             .await
@@ -721,33 +843,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.b
             .run(Mode::Snapshot, move |c| {
                 Box::pin(async move {
-                    let filter = [P::Text(&org_id)];
-                    let (rows, has_before, has_after, total) =
-                        run_list(c, &USER_LIST, &filter, cursor, size).await?;
-                    let mut items: Vec<(i64, User)> = rows
-                        .into_iter()
-                        .map(|(seq, r)| Ok((seq, user_from_row(r)?)))
-                        .collect::<Result<_>>()?;
-                    if let (Some((lo, _)), Some((hi, _))) = (items.first(), items.last()) {
-                        let (lo, hi) = (*lo, *hi);
-                        let rows = c
-                            .query(MEMBERSHIPS_OF_PAGE, &[P::Text(&org_id), P::I64(lo), P::I64(hi)])
-                            .await?;
-                        let mut by_user: BTreeMap<String, Vec<Membership>> = BTreeMap::new();
-                        for row in rows {
-                            let (user_id, membership) = membership_from_row(row)?;
-                            by_user.entry(user_id).or_default().push(membership);
-                        }
-                        for (_, user) in &mut items {
-                            user.memberships = by_user.remove(&user.id).unwrap_or_default();
-                        }
-                    }
-                    Ok(Page {
-                        items,
-                        has_before,
-                        has_after,
-                        total,
-                    })
+                    list_with_children(c, &USER_LIST, MEMBERSHIPS_OF_PAGE, &org_id, cursor, size).await
                 })
             })
             .await
@@ -820,18 +916,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Snapshot, move |c| {
                 Box::pin(async move {
                     let filter = [P::Text(&org_id), (&user_id).into()];
-                    let (rows, has_before, has_after, total) =
-                        run_list(c, &KEY_LIST, &filter, cursor, size).await?;
-                    let items = rows
-                        .into_iter()
-                        .map(|(seq, r)| Ok((seq, key_from_row(r)?.info)))
-                        .collect::<Result<_>>()?;
-                    Ok(Page {
-                        items,
-                        has_before,
-                        has_after,
-                        total,
-                    })
+                    run_list(c, &KEY_LIST, &filter, cursor, size, |r| Ok(key_from_row(r)?.info)).await
                 })
             })
             .await
@@ -910,17 +995,7 @@ impl<B: Backend> Store for SqlStore<B> {
                         ],
                     )
                     .await?;
-                    c.execute(
-                        SECRET_INSERT,
-                        &[
-                            P::Text(&secret.id),
-                            P::Text(&client.id),
-                            P::Blob(&secret.digest),
-                            P::Text(&secret.suffix),
-                            P::I64(secret.now_ms),
-                        ],
-                    )
-                    .await?;
+                    insert_secret(c, &client.id, &secret).await?;
                     client_get(c, &client.organization_id, &client.id)
                         .await?
                         .ok_or_else(|| Error::Store("inserted client vanished".into()))
@@ -988,33 +1063,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.b
             .run(Mode::Snapshot, move |c| {
                 Box::pin(async move {
-                    let filter = [P::Text(&org_id)];
-                    let (rows, has_before, has_after, total) =
-                        run_list(c, &CLIENT_LIST, &filter, cursor, size).await?;
-                    let mut items: Vec<(i64, M2MClient)> = rows
-                        .into_iter()
-                        .map(|(seq, r)| Ok((seq, client_from_row(r)?)))
-                        .collect::<Result<_>>()?;
-                    if let (Some((lo, _)), Some((hi, _))) = (items.first(), items.last()) {
-                        let (lo, hi) = (*lo, *hi);
-                        let rows = c
-                            .query(SECRETS_OF_PAGE, &[P::Text(&org_id), P::I64(lo), P::I64(hi)])
-                            .await?;
-                        let mut by_client: BTreeMap<String, Vec<ClientSecret>> = BTreeMap::new();
-                        for row in rows {
-                            let (client_id, secret) = secret_from_row(row)?;
-                            by_client.entry(client_id).or_default().push(secret);
-                        }
-                        for (_, client) in &mut items {
-                            client.secrets = by_client.remove(&client.client_id).unwrap_or_default();
-                        }
-                    }
-                    Ok(Page {
-                        items,
-                        has_before,
-                        has_after,
-                        total,
-                    })
+                    list_with_children(c, &CLIENT_LIST, SECRETS_OF_PAGE, &org_id, cursor, size).await
                 })
             })
             .await
@@ -1030,27 +1079,14 @@ impl<B: Backend> Store for SqlStore<B> {
         self.b
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
-                    c.lock(&format!("authgate:client:{client_id}")).await?;
-                    if !client_exists(c, &org_id, &client_id).await? {
-                        return Err(Error::not_found("client", &client_id));
-                    }
+                    lock_client(c, &org_id, &client_id).await?;
                     let n = count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)?;
                     if n >= max_secrets as u64 {
                         return Err(Error::FailedPrecondition(format!(
                             "client {client_id} already has {n} secrets (the maximum); remove one first"
                         )));
                     }
-                    c.execute(
-                        SECRET_INSERT,
-                        &[
-                            P::Text(&secret.id),
-                            P::Text(&client_id),
-                            P::Blob(&secret.digest),
-                            P::Text(&secret.suffix),
-                            P::I64(secret.now_ms),
-                        ],
-                    )
-                    .await?;
+                    insert_secret(c, &client_id, &secret).await?;
                     let created = time_from_ms(secret.now_ms)?;
                     Ok(ClientSecret {
                         id: secret.id,
@@ -1071,10 +1107,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.b
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
-                    c.lock(&format!("authgate:client:{client_id}")).await?;
-                    if !client_exists(c, &org_id, &client_id).await? {
-                        return Err(Error::not_found("client", &client_id));
-                    }
+                    lock_client(c, &org_id, &client_id).await?;
                     let params = [P::Text(&client_id), P::Text(&secret_id)];
                     if c.query(SECRET_EXISTS, &params).await?.is_empty() {
                         return Err(Error::not_found("secret", &secret_id));

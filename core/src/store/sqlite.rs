@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
+use time::OffsetDateTime;
 
-use super::{Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value};
+use super::{
+    Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value, pending_migrations, unix_ms,
+};
 use crate::error::{Error, Result};
 
 /// Embedded schema migrations.
@@ -123,13 +126,6 @@ fn restrict_permissions(_path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Applies missing migrations in one `BEGIN IMMEDIATE` transaction (so concurrent openers queue).
 fn migrate(conn: &mut SqliteConn) -> Result<()> {
     let c = &conn.conn;
@@ -150,18 +146,12 @@ fn migrate(conn: &mut SqliteConn) -> Result<()> {
                 |r| r.get(0),
             )
             .map_err(sqlite_err)?;
-        let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > latest {
-            return Err(Error::FailedPrecondition(format!(
-                "the database schema is at version {current}, newer than this authgate supports ({latest}); \
-                 upgrade authgate"
-            )));
-        }
-        for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let now = unix_ms(OffsetDateTime::now_utc());
+        for (version, name, sql) in pending_migrations(MIGRATIONS, current)? {
             c.execute_batch(sql).map_err(sqlite_err)?;
             c.execute(
                 "INSERT INTO authgate_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                rusqlite::params![version, name, now_ms()],
+                rusqlite::params![version, name, now],
             )
             .map_err(sqlite_err)?;
         }
