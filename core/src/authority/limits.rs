@@ -105,24 +105,78 @@ pub(crate) fn id(field: &str, value: &str, prefix: &str) -> Result<()> {
     Ok(())
 }
 
+/// An organization id.
+pub(crate) fn org_id(value: &str) -> Result<()> {
+    id("organization_id", value, keys::ORGANIZATION_ID_PREFIX)
+}
+
+/// An organization id and the id of one of its M2M clients.
+pub(crate) fn client_ids(organization_id: &str, client_id: &str) -> Result<()> {
+    org_id(organization_id)?;
+    id("client_id", client_id, keys::M2M_CLIENT_ID_PREFIX)
+}
+
+/// A user id.
+pub(crate) fn user_id(value: &str) -> Result<()> {
+    id("user_id", value, keys::USER_ID_PREFIX)
+}
+
+/// An external id (organizations and users).
+pub(crate) fn external_id(value: &str) -> Result<()> {
+    len_in("external_id", value, EXTERNAL_ID_LEN)
+}
+
 /// `Some("")` is the same as `None` (proto3 and form inputs send empty strings for "unset").
 pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 
-pub(crate) fn token_claims(claims: &BTreeMap<String, String>) -> Result<()> {
-    if claims.len() > TOKEN_MAX_CLAIMS {
+/// An optional input: [`non_empty`], then `check` when there is a value.
+pub(crate) fn optional(
+    value: Option<String>,
+    check: impl FnOnce(&str) -> Result<()>,
+) -> Result<Option<String>> {
+    let value = non_empty(value);
+    if let Some(v) = &value {
+        check(v)?;
+    }
+    Ok(value)
+}
+
+/// Custom claims: at most `max`, keys and values within their length ranges, no key twice.
+fn claims<'a>(
+    claims: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    max: usize,
+    key_len: (usize, usize),
+    value_len: (usize, usize),
+) -> Result<()> {
+    if claims.len() > max {
         return Err(Error::invalid(
             "custom_claims",
-            format!("at most {TOKEN_MAX_CLAIMS} claims (got {})", claims.len()),
+            format!("at most {max} claims (got {})", claims.len()),
         ));
     }
+    let mut seen = BTreeSet::new();
     for (k, v) in claims {
-        len_in("custom_claims", k, TOKEN_CLAIM_KEY_LEN).map_err(|e| reword(e, format!("claim key {k:?}")))?;
-        len_in("custom_claims", v, TOKEN_CLAIM_VALUE_LEN)
-            .map_err(|e| reword(e, format!("value of claim {k:?}")))?;
+        len_in("custom_claims", k, key_len).map_err(|e| reword(e, format!("claim key {k:?}")))?;
+        len_in("custom_claims", v, value_len).map_err(|e| reword(e, format!("value of claim {k:?}")))?;
+        if !seen.insert(k) {
+            return Err(Error::invalid(
+                "custom_claims",
+                format!("claim key {k:?} appears twice"),
+            ));
+        }
     }
     Ok(())
+}
+
+pub(crate) fn token_claims(map: &BTreeMap<String, String>) -> Result<()> {
+    claims(
+        map.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        TOKEN_MAX_CLAIMS,
+        TOKEN_CLAIM_KEY_LEN,
+        TOKEN_CLAIM_VALUE_LEN,
+    )
 }
 
 fn reword(e: Error, subject: String) -> Error {
@@ -165,23 +219,39 @@ pub(crate) fn email(value: &str) -> Result<String> {
     Ok(e)
 }
 
-/// Role names, deduplicated in order.
-pub(crate) fn roles(values: &[String]) -> Result<Vec<String>> {
-    if values.len() > MAX_ROLES {
-        return Err(Error::invalid("roles", format!("at most {MAX_ROLES} roles")));
+/// At most `max` values (`noun` in the error), each within `len` and passing `check`,
+/// deduplicated in order.
+fn distinct(
+    field: &str,
+    noun: &str,
+    values: &[String],
+    max: usize,
+    len: (usize, usize),
+    check: impl Fn(&str) -> Result<()>,
+) -> Result<Vec<String>> {
+    if values.len() > max {
+        return Err(Error::invalid(field, format!("at most {max} {noun}")));
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for r in values {
-        len_in("roles", r, ROLE_LEN)?;
-        if r.chars().any(char::is_whitespace) {
-            return Err(Error::invalid("roles", format!("role {r:?} contains whitespace")));
-        }
-        if seen.insert(r.as_str()) {
-            out.push(r.clone());
+    for v in values {
+        len_in(field, v, len)?;
+        check(v)?;
+        if seen.insert(v.as_str()) {
+            out.push(v.clone());
         }
     }
     Ok(out)
+}
+
+/// Role names, deduplicated in order.
+pub(crate) fn roles(values: &[String]) -> Result<Vec<String>> {
+    distinct("roles", "roles", values, MAX_ROLES, ROLE_LEN, |r| {
+        if r.chars().any(char::is_whitespace) {
+            return Err(Error::invalid("roles", format!("role {r:?} contains whitespace")));
+        }
+        Ok(())
+    })
 }
 
 /// True for an RFC 6749 `scope-token`: printable ASCII except space, `"` and `\`.
@@ -193,75 +263,44 @@ pub(crate) fn is_scope_token(s: &str) -> bool {
 
 /// Scopes, deduplicated in order.
 pub(crate) fn scopes(values: &[String]) -> Result<Vec<String>> {
-    if values.len() > CLIENT_MAX_SCOPES {
-        return Err(Error::invalid(
-            "scopes",
-            format!("at most {CLIENT_MAX_SCOPES} scopes"),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for s in values {
-        len_in("scopes", s, SCOPE_LEN)?;
+    distinct("scopes", "scopes", values, CLIENT_MAX_SCOPES, SCOPE_LEN, |s| {
         if !is_scope_token(s) {
             return Err(Error::invalid(
                 "scopes",
                 format!("scope {s:?} may only contain printable ASCII without spaces, '\"' or '\\'"),
             ));
         }
-        if seen.insert(s.as_str()) {
-            out.push(s.clone());
-        }
-    }
-    Ok(out)
+        Ok(())
+    })
 }
 
 /// Audiences, deduplicated in order.
 pub(crate) fn audiences(values: &[String]) -> Result<Vec<String>> {
-    if values.len() > CLIENT_MAX_AUDIENCES {
-        return Err(Error::invalid(
-            "audience",
-            format!("at most {CLIENT_MAX_AUDIENCES} audiences"),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for a in values {
-        len_in("audience", a, AUDIENCE_LEN)?;
-        if a.chars().any(char::is_whitespace) {
-            return Err(Error::invalid(
-                "audience",
-                format!("audience {a:?} contains whitespace"),
-            ));
-        }
-        if seen.insert(a.as_str()) {
-            out.push(a.clone());
-        }
-    }
-    Ok(out)
+    distinct(
+        "audience",
+        "audiences",
+        values,
+        CLIENT_MAX_AUDIENCES,
+        AUDIENCE_LEN,
+        |a| {
+            if a.chars().any(char::is_whitespace) {
+                return Err(Error::invalid(
+                    "audience",
+                    format!("audience {a:?} contains whitespace"),
+                ));
+            }
+            Ok(())
+        },
+    )
 }
 
-pub(crate) fn client_claims(claims: &[CustomClaim]) -> Result<()> {
-    if claims.len() > CLIENT_MAX_CLAIMS {
-        return Err(Error::invalid(
-            "custom_claims",
-            format!("at most {CLIENT_MAX_CLAIMS} claims (got {})", claims.len()),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for c in claims {
-        len_in("custom_claims", &c.key, CLIENT_CLAIM_KEY_LEN)
-            .map_err(|e| reword(e, format!("claim key {:?}", c.key)))?;
-        len_in("custom_claims", &c.value, CLIENT_CLAIM_VALUE_LEN)
-            .map_err(|e| reword(e, format!("value of claim {:?}", c.key)))?;
-        if !seen.insert(c.key.as_str()) {
-            return Err(Error::invalid(
-                "custom_claims",
-                format!("claim key {:?} appears twice", c.key),
-            ));
-        }
-    }
-    Ok(())
+pub(crate) fn client_claims(list: &[CustomClaim]) -> Result<()> {
+    claims(
+        list.iter().map(|c| (c.key.as_str(), c.value.as_str())),
+        CLIENT_MAX_CLAIMS,
+        CLIENT_CLAIM_KEY_LEN,
+        CLIENT_CLAIM_VALUE_LEN,
+    )
 }
 
 /// A token lifetime; `None` or `0` means "not given".

@@ -725,10 +725,7 @@ impl AuthApi for Authority {
         if input.display_name.trim().is_empty() {
             return Err(Error::invalid("display_name", "must not be blank"));
         }
-        let external_id = limits::non_empty(input.external_id);
-        if let Some(e) = &external_id {
-            limits::len_in("external_id", e, limits::EXTERNAL_ID_LEN)?;
-        }
+        let external_id = limits::optional(input.external_id, limits::external_id)?;
         let t = truncate_ms(now())?;
         let org = Organization {
             id: keys::new_id(keys::ORGANIZATION_ID_PREFIX),
@@ -742,7 +739,7 @@ impl AuthApi for Authority {
     }
 
     async fn get_organization(&self, organization_id: &str) -> Result<Organization> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
+        limits::org_id(organization_id)?;
         self.require_org(organization_id).await
     }
 
@@ -762,7 +759,7 @@ impl AuthApi for Authority {
     }
 
     async fn delete_organization(&self, organization_id: &str) -> Result<()> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
+        limits::org_id(organization_id)?;
         if !self
             .store()
             .delete_organization(organization_id.to_owned())
@@ -774,12 +771,9 @@ impl AuthApi for Authority {
     }
 
     async fn create_user_and_membership(&self, organization_id: &str, input: CreateUser) -> Result<User> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
+        limits::org_id(organization_id)?;
         let email = limits::email(&input.email)?;
-        let external_id = limits::non_empty(input.external_id);
-        if let Some(e) = &external_id {
-            limits::len_in("external_id", e, limits::EXTERNAL_ID_LEN)?;
-        }
+        let external_id = limits::optional(input.external_id, limits::external_id)?;
         let roles = limits::roles(&input.roles)?;
         self.store()
             .add_membership(NewMembership {
@@ -799,7 +793,7 @@ impl AuthApi for Authority {
         page_size: Option<u32>,
         page_token: Option<String>,
     ) -> Result<ListUsersResponse> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
+        limits::org_id(organization_id)?;
         let size = limits::page_size(page_size, limits::PAGE_SIZE)?;
         let scope = scope("users", &[Some(organization_id)]);
         let cursor = self.cursor(&scope, page_token.as_deref())?;
@@ -820,20 +814,10 @@ impl AuthApi for Authority {
     // --- API keys ------------------------------------------------------------------------
 
     async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse> {
-        limits::id(
-            "organization_id",
-            &input.organization_id,
-            keys::ORGANIZATION_ID_PREFIX,
-        )?;
-        let user_id = limits::non_empty(input.user_id);
-        if let Some(u) = &user_id {
-            limits::id("user_id", u, keys::USER_ID_PREFIX)?;
-        }
+        limits::org_id(&input.organization_id)?;
+        let user_id = limits::optional(input.user_id, limits::user_id)?;
         limits::token_claims(&input.custom_claims)?;
-        let description = limits::non_empty(input.description);
-        if let Some(d) = &description {
-            limits::token_description(d)?;
-        }
+        let description = limits::optional(input.description, limits::token_description)?;
         let created = now();
         let expiry_ms = match input.expiry {
             Some(e) if e <= created => return Err(Error::invalid("expiry", "must be in the future")),
@@ -874,27 +858,19 @@ impl AuthApi for Authority {
     }
 
     fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
-        if !keys::is_api_key(token) {
-            return Some(Err(Error::TokenValidationFailed));
-        }
         // SQLite reads run inline on the calling thread: the future is ready on its first poll
-        // and touches no runtime. PostgreSQL goes through `validate_token` on a runtime.
+        // and touches no runtime. PostgreSQL goes through `validate_token` on a runtime, unless
+        // the key is malformed (refused before any store access).
         match self.store_kind() {
             StoreKind::Sqlite => self.validate_token(token).now_or_never(),
+            _ if !keys::is_api_key(token) => Some(Err(Error::TokenValidationFailed)),
             _ => None,
         }
     }
 
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
-        limits::id(
-            "organization_id",
-            &input.organization_id,
-            keys::ORGANIZATION_ID_PREFIX,
-        )?;
-        let user_id = limits::non_empty(input.user_id);
-        if let Some(u) = &user_id {
-            limits::id("user_id", u, keys::USER_ID_PREFIX)?;
-        }
+        limits::org_id(&input.organization_id)?;
+        let user_id = limits::optional(input.user_id, limits::user_id)?;
         let size = limits::page_size(input.page_size, limits::TOKEN_PAGE_SIZE)?;
         let scope = scope("tokens", &[Some(&input.organization_id), user_id.as_deref()]);
         let cursor = self.cursor(&scope, input.page_token.as_deref())?;
@@ -969,7 +945,7 @@ impl AuthApi for Authority {
         organization_id: &str,
         client: OrganizationClient,
     ) -> Result<CreateOrganizationClientResponse> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
+        limits::org_id(organization_id)?;
         let name = client.name.unwrap_or_default();
         limits::len_in("name", &name, limits::CLIENT_NAME_LEN)?;
         let description = client.description.unwrap_or_default();
@@ -1006,8 +982,7 @@ impl AuthApi for Authority {
     }
 
     async fn get_organization_client(&self, organization_id: &str, client_id: &str) -> Result<M2MClient> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
-        limits::id("client_id", client_id, keys::M2M_CLIENT_ID_PREFIX)?;
+        limits::client_ids(organization_id, client_id)?;
         self.store()
             .get_client(organization_id.to_owned(), client_id.to_owned())
             .await?
@@ -1020,8 +995,7 @@ impl AuthApi for Authority {
         client_id: &str,
         client: OrganizationClient,
     ) -> Result<M2MClient> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
-        limits::id("client_id", client_id, keys::M2M_CLIENT_ID_PREFIX)?;
+        limits::client_ids(organization_id, client_id)?;
         if let Some(name) = &client.name {
             limits::len_in("name", name, limits::CLIENT_NAME_LEN)?;
         }
@@ -1053,8 +1027,7 @@ impl AuthApi for Authority {
     }
 
     async fn delete_organization_client(&self, organization_id: &str, client_id: &str) -> Result<()> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
-        limits::id("client_id", client_id, keys::M2M_CLIENT_ID_PREFIX)?;
+        limits::client_ids(organization_id, client_id)?;
         if !self
             .store()
             .delete_client(organization_id.to_owned(), client_id.to_owned())
@@ -1071,7 +1044,7 @@ impl AuthApi for Authority {
         page_size: Option<u32>,
         page_token: Option<String>,
     ) -> Result<ListOrganizationClientsResponse> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
+        limits::org_id(organization_id)?;
         let size = limits::page_size(page_size, limits::CLIENT_PAGE_SIZE)?;
         let scope = scope("clients", &[Some(organization_id)]);
         let cursor = self.cursor(&scope, page_token.as_deref())?;
@@ -1094,8 +1067,7 @@ impl AuthApi for Authority {
         organization_id: &str,
         client_id: &str,
     ) -> Result<CreateOrganizationClientSecretResponse> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
-        limits::id("client_id", client_id, keys::M2M_CLIENT_ID_PREFIX)?;
+        limits::client_ids(organization_id, client_id)?;
         let plain = keys::generate_client_secret();
         let secret = self
             .store()
@@ -1118,8 +1090,7 @@ impl AuthApi for Authority {
         client_id: &str,
         secret_id: &str,
     ) -> Result<()> {
-        limits::id("organization_id", organization_id, keys::ORGANIZATION_ID_PREFIX)?;
-        limits::id("client_id", client_id, keys::M2M_CLIENT_ID_PREFIX)?;
+        limits::client_ids(organization_id, client_id)?;
         limits::id("secret_id", secret_id, keys::SECRET_ID_PREFIX)?;
         self.store()
             .delete_client_secret(

@@ -57,7 +57,7 @@ impl Sealer {
             .map_err(|_| Error::Internal("HKDF expand failed".into()))?;
         Ok(Sealer {
             key,
-            fingerprint: fp.iter().map(|b| format!("{b:02x}")).collect(),
+            fingerprint: super::hex(&fp),
         })
     }
 
