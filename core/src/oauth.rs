@@ -254,8 +254,8 @@ struct ErrorResponse {
     error_description: Option<String>,
 }
 
-/// A uniformly distributed number in `[0, 1)`.
-fn random_unit() -> f64 {
+/// A uniformly distributed number in `[0, 1)` (jitter; not security-relevant).
+pub(crate) fn random_unit() -> f64 {
     let mut bytes = [0u8; 8];
     if aws_lc_rs::rand::fill(&mut bytes).is_err() {
         return 0.5;

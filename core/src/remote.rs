@@ -48,6 +48,7 @@ use url::Url;
 
 use crate::api::AuthApi;
 use crate::error::{Error, Result, TokenError, grpc};
+use crate::jwt::http::is_loopback;
 use crate::model::{
     AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
@@ -55,7 +56,7 @@ use crate::model::{
     ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, Secret, TokenInfo,
     UpdateToken, User,
 };
-use crate::oauth::{TokenFetcher, TokenFetcherConfig};
+use crate::oauth::{TokenFetcher, TokenFetcherConfig, random_unit};
 
 /// The SDK name sent in `x-sdk-version` and `user-agent`.
 pub const SDK_NAME: &str = "Authgate-Rust";
@@ -132,15 +133,6 @@ impl fmt::Debug for RemoteClient {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// Parses and checks an environment URL (scheme, no credentials, query or fragment).
 fn parse_env_url(env_url: &str, options: &RemoteOptions) -> Result<Url> {
     let trimmed = env_url.trim().trim_end_matches('/');
@@ -168,7 +160,7 @@ fn parse_env_url(env_url: &str, options: &RemoteOptions) -> Result<Url> {
     Ok(url)
 }
 
-/// One API call: method, path segments below the environment URL, query, JSON body.
+/// One API call: method, path segments below `{env_url}/api/v1`, query, JSON body.
 struct Call<'a> {
     method: Method,
     path: Vec<&'a str>,
@@ -180,11 +172,11 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn new(method: Method, path: Vec<&'a str>) -> Self {
+    fn new(method: Method, path: &[&'a str]) -> Self {
         let idempotent = matches!(method, Method::GET | Method::DELETE | Method::PATCH | Method::PUT);
         Call {
             method,
-            path,
+            path: [&["api", "v1"][..], path].concat(),
             query: Vec::new(),
             body: None,
             idempotent,
@@ -326,7 +318,18 @@ impl RemoteClient {
             .retry_backoff
             .saturating_mul(1 << attempt.min(10));
         let base = base.min(Duration::from_secs(2));
-        base.mul_f64(0.5 + jitter())
+        base.mul_f64(0.5 + random_unit())
+    }
+
+    /// Waits before the next attempt of a call that has failed `attempt` times, or returns false
+    /// when its retries are used up.
+    async fn retry_wait(&self, attempt: &mut u32, retry_after: Option<Duration>) -> bool {
+        if *attempt >= self.inner.options.max_retries {
+            return false;
+        }
+        tokio::time::sleep(self.backoff(*attempt, retry_after)).await;
+        *attempt += 1;
+        true
     }
 
     /// Sends one request and reads the whole (capped) body.
@@ -440,20 +443,28 @@ impl RemoteClient {
                 }
                 Err(Failure::Transport { error, sent }) => (error, None, call.idempotent || !sent),
             };
-            if !retryable || attempt >= self.inner.options.max_retries {
+            if !retryable || !self.retry_wait(&mut attempt, retry_after).await {
                 return Err(error);
             }
-            tokio::time::sleep(self.backoff(attempt, retry_after)).await;
-            attempt += 1;
         }
     }
 
-    /// An unauthenticated GET (the JWKS).
-    async fn get_public<T: DeserializeOwned>(&self, path: &[&str]) -> Result<T> {
+    /// An unauthenticated request: a GET (the JWKS), or a POST of `form` (the token endpoint).
+    /// Retried on 503 and on transport failures, whatever the method: issuing a token is safe
+    /// to repeat too (a lost answer only leaves an unused token).
+    async fn send_public<T: DeserializeOwned>(&self, path: &[&str], form: Option<&Secret>) -> Result<T> {
         let url = self.url(path);
+        let (method, content_type) = match form {
+            Some(_) => (Method::POST, Some("application/x-www-form-urlencoded")),
+            None => (Method::GET, None),
+        };
         let mut attempt = 0;
         loop {
-            let error = match self.send_once(Method::GET, url.clone(), None, None, None).await {
+            let body = form.map(|f| f.expose().as_bytes().to_vec());
+            let outcome = self
+                .send_once(method.clone(), url.clone(), None, content_type, body)
+                .await;
+            let (error, retry_after) = match outcome {
                 Ok(bytes) => return decode(&bytes),
                 Err(Failure::Status(status, retry_after, error, _))
                     if status == StatusCode::SERVICE_UNAVAILABLE =>
@@ -463,25 +474,11 @@ impl RemoteClient {
                 Err(Failure::Status(_, _, error, _)) => return Err(error),
                 Err(Failure::Transport { error, .. }) => (error, None),
             };
-            if attempt >= self.inner.options.max_retries {
-                return Err(error.0);
+            if !self.retry_wait(&mut attempt, retry_after).await {
+                return Err(error);
             }
-            tokio::time::sleep(self.backoff(attempt, error.1)).await;
-            attempt += 1;
         }
     }
-}
-
-/// A number in [0, 1) for backoff jitter (not security-relevant).
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn transport_error(e: reqwest::Error) -> Error {
@@ -829,18 +826,18 @@ fn id_arg<'a>(field: &str, value: &'a str) -> Result<&'a str> {
 #[async_trait]
 impl AuthApi for RemoteClient {
     async fn create_organization(&self, input: CreateOrganization) -> Result<Organization> {
-        let call = Call::new(Method::POST, vec!["api", "v1", "organizations"]).json(&input)?;
+        let call = Call::new(Method::POST, &["organizations"]).json(&input)?;
         Ok(self.call::<OrganizationBody>(call).await?.organization)
     }
 
     async fn get_organization(&self, organization_id: &str) -> Result<Organization> {
         let id = id_arg("organization_id", organization_id)?;
-        let call = Call::new(Method::GET, vec!["api", "v1", "organizations", id]);
+        let call = Call::new(Method::GET, &["organizations", id]);
         Ok(self.call::<OrganizationBody>(call).await?.organization)
     }
 
     async fn list_organizations(&self, input: ListOrganizations) -> Result<ListOrganizationsResponse> {
-        let call = Call::new(Method::GET, vec!["api", "v1", "organizations"])
+        let call = Call::new(Method::GET, &["organizations"])
             .query("page_size", input.page_size)
             .query("page_token", input.page_token)
             .query("external_id", input.external_id);
@@ -849,7 +846,7 @@ impl AuthApi for RemoteClient {
 
     async fn delete_organization(&self, organization_id: &str) -> Result<()> {
         let id = id_arg("organization_id", organization_id)?;
-        let call = Call::new(Method::DELETE, vec!["api", "v1", "organizations", id]);
+        let call = Call::new(Method::DELETE, &["organizations", id]);
         self.call::<EmptyBody>(call).await.map(drop)
     }
 
@@ -862,7 +859,7 @@ impl AuthApi for RemoteClient {
                 roles: input.roles.iter().map(|name| RoleRef { name }).collect(),
             },
         };
-        let call = Call::new(Method::POST, vec!["api", "v1", "organizations", id, "users"]).json(&body)?;
+        let call = Call::new(Method::POST, &["organizations", id, "users"]).json(&body)?;
         Ok(self.call::<UserBody>(call).await?.user)
     }
 
@@ -873,7 +870,7 @@ impl AuthApi for RemoteClient {
         page_token: Option<String>,
     ) -> Result<ListUsersResponse> {
         let id = id_arg("organization_id", organization_id)?;
-        let call = Call::new(Method::GET, vec!["api", "v1", "organizations", id, "users"])
+        let call = Call::new(Method::GET, &["organizations", id, "users"])
             .query("page_size", page_size)
             .query("page_token", page_token);
         self.call(call).await
@@ -881,7 +878,7 @@ impl AuthApi for RemoteClient {
 
     async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse> {
         id_arg("organization_id", &input.organization_id)?;
-        let call = Call::new(Method::POST, vec!["api", "v1", "tokens"]).json(&input)?;
+        let call = Call::new(Method::POST, &["tokens"]).json(&input)?;
         self.call(call).await
     }
 
@@ -894,7 +891,7 @@ impl AuthApi for RemoteClient {
         {
             return Err(Error::TokenValidationFailed);
         }
-        let mut call = Call::new(Method::POST, vec!["api", "v1", "tokens:validate"])
+        let mut call = Call::new(Method::POST, &["tokens:validate"])
             .json(&TokenRef { token })?
             .idempotent();
         call.validation = true;
@@ -903,7 +900,7 @@ impl AuthApi for RemoteClient {
 
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
         id_arg("organization_id", &input.organization_id)?;
-        let call = Call::new(Method::GET, vec!["api", "v1", "tokens"])
+        let call = Call::new(Method::GET, &["tokens"])
             .query("organization_id", Some(&input.organization_id))
             .query("user_id", input.user_id.as_ref())
             .query("page_size", input.page_size)
@@ -915,7 +912,7 @@ impl AuthApi for RemoteClient {
         if input.token.is_empty() {
             return Err(Error::invalid("token", "required"));
         }
-        let call = Call::new(Method::POST, vec!["api", "v1", "tokens:update"])
+        let call = Call::new(Method::POST, &["tokens:update"])
             .json(&input)?
             .idempotent();
         Ok(self.call::<TokenInfoBody>(call).await?.token_info)
@@ -925,7 +922,7 @@ impl AuthApi for RemoteClient {
         if token.is_empty() {
             return Err(Error::invalid("token", "required"));
         }
-        let call = Call::new(Method::POST, vec!["api", "v1", "tokens:invalidate"])
+        let call = Call::new(Method::POST, &["tokens:invalidate"])
             .json(&TokenRef { token })?
             .idempotent();
         self.call::<EmptyBody>(call).await.map(drop)
@@ -937,18 +934,14 @@ impl AuthApi for RemoteClient {
         client: OrganizationClient,
     ) -> Result<CreateOrganizationClientResponse> {
         let id = id_arg("organization_id", organization_id)?;
-        let call =
-            Call::new(Method::POST, vec!["api", "v1", "organizations", id, "clients"]).json(&client)?;
+        let call = Call::new(Method::POST, &["organizations", id, "clients"]).json(&client)?;
         self.call(call).await
     }
 
     async fn get_organization_client(&self, organization_id: &str, client_id: &str) -> Result<M2MClient> {
         let org = id_arg("organization_id", organization_id)?;
         let id = id_arg("client_id", client_id)?;
-        let call = Call::new(
-            Method::GET,
-            vec!["api", "v1", "organizations", org, "clients", id],
-        );
+        let call = Call::new(Method::GET, &["organizations", org, "clients", id]);
         Ok(self.call::<ClientBody>(call).await?.client)
     }
 
@@ -960,21 +953,14 @@ impl AuthApi for RemoteClient {
     ) -> Result<M2MClient> {
         let org = id_arg("organization_id", organization_id)?;
         let id = id_arg("client_id", client_id)?;
-        let call = Call::new(
-            Method::PATCH,
-            vec!["api", "v1", "organizations", org, "clients", id],
-        )
-        .json(&client)?;
+        let call = Call::new(Method::PATCH, &["organizations", org, "clients", id]).json(&client)?;
         Ok(self.call::<ClientBody>(call).await?.client)
     }
 
     async fn delete_organization_client(&self, organization_id: &str, client_id: &str) -> Result<()> {
         let org = id_arg("organization_id", organization_id)?;
         let id = id_arg("client_id", client_id)?;
-        let call = Call::new(
-            Method::DELETE,
-            vec!["api", "v1", "organizations", org, "clients", id],
-        );
+        let call = Call::new(Method::DELETE, &["organizations", org, "clients", id]);
         self.call::<EmptyBody>(call).await.map(drop)
     }
 
@@ -985,7 +971,7 @@ impl AuthApi for RemoteClient {
         page_token: Option<String>,
     ) -> Result<ListOrganizationClientsResponse> {
         let org = id_arg("organization_id", organization_id)?;
-        let call = Call::new(Method::GET, vec!["api", "v1", "organizations", org, "clients"])
+        let call = Call::new(Method::GET, &["organizations", org, "clients"])
             .query("page_size", page_size)
             .query("page_token", page_token);
         self.call(call).await
@@ -998,10 +984,7 @@ impl AuthApi for RemoteClient {
     ) -> Result<CreateOrganizationClientSecretResponse> {
         let org = id_arg("organization_id", organization_id)?;
         let id = id_arg("client_id", client_id)?;
-        let call = Call::new(
-            Method::POST,
-            vec!["api", "v1", "organizations", org, "clients", id, "secrets"],
-        );
+        let call = Call::new(Method::POST, &["organizations", org, "clients", id, "secrets"]);
         self.call(call).await
     }
 
@@ -1016,16 +999,7 @@ impl AuthApi for RemoteClient {
         let secret = id_arg("secret_id", secret_id)?;
         let call = Call::new(
             Method::DELETE,
-            vec![
-                "api",
-                "v1",
-                "organizations",
-                org,
-                "clients",
-                id,
-                "secrets",
-                secret,
-            ],
+            &["organizations", org, "clients", id, "secrets", secret],
         );
         self.call::<EmptyBody>(call).await.map(drop)
     }
@@ -1049,39 +1023,11 @@ impl AuthApi for RemoteClient {
             }
             Secret::new(form.finish())
         };
-        let url = self.url(&["oauth", "token"]);
-        let mut attempt = 0;
-        loop {
-            let outcome = self
-                .send_once(
-                    Method::POST,
-                    url.clone(),
-                    None,
-                    Some("application/x-www-form-urlencoded"),
-                    Some(body.expose().as_bytes().to_vec()),
-                )
-                .await;
-            let (error, retry_after) = match outcome {
-                Ok(bytes) => return decode(&bytes),
-                Err(Failure::Status(status, retry_after, error, _))
-                    if status == StatusCode::SERVICE_UNAVAILABLE =>
-                {
-                    (error, retry_after)
-                }
-                Err(Failure::Status(_, _, error, _)) => return Err(error),
-                Err(Failure::Transport { error, .. }) => (error, None),
-            };
-            // Issuing a token is safe to repeat: a lost answer only leaves an unused token.
-            if attempt >= self.inner.options.max_retries {
-                return Err(error);
-            }
-            tokio::time::sleep(self.backoff(attempt, retry_after)).await;
-            attempt += 1;
-        }
+        self.send_public(&["oauth", "token"], Some(&body)).await
     }
 
     async fn jwks(&self) -> Result<JwkSet> {
-        self.get_public(&["keys"]).await
+        self.send_public(&["keys"], None).await
     }
 }
 
