@@ -613,7 +613,7 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
         KeysCommand::Revoke { key_or_id } => {
             let token = secret_arg(key_or_id, "key_or_id")?;
             a.invalidate_token(&token).await?;
-            let what = if token.starts_with("apit_") {
+            let what = if token.starts_with(authgate_core::keys::TOKEN_ID_PREFIX) {
                 token.as_str()
             } else {
                 "the key"

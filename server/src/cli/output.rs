@@ -105,8 +105,10 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn paging(shown: usize, total: u32, next: &str, prev: &str) -> String {
-    let mut out = format!("({shown} shown, {total} in all)\n");
+/// The table of one page of a list, then how many rows there are in all and the page tokens.
+fn paged_table(header: &[&str], rows: &[Vec<String>], total: u32, next: &str, prev: &str) -> String {
+    let mut out = table(header, rows);
+    let _ = writeln!(out, "({} shown, {total} in all)", rows.len());
     if !prev.is_empty() {
         let _ = writeln!(out, "previous page: --page-token {prev}");
     }
@@ -138,13 +140,13 @@ pub(crate) fn organizations(page: &ListOrganizationsResponse) -> String {
             ]
         })
         .collect();
-    table(&["ID", "EXTERNAL_ID", "CREATED", "NAME"], &rows)
-        + &paging(
-            rows.len(),
-            page.total_size,
-            &page.next_page_token,
-            &page.prev_page_token,
-        )
+    paged_table(
+        &["ID", "EXTERNAL_ID", "CREATED", "NAME"],
+        &rows,
+        page.total_size,
+        &page.next_page_token,
+        &page.prev_page_token,
+    )
 }
 
 pub(crate) fn user(u: &User) -> String {
@@ -212,11 +214,9 @@ pub(crate) fn tokens(page: &ListTokensResponse) -> String {
             ]
         })
         .collect();
-    table(
+    paged_table(
         &["TOKEN_ID", "USER_ID", "KEY", "EXPIRY", "CREATED", "DESCRIPTION"],
         &rows,
-    ) + &paging(
-        rows.len(),
         page.total_count,
         &page.next_page_token,
         &page.prev_page_token,
@@ -282,13 +282,13 @@ pub(crate) fn clients(page: &ListOrganizationClientsResponse) -> String {
             ]
         })
         .collect();
-    table(&["CLIENT_ID", "SECRETS", "EXPIRY", "SCOPES", "NAME"], &rows)
-        + &paging(
-            rows.len(),
-            page.total_size,
-            &page.next_page_token,
-            &page.prev_page_token,
-        )
+    paged_table(
+        &["CLIENT_ID", "SECRETS", "EXPIRY", "SCOPES", "NAME"],
+        &rows,
+        page.total_size,
+        &page.next_page_token,
+        &page.prev_page_token,
+    )
 }
 
 pub(crate) fn created_secret(c: &CreateOrganizationClientSecretResponse) -> String {

@@ -6,6 +6,7 @@
 //! challenge; a valid token of an M2M client (`m2morg_…`) is a 403.
 
 use authgate_core::Error;
+use authgate_core::keys::ENVIRONMENT_CLIENT_ID_PREFIX;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -13,9 +14,6 @@ use axum::http::{HeaderMap, header};
 use super::error::{ApiError, CHALLENGE_BEARER, CHALLENGE_INSUFFICIENT};
 use super::metrics::AdminAuth;
 use super::state::AppState;
-
-/// Prefix of environment client ids.
-pub const ENVIRONMENT_CLIENT_PREFIX: &str = "skc_";
 
 /// Longest bearer token looked at; longer ones are refused unread.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -75,7 +73,7 @@ impl FromRequestParts<AppState> for Admin {
                 return Err(rejected(reason));
             }
         };
-        if !client_id.starts_with(ENVIRONMENT_CLIENT_PREFIX) {
+        if !client_id.starts_with(ENVIRONMENT_CLIENT_ID_PREFIX) {
             state.metrics.admin_auth(AdminAuth::Forbidden);
             return Err(ApiError::from(Error::PermissionDenied(
                 "the management API requires an environment access token (skc_ credentials); \

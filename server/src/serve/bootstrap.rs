@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authgate_core::authority::limits::{ENVIRONMENT_ID_MAX, ENVIRONMENT_SECRET_LEN};
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::jwt::{JwksConfig, JwtValidator, KeySource, ValidatorConfig};
+use authgate_core::keys::ENVIRONMENT_CLIENT_ID_PREFIX;
 use authgate_core::{AuthApi, Error, Result, Secret};
 use axum::body::Bytes;
 use tokio::net::TcpListener;
@@ -18,9 +20,6 @@ use super::{listener, logging, router};
 
 /// The stdout line that announces the bound address (tests and scripts read it).
 pub const LISTENING: &str = "authgate listening on ";
-
-/// Minimum length of a provisioned environment client secret.
-const MIN_SECRET_LEN: usize = 32;
 
 /// Options of `authgate serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -93,16 +92,20 @@ async fn provision(authority: &Authority) -> Result<()> {
         .filter(|v| !v.is_empty());
     match (id, secret) {
         (Some(id), Some(secret)) => {
-            if !id.starts_with("skc_") || id.len() > 64 {
+            // Checked here too (the authority checks them again) to name the variables.
+            if !id.starts_with(ENVIRONMENT_CLIENT_ID_PREFIX) || id.len() > ENVIRONMENT_ID_MAX {
                 return Err(Error::invalid(
                     "AUTHGATE_CLIENT_ID",
-                    "must start with skc_ (at most 64 characters)",
+                    format!(
+                        "must start with {ENVIRONMENT_CLIENT_ID_PREFIX} (at most {ENVIRONMENT_ID_MAX} characters)"
+                    ),
                 ));
             }
-            if secret.chars().count() < MIN_SECRET_LEN {
+            let min_secret_len = ENVIRONMENT_SECRET_LEN.0;
+            if secret.chars().count() < min_secret_len {
                 return Err(Error::invalid(
                     "AUTHGATE_CLIENT_SECRET",
-                    format!("must be at least {MIN_SECRET_LEN} characters"),
+                    format!("must be at least {min_secret_len} characters"),
                 ));
             }
             // An upsert: the environment is the source of truth, so a changed secret re-keys it.

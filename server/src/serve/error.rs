@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use authgate_core::Error;
 use authgate_core::error::grpc;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -293,6 +293,13 @@ impl From<Error> for OAuthError {
     }
 }
 
+/// `Cache-Control: no-store` and `Pragma: no-cache`, on every token-endpoint answer (RFC 6749
+/// §5.1, §5.2).
+pub fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
 #[derive(Serialize)]
 struct OAuthBody<'a> {
     error: &'a str,
@@ -309,8 +316,7 @@ impl IntoResponse for OAuthError {
             },
         );
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        no_store(headers);
         if self.close {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

@@ -15,27 +15,20 @@ const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json
 
 /// Serializes `value` as the JSON body of a response with `status`.
 pub fn response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut response = Response::new(Body::from(bytes));
-            *response.status_mut() = status;
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, APPLICATION_JSON);
-            response
-        }
+    let (status, body) = match serde_json::to_vec(value) {
+        Ok(bytes) => (status, Body::from(bytes)),
         Err(err) => {
             tracing::error!(error = %err, "response serialization failed");
-            let mut response = Response::new(Body::from(
-                r#"{"code":13,"message":"internal error","details":[]}"#,
-            ));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, APPLICATION_JSON);
-            response
+            let body = r#"{"code":13,"message":"internal error","details":[]}"#;
+            (StatusCode::INTERNAL_SERVER_ERROR, Body::from(body))
         }
-    }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    response
 }
 
 /// A JSON response with status 200.

@@ -8,11 +8,11 @@ use authgate_core::model::AccessTokenResponse;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
-use crate::serve::error::OAuthError;
+use crate::serve::error::{OAuthError, no_store};
 use crate::serve::state::AppState;
 
 /// Longest accepted `client_id` / `client_secret` / `scope` value; longer input is refused before
@@ -143,9 +143,7 @@ pub async fn token(
         Ok(token) => {
             state.metrics.token_request("issued");
             let mut response = crate::serve::json::response(StatusCode::OK, &token);
-            let h = response.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            no_store(response.headers_mut());
             response
         }
         Err(err) => {
@@ -222,6 +220,7 @@ async fn issue(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn form_rules() {

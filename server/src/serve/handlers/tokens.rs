@@ -1,7 +1,7 @@
 //! API keys: `/api/v1/tokens`, `/api/v1/tokens:validate`, `:invalidate`, `:update`.
 
-use authgate_core::Secret;
 use authgate_core::model::{CreateToken, ListTokens, TokenInfo, UpdateToken};
+use authgate_core::{Secret, keys};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +79,8 @@ pub async fn invalidate(
     Json(input): Json<TokenRef>,
 ) -> Result<Reply<Empty>, ApiError> {
     state.api.invalidate_token(input.token.expose()).await?;
-    if is_token_id(input.token.expose()) {
+    // An `apit_…` id is safe to log; a key is not.
+    if keys::is_id(input.token.expose(), keys::TOKEN_ID_PREFIX, keys::MAX_ID_LEN) {
         tracing::info!(token_id = input.token.expose(), "api key invalidated");
     } else {
         tracing::info!("api key invalidated (by key)");
@@ -96,11 +97,4 @@ pub async fn update(
     let token_info = state.api.update_token(input).await?;
     tracing::info!(token_id = %token_info.token_id, "api key updated");
     Ok(Reply(TokenInfoBody { token_info }))
-}
-
-/// True for an `apit_…` id (safe to log), false for anything that may be a key.
-fn is_token_id(value: &str) -> bool {
-    value.strip_prefix("apit_").is_some_and(|rest| {
-        !rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
 }
