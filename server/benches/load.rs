@@ -20,16 +20,17 @@
 //! Knobs (environment): `BENCH_SECONDS` (default 10 per scenario), `BENCH_CONNECTIONS`
 //! (default 32), `BENCH_WARMUP_SECONDS` (default 1).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use authgate_core::model::{CreateOrganization, CreateToken, OrganizationClient};
-use authgate_core::remote::{RemoteClient, RemoteOptions};
-use authgate_core::{AuthApi, Secret};
+use authgate_core::AuthApi;
+use authgate_core::model::CreateToken;
 use bytes::Bytes;
+use common::{Options, Server};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
@@ -41,59 +42,12 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn random_hex(bytes: usize) -> String {
-    use std::io::Read;
-    let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")
-        .unwrap()
-        .read_exact(&mut buf)
-        .unwrap();
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    client_id: String,
-    client_secret: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_server(database: &str) -> Server {
-    let client_id = format!("skc_{}", random_hex(8));
-    let client_secret = random_hex(24);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authgate"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("AUTHGATE_DATABASE_URL", database)
-        .env("AUTHGATE_CLIENT_ID", &client_id)
-        .env("AUTHGATE_CLIENT_SECRET", &client_secret)
-        .env("AUTHGATE_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn authgate serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("server exited").expect("read stdout");
-        if let Some(rest) = line.strip_prefix("authgate listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        url,
-        client_id,
-        client_secret,
-    }
+    Server::start_with(Options {
+        database: Some(database.to_owned()),
+        env: vec![("AUTHGATE_LOG".into(), "warn".into())],
+        ..Options::default()
+    })
 }
 
 struct Fixture {
@@ -104,20 +58,9 @@ struct Fixture {
 }
 
 async fn fixture(server: &Server) -> Fixture {
-    let remote = RemoteClient::new(
-        &server.url,
-        server.client_id.clone(),
-        Secret::new(server.client_secret.clone()),
-        RemoteOptions::default(),
-    )
-    .unwrap();
-    let org = remote
-        .create_organization(CreateOrganization {
-            display_name: "Bench".into(),
-            external_id: None,
-        })
-        .await
-        .unwrap();
+    let remote = server.remote();
+    let (org, client) =
+        common::org_with_client(&remote, "Bench", common::client_input("bench", &["read:data"])).await;
     let key = remote
         .create_token(CreateToken {
             organization_id: org.id.clone(),
@@ -126,23 +69,8 @@ async fn fixture(server: &Server) -> Fixture {
         })
         .await
         .unwrap();
-    let client = remote
-        .create_organization_client(
-            &org.id,
-            OrganizationClient {
-                name: Some("bench".into()),
-                scopes: Some(vec!["read:data".into()]),
-                ..OrganizationClient::default()
-            },
-        )
-        .await
-        .unwrap();
-    let admin = remote
-        .issue_client_token(&server.client_id, &server.client_secret, None)
-        .await
-        .unwrap();
     Fixture {
-        admin_token: admin.access_token.into_inner(),
+        admin_token: common::admin_token(server).await,
         api_key: key.token.into_inner(),
         m2m_id: client.client.client_id,
         m2m_secret: client.plain_secret.into_inner(),
@@ -295,28 +223,6 @@ async fn run(
     )
 }
 
-fn postgres_database() -> Option<String> {
-    let base = std::env::var("AUTHGATE_TEST_DATABASE_URL").ok()?;
-    let name = format!("authgate_bench_{}", random_hex(6));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&base)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    });
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
     let seconds = env_u64("BENCH_SECONDS", 10);
@@ -328,11 +234,8 @@ fn main() {
         "sqlite",
         format!("sqlite://{}", dir.path().join("bench.db").display()),
     )];
-    match postgres_database() {
-        Some(url) => stores.push(("postgres", url)),
-        None => println!(
-            "note: AUTHGATE_TEST_DATABASE_URL is not set: PostgreSQL skipped (scripts/with-postgres runs it)"
-        ),
+    if let Some(url) = common::fresh_postgres_database("the PostgreSQL load") {
+        stores.push(("postgres", url));
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -363,7 +266,7 @@ fn main() {
         for scenario in [validate, token] {
             let row = rt.block_on(run(
                 store,
-                server.child.id(),
+                server.pid(),
                 &server.url,
                 scenario,
                 connections,

@@ -1,8 +1,10 @@
 //! The `authgate` operator CLI, run as a real process on a temporary SQLite file.
 
-use std::io::Write;
+mod common;
+
 use std::process::{Command, Output, Stdio};
 
+use common::s;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -62,19 +64,7 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes()).unwrap();
-        }
-        drop(pipe);
-        child.wait_with_output().unwrap()
+        common::run_command(self.command(args), stdin)
     }
 
     /// Runs with `--json`; the command must succeed.
@@ -85,18 +75,7 @@ impl Cli {
     fn json_in(&self, args: &[&str], stdin: Option<&str>) -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = self.run(&all, stdin);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: not JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        common::stdout_json(args, &self.run(&all, stdin))
     }
 
     /// Runs without `--json`; the command must succeed.
@@ -116,15 +95,7 @@ impl Cli {
     }
 
     fn fails_in(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
-        let out = self.run(args, stdin);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(
-            stderr.starts_with(&format!("error: {code}: ")),
-            "{args:?}: expected {code}, got {stderr}"
-        );
-        assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
-        stderr
+        common::assert_fails(args, &self.run(args, stdin), 1, code)
     }
 }
 
@@ -156,10 +127,6 @@ impl Drop for PgDatabase {
     fn drop(&mut self) {
         self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
     }
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
 
 #[test]
@@ -582,71 +549,18 @@ fn errors_are_typed_and_exit_non_zero() {
     assert!(stderr.contains("AUTHGATE_KEY_PEPPER") && !stderr.contains("long-enough"));
 }
 
-#[test]
-fn concurrent_processes_share_one_sqlite_file() {
-    let cli = Cli::new();
-    let org_id = s(&cli.json(&["orgs", "create", "--name", "Acme"])["organization"]["id"]).to_owned();
-    let client = cli.json(&[
-        "clients", "create", "--org", &org_id, "--name", "c", "--scope", "s",
-    ]);
-    let (client_id, secret) = (s(&client["client"]["client_id"]), s(&client["plain_secret"]));
-
-    // Writers and first-use key creation racing across processes.
-    let mut children = Vec::new();
-    for i in 0..10 {
-        let args: Vec<String> = if i % 2 == 0 {
-            ["--json", "keys", "create", "--org", &org_id]
-                .map(String::from)
-                .to_vec()
-        } else {
-            [
-                "--json",
-                "token",
-                "issue",
-                "--client-id",
-                client_id,
-                "--client-secret",
-                secret,
-            ]
-            .map(String::from)
-            .to_vec()
-        };
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        children.push(
-            cli.command(&refs)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-    }
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    assert_eq!(cli.json(&["keys", "list", "--org", &org_id])["total_count"], 5);
-    let keys = cli.json(&["signing-keys", "list"]);
-    assert_eq!(keys["signing_keys"].as_array().unwrap().len(), 1, "{keys}");
-
-    // A key revoked by one process fails validation in the next.
-    let k = cli.json(&["keys", "create", "--org", &org_id]);
-    cli.json(&["keys", "validate", s(&k["token"])]);
-    cli.json(&["keys", "revoke", s(&k["token_id"])]);
-    cli.fails(&["keys", "validate", s(&k["token"])], "token_validation_failed");
-}
-
-#[test]
-fn processes_share_one_postgres_database() {
-    let Some((cli, _db)) = Cli::postgres("processes_share_one_postgres_database") else {
-        return;
-    };
+/// `processes` CLI processes at once on one store, half creating API keys and half issuing access
+/// tokens (racing to create the first signing key): all succeed and one signing key is made. Then
+/// a key revoked by one process (through its `revoke_by`: `token_id` or `token`) fails
+/// validation in the next.
+fn processes_share_one_store(cli: &Cli, processes: usize, revoke_by: &str) {
     let org_id = s(&cli.json(&["orgs", "create", "--name", "Acme"])["organization"]["id"]).to_owned();
     let client = cli.json(&[
         "clients", "create", "--org", &org_id, "--name", "c", "--scope", "s",
     ]);
     let (client_id, secret) = (s(&client["client"]["client_id"]), s(&client["plain_secret"]));
     let mut children = Vec::new();
-    for i in 0..6 {
+    for i in 0..processes {
         let args: Vec<&str> = if i % 2 == 0 {
             vec!["--json", "keys", "create", "--org", &org_id]
         } else {
@@ -672,18 +586,28 @@ fn processes_share_one_postgres_database() {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    assert_eq!(cli.json(&["keys", "list", "--org", &org_id])["total_count"], 3);
     assert_eq!(
-        cli.json(&["signing-keys", "list"])["signing_keys"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
+        cli.json(&["keys", "list", "--org", &org_id])["total_count"],
+        processes.div_ceil(2)
     );
+    let keys = cli.json(&["signing-keys", "list"]);
+    assert_eq!(keys["signing_keys"].as_array().unwrap().len(), 1, "{keys}");
 
-    // Revoked by one process, refused by the next.
     let k = cli.json(&["keys", "create", "--org", &org_id]);
     cli.json(&["keys", "validate", s(&k["token"])]);
-    cli.json(&["keys", "revoke", s(&k["token"])]);
+    cli.json(&["keys", "revoke", s(&k[revoke_by])]);
     cli.fails(&["keys", "validate", s(&k["token"])], "token_validation_failed");
+}
+
+#[test]
+fn concurrent_processes_share_one_sqlite_file() {
+    processes_share_one_store(&Cli::new(), 10, "token_id");
+}
+
+#[test]
+fn processes_share_one_postgres_database() {
+    let Some((cli, _db)) = Cli::postgres("processes_share_one_postgres_database") else {
+        return;
+    };
+    processes_share_one_store(&cli, 6, "token");
 }

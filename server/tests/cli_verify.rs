@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use common::{Options, Server};
+use common::{Options, Server, s};
 
 const AUDIENCE: &str = "https://api.example.test";
 /// The issuer `authgate token issue` uses when neither --issuer nor AUTHGATE_ISSUER is given.
@@ -35,52 +34,19 @@ fn authgate(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output 
         .env_remove("AUTHGATE_ISSUER")
         .env_remove("AUTHGATE_DATABASE_URL")
         .envs(env.iter().copied())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn authgate");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(input) = stdin {
-        pipe.write_all(input.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
+        .args(args);
+    common::run_command(cmd, stdin)
 }
 
 /// The JSON a successful command printed.
 fn ok_json(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Value {
-    let out = authgate(args, env, stdin);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    common::stdout_json(args, &authgate(args, env, stdin))
 }
 
 /// Asserts that `args` exits with `status`, prints `error: <code>: …` on stderr and nothing on
 /// stdout; returns stderr.
 fn fails(args: &[&str], env: &[(&str, &str)], status: i32, code: &str) -> String {
-    let out = authgate(args, env, None);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(status), "{args:?}: {stderr}");
-    assert!(
-        stderr.starts_with(&format!("error: {code}: ")),
-        "{args:?}: expected {code}, got {stderr}"
-    );
-    assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
-    stderr
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+    common::assert_fails(args, &authgate(args, env, None), status, code)
 }
 
 impl Store {

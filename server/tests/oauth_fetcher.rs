@@ -6,10 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use authgate_core::Error;
 use authgate_core::jwt::{JwtValidator, ValidatorConfig};
-use authgate_core::model::{CreateOrganization, OrganizationClient};
+use authgate_core::model::OrganizationClient;
 use authgate_core::oauth::{TokenFetcher, TokenFetcherConfig};
-use authgate_core::{AuthApi, Error};
 
 use common::Server;
 
@@ -25,27 +25,16 @@ struct Setup {
 
 async fn setup() -> Setup {
     let server = Server::start();
-    let remote = server.remote();
-    let org = remote
-        .create_organization(CreateOrganization {
-            display_name: "Fetcher".into(),
-            external_id: None,
-        })
-        .await
-        .unwrap();
-    let created = remote
-        .create_organization_client(
-            &org.id,
-            OrganizationClient {
-                name: Some("svc".into()),
-                scopes: Some(vec!["read:a".into(), "write:a".into()]),
-                audience: Some(vec![AUDIENCE.into()]),
-                expiry: Some(60), // the shortest lifetime allowed
-                ..OrganizationClient::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (org, created) = common::org_with_client(
+        &server.remote(),
+        "Fetcher",
+        OrganizationClient {
+            audience: Some(vec![AUDIENCE.into()]),
+            expiry: Some(60), // the shortest lifetime allowed
+            ..common::client_input("svc", &["read:a", "write:a"])
+        },
+    )
+    .await;
     Setup {
         client_id: created.client.client_id.clone(),
         secret: created.plain_secret.expose().to_owned(),
@@ -66,14 +55,7 @@ impl Setup {
     /// Requests the server has answered on `/oauth/token` (every method and status), from the
     /// `authgate_http_requests_total` counter of `/metrics`.
     async fn token_requests(&self) -> u64 {
-        let text = common::http()
-            .get(self.server.at("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = self.server.metrics().await;
         text.lines()
             .filter(|l| l.starts_with("authgate_http_requests_total{route=\"/oauth/token\","))
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())

@@ -630,14 +630,7 @@ async fn raw_http_surface() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-request-id"], "trace-abc-123");
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
-    let metrics = http
-        .get(server.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains(
         "authgate_http_requests_total{route=\"/api/v1/tokens:validate\",method=\"POST\",status=\"200\"} 1"
     ));
@@ -659,24 +652,8 @@ async fn bad_input_table() {
     let admin = admin_token(&server).await;
     let bearer = format!("Bearer {admin}");
     let remote = server.remote();
-    let org = remote
-        .create_organization(CreateOrganization {
-            display_name: "Bad Input".into(),
-            external_id: None,
-        })
-        .await
-        .unwrap();
-    let client = remote
-        .create_organization_client(
-            &org.id,
-            OrganizationClient {
-                name: Some("m2m".into()),
-                scopes: Some(vec!["read:a".into()]),
-                ..OrganizationClient::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (org, client) =
+        common::org_with_client(&remote, "Bad Input", common::client_input("m2m", &["read:a"])).await;
     let m2m_secret = client.plain_secret.expose().to_owned();
     let m2m_id = client.client.client_id.clone();
     let orgs = server.at("/api/v1/organizations");

@@ -7,10 +7,10 @@ mod common;
 
 use authgate_core::AuthApi;
 use authgate_core::jwt::{JwtValidator, ValidatorConfig};
-use authgate_core::model::{CreateOrganization, CustomClaim, OrganizationClient};
+use authgate_core::model::{CustomClaim, OrganizationClient};
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, kid};
 
 /// A validator config with a short kid-refetch cooldown: the rotation below is immediate
 /// (`--now`), and a validator that fetched the JWKS within its cooldown (30 s by default) would
@@ -21,43 +21,23 @@ fn quick(mut config: ValidatorConfig) -> ValidatorConfig {
     config
 }
 
-fn kid(token: &str) -> String {
-    use base64::Engine as _;
-    let header = token.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .unwrap();
-    let header: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    header["kid"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issued_tokens_validate_against_keys_across_rotation() {
     let server = Server::start();
     let remote = server.remote();
-    let org = remote
-        .create_organization(CreateOrganization {
-            display_name: "JWT".into(),
-            external_id: None,
-        })
-        .await
-        .unwrap();
-    let client = remote
-        .create_organization_client(
-            &org.id,
-            OrganizationClient {
-                name: Some("svc".into()),
-                scopes: Some(vec!["read:a".into(), "write:a".into()]),
-                audience: Some(vec!["https://api.example.test".into()]),
-                custom_claims: Some(vec![CustomClaim {
-                    key: "plan".into(),
-                    value: "pro".into(),
-                }]),
-                ..OrganizationClient::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (org, client) = common::org_with_client(
+        &remote,
+        "JWT",
+        OrganizationClient {
+            audience: Some(vec!["https://api.example.test".into()]),
+            custom_claims: Some(vec![CustomClaim {
+                key: "plan".into(),
+                value: "pro".into(),
+            }]),
+            ..common::client_input("svc", &["read:a", "write:a"])
+        },
+    )
+    .await;
     let client_id = client.client.client_id.clone();
     let secret = client.plain_secret.expose().to_owned();
     let old = remote
@@ -86,16 +66,7 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
     by_discovery.validate(&old).await.unwrap();
 
     // Rotate at once with the CLI on the same database, while the server runs.
-    let output = std::process::Command::new(common::binary())
-        .args(["signing-keys", "rotate", "--now"])
-        .env("AUTHGATE_DATABASE_URL", &server.database)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    server.cli(&["signing-keys", "rotate", "--now"]);
 
     tokio::time::sleep(Duration::from_millis(250)).await;
     let new = remote
@@ -123,16 +94,7 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
     // Retire the old key, and restart the server on the same store and port (a fresh process
     // has no cached keys): the remote client's cached environment token, signed with the retired
     // key, is refused with 401; the client drops it, fetches a new one and retries, once.
-    let retire = std::process::Command::new(common::binary())
-        .args(["signing-keys", "retire", &kid(&old)])
-        .env("AUTHGATE_DATABASE_URL", &server.database)
-        .output()
-        .unwrap();
-    assert!(
-        retire.status.success(),
-        "{}",
-        String::from_utf8_lossy(&retire.stderr)
-    );
+    server.cli(&["signing-keys", "retire", &kid(&old)]);
     let listen = server.url.trim_start_matches("http://").to_owned();
     let options = common::Options {
         database: Some(server.database.clone()),
@@ -145,14 +107,7 @@ async fn issued_tokens_validate_against_keys_across_rotation() {
     let restarted = Server::start_with(options);
     let orgs = remote.list_organizations(Default::default()).await.unwrap();
     assert_eq!(orgs.total_size, 1);
-    let metrics = common::http()
-        .get(restarted.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = restarted.metrics().await;
     assert!(
         metrics.contains("authgate_admin_auth_total{outcome=\"invalid\"} 1"),
         "{metrics}"

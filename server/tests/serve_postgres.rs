@@ -3,33 +3,23 @@
 
 mod common;
 
-use authgate_core::model::{CreateOrganization, CreateToken, OrganizationClient};
+use authgate_core::model::{CreateOrganization, CreateToken};
 use authgate_core::{AuthApi, Error};
-use common::{Options, Server, random_hex};
+use common::{Options, Server, random_credentials};
 
 #[test]
 fn two_nodes_share_one_postgres() {
     let Some(database) = common::fresh_postgres_database("two_nodes_share_one_postgres") else {
         return;
     };
-    let credentials = (format!("skc_{}", random_hex(8)), random_hex(24));
-    // Nodes behind one load balancer share one issuer (the public environment URL).
-    let mut env = Options::default().env;
-    env.push(("AUTHGATE_ISSUER".into(), "http://auth.shared.test".into()));
     let options = Options {
         database: Some(database),
-        credentials: Some(credentials),
-        env,
-        ..Options::default()
+        credentials: Some(random_credentials()),
+        ..Options::shared_issuer()
     };
     let a = Server::start_with(options.clone());
     let b = Server::start_with(options);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    common::runtime().block_on(async {
         let (node_a, node_b) = (a.remote(), b.remote());
 
         // Both nodes publish the same JWKS.
@@ -64,14 +54,7 @@ fn two_nodes_share_one_postgres() {
 
         // A client created on A issues tokens on B.
         let client = node_a
-            .create_organization_client(
-                &org.id,
-                OrganizationClient {
-                    name: Some("svc".into()),
-                    scopes: Some(vec!["read:x".into()]),
-                    ..OrganizationClient::default()
-                },
-            )
+            .create_organization_client(&org.id, common::client_input("svc", &["read:x"]))
             .await
             .unwrap();
         let token = node_b

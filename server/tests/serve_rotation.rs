@@ -7,39 +7,17 @@ mod common;
 use std::time::Duration;
 
 use authgate_core::jwt::{JwksCache, JwksConfig, JwtValidator, KeySource, ValidatorConfig};
-use authgate_core::model::{CreateOrganization, OrganizationClient};
 use authgate_core::remote::RemoteClient;
 use authgate_core::{AuthApi, Error, TokenError};
-use common::{Options, Server, random_hex};
+use common::{Options, Server, kid, random_credentials, runtime};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-fn kid(token: &str) -> String {
-    use base64::Engine as _;
-    let header = token.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .unwrap();
-    let header: Value = serde_json::from_slice(&bytes).unwrap();
-    header["kid"].as_str().unwrap().to_owned()
-}
-
 /// `authgate --json signing-keys rotate ARGS…` on the server's database; the `signing_key`.
-fn rotate(database: &str, args: &[&str]) -> Value {
-    let output = std::process::Command::new(common::binary())
-        .args(["--json", "signing-keys", "rotate"])
-        .args(args)
-        .env("AUTHGATE_DATABASE_URL", database)
-        .env_remove("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+fn rotate(server: &Server, args: &[&str]) -> Value {
+    let stdout = server.cli(&[&["--json", "signing-keys", "rotate"], args].concat());
+    let body: Value = serde_json::from_slice(&stdout).unwrap();
     body["signing_key"].clone()
 }
 
@@ -74,24 +52,8 @@ async fn published(server: &Server) -> Vec<String> {
 
 /// An organization with an M2M client on `remote`: `(client_id, secret)`.
 async fn client(remote: &RemoteClient) -> (String, String) {
-    let org = remote
-        .create_organization(CreateOrganization {
-            display_name: "Rotation".into(),
-            external_id: None,
-        })
-        .await
-        .unwrap();
-    let created = remote
-        .create_organization_client(
-            &org.id,
-            OrganizationClient {
-                name: Some("svc".into()),
-                scopes: Some(vec!["read".into()]),
-                ..OrganizationClient::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (_, created) =
+        common::org_with_client(remote, "Rotation", common::client_input("svc", &["read"])).await;
     (
         created.client.client_id.clone(),
         created.plain_secret.expose().to_owned(),
@@ -125,7 +87,7 @@ async fn validators_in_their_refetch_cooldown_accept_a_staged_key() {
     // before refuses the new kid until its cooldown (30 s) ends.
     let before = validator(&server);
     before.validate(&issue().await).await.unwrap();
-    let k1 = rotate(&server.database, &["--now"]);
+    let k1 = rotate(&server, &["--now"]);
     assert_eq!(k1["state"], "active");
     let t1 = issue().await;
     assert_eq!(kid(&t1), k1["kid"].as_str().unwrap());
@@ -138,7 +100,7 @@ async fn validators_in_their_refetch_cooldown_accept_a_staged_key() {
     // Staged: a validator fetches the JWKS before the rotation...
     let refreshed = validator(&server);
     refreshed.validate(&t1).await.unwrap();
-    let k2 = rotate(&server.database, &["--activate-after", "3"]);
+    let k2 = rotate(&server, &["--activate-after", "3"]);
     assert_eq!(k2["state"], "pending");
     let k2_kid = k2["kid"].as_str().unwrap().to_owned();
     // ...the new key is published at once (after the active key, before the earlier one) but
@@ -190,7 +152,7 @@ async fn two_nodes_activate_once(a: &Server, b: &Server) {
     let (client_id, secret) = client(&a.remote()).await;
     let old = published(a).await;
     assert_eq!(old.len(), 1);
-    let pending = rotate(&a.database, &["--activate-after", "2"]);
+    let pending = rotate(a, &["--activate-after", "2"]);
     let new_kid = pending["kid"].as_str().unwrap().to_owned();
     assert_eq!(published(b).await, [old[0].clone(), new_kid.clone()]);
     sleep_until(activate_at(&pending)).await;
@@ -240,29 +202,17 @@ async fn two_nodes_activate_once(a: &Server, b: &Server) {
 }
 
 fn two_nodes(database: Option<String>) -> (Server, Server) {
-    let mut env = Options::default().env;
-    env.push(("AUTHGATE_ISSUER".into(), "http://auth.shared.test".into()));
     let first = Server::start_with(Options {
         database,
-        credentials: Some((format!("skc_{}", random_hex(8)), random_hex(24))),
-        env: env.clone(),
-        ..Options::default()
+        credentials: Some(random_credentials()),
+        ..Options::shared_issuer()
     });
     let second = Server::start_with(Options {
         database: Some(first.database.clone()),
         credentials: Some((first.client_id.clone(), first.client_secret.clone())),
-        env,
-        ..Options::default()
+        ..Options::shared_issuer()
     });
     (first, second)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -1,16 +1,21 @@
 //! Test harness: starts the real `authgate` binary (`serve`) on a free loopback port, with a
 //! temporary SQLite file (or a given database URL) and provisioned environment credentials,
-//! and captures its stdout and stderr.
+//! and captures its stdout and stderr. Also the setup the suites share (an organization with an
+//! M2M client, an admin token, the CLI on a server's database) and the load bench
+//! (`benches/load.rs`) reuses.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use authgate_core::Secret;
+use authgate_core::model::{
+    CreateOrganization, CreateOrganizationClientResponse, Organization, OrganizationClient,
+};
 use authgate_core::remote::{RemoteClient, RemoteOptions};
+use authgate_core::{AuthApi, Secret};
 
 /// The stdout line prefix announcing the bound address.
 pub const LISTENING: &str = "authgate listening on ";
@@ -22,6 +27,11 @@ pub fn random_hex(bytes: usize) -> String {
         .and_then(|mut f| f.read_exact(&mut buf))
         .expect("read /dev/urandom");
     buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fresh environment credentials: a `skc_…` id and a random secret.
+pub fn random_credentials() -> (String, String) {
+    (format!("skc_{}", random_hex(8)), random_hex(24))
 }
 
 /// How to start a server.
@@ -40,6 +50,18 @@ pub struct Options {
     pub args: Vec<String>,
     /// Listen address (default `127.0.0.1:0`).
     pub listen: String,
+}
+
+impl Options {
+    /// Options for one of several nodes behind one load balancer: they share one issuer (the
+    /// public environment URL), `AUTHGATE_ISSUER`.
+    pub fn shared_issuer() -> Options {
+        let mut options = Options::default();
+        options
+            .env
+            .push(("AUTHGATE_ISSUER".into(), "http://auth.shared.test".into()));
+        options
+    }
 }
 
 impl Default for Options {
@@ -89,6 +111,56 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_authgate"))
 }
 
+/// Runs `cmd` with `stdin` fed to it (an empty stdin when `None`), capturing its output.
+pub fn run_command(mut cmd: Command, stdin: Option<&str>) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn authgate");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+/// The JSON on the stdout of command `args`, which must have succeeded.
+pub fn stdout_json(args: &[&str], out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{args:?} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Asserts that command `args` exited with `status`, printed `error: <code>: …` on stderr and
+/// nothing on stdout; returns stderr.
+pub fn assert_fails(args: &[&str], out: &Output, status: i32, code: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(status), "{args:?}: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {code}: ")),
+        "{args:?}: expected {code}, got {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
+    stderr
+}
+
+/// A JSON string's value.
+pub fn s(v: &serde_json::Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
 impl Server {
     /// Starts a server with default options.
     pub fn start() -> Server {
@@ -105,9 +177,7 @@ impl Server {
                 (Some(dir), url)
             }
         };
-        let (client_id, client_secret) = options
-            .credentials
-            .unwrap_or_else(|| (format!("skc_{}", random_hex(8)), random_hex(24)));
+        let (client_id, client_secret) = options.credentials.unwrap_or_else(random_credentials);
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .arg("--listen")
@@ -192,6 +262,40 @@ impl Server {
         format!("{}{}", self.url, path)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `authgate ARGS…` on the server's database (with the default activation delay),
+    /// asserts that it succeeds and returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> Vec<u8> {
+        let output = Command::new(binary())
+            .args(args)
+            .env("AUTHGATE_DATABASE_URL", &self.database)
+            .env_remove("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY")
+            .output()
+            .expect("run authgate");
+        assert!(
+            output.status.success(),
+            "authgate {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    }
+
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        http()
+            .get(self.at("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Like [`Server::terminate`], but hands back the temp dir so the store outlives the process.
     pub fn terminate_keeping_store(mut self) -> (Option<tempfile::TempDir>, std::process::ExitStatus) {
         let dir = self.dir.take();
@@ -243,6 +347,52 @@ pub async fn admin_token(server: &Server) -> String {
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// An organization named `name` with one M2M client made of `client`.
+pub async fn org_with_client(
+    api: &impl AuthApi,
+    name: &str,
+    client: OrganizationClient,
+) -> (Organization, CreateOrganizationClientResponse) {
+    let org = api
+        .create_organization(CreateOrganization {
+            display_name: name.into(),
+            external_id: None,
+        })
+        .await
+        .unwrap();
+    let created = api.create_organization_client(&org.id, client).await.unwrap();
+    (org, created)
+}
+
+/// An M2M client named `name` granted `scopes`, every other field at its default.
+pub fn client_input(name: &str, scopes: &[&str]) -> OrganizationClient {
+    OrganizationClient {
+        name: Some(name.into()),
+        scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
+        ..OrganizationClient::default()
+    }
+}
+
+/// The `kid` in a JWT's header.
+pub fn kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// A multi-threaded runtime with two workers, for tests that drive servers from a plain `#[test]`.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// A fresh PostgreSQL database on the server of `AUTHGATE_TEST_DATABASE_URL`, or `None` (with a
