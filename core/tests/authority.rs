@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{
-    CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens,
-    OrganizationClient, Secret, SigningKeyState, UpdateToken,
+    CreateOrganization, CreateOrganizationClientResponse, CreateToken, CreateTokenResponse, CreateUser,
+    CustomClaim, ListOrganizations, ListTokens, ListTokensResponse, OrganizationClient, Secret,
+    SigningKeyState, UpdateToken,
 };
 use authgate_core::{AuthApi, Error};
 use common::{ISSUER, TestDb, contains, verify_jwt};
@@ -94,6 +95,38 @@ fn claims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// An organization-scoped key without claims.
+async fn key(a: &Authority, org_id: &str) -> CreateTokenResponse {
+    a.create_token(CreateToken {
+        organization_id: org_id.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The first page of an organization's live keys.
+async fn live_keys(a: &Authority, org_id: &str) -> ListTokensResponse {
+    a.list_tokens(ListTokens {
+        organization_id: org_id.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// An M2M client of [`client_input`].
+async fn client(
+    a: &Authority,
+    org_id: &str,
+    name: &str,
+    scopes: &[&str],
+) -> CreateOrganizationClientResponse {
+    a.create_organization_client(org_id, client_input(name, scopes))
+        .await
+        .unwrap()
 }
 
 fn client_input(name: &str, scopes: &[&str]) -> OrganizationClient {
@@ -338,13 +371,7 @@ async fn api_key_lifecycle(db: &TestDb) {
     assert_eq!(updated.custom_claims, claims(&[("team", "a")]));
     assert_eq!(a.validate_token(&plain).await.unwrap(), updated);
 
-    let listed = a
-        .list_tokens(ListTokens {
-            organization_id: o.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let listed = live_keys(&a, &o).await;
     assert_eq!(listed.total_count, 2);
     assert_eq!(listed.tokens, [updated.clone(), ui.clone()]);
     let only_user = a
@@ -369,13 +396,7 @@ async fn api_key_lifecycle(db: &TestDb) {
     a.invalidate_token(user_key.token.expose()).await.unwrap();
     assert!(a.validate_token(user_key.token.expose()).await.is_err());
 
-    let listed = a
-        .list_tokens(ListTokens {
-            organization_id: o.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let listed = live_keys(&a, &o).await;
     assert_eq!(listed.total_count, 0);
     assert!(listed.tokens.is_empty());
     let err = a
@@ -394,13 +415,7 @@ async fn api_key_lifecycle(db: &TestDb) {
 async fn validation_without_waiting(db: &TestDb) {
     let a = db.open().await;
     let o = org(&a, "Acme", None).await;
-    let key = a
-        .create_token(CreateToken {
-            organization_id: o,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let key = key(&a, &o).await;
     let plain = key.token.expose();
     let sqlite = db.url.starts_with("sqlite:");
 
@@ -450,13 +465,7 @@ async fn expired_keys_fail_validation(db: &TestDb) {
         Err(Error::TokenValidationFailed)
     ));
     // Still listed (live = not revoked), and revocable.
-    let listed = a
-        .list_tokens(ListTokens {
-            organization_id: o,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let listed = live_keys(&a, &o).await;
     assert_eq!(listed.total_count, 1);
     a.invalidate_token(&k.token_id).await.unwrap();
 }
@@ -559,10 +568,7 @@ async fn api_key_pagination(db: &TestDb) {
 async fn m2m_clients(db: &TestDb) {
     let a = db.open().await;
     let o = org(&a, "Acme", None).await;
-    let created = a
-        .create_organization_client(&o, client_input("sync", &["read:orders", "write:orders"]))
-        .await
-        .unwrap();
+    let created = client(&a, &o, "sync", &["read:orders", "write:orders"]).await;
     let c = &created.client;
     assert!(c.client_id.starts_with("m2morg_"));
     assert!(created.plain_secret.expose().starts_with("ags_"));
@@ -670,10 +676,7 @@ async fn m2m_client_pagination(db: &TestDb) {
     let o = org(&a, "Acme", None).await;
     let mut ids = Vec::new();
     for i in 0..13 {
-        let c = a
-            .create_organization_client(&o, client_input(&format!("c{i}"), &["s"]))
-            .await
-            .unwrap();
+        let c = client(&a, &o, &format!("c{i}"), &["s"]).await;
         ids.push(c.client.client_id);
     }
     let p1 = a.list_organization_clients(&o, None, None).await.unwrap();
@@ -703,10 +706,7 @@ async fn m2m_client_pagination(db: &TestDb) {
 async fn client_credentials_tokens(db: &TestDb) {
     let a = db.open().await;
     let o = org(&a, "Acme", None).await;
-    let created = a
-        .create_organization_client(&o, client_input("sync", &["read:orders", "write:orders"]))
-        .await
-        .unwrap();
+    let created = client(&a, &o, "sync", &["read:orders", "write:orders"]).await;
     let id = created.client.client_id.clone();
     let secret = created.plain_secret.expose().to_owned();
 
@@ -865,10 +865,7 @@ async fn signing_key_rotation(db: &TestDb) {
     let a = db.open().await;
     assert!(a.list_signing_keys().await.unwrap().is_empty());
     let o = org(&a, "Acme", None).await;
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     let issue = || a.issue_client_token(&c.client.client_id, c.plain_secret.expose(), None);
 
     // The first key is created on first need.
@@ -937,10 +934,7 @@ async fn signing_key_rotation(db: &TestDb) {
 async fn staged_signing_key_rotation(db: &TestDb) {
     let a = db.open().await;
     let o = org(&a, "Acme", None).await;
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     let issue = || async {
         a.issue_client_token(&c.client.client_id, c.plain_secret.expose(), None)
             .await
@@ -1091,10 +1085,7 @@ async fn rotating_while_a_key_is_pending(db: &TestDb) {
 async fn retiring_a_pending_key(db: &TestDb) {
     let a = db.open().await;
     let o = org(&a, "Acme", None).await;
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     let t1 = a
         .issue_client_token(&c.client.client_id, c.plain_secret.expose(), None)
         .await
@@ -1145,10 +1136,7 @@ async fn retiring_a_pending_key(db: &TestDb) {
 async fn two_instances_activate_a_pending_key_once(db: &TestDb) {
     let (a, b) = (db.open().await, db.open().await);
     let o = org(&a, "Acme", None).await;
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     a.jwks().await.unwrap();
     let old = a.list_signing_keys().await.unwrap()[0].kid.clone();
     let pending = b
@@ -1221,10 +1209,7 @@ async fn deleting_an_organization_removes_its_keys_and_clients(db: &TestDb) {
         })
         .await
         .unwrap();
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     a.delete_organization(&o).await.unwrap();
     assert!(matches!(
         a.validate_token(k.token.expose()).await,
@@ -1245,13 +1230,7 @@ async fn two_instances_share_one_store(db: &TestDb) {
     let a = db.open().await;
     let b = db.open().await;
     let o = org(&a, "Acme", None).await;
-    let k = a
-        .create_token(CreateToken {
-            organization_id: o.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let k = key(&a, &o).await;
     b.validate_token(k.token.expose()).await.unwrap();
     a.invalidate_token(&k.token_id).await.unwrap();
     assert!(matches!(
@@ -1260,10 +1239,7 @@ async fn two_instances_share_one_store(db: &TestDb) {
     ));
 
     // A rotation through one instance is picked up by the other's next token.
-    let c = b
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&b, &o, "c", &["s"]).await;
     let issue = |x: &Authority| {
         let (id, secret) = (c.client.client_id.clone(), c.plain_secret.clone());
         let x = x.clone();
@@ -1299,13 +1275,7 @@ async fn two_instances_share_one_store(db: &TestDb) {
     for t in tasks {
         t.await.unwrap();
     }
-    let listed = a
-        .list_tokens(ListTokens {
-            organization_id: o,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let listed = live_keys(&a, &o).await;
     assert_eq!(listed.total_count, 20);
 }
 
@@ -1343,10 +1313,7 @@ async fn no_plain_secret_is_stored(db: &TestDb) {
         a.validate_token(k.token.expose()).await.unwrap();
         secrets.push(k.token.into_inner());
     }
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     let added = a
         .add_organization_client_secret(&o, &c.client.client_id)
         .await
@@ -1389,13 +1356,7 @@ async fn pepper_is_enforced(db: &TestDb) {
     config.key_pepper = Some(pepper.clone());
     let a = db.open_with(config.clone()).await.unwrap();
     let o = org(&a, "Acme", None).await;
-    let k = a
-        .create_token(CreateToken {
-            organization_id: o,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let k = key(&a, &o).await;
     drop(a);
 
     let err = db.open_with(TestDb::config()).await.unwrap_err();
@@ -1420,10 +1381,7 @@ async fn master_key_encrypts_signing_keys(db: &TestDb) {
     config.master_key = Some(Secret::new("master-key-master-key-master-key-0001"));
     let a = db.open_with(config.clone()).await.unwrap();
     let o = org(&a, "Acme", None).await;
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     a.issue_client_token(&c.client.client_id, c.plain_secret.expose(), None)
         .await
         .unwrap();
@@ -1462,18 +1420,9 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
     let u = user(&a, &o, "member@example.com", &[]).await;
     let other = org(&a, "Other", None).await;
     let outsider = user(&a, &other, "outsider@example.com", &[]).await;
-    let c = a
-        .create_organization_client(&o, client_input("c", &["s"]))
-        .await
-        .unwrap();
+    let c = client(&a, &o, "c", &["s"]).await;
     let cid = c.client.client_id.clone();
-    let good = a
-        .create_token(CreateToken {
-            organization_id: o.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let good = key(&a, &o).await;
     let key = |claims_: BTreeMap<String, String>, description: Option<String>| CreateToken {
         organization_id: o.clone(),
         custom_claims: claims_,

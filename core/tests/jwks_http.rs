@@ -15,7 +15,10 @@ use authgate_core::jwt::{
 use authgate_core::model::JwkSet;
 use authgate_core::{Error, Result, TokenError};
 use serde_json::json;
-use support::{AUDIENCE, ISSUER, Reply, TestServer, eventually, jwks, rs256, serve_jwks};
+use support::{
+    AUDIENCE, ISSUER, Reply, TestServer, concurrently, eventually, jwks, one_worker_runtime, rs256,
+    serve_jwks,
+};
 
 const PATH: &str = "/keys";
 
@@ -61,15 +64,13 @@ async fn hundred_concurrent_validations_on_a_cold_cache_make_one_fetch() {
     );
     let v = validator(&server, fast());
     let token = rs256("rsa-a", "a");
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let (v, token) = (v.clone(), token.clone());
-            tokio::spawn(async move { v.validate(&token).await })
-        })
-        .collect();
-    for t in tasks {
-        let claims = t.await.expect("task").expect("valid");
-        assert_eq!(claims.subject(), Some("m2morg_1"));
+    let results = concurrently(100, || {
+        let (v, token) = (v.clone(), token.clone());
+        async move { v.validate(&token).await }
+    })
+    .await;
+    for r in results {
+        assert_eq!(r.expect("valid").subject(), Some("m2morg_1"));
     }
     assert_eq!(server.hits(PATH), 1);
     let status = v.status();
@@ -217,14 +218,12 @@ async fn failures_are_shared_and_retries_back_off() {
     server.set(PATH, Reply::status(500).delay(Duration::from_millis(100)));
     let v = validator(&server, fast());
     let token = rs256("rsa-a", "a");
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let (v, t) = (v.clone(), token.clone());
-            tokio::spawn(async move { v.validate(&t).await })
-        })
-        .collect();
-    for t in tasks {
-        let r = t.await.expect("task");
+    let results = concurrently(50, || {
+        let (v, t) = (v.clone(), token.clone());
+        async move { v.validate(&t).await }
+    })
+    .await;
+    for r in results {
         assert!(is_unavailable(&r), "{r:?}");
     }
     assert_eq!(server.hits(PATH), 1, "one failed fetch shared by 50 callers");
@@ -626,11 +625,7 @@ async fn a_failing_provider_means_keys_unavailable() {
 
 #[test]
 fn synchronous_callers_validate_on_their_thread_and_block_only_to_fetch() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = one_worker_runtime();
     let server = rt.block_on(TestServer::start());
     serve_jwks(&server, PATH, &jwks(&[("rsa-a", "a")]));
     let mut c = config(KeySource::JwksUrl(server.url(PATH)), fast());

@@ -12,7 +12,7 @@ use authgate_core::Error;
 use authgate_core::oauth::{ClientAuthMethod, TokenFetcher, TokenFetcherConfig};
 use base64::Engine;
 use serde_json::json;
-use support::{Reply, TestServer};
+use support::{Reply, TestServer, concurrently, one_worker_runtime};
 
 const PATH: &str = "/oauth/token";
 const SECRET: &str = "sk_test_s3cr3t:with/odd+chars";
@@ -23,6 +23,16 @@ fn config(server: &TestServer) -> TokenFetcherConfig {
     c.max_backoff = Duration::from_millis(400);
     c.timeout = Duration::from_secs(2);
     c
+}
+
+/// The access token `fetcher` hands out now.
+async fn token(fetcher: &TokenFetcher) -> String {
+    fetcher
+        .get_token()
+        .await
+        .expect("token")
+        .access_token
+        .into_inner()
 }
 
 /// Answers `tok-1`, `tok-2`, … with the given lifetime.
@@ -45,14 +55,13 @@ async fn hundred_concurrent_callers_make_one_request() {
     let server = TestServer::start().await;
     issue_tokens(&server, 3600, Duration::from_millis(100));
     let fetcher = TokenFetcher::new(config(&server)).expect("fetcher");
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let f = fetcher.clone();
-            tokio::spawn(async move { f.get_token().await })
-        })
-        .collect();
-    for t in tasks {
-        let token = t.await.expect("task").expect("token");
+    let results = concurrently(100, || {
+        let f = fetcher.clone();
+        async move { f.get_token().await }
+    })
+    .await;
+    for r in results {
+        let token = r.expect("token");
         assert_eq!(token.access_token.expose(), "tok-1");
         assert_eq!(token.scopes(), ["a", "b"]);
         assert_eq!(token.lifetime, Duration::from_secs(3600));
@@ -60,10 +69,7 @@ async fn hundred_concurrent_callers_make_one_request() {
     }
     assert_eq!(server.hits(PATH), 1);
     // Cached afterwards.
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-1"
-    );
+    assert_eq!(token(&fetcher).await, "tok-1");
     assert_eq!(fetcher.status().requests, 1);
 }
 
@@ -131,16 +137,10 @@ async fn refreshes_ahead_of_expiry_in_the_background() {
     c.refresh_ratio = 0.3;
     c.refresh_jitter = 0.0;
     let fetcher = TokenFetcher::new(c).expect("fetcher");
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-1"
-    );
+    assert_eq!(token(&fetcher).await, "tok-1");
     tokio::time::sleep(Duration::from_millis(650)).await;
     let started = Instant::now();
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-1"
-    );
+    assert_eq!(token(&fetcher).await, "tok-1");
     assert!(
         started.elapsed() < Duration::from_millis(100),
         "served from cache while refreshing"
@@ -150,10 +150,7 @@ async fn refreshes_ahead_of_expiry_in_the_background() {
             && !fetcher.status().fetching)
         .await
     );
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-2"
-    );
+    assert_eq!(token(&fetcher).await, "tok-2");
 }
 
 #[tokio::test]
@@ -164,17 +161,11 @@ async fn an_almost_expired_token_is_not_handed_out() {
     c.refresh_ratio = 1.0;
     c.refresh_jitter = 0.0;
     let fetcher = TokenFetcher::new(c).expect("fetcher");
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-1"
-    );
+    assert_eq!(token(&fetcher).await, "tok-1");
     // The margin is capped at half the lifetime: usable for 0.5 s.
     tokio::time::sleep(Duration::from_millis(550)).await;
     assert!(fetcher.cached().is_none());
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-2"
-    );
+    assert_eq!(token(&fetcher).await, "tok-2");
 }
 
 #[tokio::test]
@@ -193,10 +184,7 @@ async fn invalidate_forces_a_refresh() {
     fetcher.invalidate_token("tok-1");
     assert_eq!(fetcher.get_token().await.expect("token"), second);
     fetcher.invalidate();
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-3"
-    );
+    assert_eq!(token(&fetcher).await, "tok-3");
     assert_eq!(server.hits(PATH), 3);
 }
 
@@ -311,14 +299,13 @@ async fn failures_are_shared_and_retries_back_off() {
         Reply::json(401, &json!({"error": "invalid_client"})).delay(Duration::from_millis(100)),
     );
     let fetcher = TokenFetcher::new(config(&server)).expect("fetcher");
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let f = fetcher.clone();
-            tokio::spawn(async move { f.get_token().await })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(t.await.expect("task"), Err(Error::InvalidClient));
+    let results = concurrently(50, || {
+        let f = fetcher.clone();
+        async move { f.get_token().await }
+    })
+    .await;
+    for r in results {
+        assert_eq!(r, Err(Error::InvalidClient));
     }
     assert_eq!(server.hits(PATH), 1);
     // Inside the backoff: the same error at once, no request.
@@ -336,10 +323,7 @@ async fn failures_are_shared_and_retries_back_off() {
     // Recovery.
     issue_tokens(&server, 3600, Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(120)).await;
-    assert_eq!(
-        fetcher.get_token().await.expect("token").access_token.expose(),
-        "tok-1"
-    );
+    assert_eq!(token(&fetcher).await, "tok-1");
     assert_eq!(fetcher.status().consecutive_failures, 0);
 }
 
@@ -383,11 +367,7 @@ fn configuration_is_checked() {
 
 #[test]
 fn blocking_callers_get_cached_tokens_without_a_runtime() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = one_worker_runtime();
     let server = rt.block_on(TestServer::start());
     let _counter = rt.block_on(async { issue_tokens(&server, 3600, Duration::ZERO) });
     let mut c = config(&server);

@@ -189,18 +189,16 @@ mod tests {
 
     #[test]
     fn cache_control_parsing() {
-        let mut h = HeaderMap::new();
-        assert_eq!(cache_max_age(&h), None);
-        h.insert("cache-control", HeaderValue::from_static("public, max-age=600"));
-        assert_eq!(cache_max_age(&h), Some(Duration::from_secs(600)));
-        h.insert(
-            "cache-control",
-            HeaderValue::from_static("max-age=\"30\", must-revalidate"),
-        );
-        assert_eq!(cache_max_age(&h), Some(Duration::from_secs(30)));
-        h.insert("cache-control", HeaderValue::from_static("no-store"));
-        assert_eq!(cache_max_age(&h), Some(Duration::ZERO));
-        h.insert("cache-control", HeaderValue::from_static("max-age=abc"));
-        assert_eq!(cache_max_age(&h), None);
+        assert_eq!(cache_max_age(&HeaderMap::new()), None);
+        for (value, max_age) in [
+            ("public, max-age=600", Some(600)),
+            ("max-age=\"30\", must-revalidate", Some(30)),
+            ("no-store", Some(0)),
+            ("max-age=abc", None),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("cache-control", HeaderValue::from_static(value));
+            assert_eq!(cache_max_age(&h), max_age.map(Duration::from_secs), "{value}");
+        }
     }
 }

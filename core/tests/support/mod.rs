@@ -5,6 +5,7 @@ pub mod server;
 pub mod sign;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,6 +69,29 @@ pub fn serve_jwks(server: &TestServer, path: &str, jwks: &Value) {
         path,
         Reply::json(200, jwks).header("cache-control", "max-age=300"),
     );
+}
+
+/// `n` calls at once, each on its own task; their results, in order.
+pub async fn concurrently<T, F>(n: usize, call: impl Fn() -> F) -> Vec<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(call())).collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.expect("task"));
+    }
+    results
+}
+
+/// A multi-threaded runtime with one worker, for the synchronous (blocking) paths.
+pub fn one_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// Polls `cond` every 10 ms for up to `within`.
