@@ -111,18 +111,18 @@ impl Claims {
 
     /// `iat` in whole Unix seconds, if present.
     pub fn issued_at(&self) -> Option<i64> {
-        self.0
-            .map
-            .get("iat")
-            .and_then(Value::as_f64)
-            .map(|v| v.floor() as i64)
+        self.unix_seconds("iat")
     }
 
     /// `nbf` in whole Unix seconds, if present.
     pub fn not_before(&self) -> Option<i64> {
+        self.unix_seconds("nbf")
+    }
+
+    fn unix_seconds(&self, claim: &str) -> Option<i64> {
         self.0
             .map
-            .get("nbf")
+            .get(claim)
             .and_then(Value::as_f64)
             .map(|v| v.floor() as i64)
     }

@@ -333,14 +333,15 @@ impl JwtValidator {
 
     fn step(&self, token: &str, pass: Pass, bg: Option<&Handle>) -> Step {
         let inner = &*self.0;
+        // Size first: nothing is hashed or decoded for an oversize token.
         if token.len() > inner.max_token_size {
             return Step::Done(Err(TokenError::TooLarge.into()));
         }
         let now = inner.clock.now_unix();
-        let digest = inner.token_cache.as_ref().map(|cache| {
-            let digest = digest_token(token);
-            (cache, digest)
-        });
+        let digest = inner
+            .token_cache
+            .as_ref()
+            .map(|cache| (cache, digest_token(token)));
         if let Some((cache, digest)) = &digest
             && inner.keys.cache_hit_allowed(bg)
             && let Some(claims) = cache.get(digest, now, inner.keys.generation())
@@ -348,7 +349,7 @@ impl JwtValidator {
             return Step::Done(self.authorise(claims));
         }
 
-        let jws = match token::parse(token, inner.max_token_size, &inner.algorithms) {
+        let jws = match token::parse(token, &inner.algorithms) {
             Ok(jws) => jws,
             Err(e) => return Step::Done(Err(e.into())),
         };
