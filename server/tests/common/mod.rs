@@ -284,6 +284,18 @@ impl Server {
         output.stdout
     }
 
+    /// The status of `GET /api/v1/organizations` with `token` as the bearer: 200 when the
+    /// management API accepts it.
+    pub async fn management_status(&self, token: &str) -> reqwest::StatusCode {
+        http()
+            .get(self.at("/api/v1/organizations"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     /// The text of `/metrics`.
     pub async fn metrics(&self) -> String {
         http()
