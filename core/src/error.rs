@@ -229,7 +229,62 @@ pub mod grpc {
     pub const UNAVAILABLE: i32 = 14;
     pub const DATA_LOSS: i32 = 15;
     pub const UNAUTHENTICATED: i32 = 16;
+
+    /// The canonical names, indexed by code.
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+
+    /// The canonical name of a code (`NOT_FOUND`), `None` outside 0..=16.
+    pub fn name(code: i32) -> Option<&'static str> {
+        usize::try_from(code).ok().and_then(|i| NAMES.get(i)).copied()
+    }
+
+    /// The code of a canonical name, case-insensitively.
+    pub fn from_name(name: &str) -> Option<i32> {
+        NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .and_then(|i| i32::try_from(i).ok())
+    }
 }
+
+/// The resource kinds of [`Error::NotFound`] and [`Error::AlreadyExists`]. Listed so that an
+/// error read back from the wire keeps its kind (the field is a `&'static str`); any other name
+/// reads back as `resource`.
+pub const RESOURCE_KINDS: &[&str] = &[
+    "organization",
+    "user",
+    "membership",
+    "token",
+    "client",
+    "secret",
+    "signing_key",
+    "environment_client",
+    "route",
+    "record",
+    "resource",
+];
+
+/// The registered claims a [`TokenError::InvalidClaimType`] can name (the ones whose JSON type
+/// validation checks). Any other name reads back from the wire as `claim`.
+pub const REGISTERED_CLAIMS: &[&str] = &["exp", "nbf", "iat", "iss", "sub", "jti", "aud", "claim"];
 
 impl Error {
     /// The stable snake_case code of this error, shared by the HTTP API and both bindings.
@@ -276,14 +331,24 @@ impl Error {
         }
     }
 
-    /// The gRPC status code this error corresponds to (the `code` of a Scalekit REST error body).
+    /// The gRPC status code this error corresponds to (the `code` of a Scalekit REST error body,
+    /// the status of a gRPC answer).
+    ///
+    /// [`Error::TokenValidationFailed`] (an unknown, malformed, expired or revoked API key) is
+    /// `NOT_FOUND`, not `UNAUTHENTICATED`, although its HTTP status is 401: the official Scalekit
+    /// SDKs answer `UNAUTHENTICATED` by fetching a new environment token and retrying the call
+    /// (up to 3 times), which for a bad key only repeats the refusal, and they map `NOT_FOUND`
+    /// from `ValidateToken` to their validation-failure exception, as they do
+    /// `UNAUTHENTICATED`. `UNAUTHENTICATED` stays the answer to a refused *caller*
+    /// ([`Error::Unauthenticated`], [`Error::InvalidClient`], [`Error::InvalidToken`]).
     pub fn grpc_code(&self) -> i32 {
         match self {
             Error::InvalidArgument { .. } | Error::InvalidScope(_) => grpc::INVALID_ARGUMENT,
             Error::FailedPrecondition(_) => grpc::FAILED_PRECONDITION,
             Error::NotFound { .. } => grpc::NOT_FOUND,
             Error::AlreadyExists { .. } => grpc::ALREADY_EXISTS,
-            Error::TokenValidationFailed | Error::InvalidToken(_) => grpc::UNAUTHENTICATED,
+            Error::TokenValidationFailed => grpc::NOT_FOUND,
+            Error::InvalidToken(_) => grpc::UNAUTHENTICATED,
             Error::InvalidClient | Error::Unauthenticated(_) => grpc::UNAUTHENTICATED,
             Error::InsufficientScope { .. } | Error::PermissionDenied(_) => grpc::PERMISSION_DENIED,
             Error::ResourceExhausted(_) => grpc::RESOURCE_EXHAUSTED,
@@ -311,8 +376,12 @@ impl Error {
         }
     }
 
-    /// Shorthand for [`Error::NotFound`].
+    /// Shorthand for [`Error::NotFound`]. `resource` is one of [`RESOURCE_KINDS`].
     pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
+        debug_assert!(
+            RESOURCE_KINDS.contains(&resource),
+            "resource kind {resource} is missing from RESOURCE_KINDS"
+        );
         Error::NotFound {
             resource,
             id: id.into(),
@@ -351,30 +420,7 @@ mod tests {
 
     #[test]
     fn codes_are_stable_snake_case() {
-        let all = [
-            Error::invalid("f", "m"),
-            Error::not_found("token", "apit_1"),
-            Error::AlreadyExists {
-                resource: "organization",
-                message: "external_id".into(),
-            },
-            Error::FailedPrecondition("x".into()),
-            Error::TokenValidationFailed,
-            Error::InvalidToken(TokenError::Expired),
-            Error::InsufficientScope {
-                missing: vec!["a".into()],
-            },
-            Error::KeysUnavailable("x".into()),
-            Error::InvalidClient,
-            Error::InvalidScope("x".into()),
-            Error::Unauthenticated("x".into()),
-            Error::PermissionDenied("x".into()),
-            Error::Unavailable("x".into()),
-            Error::Timeout("x".into()),
-            Error::Store("x".into()),
-            Error::Internal("x".into()),
-        ];
-        for e in all {
+        for e in crate::wire::error::every_error() {
             let code = e.code();
             assert!(
                 code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
@@ -385,17 +431,30 @@ mod tests {
     }
 
     #[test]
-    fn validation_failures_are_401_and_unauthenticated() {
+    fn validation_failures_are_401() {
         for e in [
             Error::TokenValidationFailed,
             Error::InvalidToken(TokenError::Malformed),
         ] {
             assert!(e.is_validation_failure());
             assert_eq!(e.http_status(), 401);
-            assert_eq!(e.grpc_code(), grpc::UNAUTHENTICATED);
         }
+        // NOT_FOUND on gRPC: the official SDKs retry UNAUTHENTICATED (see `grpc_code`).
+        assert_eq!(Error::TokenValidationFailed.grpc_code(), grpc::NOT_FOUND);
+        assert_eq!(
+            Error::InvalidToken(TokenError::Malformed).grpc_code(),
+            grpc::UNAUTHENTICATED
+        );
         assert_eq!(Error::KeysUnavailable("down".into()).http_status(), 503);
         assert_eq!(Error::InsufficientScope { missing: vec![] }.http_status(), 403);
+    }
+
+    #[test]
+    fn grpc_names() {
+        assert_eq!(grpc::name(grpc::NOT_FOUND), Some("NOT_FOUND"));
+        assert_eq!(grpc::from_name("unauthenticated"), Some(grpc::UNAUTHENTICATED));
+        assert_eq!(grpc::name(17), None);
+        assert_eq!(grpc::from_name("nope"), None);
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! - [`remote`]: an HTTP client of a Scalekit-compatible environment.
 //! - [`api`]: [`AuthApi`], the operations both the authority and the remote client offer.
 //! - [`error`]: [`Error`], one error type with stable codes.
+//! - [`wire`]: what goes on the wire: the error description every transport answers with (and
+//!   the way back), the REST envelopes the server and the remote client share.
 #![deny(missing_docs)]
 
 pub mod api;
@@ -26,6 +28,7 @@ pub mod model;
 pub mod oauth;
 pub mod remote;
 pub mod store;
+pub mod wire;
 
 pub use api::AuthApi;
 pub use error::{Error, Result, TokenError};

@@ -9,8 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cli;
-mod serve;
+use authgate_server::{cli, serve};
 
 /// Machine-to-machine authentication: API keys, OAuth 2.0 client credentials, JWKS.
 #[derive(Debug, Parser)]

@@ -511,7 +511,8 @@ async fn raw_http_surface() {
         .send()
         .await
         .unwrap();
-    let body = assert_error(r, 401, 16, "token_validation_failed").await;
+    // gRPC NOT_FOUND, HTTP 401: the official SDKs retry UNAUTHENTICATED (see `Error::grpc_code`).
+    let body = assert_error(r, 401, 5, "token_validation_failed").await;
     assert!(body["details"][0]["request_info"]["request_id"].is_string());
 
     // clients and secrets

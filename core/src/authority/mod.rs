@@ -537,7 +537,7 @@ impl Authority {
         let now_ms = unix_ms(now());
         if rows
             .iter()
-            .any(|r| r.state == "pending" && r.activate_ms <= now_ms)
+            .any(|r| r.state == SigningKeyState::Pending && r.activate_ms <= now_ms)
         {
             self.activate_due_key(now_ms).await?;
             return self.store().list_signing_keys().await;
@@ -1244,19 +1244,19 @@ impl AuthApi for Authority {
 
     async fn jwks(&self) -> Result<JwkSet> {
         let mut rows = self.signing_key_rows().await?;
-        if !rows.iter().any(|r| r.state == "active") {
+        if !rows.iter().any(|r| r.state == SigningKeyState::Active) {
             self.ensure_active_key().await?;
             rows = self.store().list_signing_keys().await?;
         }
         // The active key first (some clients take the first key of a set), then the pending one.
-        rows.sort_by_key(|r| match r.state.as_str() {
-            "active" => 0,
-            "pending" => 1,
-            _ => 2,
+        rows.sort_by_key(|r| match r.state {
+            SigningKeyState::Active => 0,
+            SigningKeyState::Pending => 1,
+            SigningKeyState::Published | SigningKeyState::Retired => 2,
         });
         let keys = rows
             .iter()
-            .filter(|r| matches!(r.state.as_str(), "active" | "pending" | "published"))
+            .filter(|r| r.state != SigningKeyState::Retired)
             .map(signing::jwk)
             .collect::<Result<_>>()?;
         Ok(JwkSet { keys })

@@ -10,14 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Jwk, Secret, SigningKeyInfo, SigningKeyState};
-use crate::store::SigningKeyRow;
+use crate::store::{KeyEncryption, SigningKeyRow};
 
 /// The only signing algorithm.
 pub(crate) const ALGORITHM: &str = "RS256";
 const NONCE_LEN: usize = 12;
-/// `encryption` column values.
-pub(crate) const ENC_NONE: &str = "none";
-pub(crate) const ENC_AES_GCM: &str = "aes-256-gcm";
+/// The cipher named in the store's record of the master key (`aes-256-gcm:<fingerprint>`).
+const SEAL_CIPHER: &str = "aes-256-gcm";
 
 /// Encrypts private keys at rest with AES-256-GCM under a key derived (HKDF-SHA-256) from
 /// `AUTHGATE_MASTER_KEY`. The kid is bound as associated data, so ciphertexts cannot be swapped
@@ -64,7 +63,7 @@ impl Sealer {
     /// What is recorded in the store's meta table: the scheme and a fingerprint of the derived
     /// keys (not of the master key itself).
     pub(crate) fn descriptor(&self) -> String {
-        format!("{ENC_AES_GCM}:{}", self.fingerprint)
+        format!("{SEAL_CIPHER}:{}", self.fingerprint)
     }
 
     fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
@@ -124,14 +123,14 @@ pub(crate) fn generate(kid: String, sealer: Option<&Sealer>, now_ms: i64) -> Res
         e: URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
     };
     let (encryption, private_key) = match sealer {
-        Some(s) => (ENC_AES_GCM, s.seal(&kid, pkcs8.as_ref())?),
-        None => (ENC_NONE, pkcs8.as_ref().to_vec()),
+        Some(s) => (KeyEncryption::Aes256Gcm, s.seal(&kid, pkcs8.as_ref())?),
+        None => (KeyEncryption::None, pkcs8.as_ref().to_vec()),
     };
     Ok(SigningKeyRow {
         kid,
         algorithm: ALGORITHM.to_owned(),
-        state: "active".to_owned(),
-        encryption: encryption.to_owned(),
+        state: SigningKeyState::Active,
+        encryption,
         private_key,
         public_jwk: serde_json::to_string(&jwk).map_err(|e| Error::Internal(e.to_string()))?,
         created_ms: now_ms,
@@ -165,16 +164,15 @@ struct Header<'a> {
 impl Signer {
     /// Decrypts (when needed) and parses a stored key.
     pub(crate) fn load(row: &SigningKeyRow, sealer: Option<&Sealer>) -> Result<Signer> {
-        let der = match (row.encryption.as_str(), sealer) {
-            (ENC_NONE, _) => row.private_key.clone(),
-            (ENC_AES_GCM, Some(s)) => s.open(&row.kid, &row.private_key)?,
-            (ENC_AES_GCM, None) => {
+        let der = match (row.encryption, sealer) {
+            (KeyEncryption::None, _) => row.private_key.clone(),
+            (KeyEncryption::Aes256Gcm, Some(s)) => s.open(&row.kid, &row.private_key)?,
+            (KeyEncryption::Aes256Gcm, None) => {
                 return Err(Error::FailedPrecondition(format!(
                     "signing key {} is encrypted at rest: set AUTHGATE_MASTER_KEY",
                     row.kid
                 )));
             }
-            (other, _) => return Err(Error::Store(format!("unknown key encryption {other:?}"))),
         };
         let pair = RsaKeyPair::from_pkcs8(&der)
             .map_err(|_| Error::Store(format!("signing key {} is not a valid RSA PKCS#8 key", row.kid)))?;
@@ -230,18 +228,11 @@ pub(crate) fn jwk(row: &SigningKeyRow) -> Result<Jwk> {
 
 /// The metadata of a stored key.
 pub(crate) fn info(row: &SigningKeyRow) -> Result<SigningKeyInfo> {
-    let state = match row.state.as_str() {
-        "pending" => SigningKeyState::Pending,
-        "active" => SigningKeyState::Active,
-        "published" => SigningKeyState::Published,
-        "retired" => SigningKeyState::Retired,
-        other => return Err(Error::Store(format!("unknown signing key state {other:?}"))),
-    };
     Ok(SigningKeyInfo {
         kid: row.kid.clone(),
         algorithm: row.algorithm.clone(),
-        state,
-        encrypted: row.encryption != ENC_NONE,
+        state: row.state,
+        encrypted: row.encryption != KeyEncryption::None,
         created_at: crate::store::time_from_ms(row.created_ms)?,
         activate_at: crate::store::time_from_ms(row.activate_ms)?,
         retired_at: row.retired_ms.map(crate::store::time_from_ms).transpose()?,
@@ -257,7 +248,7 @@ mod tests {
     fn generate_sign_verify_and_seal() {
         let sealer = Sealer::new(&Secret::new("m".repeat(40))).unwrap();
         let row = generate("snk_1".into(), Some(&sealer), 0).unwrap();
-        assert_eq!(row.encryption, ENC_AES_GCM);
+        assert_eq!(row.encryption, KeyEncryption::Aes256Gcm);
         let signer = Signer::load(&row, Some(&sealer)).unwrap();
         let jwt = signer.sign(&serde_json::json!({"sub": "x"})).unwrap();
         let (signed, sig) = jwt.rsplit_once('.').unwrap();

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::model::{ClientSecret, CustomClaim, M2MClient, Organization, TokenInfo, User};
+use crate::model::{ClientSecret, CustomClaim, M2MClient, Organization, SigningKeyState, TokenInfo, User};
 
 mod postgres;
 mod sql;
@@ -201,10 +201,10 @@ pub(crate) enum ClientKind {
 pub(crate) struct SigningKeyRow {
     pub kid: String,
     pub algorithm: String,
-    /// `pending`, `active`, `published` or `retired`.
-    pub state: String,
-    /// `none` or `aes-256-gcm`.
-    pub encryption: String,
+    /// Lifecycle state.
+    pub state: SigningKeyState,
+    /// How the private key is kept at rest.
+    pub encryption: KeyEncryption,
     /// PKCS#8 DER, or `nonce || ciphertext || tag` when encrypted. Empty in listings.
     pub private_key: Vec<u8>,
     /// `{"n": …, "e": …}` (base64url).
@@ -404,61 +404,142 @@ pub(crate) enum Value {
     Blob(Vec<u8>),
 }
 
-/// A result row; columns are taken out by index.
+/// A result row; columns are taken out by name (the column name, or its `AS` alias), so a
+/// decoder does not depend on the order of a `SELECT` list.
 #[derive(Debug)]
-pub(crate) struct Row(pub Vec<Value>);
+pub(crate) struct Row {
+    /// The column names of the result, shared by its rows.
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
 
 impl Row {
-    fn take(&mut self, i: usize) -> Value {
-        std::mem::replace(self.0.get_mut(i).unwrap_or(&mut Value::Null), Value::Null)
+    /// A row of a result with `columns` (one value per column).
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
+        debug_assert_eq!(columns.len(), values.len());
+        Row { columns, values }
+    }
+
+    /// True when the result has a column `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| c == name)
+    }
+
+    fn take(&mut self, name: &str) -> Result<Value> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| Error::Store(format!("no column {name} in the result")))?;
+        Ok(std::mem::replace(&mut self.values[i], Value::Null))
     }
 
     /// The error for a column of the wrong type. Names the type only: values may be key material.
-    fn bad(i: usize, want: &str, got: &Value) -> Error {
+    fn bad(name: &str, want: &str, got: &Value) -> Error {
         let found = match got {
             Value::Null => "NULL",
             Value::I64(_) => "an integer",
             Value::Text(_) => "text",
             Value::Blob(_) => "a blob",
         };
-        Error::Store(format!("column {i}: expected {want}, found {found}"))
+        Error::Store(format!("column {name}: expected {want}, found {found}"))
     }
 
-    pub fn i64(&mut self, i: usize) -> Result<i64> {
-        match self.take(i) {
+    pub fn i64(&mut self, name: &str) -> Result<i64> {
+        match self.take(name)? {
             Value::I64(v) => Ok(v),
-            other => Err(Self::bad(i, "an integer", &other)),
+            other => Err(Self::bad(name, "an integer", &other)),
         }
     }
 
-    pub fn opt_i64(&mut self, i: usize) -> Result<Option<i64>> {
-        match self.take(i) {
+    pub fn opt_i64(&mut self, name: &str) -> Result<Option<i64>> {
+        match self.take(name)? {
             Value::Null => Ok(None),
             Value::I64(v) => Ok(Some(v)),
-            other => Err(Self::bad(i, "an integer", &other)),
+            other => Err(Self::bad(name, "an integer", &other)),
         }
     }
 
-    pub fn text(&mut self, i: usize) -> Result<String> {
-        match self.take(i) {
+    pub fn text(&mut self, name: &str) -> Result<String> {
+        match self.take(name)? {
             Value::Text(v) => Ok(v),
-            other => Err(Self::bad(i, "text", &other)),
+            other => Err(Self::bad(name, "text", &other)),
         }
     }
 
-    pub fn opt_text(&mut self, i: usize) -> Result<Option<String>> {
-        match self.take(i) {
+    pub fn opt_text(&mut self, name: &str) -> Result<Option<String>> {
+        match self.take(name)? {
             Value::Null => Ok(None),
             Value::Text(v) => Ok(Some(v)),
-            other => Err(Self::bad(i, "text", &other)),
+            other => Err(Self::bad(name, "text", &other)),
         }
     }
 
-    pub fn blob(&mut self, i: usize) -> Result<Vec<u8>> {
-        match self.take(i) {
+    pub fn blob(&mut self, name: &str) -> Result<Vec<u8>> {
+        match self.take(name)? {
             Value::Blob(v) => Ok(v),
-            other => Err(Self::bad(i, "a blob", &other)),
+            other => Err(Self::bad(name, "a blob", &other)),
         }
+    }
+
+    /// A text column holding one of the names of `T` ([`SqlEnum`]).
+    pub fn enumerated<T: SqlEnum>(&mut self, name: &str) -> Result<T> {
+        let text = self.text(name)?;
+        T::from_sql(&text).ok_or_else(|| Error::Store(format!("column {name}: unknown value {text:?}")))
+    }
+}
+
+/// An enum stored as text: the conversion happens here, at the SQL boundary, and nowhere else.
+pub(crate) trait SqlEnum: Sized + Copy {
+    /// The text stored for the value.
+    fn as_sql(self) -> &'static str;
+    /// The value stored as `text`, if it is one.
+    fn from_sql(text: &str) -> Option<Self>;
+}
+
+impl SqlEnum for SigningKeyState {
+    fn as_sql(self) -> &'static str {
+        match self {
+            SigningKeyState::Pending => "pending",
+            SigningKeyState::Active => "active",
+            SigningKeyState::Published => "published",
+            SigningKeyState::Retired => "retired",
+        }
+    }
+
+    fn from_sql(text: &str) -> Option<Self> {
+        [
+            SigningKeyState::Pending,
+            SigningKeyState::Active,
+            SigningKeyState::Published,
+            SigningKeyState::Retired,
+        ]
+        .into_iter()
+        .find(|s| s.as_sql() == text)
+    }
+}
+
+/// How a signing key's private key is kept at rest (`encryption` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyEncryption {
+    /// PKCS#8 DER in clear (no master key configured).
+    None,
+    /// AES-256-GCM under the master key: `nonce || ciphertext || tag`.
+    Aes256Gcm,
+}
+
+impl SqlEnum for KeyEncryption {
+    fn as_sql(self) -> &'static str {
+        match self {
+            KeyEncryption::None => "none",
+            KeyEncryption::Aes256Gcm => "aes-256-gcm",
+        }
+    }
+
+    fn from_sql(text: &str) -> Option<Self> {
+        [KeyEncryption::None, KeyEncryption::Aes256Gcm]
+            .into_iter()
+            .find(|s| s.as_sql() == text)
     }
 }
 

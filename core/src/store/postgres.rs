@@ -1,6 +1,7 @@
 //! The PostgreSQL backend (sqlx): a connection pool, transactions for writes, advisory locks.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -137,7 +138,12 @@ fn bind<'q>(sql: &'static str, params: &[P<'q>]) -> PgQuery<'q> {
     q
 }
 
-fn decode(row: &PgRow) -> Result<Row> {
+/// The column names of a result (read once per result, shared by its rows).
+fn column_names(row: &PgRow) -> Arc<[String]> {
+    row.columns().iter().map(|c| c.name().to_owned()).collect()
+}
+
+fn decode(row: &PgRow, columns: &Arc<[String]>) -> Result<Row> {
     let mut values = Vec::with_capacity(row.columns().len());
     for (i, col) in row.columns().iter().enumerate() {
         if row.try_get_raw(i).map_err(pg_err)?.is_null() {
@@ -154,13 +160,17 @@ fn decode(row: &PgRow) -> Result<Row> {
         };
         values.push(v);
     }
-    Ok(Row(values))
+    Ok(Row::new(columns.clone(), values))
 }
 
 impl Conn for PgConnection {
     async fn query<'a>(&'a mut self, sql: &'static str, params: &'a [P<'a>]) -> Result<Vec<Row>> {
         let rows = bind(sql, params).fetch_all(&mut *self).await.map_err(pg_err)?;
-        rows.iter().map(decode).collect()
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let columns = column_names(first);
+        rows.iter().map(|row| decode(row, &columns)).collect()
     }
 
     async fn execute<'a>(&'a mut self, sql: &'static str, params: &'a [P<'a>]) -> Result<u64> {

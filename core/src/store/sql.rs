@@ -9,11 +9,13 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, Backend, ClientAuth, ClientKind, ClientPatch, Conn, Cursor, KeyRef, Mode, NewApiKey,
-    NewClient, NewMembership, NewSecret, P, Page, Rotation, Row, SigningKeyRow, Store, StoreKind, StoredKey,
+    NewClient, NewMembership, NewSecret, P, Page, Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind,
+    StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role, SecretStatus, TokenInfo, User,
+    ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role, SecretStatus, SigningKeyState,
+    TokenInfo, User,
 };
 
 /// The store: SQL run on a backend.
@@ -50,10 +52,10 @@ fn count(rows: Vec<Row>) -> Result<u64> {
         .into_iter()
         .next()
         .ok_or_else(|| Error::Store("COUNT returned no row".into()))?;
-    Ok(row.i64(0)?.max(0) as u64)
+    Ok(row.i64("n")?.max(0) as u64)
 }
 
-/// The columns a record is read from, in the order its `*_from_row` decodes them.
+/// The columns a record is read from (by name, in its `*_from_row`).
 macro_rules! cols {
     (org) => {
         "seq, id, display_name, external_id, create_time, update_time"
@@ -101,12 +103,12 @@ impl ListSql {
             before: format!("SELECT {cols} {base} AND {seq} < ${a} ORDER BY {seq} DESC LIMIT ${b}"),
             exists_after: format!("SELECT 1 {base} AND {seq} > ${a} LIMIT 1"),
             exists_before: format!("SELECT 1 {base} AND {seq} < ${a} LIMIT 1"),
-            count: format!("SELECT COUNT(*) {base}"),
+            count: format!("SELECT COUNT(*) AS n {base}"),
         }
     }
 }
 
-/// Runs a keyset-paginated list. Every selected row starts with its `seq`; `decode` reads the rest.
+/// Runs a keyset-paginated list. Every selected row has its `seq`; `decode` reads the rest.
 async fn run_list<C: Conn, T>(
     c: &mut C,
     sql: &'static ListSql,
@@ -127,7 +129,7 @@ async fn run_list<C: Conn, T>(
     let more = rows.len() > size as usize;
     let mut items = Vec::with_capacity(rows.len().min(size as usize));
     for mut row in rows.into_iter().take(size as usize) {
-        items.push((row.i64(0)?, decode(row)?));
+        items.push((row.i64("seq")?, decode(row)?));
     }
     if backwards {
         items.reverse();
@@ -224,17 +226,17 @@ static ORG_LIST: LazyLock<ListSql> = LazyLock::new(|| {
 
 fn org_from_row(mut r: Row) -> Result<Organization> {
     Ok(Organization {
-        id: r.text(1)?,
-        display_name: r.text(2)?,
-        external_id: r.opt_text(3)?,
-        create_time: time_from_ms(r.i64(4)?)?,
-        update_time: time_from_ms(r.i64(5)?)?,
+        id: r.text("id")?,
+        display_name: r.text("display_name")?,
+        external_id: r.opt_text("external_id")?,
+        create_time: time_from_ms(r.i64("create_time")?)?,
+        update_time: time_from_ms(r.i64("update_time")?)?,
     })
 }
 
 async fn org_exists<C: Conn>(c: &mut C, id: &str) -> Result<Option<Option<String>>> {
     first(c.query(ORG_EXTERNAL_ID, &[P::Text(id)]).await?, |mut r| {
-        r.opt_text(0)
+        r.opt_text("external_id")
     })
 }
 
@@ -271,22 +273,22 @@ static USER_LIST: LazyLock<ListSql> = LazyLock::new(|| {
 
 fn user_from_row(mut r: Row) -> Result<User> {
     Ok(User {
-        id: r.text(1)?,
-        email: r.text(2)?,
-        external_id: r.opt_text(3)?,
+        id: r.text("id")?,
+        email: r.text("email")?,
+        external_id: r.opt_text("external_id")?,
         memberships: Vec::new(),
-        create_time: time_from_ms(r.i64(4)?)?,
-        update_time: time_from_ms(r.i64(5)?)?,
+        create_time: time_from_ms(r.i64("create_time")?)?,
+        update_time: time_from_ms(r.i64("update_time")?)?,
     })
 }
 
 /// `(user_id, membership)` from a row `user_id, organization_id, roles`.
 fn membership_from_row(mut r: Row) -> Result<(String, Membership)> {
-    let roles: Vec<String> = json(&r.text(2)?, "roles")?;
+    let roles: Vec<String> = json(&r.text("roles")?, "roles")?;
     Ok((
-        r.text(0)?,
+        r.text("user_id")?,
         Membership {
-            organization_id: r.text(1)?,
+            organization_id: r.text("organization_id")?,
             roles: roles.into_iter().map(|name| Role { name }).collect(),
         },
     ))
@@ -323,9 +325,9 @@ async fn user_by_id<C: Conn>(c: &mut C, id: &str) -> Result<Option<User>> {
 
 macro_rules! token_select {
     () => {
-        "SELECT k.seq, k.id, k.organization_id, o.external_id, k.user_id, u.external_id, \
-         k.custom_claims, k.expiry, k.create_time, k.description, k.token_suffix, u.email, m.roles, \
-         k.revoked_at \
+        "SELECT k.seq, k.id, k.organization_id, o.external_id AS organization_external_id, k.user_id, \
+         u.external_id AS user_external_id, k.custom_claims, k.expiry, k.create_time, k.description, \
+         k.token_suffix, u.email, m.roles, k.revoked_at \
          FROM authgate_api_keys k \
          JOIN authgate_organizations o ON o.id = k.organization_id \
          LEFT JOIN authgate_users u ON u.id = k.user_id \
@@ -370,28 +372,28 @@ static KEY_LIST: LazyLock<ListSql> = LazyLock::new(|| {
 });
 
 fn key_from_row(mut r: Row) -> Result<StoredKey> {
-    let user_id = r.opt_text(4)?;
-    let roles = match r.opt_text(12)? {
+    let user_id = r.opt_text("user_id")?;
+    let roles = match r.opt_text("roles")? {
         Some(text) if user_id.is_some() => json(&text, "roles")?,
         _ => Vec::new(),
     };
     let info = TokenInfo {
-        token_id: r.text(1)?,
-        organization_id: r.text(2)?,
-        organization_external_id: r.opt_text(3)?.unwrap_or_default(),
+        token_id: r.text("id")?,
+        organization_id: r.text("organization_id")?,
+        organization_external_id: r.opt_text("organization_external_id")?.unwrap_or_default(),
         user_id,
-        user_external_id: r.opt_text(5)?,
-        custom_claims: json::<BTreeMap<String, String>>(&r.text(6)?, "custom_claims")?,
-        expiry: r.opt_i64(7)?.map(time_from_ms).transpose()?,
-        created_at: time_from_ms(r.i64(8)?)?,
-        description: r.opt_text(9)?,
-        token_suffix: r.text(10)?,
-        email: r.opt_text(11)?,
+        user_external_id: r.opt_text("user_external_id")?,
+        custom_claims: json::<BTreeMap<String, String>>(&r.text("custom_claims")?, "custom_claims")?,
+        expiry: r.opt_i64("expiry")?.map(time_from_ms).transpose()?,
+        created_at: time_from_ms(r.i64("create_time")?)?,
+        description: r.opt_text("description")?,
+        token_suffix: r.text("token_suffix")?,
+        email: r.opt_text("email")?,
         roles,
     };
     Ok(StoredKey {
         info,
-        revoked: r.opt_i64(13)?.is_some(),
+        revoked: r.opt_i64("revoked_at")?.is_some(),
     })
 }
 
@@ -429,15 +431,15 @@ const SECRETS_OF_PAGE: &str = select!(
 );
 const SECRET_INSERT: &str = "INSERT INTO authgate_client_secrets \
      (id, client_id, digest, secret_suffix, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $5)";
-const SECRET_COUNT: &str = "SELECT COUNT(*) FROM authgate_client_secrets WHERE client_id = $1";
+const SECRET_COUNT: &str = "SELECT COUNT(*) AS n FROM authgate_client_secrets WHERE client_id = $1";
 const SECRET_EXISTS: &str = "SELECT 1 FROM authgate_client_secrets WHERE client_id = $1 AND id = $2";
 const SECRET_DELETE: &str = "DELETE FROM authgate_client_secrets WHERE client_id = $1 AND id = $2";
 const SECRET_TOUCH: &str = "UPDATE authgate_client_secrets SET last_used_time = $1 \
      WHERE id = $2 AND (last_used_time IS NULL OR last_used_time < $3)";
 const CLIENT_AUTH: &str = "SELECT c.organization_id, c.scopes, c.audience, c.custom_claims, c.expiry, \
-     s.id, s.digest, s.last_used_time, \
-     (SELECT kid FROM authgate_signing_keys WHERE state = 'active'), \
-     (SELECT activate_at FROM authgate_signing_keys WHERE state = 'pending') \
+     s.id AS secret_id, s.digest, s.last_used_time, \
+     (SELECT kid FROM authgate_signing_keys WHERE state = 'active') AS active_kid, \
+     (SELECT activate_at FROM authgate_signing_keys WHERE state = 'pending') AS pending_activate_at \
      FROM authgate_m2m_clients c LEFT JOIN authgate_client_secrets s ON s.client_id = c.id \
      WHERE c.id = $1 ORDER BY s.seq";
 
@@ -452,30 +454,30 @@ static CLIENT_LIST: LazyLock<ListSql> = LazyLock::new(|| {
 
 fn client_from_row(mut r: Row) -> Result<M2MClient> {
     Ok(M2MClient {
-        client_id: r.text(1)?,
+        client_id: r.text("id")?,
         secrets: Vec::new(),
-        organization_id: r.text(2)?,
-        name: r.text(3)?,
-        description: r.text(4)?,
-        scopes: json(&r.text(5)?, "scopes")?,
-        audience: json(&r.text(6)?, "audience")?,
-        custom_claims: json(&r.text(7)?, "custom_claims")?,
-        expiry: r.i64(8)?,
-        create_time: time_from_ms(r.i64(9)?)?,
-        update_time: time_from_ms(r.i64(10)?)?,
+        organization_id: r.text("organization_id")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        scopes: json(&r.text("scopes")?, "scopes")?,
+        audience: json(&r.text("audience")?, "audience")?,
+        custom_claims: json(&r.text("custom_claims")?, "custom_claims")?,
+        expiry: r.i64("expiry")?,
+        create_time: time_from_ms(r.i64("create_time")?)?,
+        update_time: time_from_ms(r.i64("update_time")?)?,
     })
 }
 
 /// `(client_id, secret)` from a row `client_id, id, secret_suffix, create_time, update_time, last_used_time`.
 fn secret_from_row(mut r: Row) -> Result<(String, ClientSecret)> {
     Ok((
-        r.text(0)?,
+        r.text("client_id")?,
         ClientSecret {
-            id: r.text(1)?,
-            secret_suffix: r.text(2)?,
-            create_time: time_from_ms(r.i64(3)?)?,
-            update_time: time_from_ms(r.i64(4)?)?,
-            last_used_time: r.opt_i64(5)?.map(time_from_ms).transpose()?,
+            id: r.text("id")?,
+            secret_suffix: r.text("secret_suffix")?,
+            create_time: time_from_ms(r.i64("create_time")?)?,
+            update_time: time_from_ms(r.i64("update_time")?)?,
+            last_used_time: r.opt_i64("last_used_time")?.map(time_from_ms).transpose()?,
             created_by: None,
             status: SecretStatus::Active,
             expire_time: None,
@@ -549,10 +551,10 @@ const ENV_UPSERT: &str = "INSERT INTO authgate_environment_clients \
      (id, digest, secret_suffix, create_time, update_time) VALUES ($1, $2, $3, $4, $4) \
      ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, secret_suffix = excluded.secret_suffix, \
      update_time = excluded.update_time";
-const ENV_COUNT: &str = "SELECT COUNT(*) FROM authgate_environment_clients";
-const ENV_AUTH: &str = "SELECT e.id, e.digest, e.last_used_time, \
-     (SELECT kid FROM authgate_signing_keys WHERE state = 'active'), \
-     (SELECT activate_at FROM authgate_signing_keys WHERE state = 'pending') \
+const ENV_COUNT: &str = "SELECT COUNT(*) AS n FROM authgate_environment_clients";
+const ENV_AUTH: &str = "SELECT e.id AS secret_id, e.digest, e.last_used_time, \
+     (SELECT kid FROM authgate_signing_keys WHERE state = 'active') AS active_kid, \
+     (SELECT activate_at FROM authgate_signing_keys WHERE state = 'pending') AS pending_activate_at \
      FROM authgate_environment_clients e WHERE e.id = $1";
 const ENV_TOUCH: &str = "UPDATE authgate_environment_clients SET last_used_time = $1 \
      WHERE id = $2 AND (last_used_time IS NULL OR last_used_time < $3)";
@@ -561,7 +563,7 @@ const META_GET: &str = "SELECT value FROM authgate_meta WHERE key = $1";
 const META_INIT: &str = "INSERT INTO authgate_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
 
 async fn meta_get<C: Conn>(c: &mut C, key: &str) -> Result<Option<String>> {
-    first(c.query(META_GET, &[P::Text(key)]).await?, |mut r| r.text(0))
+    first(c.query(META_GET, &[P::Text(key)]).await?, |mut r| r.text("value"))
 }
 
 const SK_LIST: &str = select!(signing_key, "FROM authgate_signing_keys ORDER BY seq");
@@ -580,19 +582,22 @@ const SK_INSERT: &str = "INSERT INTO authgate_signing_keys \
 const SK_RETIRE: &str = "UPDATE authgate_signing_keys SET state = 'retired', retired_at = $1 WHERE kid = $2";
 const SIGNING_KEYS_LOCK: &str = "authgate:signing-keys";
 
-/// A signing key from `kid, algorithm, state, encryption, public_jwk, create_time, activate_at,
-/// retired_at[, private_key]`.
+/// A signing key from the `signing_key` columns (and `private_key`, when selected).
 fn signing_key_from_row(mut r: Row) -> Result<SigningKeyRow> {
     Ok(SigningKeyRow {
-        kid: r.text(0)?,
-        algorithm: r.text(1)?,
-        state: r.text(2)?,
-        encryption: r.text(3)?,
-        public_jwk: r.text(4)?,
-        created_ms: r.i64(5)?,
-        activate_ms: r.i64(6)?,
-        retired_ms: r.opt_i64(7)?,
-        private_key: if r.0.len() > 8 { r.blob(8)? } else { Vec::new() },
+        kid: r.text("kid")?,
+        algorithm: r.text("algorithm")?,
+        state: r.enumerated("state")?,
+        encryption: r.enumerated("encryption")?,
+        public_jwk: r.text("public_jwk")?,
+        created_ms: r.i64("create_time")?,
+        activate_ms: r.i64("activate_at")?,
+        retired_ms: r.opt_i64("retired_at")?,
+        private_key: if r.has("private_key") {
+            r.blob("private_key")?
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -605,7 +610,7 @@ async fn pending_signing_key<C: Conn>(c: &mut C) -> Result<Option<SigningKeyRow>
 }
 
 async fn active_signing_kid<C: Conn>(c: &mut C) -> Result<Option<String>> {
-    first(c.query(SK_ACTIVE, &[]).await?, |mut r| r.text(0))
+    first(c.query(SK_ACTIVE, &[]).await?, |mut r| r.text("kid"))
 }
 
 /// Makes `kid` (pending) the active key from `activate_ms`; the active key becomes `published`.
@@ -632,7 +637,7 @@ async fn activate_if_due<C: Conn>(c: &mut C, now_ms: i64) -> Result<Option<Strin
 async fn insert_signing_key<C: Conn>(
     c: &mut C,
     key: &SigningKeyRow,
-    state: &str,
+    state: SigningKeyState,
     activate_ms: i64,
 ) -> Result<()> {
     c.execute(
@@ -640,8 +645,8 @@ async fn insert_signing_key<C: Conn>(
         &[
             P::Text(&key.kid),
             P::Text(&key.algorithm),
-            P::Text(state),
-            P::Text(&key.encryption),
+            P::Text(state.as_sql()),
+            P::Text(key.encryption.as_sql()),
             P::Blob(&key.private_key),
             P::Text(&key.public_jwk),
             P::I64(key.created_ms),
@@ -765,7 +770,7 @@ impl<B: Backend> Store for SqlStore<B> {
                         return Err(Error::not_found("organization", &m.organization_id));
                     }
                     let existing = first(c.query(USER_BY_EMAIL, &[P::Text(&m.email)]).await?, |mut r| {
-                        Ok((r.text(0)?, r.opt_text(1)?))
+                        Ok((r.text("id")?, r.opt_text("external_id")?))
                     })?;
                     let user_id = match existing {
                         None => {
@@ -862,7 +867,7 @@ impl<B: Backend> Store for SqlStore<B> {
                         let member = first(
                             c.query(MEMBER_OF, &[P::Text(&key.organization_id), P::Text(user_id)])
                                 .await?,
-                            |mut r| r.opt_text(0),
+                            |mut r| r.opt_text("user_id"),
                         )?;
                         match member {
                             None => return Err(Error::not_found("user", user_id)),
@@ -1136,21 +1141,22 @@ impl<B: Backend> Store for SqlStore<B> {
                                 let auth = match &mut auth {
                                     Some(a) => a,
                                     None => auth.insert(ClientAuth {
-                                        organization_id: Some(r.text(0)?),
-                                        scopes: json(&r.text(1)?, "scopes")?,
-                                        audience: json(&r.text(2)?, "audience")?,
+                                        organization_id: Some(r.text("organization_id")?),
+                                        scopes: json(&r.text("scopes")?, "scopes")?,
+                                        audience: json(&r.text("audience")?, "audience")?,
                                         custom_claims: json::<Vec<CustomClaim>>(
-                                            &r.text(3)?,
+                                            &r.text("custom_claims")?,
                                             "custom_claims",
                                         )?,
-                                        expiry: r.i64(4)?,
+                                        expiry: r.i64("expiry")?,
                                         secrets: Vec::new(),
-                                        active_kid: r.opt_text(8)?,
-                                        pending_activate_ms: r.opt_i64(9)?,
+                                        active_kid: r.opt_text("active_kid")?,
+                                        pending_activate_ms: r.opt_i64("pending_activate_at")?,
                                     }),
                                 };
-                                if let Some(id) = r.opt_text(5)? {
-                                    auth.secrets.push((id, r.blob(6)?, r.opt_i64(7)?));
+                                if let Some(id) = r.opt_text("secret_id")? {
+                                    auth.secrets
+                                        .push((id, r.blob("digest")?, r.opt_i64("last_used_time")?));
                                 }
                             }
                             Ok(auth)
@@ -1163,9 +1169,13 @@ impl<B: Backend> Store for SqlStore<B> {
                                     audience: Vec::new(),
                                     custom_claims: Vec::new(),
                                     expiry: 0,
-                                    secrets: vec![(r.text(0)?, r.blob(1)?, r.opt_i64(2)?)],
-                                    active_kid: r.opt_text(3)?,
-                                    pending_activate_ms: r.opt_i64(4)?,
+                                    secrets: vec![(
+                                        r.text("secret_id")?,
+                                        r.blob("digest")?,
+                                        r.opt_i64("last_used_time")?,
+                                    )],
+                                    active_kid: r.opt_text("active_kid")?,
+                                    pending_activate_ms: r.opt_i64("pending_activate_at")?,
                                 })
                             })
                         }
@@ -1270,7 +1280,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     if active_signing_kid(c).await?.is_some() {
                         return Ok(false);
                     }
-                    insert_signing_key(c, &key, "active", key.created_ms).await?;
+                    insert_signing_key(c, &key, SigningKeyState::Active, key.created_ms).await?;
                     Ok(true)
                 })
             })
@@ -1304,9 +1314,15 @@ impl<B: Backend> Store for SqlStore<B> {
                     };
                     if immediate || active_signing_kid(c).await?.is_none() {
                         c.execute(SK_DEMOTE_ACTIVE, &[]).await?;
-                        insert_signing_key(c, &key, "active", now_ms).await?;
+                        insert_signing_key(c, &key, SigningKeyState::Active, now_ms).await?;
                     } else {
-                        insert_signing_key(c, &key, "pending", now_ms.saturating_add(delay_ms)).await?;
+                        insert_signing_key(
+                            c,
+                            &key,
+                            SigningKeyState::Pending,
+                            now_ms.saturating_add(delay_ms),
+                        )
+                        .await?;
                     }
                     match signing_key(c, &key.kid).await? {
                         Some(row) => Ok(Rotation::Done(row)),
@@ -1341,11 +1357,11 @@ impl<B: Backend> Store for SqlStore<B> {
                     let Some(key) = signing_key(c, &kid).await? else {
                         return Ok(None);
                     };
-                    match key.state.as_str() {
-                        "active" => Err(Error::FailedPrecondition(format!(
+                    match key.state {
+                        SigningKeyState::Active => Err(Error::FailedPrecondition(format!(
                             "signing key {kid} is the active key; rotate first, then retire it"
                         ))),
-                        "retired" => Ok(Some(key)),
+                        SigningKeyState::Retired => Ok(Some(key)),
                         _ => {
                             c.execute(SK_RETIRE, &[P::I64(now_ms), P::Text(&kid)]).await?;
                             signing_key(c, &kid).await

@@ -1,6 +1,8 @@
 //! Error responses.
 //!
-//! The REST API answers every failure with Scalekit's error body (grpc-gateway style):
+//! The REST API answers every failure with Scalekit's error body (grpc-gateway style), written
+//! by core's wire module ([`authgate_core::wire::error`], which documents the format and which
+//! structured field holds what):
 //!
 //! ```json
 //! {"code": 5, "message": "organization not found: org_1",
@@ -10,9 +12,8 @@
 //!               "request_info": {"request_id": "…"}}]}
 //! ```
 //!
-//! `code` is the gRPC status, the HTTP status matches it, and `details[0].error_code` is the
-//! stable authgate code ([`Error::code`]). Invalid arguments carry
-//! `validation_error_info.field_violations`, so a client can rebuild the exact core error.
+//! This file adds what only HTTP has: the status override of request-shape errors (413, 415,
+//! 405), `WWW-Authenticate` challenges, `Connection: close`, and the request id.
 //!
 //! The token endpoint answers with RFC 6749 §5.2 bodies instead (`{"error", "error_description"}`),
 //! see [`OAuthError`].
@@ -20,15 +21,13 @@
 use std::borrow::Cow;
 
 use authgate_core::Error;
-use authgate_core::error::grpc;
+use authgate_core::wire::{ErrorStatus, OAuthErrorBody};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use super::request_id;
 
-/// The `@type` of the error details, as Scalekit sends it.
-pub const ERROR_INFO_TYPE: &str = "type.googleapis.com/scalekit.v1.errdetails.ErrorInfo";
+pub use authgate_core::wire::ERROR_INFO_TYPE;
 
 /// `WWW-Authenticate` challenge for a missing bearer token (RFC 6750 §3).
 pub const CHALLENGE_BEARER: &str = "Bearer realm=\"authgate\"";
@@ -38,30 +37,20 @@ pub const CHALLENGE_INSUFFICIENT: &str = "Bearer realm=\"authgate\", error=\"ins
 /// An error answered with the Scalekit REST error body.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    grpc: i32,
-    code: &'static str,
-    message: Cow<'static, str>,
-    field: Option<String>,
-    resource: Option<(&'static str, String)>,
+    error: Error,
+    /// The HTTP status, when it is not the error's own (413, 415, 405 for request-shape errors).
+    status: Option<StatusCode>,
     challenge: Option<HeaderValue>,
     close: bool,
 }
 
 impl ApiError {
     /// An invalid-argument error about the request itself (body, query, path), answered with
-    /// `status` (400, 413 or 415). The stable code stays `invalid_argument`.
+    /// `status` (400, 405, 413 or 415). The stable code stays `invalid_argument`.
     pub fn bad_request(status: StatusCode, field: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
         ApiError {
-            status,
-            grpc: grpc::INVALID_ARGUMENT,
-            code: "invalid_argument",
-            message: format!("invalid {field}: {message}").into(),
-            field: Some(field.to_owned()),
-            resource: None,
-            challenge: None,
-            close: false,
+            status: Some(status),
+            ..ApiError::from(Error::invalid(field, message))
         }
     }
 
@@ -85,115 +74,40 @@ impl ApiError {
             .and_then(|v| HeaderValue::from_str(&v).ok());
         self
     }
+
+    /// The core error this answers.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
 }
 
 impl From<Error> for ApiError {
-    fn from(err: Error) -> Self {
-        let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let (field, resource) = match &err {
-            Error::InvalidArgument { field, .. } => (Some(field.clone()), None),
-            Error::NotFound { resource, id } => (None, Some((*resource, id.clone()))),
-            Error::AlreadyExists { resource, .. } => (None, Some((*resource, String::new()))),
-            _ => (None, None),
-        };
-        let message: Cow<'static, str> = match &err {
-            // Details of store and internal failures stay in the server log (they never hold a
-            // secret, but they describe the server's internals).
-            Error::Store(_) | Error::Internal(_) => {
-                tracing::error!(error = %err, code = err.code(), "request failed");
-                Cow::Borrowed("internal error")
-            }
-            other => Cow::Owned(other.to_string()),
-        };
-        let challenge = match &err {
+    fn from(error: Error) -> Self {
+        if matches!(error, Error::Store(_) | Error::Internal(_)) {
+            // The detail stays in the server log (it never holds a secret, but it describes the
+            // server's internals); the answer says "internal error".
+            tracing::error!(%error, code = error.code(), "request failed");
+        }
+        let challenge = match &error {
             Error::Unauthenticated(_) => Some(HeaderValue::from_static(CHALLENGE_BEARER)),
             _ => None,
         };
         ApiError {
-            status,
-            grpc: err.grpc_code(),
-            code: err.code(),
-            message,
-            field,
-            resource,
+            error,
+            status: None,
             challenge,
             close: false,
         }
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: i32,
-    message: &'a str,
-    details: [Detail<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct Detail<'a> {
-    #[serde(rename = "@type")]
-    type_: &'static str,
-    error_code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    validation_error_info: Option<ValidationInfo<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource_info: Option<ResourceInfo<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_info: Option<RequestInfo>,
-}
-
-#[derive(Serialize)]
-struct ValidationInfo<'a> {
-    field_violations: [FieldViolation<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct FieldViolation<'a> {
-    field: &'a str,
-    description: &'a str,
-}
-
-#[derive(Serialize)]
-struct ResourceInfo<'a> {
-    resource_type: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    resource_name: &'a str,
-}
-
-#[derive(Serialize)]
-struct RequestInfo {
-    request_id: String,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let description = match &self.field {
-            // "invalid {field}: {message}" → the message part.
-            Some(field) => self
-                .message
-                .strip_prefix("invalid ")
-                .and_then(|m| m.strip_prefix(field.as_str()))
-                .and_then(|m| m.strip_prefix(": "))
-                .unwrap_or(&self.message),
-            None => "",
-        };
-        let body = Body {
-            code: self.grpc,
-            message: &self.message,
-            details: [Detail {
-                type_: ERROR_INFO_TYPE,
-                error_code: self.code,
-                validation_error_info: self.field.as_deref().map(|field| ValidationInfo {
-                    field_violations: [FieldViolation { field, description }],
-                }),
-                resource_info: self.resource.as_ref().map(|(kind, name)| ResourceInfo {
-                    resource_type: kind,
-                    resource_name: name,
-                }),
-                request_info: request_id::current().map(|request_id| RequestInfo { request_id }),
-            }],
-        };
-        let mut response = super::json::response(self.status, &body);
+        let wire = ErrorStatus::new(&self.error).with_request_id(request_id::current());
+        let status = self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(wire.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        });
+        let mut response = super::json::response(status, &wire.into_body());
         if let Some(challenge) = self.challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
@@ -202,7 +116,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        response.extensions_mut().insert(ErrorCode(self.code));
+        response.extensions_mut().insert(ErrorCode(self.error.code()));
         response
     }
 }
@@ -300,19 +214,13 @@ pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-#[derive(Serialize)]
-struct OAuthBody<'a> {
-    error: &'a str,
-    error_description: &'a str,
-}
-
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let mut response = super::json::response(
             self.status,
-            &OAuthBody {
-                error: self.error,
-                error_description: &self.description,
+            &OAuthErrorBody {
+                error: self.error.to_owned(),
+                error_description: Some(self.description.into_owned()),
             },
         );
         let headers = response.headers_mut();

@@ -51,10 +51,6 @@ impl<T: Serialize> IntoResponse for Created<T> {
     }
 }
 
-/// `{}`: the body of `google.protobuf.Empty` answers (delete, invalidate).
-#[derive(Debug, Serialize)]
-pub struct Empty {}
-
 /// True when the request declares a JSON body (`application/json`, optionally with parameters,
 /// or any `application/*+json`).
 fn is_json(headers: &HeaderMap) -> bool {

@@ -2,22 +2,16 @@
 
 use authgate_core::model::{
     CreateOrganizationClientResponse, CreateOrganizationClientSecretResponse,
-    ListOrganizationClientsResponse, M2MClient, OrganizationClient,
+    ListOrganizationClientsResponse, OrganizationClient,
 };
+use authgate_core::wire::envelope::{ClientBody, Empty};
 use axum::extract::State;
-use serde::Serialize;
 
 use super::orgs::PageQuery;
 use crate::serve::auth::Admin;
 use crate::serve::error::ApiError;
-use crate::serve::json::{Created, Empty, Json, NoBody, Path, Query, Reply};
+use crate::serve::json::{Created, Json, NoBody, Path, Query, Reply};
 use crate::serve::state::AppState;
-
-/// `{"client": …}`
-#[derive(Debug, Serialize)]
-pub struct ClientBody {
-    client: M2MClient,
-}
 
 /// `POST …/clients` — body: `OrganizationClient` → `{client, plain_secret}` (201).
 pub async fn create(

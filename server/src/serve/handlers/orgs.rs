@@ -1,28 +1,16 @@
 //! Organizations and their users: `/api/v1/organizations[/{organization_id}[/users]]`.
 
 use authgate_core::model::{
-    CreateOrganization, CreateUser, ListOrganizations, ListOrganizationsResponse, ListUsersResponse,
-    Organization, User,
+    CreateOrganization, ListOrganizations, ListOrganizationsResponse, ListUsersResponse,
 };
+use authgate_core::wire::envelope::{CreateUserBody, Empty, OrganizationBody, UserBody};
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::serve::auth::Admin;
 use crate::serve::error::ApiError;
-use crate::serve::json::{Created, Empty, Json, Path, Query, Reply};
+use crate::serve::json::{Created, Json, Path, Query, Reply};
 use crate::serve::state::AppState;
-
-/// `{"organization": …}`
-#[derive(Debug, Serialize)]
-pub struct OrganizationBody {
-    organization: Organization,
-}
-
-/// `{"user": …}`
-#[derive(Debug, Serialize)]
-pub struct UserBody {
-    user: User,
-}
 
 /// `?page_size=&page_token=` of the list routes that take nothing else.
 #[derive(Debug, Default, Deserialize)]
@@ -38,33 +26,6 @@ pub struct PageQuery {
     /// Opaque page token.
     #[serde(default, alias = "pageToken")]
     pub page_token: Option<String>,
-}
-
-/// A role in a membership: `{"name": "admin"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoleInput {
-    name: String,
-}
-
-/// `membership` of the create-user body: `{"roles": [{"name": …}]}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MembershipInput {
-    #[serde(default)]
-    roles: Vec<RoleInput>,
-}
-
-/// Body of `POST /api/v1/organizations/{organization_id}/users`, Scalekit's `CreateUser`:
-/// `{email, external_id?, membership?: {roles: [{name}]}}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUserBody {
-    email: String,
-    #[serde(default, alias = "externalId")]
-    external_id: Option<String>,
-    #[serde(default)]
-    membership: Option<MembershipInput>,
 }
 
 /// `POST /api/v1/organizations` — `{display_name, external_id?}` → `{organization}` (201).
@@ -115,20 +76,9 @@ pub async fn create_user(
     Path(organization_id): Path<String>,
     Json(body): Json<CreateUserBody>,
 ) -> Result<Created<UserBody>, ApiError> {
-    let input = CreateUser {
-        email: body.email,
-        external_id: body.external_id,
-        roles: body
-            .membership
-            .unwrap_or_default()
-            .roles
-            .into_iter()
-            .map(|r| r.name)
-            .collect(),
-    };
     let user = state
         .api
-        .create_user_and_membership(&organization_id, input)
+        .create_user_and_membership(&organization_id, body.into())
         .await?;
     tracing::info!(user_id = %user.id, %organization_id, "user and membership created");
     Ok(Created(UserBody { user }))

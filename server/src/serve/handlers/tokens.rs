@@ -1,28 +1,15 @@
 //! API keys: `/api/v1/tokens`, `/api/v1/tokens:validate`, `:invalidate`, `:update`.
 
-use authgate_core::model::{CreateToken, ListTokens, TokenInfo, UpdateToken};
-use authgate_core::{Secret, keys};
+use authgate_core::keys;
+use authgate_core::model::{CreateToken, ListTokens, UpdateToken};
+use authgate_core::wire::envelope::{Empty, TokenInfoBody, TokenRef};
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 
 use crate::serve::auth::Admin;
 use crate::serve::error::ApiError;
-use crate::serve::json::{Created, Empty, Json, Query, Reply};
+use crate::serve::json::{Created, Json, Query, Reply};
 use crate::serve::metrics::Validation;
 use crate::serve::state::AppState;
-
-/// Body of `tokens:validate` and `tokens:invalidate`: `{"token": "<key or apit_ id>"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRef {
-    token: Secret,
-}
-
-/// `{"token_info": …}`
-#[derive(Debug, Serialize)]
-pub struct TokenInfoBody {
-    token_info: TokenInfo,
-}
 
 /// `POST /api/v1/tokens` — body: the `CreateToken` object → `{token, token_id, token_info}` (201).
 pub async fn create(

@@ -1,0 +1,240 @@
+//! The [`AuthApi`] implementation: one method per operation, each a path, a query or body, and
+//! the envelope of its answer.
+
+use async_trait::async_trait;
+use reqwest::Method;
+
+use super::RemoteClient;
+use super::transport::Call;
+use crate::api::AuthApi;
+use crate::error::{Error, Result};
+use crate::model::{
+    AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
+    CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
+    ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
+    ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, Secret, TokenInfo,
+    UpdateToken, User,
+};
+use crate::wire::envelope::{
+    ClientBody, CreateUserBody, Empty, OrganizationBody, TokenInfoBody, TokenRef, UserBody,
+};
+
+/// Longest API key sent to `tokens:validate`; longer input fails validation locally.
+const MAX_KEY_LEN: usize = 4096;
+
+/// Checks that a value is usable as a path segment id (non-empty, bounded).
+fn id_arg<'a>(field: &str, value: &'a str) -> Result<&'a str> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "required"));
+    }
+    if value.len() > 128 || value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "not a valid id"));
+    }
+    Ok(value)
+}
+
+#[async_trait]
+impl AuthApi for RemoteClient {
+    async fn create_organization(&self, input: CreateOrganization) -> Result<Organization> {
+        let call = Call::new(Method::POST, &["organizations"]).json(&input)?;
+        Ok(self.call::<OrganizationBody>(call).await?.organization)
+    }
+
+    async fn get_organization(&self, organization_id: &str) -> Result<Organization> {
+        let id = id_arg("organization_id", organization_id)?;
+        let call = Call::new(Method::GET, &["organizations", id]);
+        Ok(self.call::<OrganizationBody>(call).await?.organization)
+    }
+
+    async fn list_organizations(&self, input: ListOrganizations) -> Result<ListOrganizationsResponse> {
+        let call = Call::new(Method::GET, &["organizations"])
+            .query("page_size", input.page_size)
+            .query("page_token", input.page_token)
+            .query("external_id", input.external_id);
+        self.call(call).await
+    }
+
+    async fn delete_organization(&self, organization_id: &str) -> Result<()> {
+        let id = id_arg("organization_id", organization_id)?;
+        let call = Call::new(Method::DELETE, &["organizations", id]);
+        self.call::<Empty>(call).await.map(drop)
+    }
+
+    async fn create_user_and_membership(&self, organization_id: &str, input: CreateUser) -> Result<User> {
+        let id = id_arg("organization_id", organization_id)?;
+        let body = CreateUserBody::from(input);
+        let call = Call::new(Method::POST, &["organizations", id, "users"]).json(&body)?;
+        Ok(self.call::<UserBody>(call).await?.user)
+    }
+
+    async fn list_organization_users(
+        &self,
+        organization_id: &str,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListUsersResponse> {
+        let id = id_arg("organization_id", organization_id)?;
+        let call = Call::new(Method::GET, &["organizations", id, "users"])
+            .query("page_size", page_size)
+            .query("page_token", page_token);
+        self.call(call).await
+    }
+
+    async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse> {
+        id_arg("organization_id", &input.organization_id)?;
+        let call = Call::new(Method::POST, &["tokens"]).json(&input)?;
+        self.call(call).await
+    }
+
+    async fn validate_token(&self, token: &str) -> Result<TokenInfo> {
+        // Refused locally, before any network access: what cannot be a key.
+        if token.is_empty()
+            || token.len() > MAX_KEY_LEN
+            || token.starts_with("apit_")
+            || token.bytes().any(|b| !b.is_ascii_graphic())
+        {
+            return Err(Error::TokenValidationFailed);
+        }
+        let mut call = Call::new(Method::POST, &["tokens:validate"])
+            .json(&TokenRef {
+                token: Secret::new(token),
+            })?
+            .idempotent();
+        call.validation = true;
+        Ok(self.call::<TokenInfoBody>(call).await?.token_info)
+    }
+
+    async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
+        id_arg("organization_id", &input.organization_id)?;
+        let call = Call::new(Method::GET, &["tokens"])
+            .query("organization_id", Some(&input.organization_id))
+            .query("user_id", input.user_id.as_ref())
+            .query("page_size", input.page_size)
+            .query("page_token", input.page_token.as_ref());
+        self.call(call).await
+    }
+
+    async fn update_token(&self, input: UpdateToken) -> Result<TokenInfo> {
+        if input.token.is_empty() {
+            return Err(Error::invalid("token", "required"));
+        }
+        let call = Call::new(Method::POST, &["tokens:update"])
+            .json(&input)?
+            .idempotent();
+        Ok(self.call::<TokenInfoBody>(call).await?.token_info)
+    }
+
+    async fn invalidate_token(&self, token: &str) -> Result<()> {
+        if token.is_empty() {
+            return Err(Error::invalid("token", "required"));
+        }
+        let call = Call::new(Method::POST, &["tokens:invalidate"])
+            .json(&TokenRef {
+                token: Secret::new(token),
+            })?
+            .idempotent();
+        self.call::<Empty>(call).await.map(drop)
+    }
+
+    async fn create_organization_client(
+        &self,
+        organization_id: &str,
+        client: OrganizationClient,
+    ) -> Result<CreateOrganizationClientResponse> {
+        let id = id_arg("organization_id", organization_id)?;
+        let call = Call::new(Method::POST, &["organizations", id, "clients"]).json(&client)?;
+        self.call(call).await
+    }
+
+    async fn get_organization_client(&self, organization_id: &str, client_id: &str) -> Result<M2MClient> {
+        let org = id_arg("organization_id", organization_id)?;
+        let id = id_arg("client_id", client_id)?;
+        let call = Call::new(Method::GET, &["organizations", org, "clients", id]);
+        Ok(self.call::<ClientBody>(call).await?.client)
+    }
+
+    async fn update_organization_client(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+        client: OrganizationClient,
+    ) -> Result<M2MClient> {
+        let org = id_arg("organization_id", organization_id)?;
+        let id = id_arg("client_id", client_id)?;
+        let call = Call::new(Method::PATCH, &["organizations", org, "clients", id]).json(&client)?;
+        Ok(self.call::<ClientBody>(call).await?.client)
+    }
+
+    async fn delete_organization_client(&self, organization_id: &str, client_id: &str) -> Result<()> {
+        let org = id_arg("organization_id", organization_id)?;
+        let id = id_arg("client_id", client_id)?;
+        let call = Call::new(Method::DELETE, &["organizations", org, "clients", id]);
+        self.call::<Empty>(call).await.map(drop)
+    }
+
+    async fn list_organization_clients(
+        &self,
+        organization_id: &str,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListOrganizationClientsResponse> {
+        let org = id_arg("organization_id", organization_id)?;
+        let call = Call::new(Method::GET, &["organizations", org, "clients"])
+            .query("page_size", page_size)
+            .query("page_token", page_token);
+        self.call(call).await
+    }
+
+    async fn add_organization_client_secret(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+    ) -> Result<CreateOrganizationClientSecretResponse> {
+        let org = id_arg("organization_id", organization_id)?;
+        let id = id_arg("client_id", client_id)?;
+        let call = Call::new(Method::POST, &["organizations", org, "clients", id, "secrets"]);
+        self.call(call).await
+    }
+
+    async fn remove_organization_client_secret(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<()> {
+        let org = id_arg("organization_id", organization_id)?;
+        let id = id_arg("client_id", client_id)?;
+        let secret = id_arg("secret_id", secret_id)?;
+        let call = Call::new(
+            Method::DELETE,
+            &["organizations", org, "clients", id, "secrets", secret],
+        );
+        self.call::<Empty>(call).await.map(drop)
+    }
+
+    async fn issue_client_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scopes: Option<Vec<String>>,
+    ) -> Result<AccessTokenResponse> {
+        if client_id.is_empty() || client_secret.is_empty() {
+            return Err(Error::InvalidClient);
+        }
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", client_id)
+                .append_pair("client_secret", client_secret);
+            if let Some(scopes) = scopes.filter(|s| !s.is_empty()) {
+                form.append_pair("scope", &scopes.join(" "));
+            }
+            Secret::new(form.finish())
+        };
+        self.send_public(&["oauth", "token"], Some(&body)).await
+    }
+
+    async fn jwks(&self) -> Result<JwkSet> {
+        self.send_public(&["keys"], None).await
+    }
+}
