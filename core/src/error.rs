@@ -4,7 +4,8 @@
 //! stable snake_case [`code`](Error::code) that the HTTP layer puts in `details[].error_code` and
 //! the bindings expose as `.code`, and maps to one HTTP status and one gRPC status code
 //! ([`http_status`](Error::http_status), [`grpc_code`](Error::grpc_code)), so a failure reads the
-//! same in every language and every mode (embedded, server, remote).
+//! same in every language and every mode (embedded, server, remote). How an error crosses a wire
+//! and is rebuilt on the other side, equal, is [`wire::error`](crate::wire::error).
 //!
 //! Messages never contain a secret: no API key, client secret, access token or pepper is ever
 //! formatted into an error.

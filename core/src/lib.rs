@@ -22,9 +22,11 @@
 pub mod api;
 pub mod authority;
 pub mod error;
+pub(crate) mod flight;
 pub mod jwt;
 pub mod keys;
 pub mod model;
+pub(crate) mod net;
 pub mod oauth;
 pub mod remote;
 pub mod store;

@@ -52,9 +52,9 @@ use tokio::runtime::Handle;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::jwt::flight::{SingleFlight, lock};
-use crate::jwt::http::{self, Failure, checked_url};
+use crate::flight::{SingleFlight, lock};
 use crate::model::Secret;
+use crate::net::{self as http, Failure, checked_url};
 
 /// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -265,7 +265,7 @@ pub(crate) fn random_unit() -> f64 {
 
 enum Next {
     Token(AccessToken),
-    Wait(crate::jwt::flight::Flight<AccessToken>),
+    Wait(crate::flight::Flight<AccessToken>),
     Fail(Error),
 }
 
@@ -446,7 +446,7 @@ impl TokenFetcher {
         Next::Wait(self.start(handle))
     }
 
-    fn start(&self, handle: &Handle) -> crate::jwt::flight::Flight<AccessToken> {
+    fn start(&self, handle: &Handle) -> crate::flight::Flight<AccessToken> {
         let (flight, _) = self.0.flight.join_or_start(handle, || {
             lock(&self.0.state).requests += 1;
             let fetcher = self.clone();

@@ -1,6 +1,6 @@
 //! The authority: organizations, users, API keys, M2M clients, signing keys, token issuance.
 //!
-//! [`Authority`] is the server-side implementation of [`AuthApi`] on a store opened in-process —
+//! [`Authority`] is the server-side implementation of [`AuthApi`](crate::AuthApi) on a store opened in-process —
 //! what `authgate serve` runs, and what the bindings embed in "local" mode.
 //!
 //! ```no_run
@@ -58,11 +58,17 @@
 //!
 //! All limits are in [`limits`].
 //!
+//! Layout: this file holds the configuration, opening a store and the helpers every operation
+//! shares; `api.rs` implements `AuthApi` (organizations, users, API keys, M2M clients);
+//! `grant.rs` the client-credentials grant step by step; `rotation.rs` the signing-key
+//! lifecycle; `signing.rs` the key material (generation, encryption at rest, signing);
+//! `paging.rs` page tokens; [`limits`] every input check.
+//!
 //! # Signing keys
 //!
 //! Access tokens are signed (RS256) with keys generated in the store, their private halves
 //! encrypted at rest when `AUTHGATE_MASTER_KEY` is set. A key moves through four states,
-//! pending → active → published → retired ([`SigningKeyState`]):
+//! pending → active → published → retired ([`SigningKeyState`](crate::model::SigningKeyState)):
 //!
 //! - **pending**: created by [`Authority::rotate_signing_key`] with a non-zero delay. It is in
 //!   the JWKS but signs nothing until its `activate_at` (rotation time + delay). At most one key
@@ -87,7 +93,7 @@
 //!
 //! **Activation is lazy.** Once the activation time has passed, the first caller to notice
 //! makes the pending key active and the active key published: the token endpoint (which reads
-//! the pending key's activation time with the client, in the same query), [`AuthApi::jwks`] and
+//! the pending key's activation time with the client, in the same query), [`AuthApi::jwks`](crate::AuthApi::jwks) and
 //! [`Authority::list_signing_keys`]. The switch is one transaction under the signing-keys lock,
 //! so of several processes or nodes sharing the store (SQLite or PostgreSQL) exactly one performs
 //! it; from the activation time on, every token carries the new `kid`, whichever node issues it.
@@ -101,35 +107,25 @@
 //! fetched the set within their cooldown refuse the new `kid` until it ends. A store without an
 //! active key gets its new key active at once whatever the delay (no validator knows any key).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::FutureExt;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::api::AuthApi;
 use crate::error::{Error, Result};
 use crate::keys::{self, Digester};
-use crate::model::{
-    AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
-    CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
-    ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
-    ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, Secret,
-    SigningKeyInfo, SigningKeyState, TokenInfo, UpdateToken, User,
-};
-use crate::store::{
-    self, ClientKind, ClientPatch, Cursor, KeyRef, NewApiKey, NewClient, NewMembership, NewSecret, Page,
-    Rotation, SigningKeyRow, Store, StoreKind, unix_ms,
-};
+use crate::model::{Organization, Secret};
+use crate::store::{self, Cursor, KeyRef, NewSecret, Page, Store, StoreKind, unix_ms};
 
+mod api;
+mod grant;
 pub mod limits;
 mod paging;
+mod rotation;
 mod signing;
 
-use paging::{PageTokens, scope};
+use paging::PageTokens;
 use signing::{Sealer, Signer};
 
 /// Meta keys.
@@ -139,10 +135,6 @@ const META_SIGNING_KEY_ENCRYPTION: &str = "signing_key_encryption";
 
 /// Minimum length of `AUTHGATE_KEY_PEPPER` and `AUTHGATE_MASTER_KEY`.
 pub const MIN_SECRET_CONFIG_LEN: usize = 32;
-/// `last_used_time` of a client secret is refreshed at most this often (milliseconds).
-const LAST_USED_GRANULARITY_MS: i64 = 60_000;
-/// The scope of environment-client tokens.
-const ENVIRONMENT_SCOPE: &str = "openid";
 /// Default of [`AuthorityConfig::signing_key_activation_delay`].
 pub const DEFAULT_SIGNING_KEY_ACTIVATION_DELAY: Duration = Duration::from_secs(60);
 
@@ -459,156 +451,6 @@ impl Authority {
         }
     }
 
-    // --- signing keys ------------------------------------------------------------------------
-
-    /// Every signing key (metadata only), oldest first. A pending key whose activation time has
-    /// passed is activated first.
-    pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyInfo>> {
-        self.signing_key_rows().await?.iter().map(signing::info).collect()
-    }
-
-    /// Rotates the signing key: creates a new RSA-2048 key that becomes the active key
-    /// `activate_after` from now, and is `pending` until then — published in the JWKS, not
-    /// signing — so validators can learn it before any token carries its `kid` (see
-    /// [the module docs](self#signing-keys)). When it activates, the active key becomes
-    /// `published`: it no longer signs but stays in the JWKS, so the tokens it signed keep
-    /// validating until it is retired. Callers normally pass
-    /// [`AuthorityConfig::signing_key_activation_delay`].
-    ///
-    /// A zero `activate_after` rotates at once, for emergencies (a compromised key): the new key
-    /// signs the next token, and validators that fetched the JWKS within their refetch cooldown
-    /// refuse it until the cooldown ends. With a key already pending, a zero delay activates
-    /// that key now (no new key is created) and any other delay is
-    /// [`Error::FailedPrecondition`] naming the pending key and its activation time. On a store
-    /// with no active key, the new key is active at once whatever the delay.
-    ///
-    /// Returns the key that is now pending or active. `activate_after` is at most
-    /// [`limits::SIGNING_KEY_ACTIVATION_MAX`] (30 days); a fraction of a millisecond rounds up.
-    pub async fn rotate_signing_key(&self, activate_after: Duration) -> Result<SigningKeyInfo> {
-        let delay_ms = limits::activation_delay("activate_after", activate_after)?;
-        // A first pass without a new key: no RSA key generation when a pending key settles it.
-        let outcome = match self
-            .store()
-            .rotate_signing_key(None, unix_ms(now()), delay_ms)
-            .await?
-        {
-            Rotation::NeedKey => {
-                let key = self.generate_key().await?;
-                self.store()
-                    .rotate_signing_key(Some(key), unix_ms(now()), delay_ms)
-                    .await?
-            }
-            other => other,
-        };
-        let row = match outcome {
-            Rotation::Done(row) => row,
-            Rotation::Pending(pending) => return Err(pending_refusal(&pending)?),
-            Rotation::NeedKey => return Err(Error::Internal("rotation without a new key".into())),
-        };
-        let info = signing::info(&row)?;
-        match info.state {
-            SigningKeyState::Pending => tracing::info!(
-                kid = %info.kid,
-                activate_at = %rfc3339(info.activate_at),
-                "signing key rotated: published now, signing from its activation time"
-            ),
-            _ => tracing::info!(kid = %info.kid, "signing key rotated: active now"),
-        }
-        Ok(info)
-    }
-
-    /// Retires a key that is not active: it leaves the JWKS, and tokens it signed stop validating
-    /// once verifiers refresh their JWKS. A pending key may be retired (it never signed; it will
-    /// not activate). Retiring a retired key is a no-op; retiring the active key (or a pending
-    /// key whose activation time has passed) is [`Error::FailedPrecondition`] (rotate first).
-    pub async fn retire_signing_key(&self, kid: &str) -> Result<SigningKeyInfo> {
-        limits::id("kid", kid, keys::SIGNING_KEY_ID_PREFIX)?;
-        let row = self
-            .store()
-            .retire_signing_key(kid.to_owned(), unix_ms(now()))
-            .await?
-            .ok_or_else(|| Error::not_found("signing_key", kid))?;
-        signing::info(&row)
-    }
-
-    /// Every signing key, oldest first, after activating the pending key if it is due.
-    async fn signing_key_rows(&self) -> Result<Vec<SigningKeyRow>> {
-        let rows = self.store().list_signing_keys().await?;
-        let now_ms = unix_ms(now());
-        if rows
-            .iter()
-            .any(|r| r.state == SigningKeyState::Pending && r.activate_ms <= now_ms)
-        {
-            self.activate_due_key(now_ms).await?;
-            return self.store().list_signing_keys().await;
-        }
-        Ok(rows)
-    }
-
-    /// Activates the pending key if it is due (a write under the signing-keys lock; of several
-    /// processes racing, one does it). Returns the active kid afterwards.
-    async fn activate_due_key(&self, now_ms: i64) -> Result<Option<String>> {
-        let outcome = self.store().activate_due_signing_key(now_ms).await?;
-        if let Some(kid) = &outcome.activated {
-            tracing::info!(kid = %kid, "signing key activated: it signs new tokens from now on");
-        }
-        Ok(outcome.active_kid)
-    }
-
-    async fn generate_key(&self) -> Result<store::SigningKeyRow> {
-        let sealer = self.inner.sealer.clone();
-        let kid = keys::new_id(keys::SIGNING_KEY_ID_PREFIX);
-        let created = unix_ms(now());
-        tokio::task::spawn_blocking(move || signing::generate(kid, sealer.as_deref(), created))
-            .await
-            .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))?
-    }
-
-    /// The kid of the active key, creating the first key when the store has none (race-safe
-    /// across processes: only one insert wins, the others use the winner's key).
-    async fn ensure_active_key(&self) -> Result<String> {
-        if let Some(kid) = self.store().active_signing_kid().await? {
-            return Ok(kid);
-        }
-        let _one_at_a_time = self.inner.keygen.lock().await;
-        if let Some(kid) = self.store().active_signing_kid().await? {
-            return Ok(kid);
-        }
-        let row = self.generate_key().await?;
-        self.store().insert_first_signing_key(row).await?;
-        self.store()
-            .active_signing_kid()
-            .await?
-            .ok_or_else(|| Error::Internal("no active signing key after creating one".into()))
-    }
-
-    /// The signer for the active key `kid` (as just read from the store), from the cache when it
-    /// holds that key, else loaded (and decrypted) from the store.
-    async fn signer(&self, active_kid: Option<String>) -> Result<Arc<Signer>> {
-        let kid = match active_kid {
-            Some(kid) => kid,
-            None => self.ensure_active_key().await?,
-        };
-        if let Some(s) = self
-            .inner
-            .signer
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            && s.kid == kid
-        {
-            return Ok(s.clone());
-        }
-        let row = self
-            .store()
-            .get_signing_key(kid.clone())
-            .await?
-            .ok_or_else(|| Error::Internal(format!("signing key {kid} vanished")))?;
-        let signer = Arc::new(Signer::load(&row, self.inner.sealer.as_deref())?);
-        *self.inner.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer.clone());
-        Ok(signer)
-    }
-
     // --- helpers -----------------------------------------------------------------------------
 
     fn cursor(&self, scope: &[u8], token: Option<&str>) -> Result<Cursor> {
@@ -650,22 +492,6 @@ impl Authority {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
-/// The refusal of a non-immediate rotation while `pending` is pending.
-fn pending_refusal(pending: &SigningKeyRow) -> Result<Error> {
-    let at = store::time_from_ms(pending.activate_ms)?;
-    Ok(Error::FailedPrecondition(format!(
-        "signing key {} is already pending: it becomes active at {}. Wait until then, retire it, \
-         or rotate immediately (no delay) to activate it now",
-        pending.kid,
-        rfc3339(at)
-    )))
-}
-
 /// Records `value` under `key` on first open; afterwards, refuses a different one.
 async fn check_config(
     store: &dyn Store,
@@ -694,571 +520,4 @@ async fn check_config(
         format!("{var} is not the key this store's {what} are encrypted with")
     };
     Err(Error::FailedPrecondition(message))
-}
-
-/// The claims of an access token, in the order they are serialised.
-#[derive(Serialize)]
-struct AccessClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    client_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    oid: Option<&'a str>,
-    scopes: &'a [String],
-    scope: &'a str,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    aud: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    custom_claims: Option<BTreeMap<&'a str, &'a str>>,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: String,
-}
-
-#[async_trait]
-impl AuthApi for Authority {
-    // --- organizations and users ---------------------------------------------------------
-
-    async fn create_organization(&self, input: CreateOrganization) -> Result<Organization> {
-        limits::len_in("display_name", &input.display_name, limits::ORG_NAME_LEN)?;
-        if input.display_name.trim().is_empty() {
-            return Err(Error::invalid("display_name", "must not be blank"));
-        }
-        let external_id = limits::optional(input.external_id, limits::external_id)?;
-        let t = truncate_ms(now())?;
-        let org = Organization {
-            id: keys::new_id(keys::ORGANIZATION_ID_PREFIX),
-            display_name: input.display_name,
-            external_id,
-            create_time: t,
-            update_time: t,
-        };
-        self.store().insert_organization(org.clone()).await?;
-        Ok(org)
-    }
-
-    async fn get_organization(&self, organization_id: &str) -> Result<Organization> {
-        limits::org_id(organization_id)?;
-        self.require_org(organization_id).await
-    }
-
-    async fn list_organizations(&self, input: ListOrganizations) -> Result<ListOrganizationsResponse> {
-        let size = limits::page_size(input.page_size, limits::PAGE_SIZE)?;
-        let external_id = limits::non_empty(input.external_id);
-        let scope = scope("organizations", &[external_id.as_deref()]);
-        let cursor = self.cursor(&scope, input.page_token.as_deref())?;
-        let page = self.store().list_organizations(external_id, cursor, size).await?;
-        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
-        Ok(ListOrganizationsResponse {
-            next_page_token,
-            total_size: page.total as u32,
-            organizations: page.items.into_iter().map(|(_, o)| o).collect(),
-            prev_page_token,
-        })
-    }
-
-    async fn delete_organization(&self, organization_id: &str) -> Result<()> {
-        limits::org_id(organization_id)?;
-        if !self
-            .store()
-            .delete_organization(organization_id.to_owned())
-            .await?
-        {
-            return Err(Error::not_found("organization", organization_id));
-        }
-        Ok(())
-    }
-
-    async fn create_user_and_membership(&self, organization_id: &str, input: CreateUser) -> Result<User> {
-        limits::org_id(organization_id)?;
-        let email = limits::email(&input.email)?;
-        let external_id = limits::optional(input.external_id, limits::external_id)?;
-        let roles = limits::roles(&input.roles)?;
-        self.store()
-            .add_membership(NewMembership {
-                organization_id: organization_id.to_owned(),
-                new_user_id: keys::new_id(keys::USER_ID_PREFIX),
-                email,
-                external_id,
-                roles_json: to_json(&roles)?,
-                now_ms: unix_ms(now()),
-            })
-            .await
-    }
-
-    async fn list_organization_users(
-        &self,
-        organization_id: &str,
-        page_size: Option<u32>,
-        page_token: Option<String>,
-    ) -> Result<ListUsersResponse> {
-        limits::org_id(organization_id)?;
-        let size = limits::page_size(page_size, limits::PAGE_SIZE)?;
-        let scope = scope("users", &[Some(organization_id)]);
-        let cursor = self.cursor(&scope, page_token.as_deref())?;
-        self.require_org(organization_id).await?;
-        let page = self
-            .store()
-            .list_organization_users(organization_id.to_owned(), cursor, size)
-            .await?;
-        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
-        Ok(ListUsersResponse {
-            next_page_token,
-            total_size: page.total as u32,
-            users: page.items.into_iter().map(|(_, u)| u).collect(),
-            prev_page_token,
-        })
-    }
-
-    // --- API keys ------------------------------------------------------------------------
-
-    async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse> {
-        limits::org_id(&input.organization_id)?;
-        let user_id = limits::optional(input.user_id, limits::user_id)?;
-        limits::token_claims(&input.custom_claims)?;
-        let description = limits::optional(input.description, limits::token_description)?;
-        let created = now();
-        let expiry_ms = match input.expiry {
-            Some(e) if e <= created => return Err(Error::invalid("expiry", "must be in the future")),
-            Some(e) => Some(unix_ms(e)),
-            None => None,
-        };
-        let key = keys::generate_api_key();
-        let info = self
-            .store()
-            .insert_api_key(NewApiKey {
-                id: keys::new_id(keys::TOKEN_ID_PREFIX),
-                digest: self.inner.digester.digest(key.expose()),
-                organization_id: input.organization_id,
-                user_id,
-                custom_claims_json: to_json(&input.custom_claims)?,
-                description,
-                token_suffix: keys::suffix(key.expose()),
-                expiry_ms,
-                now_ms: unix_ms(created),
-            })
-            .await?;
-        Ok(CreateTokenResponse {
-            token: key,
-            token_id: info.token_id.clone(),
-            token_info: info,
-        })
-    }
-
-    async fn validate_token(&self, token: &str) -> Result<TokenInfo> {
-        if !keys::is_api_key(token) {
-            return Err(Error::TokenValidationFailed);
-        }
-        let digest = self.inner.digester.digest(token);
-        match self.store().find_api_key(KeyRef::Digest(digest)).await? {
-            Some(key) if !key.revoked && key.info.expiry.is_none_or(|e| e > now()) => Ok(key.info),
-            _ => Err(Error::TokenValidationFailed),
-        }
-    }
-
-    fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
-        // SQLite reads run inline on the calling thread: the future is ready on its first poll
-        // and touches no runtime. PostgreSQL goes through `validate_token` on a runtime, unless
-        // the key is malformed (refused before any store access).
-        match self.store_kind() {
-            StoreKind::Sqlite => self.validate_token(token).now_or_never(),
-            _ if !keys::is_api_key(token) => Some(Err(Error::TokenValidationFailed)),
-            _ => None,
-        }
-    }
-
-    async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
-        limits::org_id(&input.organization_id)?;
-        let user_id = limits::optional(input.user_id, limits::user_id)?;
-        let size = limits::page_size(input.page_size, limits::TOKEN_PAGE_SIZE)?;
-        let scope = scope("tokens", &[Some(&input.organization_id), user_id.as_deref()]);
-        let cursor = self.cursor(&scope, input.page_token.as_deref())?;
-        self.require_org(&input.organization_id).await?;
-        if let Some(u) = &user_id
-            && !self.store().user_exists(u.clone()).await?
-        {
-            return Err(Error::not_found("user", u));
-        }
-        let page = self
-            .store()
-            .list_api_keys(input.organization_id, user_id, cursor, size)
-            .await?;
-        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
-        Ok(ListTokensResponse {
-            total_count: page.total as u32,
-            tokens: page.items.into_iter().map(|(_, t)| t).collect(),
-            next_page_token,
-            prev_page_token,
-        })
-    }
-
-    async fn update_token(&self, input: UpdateToken) -> Result<TokenInfo> {
-        let by = self.key_ref(&input.token)?;
-        let claims_json = match &input.custom_claims {
-            Some(claims) => {
-                limits::token_claims(claims)?;
-                Some(to_json(claims)?)
-            }
-            None => None,
-        };
-        let description = match input.description {
-            None => None,
-            Some(d) if d.is_empty() => Some(None),
-            Some(d) => {
-                limits::token_description(&d)?;
-                Some(Some(d))
-            }
-        };
-        let not_found = |by: &KeyRef| match by {
-            KeyRef::Id(id) => Error::not_found("token", id),
-            KeyRef::Digest(_) => Error::not_found("token", "<redacted>"),
-        };
-        let id = match &by {
-            KeyRef::Id(id) => id.clone(),
-            KeyRef::Digest(_) => match self.store().find_api_key(by.clone()).await? {
-                Some(k) if !k.revoked => k.info.token_id,
-                _ => return Err(not_found(&by)),
-            },
-        };
-        self.store()
-            .update_api_key(id, claims_json, description, unix_ms(now()))
-            .await?
-            .ok_or_else(|| not_found(&by))
-    }
-
-    async fn invalidate_token(&self, token: &str) -> Result<()> {
-        let by = self.key_ref(token)?;
-        if self.store().revoke_api_key(by.clone(), unix_ms(now())).await? {
-            return Ok(());
-        }
-        Err(match by {
-            KeyRef::Id(id) => Error::not_found("token", id),
-            KeyRef::Digest(_) => Error::not_found("token", "<redacted>"),
-        })
-    }
-
-    // --- M2M clients ---------------------------------------------------------------------
-
-    async fn create_organization_client(
-        &self,
-        organization_id: &str,
-        client: OrganizationClient,
-    ) -> Result<CreateOrganizationClientResponse> {
-        limits::org_id(organization_id)?;
-        let name = client.name.unwrap_or_default();
-        limits::len_in("name", &name, limits::CLIENT_NAME_LEN)?;
-        let description = client.description.unwrap_or_default();
-        limits::len_in("description", &description, (0, limits::CLIENT_MAX_DESCRIPTION))?;
-        let scopes = limits::scopes(client.scopes.as_deref().unwrap_or_default())?;
-        let audience = limits::audiences(client.audience.as_deref().unwrap_or_default())?;
-        let claims = client.custom_claims.unwrap_or_default();
-        limits::client_claims(&claims)?;
-        let expiry = limits::client_expiry(client.expiry)?.unwrap_or(limits::CLIENT_EXPIRY.2);
-
-        let secret = keys::generate_client_secret();
-        let now_ms = unix_ms(now());
-        let created = self
-            .store()
-            .insert_client(
-                NewClient {
-                    id: keys::new_id(keys::M2M_CLIENT_ID_PREFIX),
-                    organization_id: organization_id.to_owned(),
-                    name,
-                    description,
-                    scopes_json: to_json(&scopes)?,
-                    audience_json: to_json(&audience)?,
-                    custom_claims_json: to_json(&claims)?,
-                    expiry,
-                    now_ms,
-                },
-                self.new_secret(keys::SECRET_ID_PREFIX, &secret),
-            )
-            .await?;
-        Ok(CreateOrganizationClientResponse {
-            client: created,
-            plain_secret: secret,
-        })
-    }
-
-    async fn get_organization_client(&self, organization_id: &str, client_id: &str) -> Result<M2MClient> {
-        limits::client_ids(organization_id, client_id)?;
-        self.store()
-            .get_client(organization_id.to_owned(), client_id.to_owned())
-            .await?
-            .ok_or_else(|| Error::not_found("client", client_id))
-    }
-
-    async fn update_organization_client(
-        &self,
-        organization_id: &str,
-        client_id: &str,
-        client: OrganizationClient,
-    ) -> Result<M2MClient> {
-        limits::client_ids(organization_id, client_id)?;
-        if let Some(name) = &client.name {
-            limits::len_in("name", name, limits::CLIENT_NAME_LEN)?;
-        }
-        if let Some(d) = &client.description {
-            limits::len_in("description", d, (0, limits::CLIENT_MAX_DESCRIPTION))?;
-        }
-        let patch = ClientPatch {
-            name: client.name,
-            description: client.description,
-            scopes_json: client
-                .scopes
-                .map(|s| limits::scopes(&s).and_then(|s| to_json(&s)))
-                .transpose()?,
-            audience_json: client
-                .audience
-                .map(|a| limits::audiences(&a).and_then(|a| to_json(&a)))
-                .transpose()?,
-            custom_claims_json: client
-                .custom_claims
-                .map(|c| limits::client_claims(&c).and_then(|()| to_json(&c)))
-                .transpose()?,
-            expiry: limits::client_expiry(client.expiry)?,
-            now_ms: unix_ms(now()),
-        };
-        self.store()
-            .update_client(organization_id.to_owned(), client_id.to_owned(), patch)
-            .await?
-            .ok_or_else(|| Error::not_found("client", client_id))
-    }
-
-    async fn delete_organization_client(&self, organization_id: &str, client_id: &str) -> Result<()> {
-        limits::client_ids(organization_id, client_id)?;
-        if !self
-            .store()
-            .delete_client(organization_id.to_owned(), client_id.to_owned())
-            .await?
-        {
-            return Err(Error::not_found("client", client_id));
-        }
-        Ok(())
-    }
-
-    async fn list_organization_clients(
-        &self,
-        organization_id: &str,
-        page_size: Option<u32>,
-        page_token: Option<String>,
-    ) -> Result<ListOrganizationClientsResponse> {
-        limits::org_id(organization_id)?;
-        let size = limits::page_size(page_size, limits::CLIENT_PAGE_SIZE)?;
-        let scope = scope("clients", &[Some(organization_id)]);
-        let cursor = self.cursor(&scope, page_token.as_deref())?;
-        self.require_org(organization_id).await?;
-        let page = self
-            .store()
-            .list_clients(organization_id.to_owned(), cursor, size)
-            .await?;
-        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
-        Ok(ListOrganizationClientsResponse {
-            next_page_token,
-            total_size: page.total as u32,
-            clients: page.items.into_iter().map(|(_, c)| c).collect(),
-            prev_page_token,
-        })
-    }
-
-    async fn add_organization_client_secret(
-        &self,
-        organization_id: &str,
-        client_id: &str,
-    ) -> Result<CreateOrganizationClientSecretResponse> {
-        limits::client_ids(organization_id, client_id)?;
-        let plain = keys::generate_client_secret();
-        let secret = self
-            .store()
-            .insert_client_secret(
-                organization_id.to_owned(),
-                client_id.to_owned(),
-                self.new_secret(keys::SECRET_ID_PREFIX, &plain),
-                limits::CLIENT_MAX_SECRETS,
-            )
-            .await?;
-        Ok(CreateOrganizationClientSecretResponse {
-            plain_secret: plain,
-            secret,
-        })
-    }
-
-    async fn remove_organization_client_secret(
-        &self,
-        organization_id: &str,
-        client_id: &str,
-        secret_id: &str,
-    ) -> Result<()> {
-        limits::client_ids(organization_id, client_id)?;
-        limits::id("secret_id", secret_id, keys::SECRET_ID_PREFIX)?;
-        self.store()
-            .delete_client_secret(
-                organization_id.to_owned(),
-                client_id.to_owned(),
-                secret_id.to_owned(),
-            )
-            .await
-    }
-
-    // --- OAuth ---------------------------------------------------------------------------
-
-    async fn issue_client_token(
-        &self,
-        client_id: &str,
-        client_secret: &str,
-        scopes: Option<Vec<String>>,
-    ) -> Result<AccessTokenResponse> {
-        // Everything that can be refused without the store is refused first.
-        let kind = if keys::is_id(client_id, keys::M2M_CLIENT_ID_PREFIX, keys::MAX_ID_LEN) {
-            ClientKind::M2m
-        } else if keys::is_id(
-            client_id,
-            keys::ENVIRONMENT_CLIENT_ID_PREFIX,
-            limits::ENVIRONMENT_ID_MAX,
-        ) {
-            ClientKind::Environment
-        } else {
-            return Err(Error::InvalidClient);
-        };
-        let secret_well_formed = match kind {
-            ClientKind::M2m => keys::is_client_secret(client_secret),
-            ClientKind::Environment => {
-                let (min, max) = limits::ENVIRONMENT_SECRET_LEN;
-                (min..=max).contains(&client_secret.chars().count())
-            }
-        };
-        if !secret_well_formed {
-            return Err(Error::InvalidClient);
-        }
-        let requested = match scopes {
-            Some(list) if !list.is_empty() => {
-                let mut out: Vec<String> = Vec::with_capacity(list.len());
-                for s in list {
-                    if !limits::is_scope_token(&s) || s.len() > limits::SCOPE_LEN.1 {
-                        return Err(Error::InvalidScope(format!("malformed scope {s:?}")));
-                    }
-                    if !out.contains(&s) {
-                        out.push(s);
-                    }
-                }
-                Some(out)
-            }
-            _ => None,
-        };
-        let digest = self.inner.digester.digest(client_secret);
-
-        let auth = self
-            .store()
-            .client_auth(kind, client_id.to_owned())
-            .await?
-            .ok_or(Error::InvalidClient)?;
-        // Compare against every secret, in constant time each, without stopping at a match.
-        let mut matched = None;
-        for (id, stored, last_used) in &auth.secrets {
-            if keys::digests_equal(stored, &digest) && matched.is_none() {
-                matched = Some((id.clone(), *last_used));
-            }
-        }
-        let Some((secret_id, last_used)) = matched else {
-            return Err(Error::InvalidClient);
-        };
-
-        let granted = match kind {
-            ClientKind::M2m => auth.scopes.clone(),
-            ClientKind::Environment => vec![ENVIRONMENT_SCOPE.to_owned()],
-        };
-        let scopes = match requested {
-            None => granted,
-            Some(req) => {
-                let missing: Vec<&str> = req
-                    .iter()
-                    .filter(|s| !granted.contains(s))
-                    .map(String::as_str)
-                    .collect();
-                if !missing.is_empty() {
-                    return Err(Error::InvalidScope(format!(
-                        "not granted to this client: {}",
-                        missing.join(" ")
-                    )));
-                }
-                req
-            }
-        };
-
-        let issued = now();
-        let now_ms = unix_ms(issued);
-        if last_used.is_none_or(|t| t <= now_ms - LAST_USED_GRANULARITY_MS)
-            && let Err(e) = self
-                .store()
-                .touch_secret(kind, secret_id, now_ms, now_ms - LAST_USED_GRANULARITY_MS)
-                .await
-        {
-            // Bookkeeping only: a busy store must not fail the grant.
-            tracing::warn!(error = %e, "could not record the last use of a client secret");
-        }
-
-        // The one check of staged rotation on this path: the pending key's activation time came
-        // with the client, in the same query.
-        let active_kid = match auth.pending_activate_ms {
-            Some(at) if at <= now_ms => self.activate_due_key(now_ms).await?,
-            _ => auth.active_kid.clone(),
-        };
-        let signer = self.signer(active_kid).await?;
-        let ttl = match kind {
-            ClientKind::M2m => auth.expiry.max(1) as u64,
-            ClientKind::Environment => self.inner.config.environment_token_ttl,
-        };
-        let iat = issued.unix_timestamp();
-        let scope = scopes.join(" ");
-        let custom_claims = match kind {
-            ClientKind::M2m => Some(
-                auth.custom_claims
-                    .iter()
-                    .map(|c| (c.key.as_str(), c.value.as_str()))
-                    .collect(),
-            ),
-            ClientKind::Environment => None,
-        };
-        let claims = AccessClaims {
-            iss: &self.inner.config.issuer,
-            sub: client_id,
-            client_id,
-            oid: auth.organization_id.as_deref(),
-            scopes: &scopes,
-            scope: &scope,
-            aud: &auth.audience,
-            custom_claims,
-            iat,
-            nbf: iat,
-            exp: iat + ttl as i64,
-            jti: keys::new_id(keys::ACCESS_TOKEN_ID_PREFIX),
-        };
-        Ok(AccessTokenResponse {
-            access_token: Secret::new(signer.sign(&claims)?),
-            token_type: "Bearer".to_owned(),
-            expires_in: ttl,
-            scope,
-        })
-    }
-
-    async fn jwks(&self) -> Result<JwkSet> {
-        let mut rows = self.signing_key_rows().await?;
-        if !rows.iter().any(|r| r.state == SigningKeyState::Active) {
-            self.ensure_active_key().await?;
-            rows = self.store().list_signing_keys().await?;
-        }
-        // The active key first (some clients take the first key of a set), then the pending one.
-        rows.sort_by_key(|r| match r.state {
-            SigningKeyState::Active => 0,
-            SigningKeyState::Pending => 1,
-            SigningKeyState::Published | SigningKeyState::Retired => 2,
-        });
-        let keys = rows
-            .iter()
-            .filter(|r| r.state != SigningKeyState::Retired)
-            .map(signing::jwk)
-            .collect::<Result<_>>()?;
-        Ok(JwkSet { keys })
-    }
 }

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use aws_lc_rs::digest;
 
 use super::claims::Claims;
-use super::flight::lock;
+use crate::flight::lock;
 
 const SHARDS: usize = 16;
 

@@ -48,13 +48,13 @@ use serde_json::Value;
 use tokio::runtime::Handle;
 use url::Url;
 
-use super::flight::{SingleFlight, lock};
-use super::http::{self, checked_url};
 use super::keyset::{InvalidKeySet, KeySet};
 use super::token::MAX_KID_LEN;
 use crate::api::AuthApi;
 use crate::error::{Error, Result};
+use crate::flight::{SingleFlight, lock};
 use crate::model::JwkSet;
+use crate::net::{self as http, checked_url};
 
 /// Fraction of the TTL after which a background refresh starts.
 const REFRESH_AHEAD: f64 = 0.8;
@@ -682,7 +682,7 @@ impl JwksCache {
         self.start_fetch(handle).await
     }
 
-    fn start_fetch(&self, handle: &Handle) -> super::flight::Flight<()> {
+    fn start_fetch(&self, handle: &Handle) -> crate::flight::Flight<()> {
         let (flight, _) = self.0.flight.join_or_start(handle, || {
             {
                 let mut state = lock(&self.0.state);

@@ -64,8 +64,6 @@ mod cache;
 mod challenge;
 mod claims;
 mod clock;
-pub(crate) mod flight;
-pub(crate) mod http;
 pub mod jwks;
 mod keyset;
 mod token;

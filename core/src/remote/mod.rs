@@ -36,9 +36,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: this file holds the client and its options; [`transport`](self) (private) sends one
-//! call with the retry rules above; `errors` decides what an error answer means for a call;
-//! `api` is the `AuthApi` implementation, one method per operation.
+//! Layout: `remote/mod.rs` holds the client and its options; `transport.rs` sends one call with
+//! the retry rules above; `errors.rs` decides what an error answer means for a call (the body
+//! itself is decoded by [`wire`](crate::wire)); `api.rs` is the `AuthApi` implementation, one
+//! method per operation, with the envelopes of [`wire::envelope`](crate::wire::envelope).
 
 mod api;
 mod errors;
@@ -52,8 +53,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::jwt::http::is_loopback;
 use crate::model::Secret;
+use crate::net::is_loopback;
 use crate::oauth::{TokenFetcher, TokenFetcherConfig};
 
 pub use errors::error_from_response;

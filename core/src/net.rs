@@ -1,4 +1,5 @@
-//! The HTTP client behind JWKS, discovery and token-endpoint requests.
+//! The HTTP client behind JWKS, discovery and token-endpoint requests (used by [`jwt`](crate::jwt)
+//! and [`oauth`](crate::oauth)), and the loopback check the remote client shares.
 //!
 //! One process-wide `reqwest` client that never follows redirects (a redirect is an error: it
 //! would let whoever controls the first URL choose where keys or secrets come from and go),

@@ -1,4 +1,4 @@
-//! Single-flight: at most one instance of an operation runs at a time, and every caller that
+//! Single-flight (used by the JWKS cache and the token fetcher): at most one instance of an operation runs at a time, and every caller that
 //! asks while it runs shares its result — success or failure.
 //!
 //! The operation runs as a task spawned on a tokio runtime handle, so it completes (and installs

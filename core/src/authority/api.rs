@@ -1,0 +1,420 @@
+//! `AuthApi` on the store: organizations, users, API keys and M2M clients; the grant and the
+//! JWKS delegate to `grant.rs` and `rotation.rs`.
+
+use async_trait::async_trait;
+use futures::FutureExt;
+
+use super::paging::scope;
+use super::{Authority, limits, now, to_json, truncate_ms};
+use crate::api::AuthApi;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::model::{
+    AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
+    CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
+    ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
+    ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, TokenInfo,
+    UpdateToken, User,
+};
+use crate::store::{ClientPatch, KeyRef, NewApiKey, NewClient, NewMembership, StoreKind, unix_ms};
+
+#[async_trait]
+impl AuthApi for Authority {
+    // --- organizations and users ---------------------------------------------------------
+
+    async fn create_organization(&self, input: CreateOrganization) -> Result<Organization> {
+        limits::len_in("display_name", &input.display_name, limits::ORG_NAME_LEN)?;
+        if input.display_name.trim().is_empty() {
+            return Err(Error::invalid("display_name", "must not be blank"));
+        }
+        let external_id = limits::optional(input.external_id, limits::external_id)?;
+        let t = truncate_ms(now())?;
+        let org = Organization {
+            id: keys::new_id(keys::ORGANIZATION_ID_PREFIX),
+            display_name: input.display_name,
+            external_id,
+            create_time: t,
+            update_time: t,
+        };
+        self.store().insert_organization(org.clone()).await?;
+        Ok(org)
+    }
+
+    async fn get_organization(&self, organization_id: &str) -> Result<Organization> {
+        limits::org_id(organization_id)?;
+        self.require_org(organization_id).await
+    }
+
+    async fn list_organizations(&self, input: ListOrganizations) -> Result<ListOrganizationsResponse> {
+        let size = limits::page_size(input.page_size, limits::PAGE_SIZE)?;
+        let external_id = limits::non_empty(input.external_id);
+        let scope = scope("organizations", &[external_id.as_deref()]);
+        let cursor = self.cursor(&scope, input.page_token.as_deref())?;
+        let page = self.store().list_organizations(external_id, cursor, size).await?;
+        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
+        Ok(ListOrganizationsResponse {
+            next_page_token,
+            total_size: page.total as u32,
+            organizations: page.items.into_iter().map(|(_, o)| o).collect(),
+            prev_page_token,
+        })
+    }
+
+    async fn delete_organization(&self, organization_id: &str) -> Result<()> {
+        limits::org_id(organization_id)?;
+        if !self
+            .store()
+            .delete_organization(organization_id.to_owned())
+            .await?
+        {
+            return Err(Error::not_found("organization", organization_id));
+        }
+        Ok(())
+    }
+
+    async fn create_user_and_membership(&self, organization_id: &str, input: CreateUser) -> Result<User> {
+        limits::org_id(organization_id)?;
+        let email = limits::email(&input.email)?;
+        let external_id = limits::optional(input.external_id, limits::external_id)?;
+        let roles = limits::roles(&input.roles)?;
+        self.store()
+            .add_membership(NewMembership {
+                organization_id: organization_id.to_owned(),
+                new_user_id: keys::new_id(keys::USER_ID_PREFIX),
+                email,
+                external_id,
+                roles_json: to_json(&roles)?,
+                now_ms: unix_ms(now()),
+            })
+            .await
+    }
+
+    async fn list_organization_users(
+        &self,
+        organization_id: &str,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListUsersResponse> {
+        limits::org_id(organization_id)?;
+        let size = limits::page_size(page_size, limits::PAGE_SIZE)?;
+        let scope = scope("users", &[Some(organization_id)]);
+        let cursor = self.cursor(&scope, page_token.as_deref())?;
+        self.require_org(organization_id).await?;
+        let page = self
+            .store()
+            .list_organization_users(organization_id.to_owned(), cursor, size)
+            .await?;
+        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
+        Ok(ListUsersResponse {
+            next_page_token,
+            total_size: page.total as u32,
+            users: page.items.into_iter().map(|(_, u)| u).collect(),
+            prev_page_token,
+        })
+    }
+
+    // --- API keys ------------------------------------------------------------------------
+
+    async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse> {
+        limits::org_id(&input.organization_id)?;
+        let user_id = limits::optional(input.user_id, limits::user_id)?;
+        limits::token_claims(&input.custom_claims)?;
+        let description = limits::optional(input.description, limits::token_description)?;
+        let created = now();
+        let expiry_ms = match input.expiry {
+            Some(e) if e <= created => return Err(Error::invalid("expiry", "must be in the future")),
+            Some(e) => Some(unix_ms(e)),
+            None => None,
+        };
+        let key = keys::generate_api_key();
+        let info = self
+            .store()
+            .insert_api_key(NewApiKey {
+                id: keys::new_id(keys::TOKEN_ID_PREFIX),
+                digest: self.inner.digester.digest(key.expose()),
+                organization_id: input.organization_id,
+                user_id,
+                custom_claims_json: to_json(&input.custom_claims)?,
+                description,
+                token_suffix: keys::suffix(key.expose()),
+                expiry_ms,
+                now_ms: unix_ms(created),
+            })
+            .await?;
+        Ok(CreateTokenResponse {
+            token: key,
+            token_id: info.token_id.clone(),
+            token_info: info,
+        })
+    }
+
+    async fn validate_token(&self, token: &str) -> Result<TokenInfo> {
+        if !keys::is_api_key(token) {
+            return Err(Error::TokenValidationFailed);
+        }
+        let digest = self.inner.digester.digest(token);
+        match self.store().find_api_key(KeyRef::Digest(digest)).await? {
+            Some(key) if !key.revoked && key.info.expiry.is_none_or(|e| e > now()) => Ok(key.info),
+            _ => Err(Error::TokenValidationFailed),
+        }
+    }
+
+    fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
+        // SQLite reads run inline on the calling thread: the future is ready on its first poll
+        // and touches no runtime. PostgreSQL goes through `validate_token` on a runtime, unless
+        // the key is malformed (refused before any store access).
+        match self.store_kind() {
+            StoreKind::Sqlite => self.validate_token(token).now_or_never(),
+            _ if !keys::is_api_key(token) => Some(Err(Error::TokenValidationFailed)),
+            _ => None,
+        }
+    }
+
+    async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
+        limits::org_id(&input.organization_id)?;
+        let user_id = limits::optional(input.user_id, limits::user_id)?;
+        let size = limits::page_size(input.page_size, limits::TOKEN_PAGE_SIZE)?;
+        let scope = scope("tokens", &[Some(&input.organization_id), user_id.as_deref()]);
+        let cursor = self.cursor(&scope, input.page_token.as_deref())?;
+        self.require_org(&input.organization_id).await?;
+        if let Some(u) = &user_id
+            && !self.store().user_exists(u.clone()).await?
+        {
+            return Err(Error::not_found("user", u));
+        }
+        let page = self
+            .store()
+            .list_api_keys(input.organization_id, user_id, cursor, size)
+            .await?;
+        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
+        Ok(ListTokensResponse {
+            total_count: page.total as u32,
+            tokens: page.items.into_iter().map(|(_, t)| t).collect(),
+            next_page_token,
+            prev_page_token,
+        })
+    }
+
+    async fn update_token(&self, input: UpdateToken) -> Result<TokenInfo> {
+        let by = self.key_ref(&input.token)?;
+        let claims_json = match &input.custom_claims {
+            Some(claims) => {
+                limits::token_claims(claims)?;
+                Some(to_json(claims)?)
+            }
+            None => None,
+        };
+        let description = match input.description {
+            None => None,
+            Some(d) if d.is_empty() => Some(None),
+            Some(d) => {
+                limits::token_description(&d)?;
+                Some(Some(d))
+            }
+        };
+        let not_found = |by: &KeyRef| match by {
+            KeyRef::Id(id) => Error::not_found("token", id),
+            KeyRef::Digest(_) => Error::not_found("token", "<redacted>"),
+        };
+        let id = match &by {
+            KeyRef::Id(id) => id.clone(),
+            KeyRef::Digest(_) => match self.store().find_api_key(by.clone()).await? {
+                Some(k) if !k.revoked => k.info.token_id,
+                _ => return Err(not_found(&by)),
+            },
+        };
+        self.store()
+            .update_api_key(id, claims_json, description, unix_ms(now()))
+            .await?
+            .ok_or_else(|| not_found(&by))
+    }
+
+    async fn invalidate_token(&self, token: &str) -> Result<()> {
+        let by = self.key_ref(token)?;
+        if self.store().revoke_api_key(by.clone(), unix_ms(now())).await? {
+            return Ok(());
+        }
+        Err(match by {
+            KeyRef::Id(id) => Error::not_found("token", id),
+            KeyRef::Digest(_) => Error::not_found("token", "<redacted>"),
+        })
+    }
+
+    // --- M2M clients ---------------------------------------------------------------------
+
+    async fn create_organization_client(
+        &self,
+        organization_id: &str,
+        client: OrganizationClient,
+    ) -> Result<CreateOrganizationClientResponse> {
+        limits::org_id(organization_id)?;
+        let name = client.name.unwrap_or_default();
+        limits::len_in("name", &name, limits::CLIENT_NAME_LEN)?;
+        let description = client.description.unwrap_or_default();
+        limits::len_in("description", &description, (0, limits::CLIENT_MAX_DESCRIPTION))?;
+        let scopes = limits::scopes(client.scopes.as_deref().unwrap_or_default())?;
+        let audience = limits::audiences(client.audience.as_deref().unwrap_or_default())?;
+        let claims = client.custom_claims.unwrap_or_default();
+        limits::client_claims(&claims)?;
+        let expiry = limits::client_expiry(client.expiry)?.unwrap_or(limits::CLIENT_EXPIRY.2);
+
+        let secret = keys::generate_client_secret();
+        let now_ms = unix_ms(now());
+        let created = self
+            .store()
+            .insert_client(
+                NewClient {
+                    id: keys::new_id(keys::M2M_CLIENT_ID_PREFIX),
+                    organization_id: organization_id.to_owned(),
+                    name,
+                    description,
+                    scopes_json: to_json(&scopes)?,
+                    audience_json: to_json(&audience)?,
+                    custom_claims_json: to_json(&claims)?,
+                    expiry,
+                    now_ms,
+                },
+                self.new_secret(keys::SECRET_ID_PREFIX, &secret),
+            )
+            .await?;
+        Ok(CreateOrganizationClientResponse {
+            client: created,
+            plain_secret: secret,
+        })
+    }
+
+    async fn get_organization_client(&self, organization_id: &str, client_id: &str) -> Result<M2MClient> {
+        limits::client_ids(organization_id, client_id)?;
+        self.store()
+            .get_client(organization_id.to_owned(), client_id.to_owned())
+            .await?
+            .ok_or_else(|| Error::not_found("client", client_id))
+    }
+
+    async fn update_organization_client(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+        client: OrganizationClient,
+    ) -> Result<M2MClient> {
+        limits::client_ids(organization_id, client_id)?;
+        if let Some(name) = &client.name {
+            limits::len_in("name", name, limits::CLIENT_NAME_LEN)?;
+        }
+        if let Some(d) = &client.description {
+            limits::len_in("description", d, (0, limits::CLIENT_MAX_DESCRIPTION))?;
+        }
+        let patch = ClientPatch {
+            name: client.name,
+            description: client.description,
+            scopes_json: client
+                .scopes
+                .map(|s| limits::scopes(&s).and_then(|s| to_json(&s)))
+                .transpose()?,
+            audience_json: client
+                .audience
+                .map(|a| limits::audiences(&a).and_then(|a| to_json(&a)))
+                .transpose()?,
+            custom_claims_json: client
+                .custom_claims
+                .map(|c| limits::client_claims(&c).and_then(|()| to_json(&c)))
+                .transpose()?,
+            expiry: limits::client_expiry(client.expiry)?,
+            now_ms: unix_ms(now()),
+        };
+        self.store()
+            .update_client(organization_id.to_owned(), client_id.to_owned(), patch)
+            .await?
+            .ok_or_else(|| Error::not_found("client", client_id))
+    }
+
+    async fn delete_organization_client(&self, organization_id: &str, client_id: &str) -> Result<()> {
+        limits::client_ids(organization_id, client_id)?;
+        if !self
+            .store()
+            .delete_client(organization_id.to_owned(), client_id.to_owned())
+            .await?
+        {
+            return Err(Error::not_found("client", client_id));
+        }
+        Ok(())
+    }
+
+    async fn list_organization_clients(
+        &self,
+        organization_id: &str,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListOrganizationClientsResponse> {
+        limits::org_id(organization_id)?;
+        let size = limits::page_size(page_size, limits::CLIENT_PAGE_SIZE)?;
+        let scope = scope("clients", &[Some(organization_id)]);
+        let cursor = self.cursor(&scope, page_token.as_deref())?;
+        self.require_org(organization_id).await?;
+        let page = self
+            .store()
+            .list_clients(organization_id.to_owned(), cursor, size)
+            .await?;
+        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
+        Ok(ListOrganizationClientsResponse {
+            next_page_token,
+            total_size: page.total as u32,
+            clients: page.items.into_iter().map(|(_, c)| c).collect(),
+            prev_page_token,
+        })
+    }
+
+    async fn add_organization_client_secret(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+    ) -> Result<CreateOrganizationClientSecretResponse> {
+        limits::client_ids(organization_id, client_id)?;
+        let plain = keys::generate_client_secret();
+        let secret = self
+            .store()
+            .insert_client_secret(
+                organization_id.to_owned(),
+                client_id.to_owned(),
+                self.new_secret(keys::SECRET_ID_PREFIX, &plain),
+                limits::CLIENT_MAX_SECRETS,
+            )
+            .await?;
+        Ok(CreateOrganizationClientSecretResponse {
+            plain_secret: plain,
+            secret,
+        })
+    }
+
+    async fn remove_organization_client_secret(
+        &self,
+        organization_id: &str,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<()> {
+        limits::client_ids(organization_id, client_id)?;
+        limits::id("secret_id", secret_id, keys::SECRET_ID_PREFIX)?;
+        self.store()
+            .delete_client_secret(
+                organization_id.to_owned(),
+                client_id.to_owned(),
+                secret_id.to_owned(),
+            )
+            .await
+    }
+
+    // --- OAuth ---------------------------------------------------------------------------
+
+    async fn issue_client_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scopes: Option<Vec<String>>,
+    ) -> Result<AccessTokenResponse> {
+        self.grant(client_id, client_secret, scopes).await
+    }
+
+    async fn jwks(&self) -> Result<JwkSet> {
+        self.jwk_set().await
+    }
+}
