@@ -10,12 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authgate_core::AuthApi;
 use authgate_core::Error as CoreError;
 use authgate_core::jwt::{
-    Algorithm, Claims, FixedClock, JwksConfig, JwtValidator, KeySource, ScopeMatch, SyncValidation,
-    ValidatorConfig,
+    Algorithm, Claims, FixedClock, JwtValidator, KeySource, ScopeMatch, SyncValidation, ValidatorConfig,
 };
+use authgate_core::setup::Client;
 use napi::bindgen_prelude::{Either, PromiseRaw, block_on, within_runtime_if_available};
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -168,27 +167,12 @@ pub struct JsJwtValidator {
 }
 
 impl JsJwtValidator {
-    /// The validator of an environment's tokens: keys at `{envUrl}/keys`, issuer `envUrl`.
-    pub(crate) fn for_environment_url(env_url: &str, o: JsValidatorOptions) -> authgate_core::Result<Self> {
-        let base = env_url.trim_end_matches('/');
-        let mut config = ValidatorConfig::jwks_url(format!("{base}/keys")).with_issuer(base);
-        // The environment client already decided whether plain http is acceptable.
-        config.jwks.dangerous_allow_insecure_http = true;
-        Self::build(config, o)
-    }
-
-    /// The validator of an embedded authority's tokens: keys straight from its store.
-    pub(crate) fn for_api(
-        api: Arc<dyn AuthApi>,
-        issuer: &str,
-        o: JsValidatorOptions,
-    ) -> authgate_core::Result<Self> {
-        let mut config = ValidatorConfig::new(KeySource::api(api)).with_issuer(issuer);
-        // As in `authgate serve`, tuned for keys read from the local store: re-read every minute
-        // (a retired key stops validating within a minute), an unknown kid looked up again after
-        // 100 ms (a key rotated at once on another node sharing the store is accepted at once).
-        // Options given explicitly still win.
-        config.jwks = JwksConfig::for_local_store();
+    /// The validator of a client's tokens, by the core's set-up rules: the client's shared keys
+    /// (`{envUrl}/keys` when remote, the store when embedded), `iss` the client's issuer unless
+    /// `o.issuer` says otherwise. Other options given explicitly still apply.
+    pub(crate) fn for_client(client: &Client, mut o: JsValidatorOptions) -> authgate_core::Result<Self> {
+        let config = client.validator_config(o.issuer.as_deref(), Vec::new());
+        o.issuer = None;
         Self::build(config, o)
     }
 
