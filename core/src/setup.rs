@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::authority::{Authority, AuthorityConfig};
 use crate::jwt::{AuthApiKeys, JwksCache, JwksConfig, KeySource, ValidatorConfig};
@@ -50,7 +50,8 @@ impl Mode {
 
 /// The options of a remote client (`ScalekitClient(env_url, client_id, client_secret, …)`).
 /// Python takes them as keyword arguments in snake_case, Node as an options object in camelCase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RemoteSettings {
     /// Total time for one HTTP request in milliseconds, connection included. Default 10000.
     pub timeout_ms: u64,
