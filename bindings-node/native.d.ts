@@ -40,7 +40,7 @@ export declare class NativeClient {
    * straight from the store when embedded; `iss` must be the environment URL unless
    * `options.issuer` says otherwise.
    */
-  jwtValidator(options?: JsValidatorOptions | undefined | null): JsJwtValidator
+  jwtValidator(options?: JwtValidatorOptions | undefined | null): JsJwtValidator
   /** The client-credentials grant for any client: the access token (`generateClientToken`). */
   generateClientToken(clientId: string, clientSecret: string, scopes?: Array<string> | undefined | null): Promise<string>
   /** An access token for this client's own environment credentials (`getClientAccessToken`). */
@@ -88,7 +88,7 @@ export declare class NativeJwtValidator {
   /** Empties the verified-token cache. */
   clearTokenCache(): void
   /** The JWKS cache's state. */
-  status(): JsJwksStatus
+  status(): JwksStatus
   /** The issuer this validator requires, if any. */
   get issuer(): string | null
 }
@@ -189,7 +189,7 @@ export interface ClientCredentialsOptions {
   /** Extra form parameters, e.g. `{audience: '…'}` [none]. */
   extraParams?: Record<string, string>
   /** `client_secret_post` or `client_secret_basic` [client_secret_post]. */
-  authMethod?: string
+  authMethod?: 'client_secret_post' | 'client_secret_basic'
   /** Timeout of one token request in seconds [10]. */
   timeout?: number
   /** Fraction of the lifetime after which a refresh starts [0.8]. */
@@ -211,7 +211,7 @@ export interface ClientSecret {
   /** Who created it, when known. */
   createdBy?: string
   /** `ClientSecretStatus`: 0 = ACTIVE, 1 = INACTIVE. */
-  status: number
+  status: 0 | 1
   /** When it stops working, if ever. */
   expireTime?: Date
   /** Last use at the token endpoint. */
@@ -327,7 +327,7 @@ export interface JwksStatus {
 /** Options of a `JwtValidator`. Every field is optional; defaults in brackets. */
 export interface JwtValidatorOptions {
   /** A fixed JWK Set (object or JSON text), never refetched: for keys you hold yourself. */
-  jwks?: any
+  jwks?: { keys: object[] } | string
   /**
    * The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
    * Connect discovery from `issuer`.
@@ -352,7 +352,7 @@ export interface JwtValidatorOptions {
   /** Scopes every token must carry [none]. */
   requiredScopes?: Array<string>
   /** `requiredScopes` match: `"all"` or `"any"` [all]. */
-  scopeMatch?: string
+  scopeMatch?: 'all' | 'any'
   /** Capacity of the verified-token cache; 0 disables it [10000]. */
   tokenCacheSize?: number
   /** JWKS TTL when the response has no `Cache-Control: max-age`, in seconds [300]. */

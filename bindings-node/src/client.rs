@@ -193,7 +193,7 @@ impl JsClient {
     /// A validator of this environment's access tokens: keys from `{envUrl}/keys` when remote,
     /// straight from the store when embedded; `iss` must be the environment URL unless
     /// `options.issuer` says otherwise.
-    #[napi]
+    #[napi(ts_args_type = "options?: JwtValidatorOptions | undefined | null")]
     pub fn jwt_validator(&self, env: Env, options: Option<JsValidatorOptions>) -> Result<JsJwtValidator> {
         sync(
             &env,

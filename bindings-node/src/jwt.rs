@@ -27,6 +27,7 @@ use crate::errors::{spawn, sync};
 #[derive(Debug, Default)]
 pub struct JsValidatorOptions {
     /// A fixed JWK Set (object or JSON text), never refetched: for keys you hold yourself.
+    #[napi(ts_type = "{ keys: object[] } | string")]
     pub jwks: Option<Value>,
     /// The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
     /// Connect discovery from `issuer`.
@@ -50,6 +51,7 @@ pub struct JsValidatorOptions {
     /// Scopes every token must carry [none].
     pub required_scopes: Option<Vec<String>>,
     /// `requiredScopes` match: `"all"` or `"any"` [all].
+    #[napi(ts_type = "'all' | 'any'")]
     pub scope_match: Option<String>,
     /// Capacity of the verified-token cache; 0 disables it [10000].
     pub token_cache_size: Option<u32>,
@@ -290,7 +292,7 @@ impl JsJwtValidator {
     }
 
     /// The JWKS cache's state.
-    #[napi]
+    #[napi(ts_return_type = "JwksStatus")]
     pub fn status(&self) -> JsJwksStatus {
         let s = self.inner.status();
         JsJwksStatus {
