@@ -235,11 +235,7 @@ impl Client {
         let authority = Authority::open(database_url, config).await?;
         let issuer = authority.config().issuer.clone();
         let api: Arc<dyn AuthApi> = Arc::new(authority);
-        // Tuned for keys read from the local store, as in `authgate serve`: re-read every minute
-        // (a retired key stops validating within a minute), an unknown kid looked up again after
-        // 100 ms (a key rotated at once on another node sharing the store is accepted at once).
-        let keys =
-            JwksCache::from_provider(Arc::new(AuthApiKeys(api.clone())), JwksConfig::for_local_store())?;
+        let keys = store_keys(api.clone())?;
         Ok(Client {
             api,
             mode: Mode::Embedded,
@@ -259,6 +255,15 @@ impl Client {
         config.audiences = audiences;
         config
     }
+}
+
+/// The signing keys of an authority, read from its store, as every validator of the authority's
+/// own tokens uses them (embedded clients and `authgate serve`'s admin routes): re-read every
+/// minute (a retired key stops validating within a minute), an unknown kid looked up again after
+/// 100 ms (a key rotated at once on another node sharing the store is accepted at once)
+/// ([`JwksConfig::for_local_store`]).
+pub fn store_keys(api: Arc<dyn AuthApi>) -> Result<JwksCache> {
+    JwksCache::from_provider(Arc::new(AuthApiKeys(api)), JwksConfig::for_local_store())
 }
 
 /// The database URL without its password, for display.
