@@ -86,7 +86,6 @@ bench-python: $(BENCH_STAMP) ## Python: authgate vs PyJWT vs the official Scalek
 # --- node (bindings-node) -------------------------------------------------------------------
 
 NODE_DIR      := bindings-node
-NODE_TESTS    := test/client.test.mjs test/jwt.test.mjs test/express.test.mjs test/seed.test.mjs test/package.test.cjs
 NAPI_BUILD    := npx napi build --platform --js native.js --dts native.d.ts
 AUTHGATE_DEBUG := $(CURDIR)/$(TARGET_DIR)/debug/authgate
 AUTHGATE_RELEASE := $(CURDIR)/$(TARGET_DIR)/release/authgate
@@ -100,10 +99,10 @@ node-build: node-deps ## Node package: napi build (debug) of the native addon an
 	cd $(NODE_DIR) && $(NAPI_BUILD)
 
 .PHONY: test-node
-test-node: node-build ## Node package: napi build, authgate binary, tsc --strict on the sample app, node --test
+test-node: node-build ## Node package: napi build, authgate binary, tsc --strict on the sample app, `npm test`
 	cargo build -p authgate-server
 	cd $(NODE_DIR) && npx tsc -p examples/tsconfig.json --noEmit --strict
-	cd $(NODE_DIR) && AUTHGATE_BIN="$(AUTHGATE_DEBUG)" node --test $(NODE_TESTS)
+	cd $(NODE_DIR) && AUTHGATE_BIN="$(AUTHGATE_DEBUG)" npm test --silent
 
 .PHONY: bench-node
 bench-node: node-deps ## Node JWT + Express benchmarks vs jose, jsonwebtoken+jwks-rsa, @scalekit-sdk/node (release builds)

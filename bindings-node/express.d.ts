@@ -21,8 +21,8 @@ export declare function setup(client: ScalekitClient): ScalekitClient
 
 export interface AuthenticateTokenOptions {
   client?: ScalekitClient
-  /** `realm` of the `WWW-Authenticate` challenge. */
-  realm?: string
+  /** `realm` of the `WWW-Authenticate` challenge (default `"api"`; `null` or `''` for none). */
+  realm?: string | null
 }
 
 /**
@@ -43,12 +43,15 @@ export interface RequireScopeOptions {
   audience?: string | string[]
   /** Required issuer (with the client's validator; default the environment URL). */
   issuer?: string
-  /** `realm` of the `WWW-Authenticate` challenge. */
-  realm?: string
+  /** `realm` of the `WWW-Authenticate` challenge (default `"api"`; `null` or `''` for none). */
+  realm?: string | null
 }
 
 /** JWT authorisation (`req.tokenClaims`): verify, then require `scopes`. */
 export declare function requireScope(scopes?: string | string[], options?: RequireScopeOptions): AuthMiddleware
 
-/** The bearer token of a request: `null` without one, `''` when malformed. */
+/**
+ * The bearer token of a request by the core's rule (scheme case-insensitive, exactly one token68
+ * token, at most 8 KiB): `null` without one or when malformed.
+ */
 export declare function bearerToken(req: { headers: { authorization?: string | undefined } }): string | null

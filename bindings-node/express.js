@@ -9,30 +9,23 @@
  *   app.post('/deploy', requireScope('deploy:write'), handler)       // JWT → req.tokenClaims
  *   app.get('/reports', requireScope(['a', 'b'], { any: true, client: scalekit }), handler)
  *
- * Responses (RFC 6750, challenges built by the core exactly as `authgate serve` sends them): no
- * credentials → 401 with `WWW-Authenticate: Bearer`; a rejected credential → 401 with
+ * Responses come from the core's request policy, the same as `authgate serve`'s and the Flask /
+ * FastAPI adapters' (`tests/vectors/middleware.json`): no credentials → 401 with
+ * `WWW-Authenticate: Bearer realm="api"`; a malformed, oversize or rejected credential → 401 with
  * `error="invalid_token"`; missing scopes → 403 with `error="insufficient_scope"` and
- * `scope="<missing scopes>"`; keys or the key service unavailable → 503.
+ * `scope="<missing scopes>"`; keys or the key service unavailable → 503 with `Retry-After: 5`.
  * The token is always verified before scopes are looked at. Only real faults reach `next(err)`.
+ * The realm is `options.realm` (default `"api"`; `null` or `''` for none).
  *
  * JWT verification runs synchronously when the keys are cached, so `next()` is called in the same
  * tick; only a key fetch goes async.
  */
 
-const {
-  ScalekitClient,
-  JwtValidator,
-  ScalekitValidateTokenFailureException,
-  ScalekitInsufficientScopeException,
-  ScalekitServiceUnavailableException,
-  ScalekitGatewayTimeoutException,
-} = require('./index.js')
+const { ScalekitClient, JwtValidator, ScalekitException } = require('./index.js')
+const native = require('./native.js')
 
-// The same bodies as the Python middleware.
-const MISSING = 'Missing authorization token'
-const INVALID = 'Invalid or expired token'
-const FORBIDDEN = 'Insufficient permissions'
-const UNAVAILABLE = 'Authentication service unavailable'
+/** The realm of the challenges unless configured (the same as Flask's and FastAPI's). */
+const DEFAULT_REALM = 'api'
 
 let configured = null
 
@@ -54,50 +47,47 @@ function configuredClient() {
   return configured
 }
 
+function realmOf(realm) {
+  if (realm === undefined) return DEFAULT_REALM
+  return realm === null || realm === '' ? null : String(realm)
+}
+
+function headerOf(req) {
+  const header = req.headers && req.headers.authorization
+  return typeof header === 'string' ? header : null
+}
+
 /**
- * The bearer token of a request: `null` without an `Authorization: Bearer …` header, `''` when the
- * header says Bearer but carries nothing usable.
+ * The bearer token of a request by the core's rule (RFC 6750: scheme case-insensitive, exactly
+ * one token68 token, at most 8 KiB), or `null` when the request carries none or a malformed one.
  */
 function bearerToken(req) {
-  const header = req.headers && req.headers.authorization
-  if (typeof header !== 'string' || header.length < 7) return null
-  if (header.slice(0, 7).toLowerCase() !== 'bearer ') return null
-  const token = header.slice(7).trim()
-  // RFC 6750 b64token: no spaces, no quotes.
-  if (token === '' || /[\s"\\,]/.test(token)) return ''
-  return token
+  return native.checkBearer(headerOf(req), null).token ?? null
 }
 
-/** A challenge with the configured realm first (RFC 6750 §3). */
-function withRealm(challenge, realm) {
-  if (!realm) return challenge
-  const rest = challenge.slice('Bearer'.length).trim()
-  const value = String(realm).replace(/[^ !#-[\]-~]/g, '')
-  return `Bearer realm="${value}"${rest ? `, ${rest}` : ''}`
+/** Sends an answer of the core's request policy. */
+function send(res, answer) {
+  for (const [name, value] of Object.entries(answer.headers)) res.set(name, value)
+  res.status(answer.status).json(answer.body)
 }
 
-function unauthorized(res, realm, message, err) {
-  res.set('WWW-Authenticate', withRealm(err ? err.wwwAuthenticate : 'Bearer', realm))
-  res.status(401).json({ error: message })
-}
-
-function forbidden(res, realm, err) {
-  res.set('WWW-Authenticate', withRealm(err.wwwAuthenticate, realm))
-  res.status(403).json({ error: FORBIDDEN })
-}
-
-function unavailable(res) {
-  res.set('Retry-After', '5')
-  res.status(503).json({ error: UNAVAILABLE })
+/** The request's token, or `null` after answering the request. */
+function tokenOrAnswer(req, res, realm) {
+  const check = native.checkBearer(headerOf(req), realm)
+  if (check.answer) {
+    send(res, check.answer)
+    return null
+  }
+  return check.token
 }
 
 /** Answers a failed check: 401 or 403 for a rejected credential, 503 when it could not be checked. */
 function fail(res, next, realm, err) {
-  if (err instanceof ScalekitInsufficientScopeException) return forbidden(res, realm, err)
-  if (err instanceof ScalekitValidateTokenFailureException) return unauthorized(res, realm, INVALID, err)
-  if (err instanceof ScalekitServiceUnavailableException || err instanceof ScalekitGatewayTimeoutException) {
-    return unavailable(res)
-  }
+  const answer =
+    err instanceof ScalekitException
+      ? native.httpAnswer(err.code, err.httpStatus, err.missingScopes, realm)
+      : null
+  if (answer) return send(res, answer)
   next(err)
 }
 
@@ -116,10 +106,11 @@ function clientFrom(arg) {
   throw new TypeError('expected a ScalekitClient or options')
 }
 
-function apiKeyMiddleware(explicit, realm) {
+function apiKeyMiddleware(explicit, configuredRealm) {
+  const realm = realmOf(configuredRealm)
   return function authenticateToken(req, res, next) {
-    const token = bearerToken(req)
-    if (!token) return unauthorized(res, realm, MISSING, null)
+    const token = tokenOrAnswer(req, res, realm)
+    if (token === null) return
     let client
     try {
       client = explicit || configuredClient()
@@ -166,12 +157,12 @@ function requireScope(scopes, options) {
   }
   const explicit = clientFrom(o.client === undefined ? undefined : { client: o.client })
   const check = { requiredScopes: list, any: o.any === true }
-  const realm = o.realm
+  const realm = realmOf(o.realm)
   let validator = o.validator || null
 
   return function requireScopeMiddleware(req, res, next) {
-    const token = bearerToken(req)
-    if (!token) return unauthorized(res, realm, MISSING, null)
+    const token = tokenOrAnswer(req, res, realm)
+    if (token === null) return
     let claims
     try {
       if (validator === null) {

@@ -166,13 +166,14 @@ function required(value, name) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sub-clients (`scalekit.token`, `scalekit.m2m`, `scalekit.organization`, `scalekit.user`)
+// Services (`scalekit.token`, `scalekit.m2m`, `scalekit.organization`, `scalekit.user`); the same
+// class names as in Python (records such as `M2MClient` are types only, from native.d.ts)
 // ---------------------------------------------------------------------------------------------
 
 const NATIVE = Symbol('authgate.native')
 
 /** `scalekit.token`: API keys. */
-class TokenClient {
+class TokenService {
   constructor(nativeTokens) {
     this[NATIVE] = nativeTokens
   }
@@ -212,7 +213,7 @@ class TokenClient {
 }
 
 /** `scalekit.m2m`: an organization's M2M clients (OAuth 2.0 client credentials). */
-class M2MClient {
+class M2MClientService {
   constructor(nativeM2m) {
     this[NATIVE] = nativeM2m
   }
@@ -260,7 +261,7 @@ class M2MClient {
 }
 
 /** `scalekit.organization`: organizations (tenants). */
-class OrganizationClient {
+class OrganizationService {
   constructor(nativeOrganizations) {
     this[NATIVE] = nativeOrganizations
   }
@@ -286,7 +287,7 @@ class OrganizationClient {
 }
 
 /** `scalekit.user`: users and their organization memberships. */
-class UserClient {
+class UserService {
   constructor(nativeUsers) {
     this[NATIVE] = nativeUsers
   }
@@ -438,6 +439,33 @@ class ClientCredentials {
 // ---------------------------------------------------------------------------------------------
 
 const FROM_NATIVE = Symbol('authgate.fromNative')
+
+/**
+ * The options of `new ScalekitClient(…, options)` and `ScalekitClient.local(…, options)`: the same
+ * names (camelCase here, snake_case in Python) and defaults as the Python package, set up by the
+ * core (tests/vectors/client_options.json).
+ */
+const REMOTE_OPTIONS = ['timeoutMs', 'connectTimeoutMs', 'maxRetries', 'dangerousAllowInsecureHttp']
+const LOCAL_OPTIONS = ['issuer', 'keyPepper', 'masterKey']
+
+/** `options` with only known names (a typo is a clear error, not a silently ignored option). */
+function checkOptions(options, known) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object') throw new TypeError('options must be an object')
+  const out = {}
+  for (const [name, value] of Object.entries(options)) {
+    if (!known.includes(name)) {
+      throw new ScalekitBadRequestException(`unknown option ${name}; expected one of ${known.join(', ')}`, {
+        code: 'invalid_argument',
+        httpStatus: 400,
+        grpcStatus: 3,
+        field: name,
+      })
+    }
+    if (value !== undefined && value !== null) out[name] = value
+  }
+  return out
+}
 const MAX_VALIDATORS = 32
 
 /**
@@ -453,41 +481,45 @@ class ScalekitClient {
       required(envUrl, 'envUrl')
       required(clientId, 'clientId')
       required(clientSecret, 'clientSecret')
-      const o = options || {}
-      this[NATIVE] = callSync(() =>
-        native.NativeClient.remote(envUrl, clientId, clientSecret, {
-          timeoutMs: o.timeoutMs,
-          maxRetries: o.maxRetries,
-          dangerousAllowInsecureHttp: o.dangerousAllowInsecureHttp,
-        }),
-      )
+      const o = checkOptions(options, REMOTE_OPTIONS)
+      this[NATIVE] = callSync(() => native.NativeClient.remote(envUrl, clientId, clientSecret, o))
     }
     const n = this[NATIVE]
     /** API keys. */
-    this.token = new TokenClient(n.tokens())
+    this.token = new TokenService(n.tokens())
     /** M2M clients. */
-    this.m2m = new M2MClient(n.m2m())
+    this.m2m = new M2MClientService(n.m2m())
     /** Organizations. */
-    this.organization = new OrganizationClient(n.organizations())
+    this.organization = new OrganizationService(n.organizations())
     /** Users and memberships. */
-    this.user = new UserClient(n.users())
+    this.user = new UserService(n.users())
     Object.defineProperty(this, '_validators', { value: new Map() })
   }
 
   /**
    * An embedded client on `databaseUrl` (`sqlite:///path/to/file.db`, `postgres://…`): the store is
    * opened (and migrated) before this returns. Options: `issuer` (of the tokens it issues;
-   * default `AUTHGATE_ISSUER` or `http://localhost`), `keyPepper`, `masterKey`.
+   * default `AUTHGATE_ISSUER` or `http://localhost`), `keyPepper` (default `AUTHGATE_KEY_PEPPER`),
+   * `masterKey` (default `AUTHGATE_MASTER_KEY`).
    */
   static local(databaseUrl, options) {
     required(databaseUrl, 'databaseUrl')
-    const n = callSync(() => native.NativeClient.local(databaseUrl, options))
+    const o = checkOptions(options, LOCAL_OPTIONS)
+    const n = callSync(() => native.NativeClient.local(databaseUrl, o))
     return new ScalekitClient(FROM_NATIVE, n)
   }
 
-  /** `'remote'` or `'local'`. */
+  /** `'remote'` or `'embedded'` (the same names in Python). */
   get mode() {
     return this[NATIVE].mode
+  }
+
+  /**
+   * The remote options in effect (`timeoutMs`, `connectTimeoutMs`, `maxRetries`,
+   * `dangerousAllowInsecureHttp`); `null` for an embedded client.
+   */
+  get options() {
+    return this[NATIVE].options
   }
 
   /** The issuer of this environment's access tokens. */
@@ -577,10 +609,10 @@ module.exports = {
   default: ScalekitClient,
   JwtValidator,
   ClientCredentials,
-  TokenClient,
-  M2MClient,
-  OrganizationClient,
-  UserClient,
+  TokenService,
+  M2MClientService,
+  OrganizationService,
+  UserService,
   ClientSecretStatus,
   ScalekitException,
   ScalekitValidateTokenFailureException,

@@ -21,8 +21,10 @@ export declare class NativeClient {
    * and applies migrations before returning (the only blocking call of the package).
    */
   static local(databaseUrl: string, options?: NativeLocalOptions | undefined | null): NativeClient
-  /** `"remote"` or `"local"`. */
+  /** `"remote"` or `"embedded"` (the same names in Python). */
   get mode(): string
+  /** The remote options in effect; `null` for an embedded client. */
+  get options(): NativeEffectiveOptions | null
   /** The issuer of this environment's access tokens (the environment URL when remote). */
   get issuer(): string
   /** The `scalekit.token` backend. */
@@ -38,7 +40,7 @@ export declare class NativeClient {
    * straight from the store when embedded; `iss` must be the environment URL unless
    * `options.issuer` says otherwise.
    */
-  jwtValidator(options?: JsValidatorOptions | undefined | null): JsJwtValidator
+  jwtValidator(options?: JwtValidatorOptions | undefined | null): JsJwtValidator
   /** The client-credentials grant for any client: the access token (`generateClientToken`). */
   generateClientToken(clientId: string, clientSecret: string, scopes?: Array<string> | undefined | null): Promise<string>
   /** An access token for this client's own environment credentials (`getClientAccessToken`). */
@@ -86,7 +88,7 @@ export declare class NativeJwtValidator {
   /** Empties the verified-token cache. */
   clearTokenCache(): void
   /** The JWKS cache's state. */
-  status(): JsJwksStatus
+  status(): JwksStatus
   /** The issuer this validator requires, if any. */
   get issuer(): string | null
 }
@@ -152,6 +154,12 @@ export declare class NativeUserClient {
 }
 export type JsUserClient = NativeUserClient
 
+/**
+ * The bearer token of an `Authorization` header value (RFC 6750, the core's one rule), or the
+ * answer refusing the request with the challenge of `realm` (none when absent or empty).
+ */
+export declare function checkBearer(authorization?: string | undefined | null, realm?: string | undefined | null): NativeBearerCheck
+
 /** A token from the endpoint. */
 export interface ClientAccessToken {
   /** The access token: send it as `Authorization: Bearer …`. */
@@ -181,7 +189,7 @@ export interface ClientCredentialsOptions {
   /** Extra form parameters, e.g. `{audience: '…'}` [none]. */
   extraParams?: Record<string, string>
   /** `client_secret_post` or `client_secret_basic` [client_secret_post]. */
-  authMethod?: string
+  authMethod?: 'client_secret_post' | 'client_secret_basic'
   /** Timeout of one token request in seconds [10]. */
   timeout?: number
   /** Fraction of the lifetime after which a refresh starts [0.8]. */
@@ -203,7 +211,7 @@ export interface ClientSecret {
   /** Who created it, when known. */
   createdBy?: string
   /** `ClientSecretStatus`: 0 = ACTIVE, 1 = INACTIVE. */
-  status: number
+  status: 0 | 1
   /** When it stops working, if ever. */
   expireTime?: Date
   /** Last use at the token endpoint. */
@@ -283,6 +291,13 @@ export interface Empty {
 
 }
 
+/**
+ * The answer to a credential check that failed with the error `code` (an authgate error's
+ * `.code`), its HTTP status and, for `insufficient_scope`, the missing scopes; `null` when the
+ * error is no verdict on the credential (a fault for `next(err)`).
+ */
+export declare function httpAnswer(code: string, httpStatus?: number | undefined | null, missingScopes?: Array<string> | undefined | null, realm?: string | undefined | null): NativeHttpAnswer | null
+
 /** The state of a validator's JWKS cache. */
 export interface JwksStatus {
   /** Where the keys come from. */
@@ -312,7 +327,7 @@ export interface JwksStatus {
 /** Options of a `JwtValidator`. Every field is optional; defaults in brackets. */
 export interface JwtValidatorOptions {
   /** A fixed JWK Set (object or JSON text), never refetched: for keys you hold yourself. */
-  jwks?: any
+  jwks?: { keys: object[] } | string
   /**
    * The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
    * Connect discovery from `issuer`.
@@ -337,7 +352,7 @@ export interface JwtValidatorOptions {
   /** Scopes every token must carry [none]. */
   requiredScopes?: Array<string>
   /** `requiredScopes` match: `"all"` or `"any"` [all]. */
-  scopeMatch?: string
+  scopeMatch?: 'all' | 'any'
   /** Capacity of the verified-token cache; 0 disables it [10000]. */
   tokenCacheSize?: number
   /** JWKS TTL when the response has no `Cache-Control: max-age`, in seconds [300]. */
@@ -447,6 +462,42 @@ export interface M2MClient {
   expiry: number
 }
 
+/** The body of a refusal: `{ error: message }`. */
+export interface NativeAnswerBody {
+  /** The message (`Missing authorization token`, `Invalid or expired token`, …). */
+  error: string
+}
+
+/** The outcome of the bearer rule: the token, or the answer refusing the request. */
+export interface NativeBearerCheck {
+  /** The request's bearer token. */
+  token?: string
+  /** The answer refusing the request (no credentials, malformed or oversize token). */
+  answer?: NativeHttpAnswer
+}
+
+/** The remote options in effect (`client.options`). */
+export interface NativeEffectiveOptions {
+  /** Total time for one HTTP request in milliseconds. */
+  timeoutMs: number
+  /** Time to open a connection in milliseconds. */
+  connectTimeoutMs: number
+  /** Retries of an idempotent call. */
+  maxRetries: number
+  /** Plain `http://` allowed to hosts other than loopback. */
+  dangerousAllowInsecureHttp: boolean
+}
+
+/** What the middleware answers a rejected request with. */
+export interface NativeHttpAnswer {
+  /** 401, 403 or 503. */
+  status: number
+  /** The JSON body. */
+  body: NativeAnswerBody
+  /** `WWW-Authenticate` and/or `Retry-After`. */
+  headers: Record<string, string>
+}
+
 /** Options of an embedded client. */
 export interface NativeLocalOptions {
   /** `iss` of the access tokens it issues (default `AUTHGATE_ISSUER`, else `http://localhost`). */
@@ -457,10 +508,15 @@ export interface NativeLocalOptions {
   masterKey?: string
 }
 
-/** Options of a remote client. */
+/**
+ * Options of a remote client (names and defaults shared with Python, see
+ * `tests/vectors/client_options.json`).
+ */
 export interface NativeRemoteOptions {
   /** Total time for one HTTP request in milliseconds (default 10000). */
   timeoutMs?: number
+  /** Time to open a connection in milliseconds (default 5000). */
+  connectTimeoutMs?: number
   /** Retries of an idempotent call on 503/unavailable/timeouts (default 2). */
   maxRetries?: number
   /** Allow plain `http://` to hosts other than loopback (default false). */

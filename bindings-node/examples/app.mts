@@ -29,7 +29,7 @@ const scalekit: ScalekitClient = new ScalekitClient(
 const embedded: ScalekitClient = ScalekitClient.local('sqlite:///tmp/app.db', { issuer: 'https://auth.example.com' })
 const alias: typeof ScalekitClient = Scalekit
 const fromDefault: ScalekitClient = new ScalekitDefault('https://auth.example.com', 'id', 'secret')
-const mode: 'remote' | 'local' = embedded.mode
+const mode: 'remote' | 'embedded' = embedded.mode
 
 async function keys(organizationId: string): Promise<void> {
   const created: CreateTokenResponse = await scalekit.token.createToken(organizationId, {

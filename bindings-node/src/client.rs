@@ -5,14 +5,11 @@
 //! - **embedded** ([`JsClient::local`]): an [`Authority`] on a SQLite file or a PostgreSQL URL,
 //!   in this process.
 //!
-//! Both are an `Arc<dyn AuthApi>`, so the sub-clients are the same code in both modes.
+//! Both are set up by the core's rules ([`authgate_core::setup`], shared with Python) and are an
+//! `Arc<dyn AuthApi>`, so the sub-clients are the same code in both modes.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use authgate_core::authority::{Authority, AuthorityConfig};
-use authgate_core::remote::{RemoteClient, RemoteOptions};
-use authgate_core::{AuthApi, Error as CoreError, Secret};
+use authgate_core::setup::{Client, LocalSettings, RemoteSettings};
+use authgate_core::{Error as CoreError, Secret};
 use napi::bindgen_prelude::{PromiseRaw, block_on};
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -26,12 +23,15 @@ use crate::token::JsTokenClient;
 /// The `x-sdk-version` this package sends.
 const SDK_VERSION: &str = concat!("Authgate-Node/", env!("CARGO_PKG_VERSION"));
 
-/// Options of a remote client.
+/// Options of a remote client (names and defaults shared with Python, see
+/// `tests/vectors/client_options.json`).
 #[napi(object, js_name = "NativeRemoteOptions")]
 #[derive(Debug, Default)]
 pub struct JsRemoteOptions {
     /// Total time for one HTTP request in milliseconds (default 10000).
     pub timeout_ms: Option<u32>,
+    /// Time to open a connection in milliseconds (default 5000).
+    pub connect_timeout_ms: Option<u32>,
     /// Retries of an idempotent call on 503/unavailable/timeouts (default 2).
     pub max_retries: Option<u32>,
     /// Allow plain `http://` to hosts other than loopback (default false).
@@ -50,24 +50,30 @@ pub struct JsLocalOptions {
     pub master_key: Option<String>,
 }
 
+/// The remote options in effect (`client.options`).
+#[napi(object, js_name = "NativeEffectiveOptions")]
 #[derive(Debug)]
-enum Backend {
-    Remote {
-        env_url: String,
-        client_id: String,
-        client_secret: Secret,
-    },
-    Local {
-        issuer: String,
-    },
+pub struct JsEffectiveOptions {
+    /// Total time for one HTTP request in milliseconds.
+    pub timeout_ms: f64,
+    /// Time to open a connection in milliseconds.
+    pub connect_timeout_ms: f64,
+    /// Retries of an idempotent call.
+    pub max_retries: u32,
+    /// Plain `http://` allowed to hosts other than loopback.
+    pub dangerous_allow_insecure_http: bool,
 }
 
 /// The backend of a `ScalekitClient`.
 #[napi(js_name = "NativeClient")]
-#[derive(Debug)]
 pub struct JsClient {
-    api: Arc<dyn AuthApi>,
-    backend: Backend,
+    setup: Client,
+}
+
+impl std::fmt::Debug for JsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.setup.fmt(f)
+    }
 }
 
 #[napi]
@@ -82,38 +88,36 @@ impl JsClient {
         client_secret: String,
         options: Option<JsRemoteOptions>,
     ) -> Result<JsClient> {
-        let mut opts = RemoteOptions::default();
-        opts.sdk_version = Some(SDK_VERSION.to_owned());
-        opts.user_agent = Some(format!(
-            "{SDK_VERSION} Node ({}; {})",
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        ));
         let o = options.unwrap_or_default();
-        if let Some(ms) = o.timeout_ms {
-            if ms == 0 {
-                return sync(&env, Err(CoreError::invalid("timeoutMs", "must be positive")));
-            }
-            opts.timeout = Duration::from_millis(u64::from(ms));
-        }
-        if let Some(n) = o.max_retries {
-            opts.max_retries = n;
-        }
-        if let Some(b) = o.dangerous_allow_insecure_http {
-            opts.dangerous_allow_insecure_http = b;
-        }
-        let secret = Secret::new(client_secret);
-        let remote = sync(
-            &env,
-            RemoteClient::new(&env_url, client_id.clone(), secret.clone(), opts),
-        )?;
-        Ok(JsClient {
-            backend: Backend::Remote {
-                env_url: remote.env_url().to_owned(),
-                client_id,
-                client_secret: secret,
+        let defaults = RemoteSettings::default();
+        let settings = RemoteSettings {
+            timeout_ms: o.timeout_ms.map_or(defaults.timeout_ms, u64::from),
+            connect_timeout_ms: o
+                .connect_timeout_ms
+                .map_or(defaults.connect_timeout_ms, u64::from),
+            max_retries: o.max_retries.unwrap_or(defaults.max_retries),
+            dangerous_allow_insecure_http: o
+                .dangerous_allow_insecure_http
+                .unwrap_or(defaults.dangerous_allow_insecure_http),
+        };
+        let setup = Client::remote(
+            &env_url,
+            client_id,
+            Secret::new(client_secret),
+            settings,
+            SDK_VERSION,
+            "Node",
+        )
+        // The JavaScript options are camelCase: name the field as the caller wrote it.
+        .map_err(|e| match e {
+            CoreError::InvalidArgument { field, message } => CoreError::InvalidArgument {
+                field: camel(&field),
+                message,
             },
-            api: Arc::new(remote),
+            other => other,
+        });
+        Ok(JsClient {
+            setup: sync(&env, setup)?,
         })
     }
 
@@ -121,49 +125,44 @@ impl JsClient {
     /// and applies migrations before returning (the only blocking call of the package).
     #[napi(factory)]
     pub fn local(env: Env, database_url: String, options: Option<JsLocalOptions>) -> Result<JsClient> {
-        let options = options.unwrap_or_default();
-        let issuer = options
-            .issuer
-            .or_else(|| std::env::var("AUTHGATE_ISSUER").ok().filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| "http://localhost".to_owned());
-        let mut config = sync(&env, AuthorityConfig::from_env(issuer))?;
-        if let Some(pepper) = options.key_pepper {
-            config.key_pepper = Some(Secret::new(pepper));
-        }
-        if let Some(master) = options.master_key {
-            config.master_key = Some(Secret::new(master));
-        }
-        let issuer = config.issuer.clone();
-        let authority = sync(&env, block_on(Authority::open(&database_url, config)))?;
-        Ok(JsClient {
-            backend: Backend::Local { issuer },
-            api: Arc::new(authority),
-        })
+        let o = options.unwrap_or_default();
+        let settings = LocalSettings {
+            issuer: o.issuer,
+            key_pepper: o.key_pepper.map(Secret::new),
+            master_key: o.master_key.map(Secret::new),
+        };
+        let setup = sync(&env, block_on(Client::embedded(&database_url, &settings)))?;
+        Ok(JsClient { setup })
     }
 
-    /// `"remote"` or `"local"`.
+    /// `"remote"` or `"embedded"` (the same names in Python).
     #[napi(getter)]
     pub fn mode(&self) -> &'static str {
-        match self.backend {
-            Backend::Remote { .. } => "remote",
-            Backend::Local { .. } => "local",
-        }
+        self.setup.mode.name()
+    }
+
+    /// The remote options in effect; `null` for an embedded client.
+    #[napi(getter)]
+    pub fn options(&self) -> Option<JsEffectiveOptions> {
+        self.setup.settings.as_ref().map(|s| JsEffectiveOptions {
+            timeout_ms: s.timeout_ms as f64,
+            connect_timeout_ms: s.connect_timeout_ms as f64,
+            max_retries: s.max_retries,
+            dangerous_allow_insecure_http: s.dangerous_allow_insecure_http,
+        })
     }
 
     /// The issuer of this environment's access tokens (the environment URL when remote).
     #[napi(getter)]
     pub fn issuer(&self) -> String {
-        match &self.backend {
-            Backend::Remote { env_url, .. } => env_url.clone(),
-            Backend::Local { issuer } => issuer.clone(),
-        }
+        self.setup.issuer.clone()
     }
 
     /// The `scalekit.token` backend.
     #[napi]
     pub fn tokens(&self) -> JsTokenClient {
         JsTokenClient {
-            api: self.api.clone(),
+            api: self.setup.api.clone(),
         }
     }
 
@@ -171,7 +170,7 @@ impl JsClient {
     #[napi(js_name = "m2m")]
     pub fn m2m(&self) -> JsM2MClientApi {
         JsM2MClientApi {
-            api: self.api.clone(),
+            api: self.setup.api.clone(),
         }
     }
 
@@ -179,7 +178,7 @@ impl JsClient {
     #[napi]
     pub fn organizations(&self) -> JsOrganizationClient {
         JsOrganizationClient {
-            api: self.api.clone(),
+            api: self.setup.api.clone(),
         }
     }
 
@@ -187,24 +186,19 @@ impl JsClient {
     #[napi]
     pub fn users(&self) -> JsUserClient {
         JsUserClient {
-            api: self.api.clone(),
+            api: self.setup.api.clone(),
         }
     }
 
     /// A validator of this environment's access tokens: keys from `{envUrl}/keys` when remote,
     /// straight from the store when embedded; `iss` must be the environment URL unless
     /// `options.issuer` says otherwise.
-    #[napi]
+    #[napi(ts_args_type = "options?: JwtValidatorOptions | undefined | null")]
     pub fn jwt_validator(&self, env: Env, options: Option<JsValidatorOptions>) -> Result<JsJwtValidator> {
-        let result = match &self.backend {
-            Backend::Remote { env_url, .. } => {
-                JsJwtValidator::for_environment_url(env_url, options.unwrap_or_default())
-            }
-            Backend::Local { issuer } => {
-                JsJwtValidator::for_api(self.api.clone(), issuer, options.unwrap_or_default())
-            }
-        };
-        sync(&env, result)
+        sync(
+            &env,
+            JsJwtValidator::for_client(&self.setup, options.unwrap_or_default()),
+        )
     }
 
     /// The client-credentials grant for any client: the access token (`generateClientToken`).
@@ -216,7 +210,7 @@ impl JsClient {
         client_secret: String,
         scopes: Option<Vec<String>>,
     ) -> Result<PromiseRaw<'env, String>> {
-        let api = self.api.clone();
+        let api = self.setup.api.clone();
         let secret = Secret::new(client_secret);
         spawn(env, async move {
             let r = api
@@ -229,14 +223,10 @@ impl JsClient {
     /// An access token for this client's own environment credentials (`getClientAccessToken`).
     #[napi(ts_return_type = "Promise<string>")]
     pub fn get_client_access_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
-        let api = self.api.clone();
-        let credentials = match &self.backend {
-            Backend::Remote {
-                client_id,
-                client_secret,
-                ..
-            } => Ok((client_id.clone(), client_secret.clone())),
-            Backend::Local { .. } => Err(CoreError::FailedPrecondition(
+        let api = self.setup.api.clone();
+        let credentials = match &self.setup.credentials {
+            Some(c) => Ok((c.client_id.clone(), c.client_secret.clone())),
+            None => Err(CoreError::FailedPrecondition(
                 "an embedded client has no environment credentials".into(),
             )),
         };
@@ -245,5 +235,31 @@ impl JsClient {
             let r = api.issue_client_token(&id, secret.expose(), None).await?;
             Ok(r.access_token.into_inner())
         })
+    }
+}
+
+/// `timeout_ms` → `timeoutMs`.
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn camel() {
+        assert_eq!(super::camel("connect_timeout_ms"), "connectTimeoutMs");
+        assert_eq!(super::camel("issuer"), "issuer");
     }
 }

@@ -10,12 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authgate_core::AuthApi;
 use authgate_core::Error as CoreError;
 use authgate_core::jwt::{
-    Algorithm, Claims, FixedClock, JwksConfig, JwtValidator, KeySource, ScopeMatch, SyncValidation,
-    ValidatorConfig,
+    Algorithm, Claims, FixedClock, JwtValidator, KeySource, ScopeMatch, SyncValidation, ValidatorConfig,
 };
+use authgate_core::setup::Client;
 use napi::bindgen_prelude::{Either, PromiseRaw, block_on, within_runtime_if_available};
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -28,6 +27,7 @@ use crate::errors::{spawn, sync};
 #[derive(Debug, Default)]
 pub struct JsValidatorOptions {
     /// A fixed JWK Set (object or JSON text), never refetched: for keys you hold yourself.
+    #[napi(ts_type = "{ keys: object[] } | string")]
     pub jwks: Option<Value>,
     /// The JWK Set URL (`https`, or `http` to loopback). Without it, keys are found by OpenID
     /// Connect discovery from `issuer`.
@@ -51,6 +51,7 @@ pub struct JsValidatorOptions {
     /// Scopes every token must carry [none].
     pub required_scopes: Option<Vec<String>>,
     /// `requiredScopes` match: `"all"` or `"any"` [all].
+    #[napi(ts_type = "'all' | 'any'")]
     pub scope_match: Option<String>,
     /// Capacity of the verified-token cache; 0 disables it [10000].
     pub token_cache_size: Option<u32>,
@@ -168,27 +169,12 @@ pub struct JsJwtValidator {
 }
 
 impl JsJwtValidator {
-    /// The validator of an environment's tokens: keys at `{envUrl}/keys`, issuer `envUrl`.
-    pub(crate) fn for_environment_url(env_url: &str, o: JsValidatorOptions) -> authgate_core::Result<Self> {
-        let base = env_url.trim_end_matches('/');
-        let mut config = ValidatorConfig::jwks_url(format!("{base}/keys")).with_issuer(base);
-        // The environment client already decided whether plain http is acceptable.
-        config.jwks.dangerous_allow_insecure_http = true;
-        Self::build(config, o)
-    }
-
-    /// The validator of an embedded authority's tokens: keys straight from its store.
-    pub(crate) fn for_api(
-        api: Arc<dyn AuthApi>,
-        issuer: &str,
-        o: JsValidatorOptions,
-    ) -> authgate_core::Result<Self> {
-        let mut config = ValidatorConfig::new(KeySource::api(api)).with_issuer(issuer);
-        // As in `authgate serve`, tuned for keys read from the local store: re-read every minute
-        // (a retired key stops validating within a minute), an unknown kid looked up again after
-        // 100 ms (a key rotated at once on another node sharing the store is accepted at once).
-        // Options given explicitly still win.
-        config.jwks = JwksConfig::for_local_store();
+    /// The validator of a client's tokens, by the core's set-up rules: the client's shared keys
+    /// (`{envUrl}/keys` when remote, the store when embedded), `iss` the client's issuer unless
+    /// `o.issuer` says otherwise. Other options given explicitly still apply.
+    pub(crate) fn for_client(client: &Client, mut o: JsValidatorOptions) -> authgate_core::Result<Self> {
+        let config = client.validator_config(o.issuer.as_deref(), Vec::new());
+        o.issuer = None;
         Self::build(config, o)
     }
 
@@ -306,7 +292,7 @@ impl JsJwtValidator {
     }
 
     /// The JWKS cache's state.
-    #[napi]
+    #[napi(ts_return_type = "JwksStatus")]
     pub fn status(&self) -> JsJwksStatus {
         let s = self.inner.status();
         JsJwksStatus {

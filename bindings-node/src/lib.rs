@@ -13,6 +13,7 @@
 //! - [`organization`]: organizations and users (`scalekit.organization`, `scalekit.user`).
 //! - [`jwt`]: `JwtValidator`, synchronous verification on the calling thread.
 //! - [`oauth`]: `ClientCredentials`, the client-credentials token fetcher.
+//! - [`policy`]: the request policy of the Express middleware (bearer rule, answers).
 //! - [`errors`]: the one mapping from [`authgate_core::Error`] to a JavaScript error.
 //!
 //! Network and store work runs on napi's tokio runtime and returns Promises; CPU-bound JWT
@@ -26,6 +27,7 @@ pub mod jwt;
 pub mod m2m;
 pub mod oauth;
 pub mod organization;
+pub mod policy;
 pub mod token;
 
 use chrono::{DateTime, Utc};

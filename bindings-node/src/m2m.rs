@@ -39,6 +39,7 @@ pub struct JsClientSecret {
     /// Who created it, when known.
     pub created_by: Option<String>,
     /// `ClientSecretStatus`: 0 = ACTIVE, 1 = INACTIVE.
+    #[napi(ts_type = "0 | 1")]
     pub status: u32,
     /// When it stops working, if ever.
     pub expire_time: Option<DateTime<Utc>>,

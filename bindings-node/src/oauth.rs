@@ -32,6 +32,7 @@ pub struct JsClientCredentialsOptions {
     /// Extra form parameters, e.g. `{audience: '…'}` [none].
     pub extra_params: Option<HashMap<String, String>>,
     /// `client_secret_post` or `client_secret_basic` [client_secret_post].
+    #[napi(ts_type = "'client_secret_post' | 'client_secret_basic'")]
     pub auth_method: Option<String>,
     /// Timeout of one token request in seconds [10].
     pub timeout: Option<f64>,

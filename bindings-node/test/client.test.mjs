@@ -65,7 +65,7 @@ for (const mode of modes) {
     })
 
     test('mode, issuer and the official aliases', () => {
-      assert.equal(sk.mode, mode === 'remote' ? 'remote' : 'local')
+      assert.equal(sk.mode, mode === 'remote' ? 'remote' : 'embedded')
       assert.equal(sk.issuer, mode === 'remote' ? server.url : LOCAL_ISSUER)
       assert.equal(Scalekit, ScalekitClient)
     })

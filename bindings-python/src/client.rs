@@ -3,11 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use authgate_core::authority::{Authority, AuthorityConfig};
-use authgate_core::jwt::{
-    AuthApiKeys, JwksCache, JwksConfig, JwtValidator, KeySource, ScopeMatch, ValidatorConfig,
-};
-use authgate_core::remote::{RemoteClient, RemoteOptions};
+use authgate_core::jwt::{JwtValidator, ScopeMatch};
+use authgate_core::setup::{self, Client, LocalSettings, RemoteSettings};
 use authgate_core::{AuthApi, Error, Secret};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -21,41 +18,34 @@ use crate::tokens::PyTokenService;
 use crate::types::{self, repr_str};
 use crate::users::PyUserService;
 
-/// Issuer of an embedded authority when neither `issuer=` nor `AUTHGATE_ISSUER` is given.
-const DEFAULT_LOCAL_ISSUER: &str = "http://localhost";
+/// The `x-sdk-version` this package sends.
+const SDK_VERSION: &str = concat!("Authgate-Python/", env!("CARGO_PKG_VERSION"));
 
 /// At most this many (issuer, audience) combinations keep a validator (and its verified-token
 /// cache); further combinations get a fresh validator per call, sharing the same keys.
 const MAX_VALIDATORS: usize = 32;
 
-/// Where the client's operations go.
-enum Mode {
-    /// A Scalekit-compatible environment over HTTPS (`authgate serve`, or Scalekit).
-    Remote {
-        client_id: String,
-        client_secret: Secret,
-    },
-    /// An authority in this process, on a SQLite file or a PostgreSQL database.
+/// What `repr` shows of the client's origin.
+enum Origin {
+    /// The environment's client id.
+    Remote { client_id: String },
+    /// The database URL, password redacted.
     Embedded { database: String },
 }
 
 /// (issuer, audiences) of a validator.
 type ValidatorKey = (String, Vec<String>);
 
-/// The client's JWT validation: one key cache, one validator per (issuer, audiences).
+/// The client's JWT validation: the keys of its set-up, one validator per (issuer, audiences).
 struct Jwt {
-    keys: JwksCache,
-    issuer: String,
-    source: String,
+    setup: Client,
     validators: Mutex<HashMap<ValidatorKey, Py<PyJwtValidator>>>,
 }
 
 impl Jwt {
-    fn new(keys: JwksCache, issuer: String, source: String) -> Self {
+    fn new(setup: Client) -> Self {
         Jwt {
-            keys,
-            issuer,
-            source,
+            setup,
             validators: Mutex::new(HashMap::new()),
         }
     }
@@ -66,7 +56,12 @@ impl Jwt {
         issuer: Option<String>,
         audiences: Vec<String>,
     ) -> PyResult<Py<PyJwtValidator>> {
-        let key = (issuer.unwrap_or_else(|| self.issuer.clone()), audiences);
+        let key = (
+            issuer
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| self.setup.issuer.clone()),
+            audiences,
+        );
         // The lock is never held across anything that may run Python code (allocation can run
         // finalizers, which can switch threads): another thread waiting for it with the GIL
         // would deadlock. Cloning a `Py` only increments a reference count.
@@ -74,11 +69,9 @@ impl Jwt {
         if let Some(validator) = lock().get(&key) {
             return Ok(validator.clone_ref(py));
         }
-        let mut config = ValidatorConfig::new(KeySource::Cache(self.keys.clone()));
-        config.issuer = Some(key.0.clone());
-        config.audiences = key.1.clone();
+        let config = self.setup.validator_config(Some(&key.0), key.1.clone());
         let inner = JwtValidator::new(config).map_err(errors::to_py)?;
-        let validator = Py::new(py, PyJwtValidator::wrap(inner, self.source.clone()))?;
+        let validator = Py::new(py, PyJwtValidator::wrap(inner, self.setup.key_source.clone()))?;
         let existing = {
             let mut validators = lock();
             match validators.get(&key) {
@@ -107,7 +100,7 @@ impl Jwt {
 #[pyclass(name = "ScalekitClient", module = "authgate", frozen)]
 pub struct PyScalekitClient {
     api: Arc<dyn AuthApi>,
-    mode: Mode,
+    origin: Origin,
     env_url: String,
     jwt: Jwt,
     tokens: Py<PyTokenService>,
@@ -117,23 +110,17 @@ pub struct PyScalekitClient {
 }
 
 impl PyScalekitClient {
-    fn build(
-        py: Python<'_>,
-        api: Arc<dyn AuthApi>,
-        mode: Mode,
-        env_url: String,
-        keys: JwksCache,
-        source: String,
-    ) -> PyResult<Self> {
+    fn build(py: Python<'_>, setup: Client, origin: Origin) -> PyResult<Self> {
+        let api = setup.api.clone();
         Ok(PyScalekitClient {
             tokens: Py::new(py, PyTokenService::new(api.clone()))?,
             m2m_client: Py::new(py, PyM2MClientService::new(api.clone()))?,
             organization: Py::new(py, PyOrganizationService::new(api.clone()))?,
             users: Py::new(py, PyUserService::new(api.clone()))?,
-            jwt: Jwt::new(keys, env_url.clone(), source),
+            env_url: setup.issuer.clone(),
+            jwt: Jwt::new(setup),
             api,
-            mode,
-            env_url,
+            origin,
         })
     }
 
@@ -174,51 +161,77 @@ impl PyScalekitClient {
 #[pymethods]
 impl PyScalekitClient {
     /// A client of the environment at `env_url`, authenticating with its API credentials.
-    /// Nothing is sent until the first call.
+    /// Nothing is sent until the first call. Options (defaults in `tests/vectors/client_options.json`,
+    /// the same as Node's): `timeout_ms` (10000), `connect_timeout_ms` (5000), `max_retries` (2),
+    /// `dangerous_allow_insecure_http` (False).
     #[new]
-    fn new(py: Python<'_>, env_url: &str, client_id: String, client_secret: String) -> PyResult<Self> {
-        let mut options = RemoteOptions::default();
-        options.sdk_version = Some(format!("Authgate-Python/{}", env!("CARGO_PKG_VERSION")));
-        let secret = Secret::new(client_secret);
-        let remote =
-            RemoteClient::new(env_url, client_id.clone(), secret.clone(), options).map_err(errors::to_py)?;
-        let env_url = remote.env_url().to_owned();
-        let jwks_url = format!("{env_url}/keys");
-        let keys =
-            JwksCache::shared_url(Some(&env_url), &jwks_url, JwksConfig::default()).map_err(errors::to_py)?;
-        let mode = Mode::Remote {
-            client_id,
-            client_secret: secret,
+    #[pyo3(signature = (
+        env_url,
+        client_id,
+        client_secret,
+        *,
+        timeout_ms=None,
+        connect_timeout_ms=None,
+        max_retries=None,
+        dangerous_allow_insecure_http=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        env_url: &str,
+        client_id: String,
+        client_secret: String,
+        timeout_ms: Option<u64>,
+        connect_timeout_ms: Option<u64>,
+        max_retries: Option<u32>,
+        dangerous_allow_insecure_http: Option<bool>,
+    ) -> PyResult<Self> {
+        let defaults = RemoteSettings::default();
+        let settings = RemoteSettings {
+            timeout_ms: timeout_ms.unwrap_or(defaults.timeout_ms),
+            connect_timeout_ms: connect_timeout_ms.unwrap_or(defaults.connect_timeout_ms),
+            max_retries: max_retries.unwrap_or(defaults.max_retries),
+            dangerous_allow_insecure_http: dangerous_allow_insecure_http
+                .unwrap_or(defaults.dangerous_allow_insecure_http),
         };
-        PyScalekitClient::build(py, Arc::new(remote), mode, env_url, keys, jwks_url)
+        let runtime = format!("Python {}.{}", py.version_info().major, py.version_info().minor);
+        let setup = Client::remote(
+            env_url,
+            client_id.clone(),
+            Secret::new(client_secret),
+            settings,
+            SDK_VERSION,
+            &runtime,
+        )
+        .map_err(errors::to_py)?;
+        PyScalekitClient::build(py, setup, Origin::Remote { client_id })
     }
 
     /// An embedded client: the authority runs in this process on `database_url`
     /// (`sqlite:///path/to/file.db`, or `postgres://…` to share a store with other nodes).
     /// `issuer` is the `iss` of the access tokens it issues and requires (default:
-    /// `AUTHGATE_ISSUER`, else `http://localhost`). `AUTHGATE_KEY_PEPPER` and
-    /// `AUTHGATE_MASTER_KEY` are read from the environment as by `authgate serve`.
+    /// `AUTHGATE_ISSUER`, else `http://localhost`); `key_pepper` and `master_key` default to
+    /// `AUTHGATE_KEY_PEPPER` and `AUTHGATE_MASTER_KEY`, as read by `authgate serve`.
     #[staticmethod]
-    #[pyo3(signature = (database_url, issuer=None))]
-    fn local(py: Python<'_>, database_url: String, issuer: Option<String>) -> PyResult<Self> {
-        let issuer = issuer
-            .or_else(|| std::env::var("AUTHGATE_ISSUER").ok().filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| DEFAULT_LOCAL_ISSUER.to_owned());
-        let config = AuthorityConfig::from_env(issuer).map_err(errors::to_py)?;
-        let url = database_url.clone();
-        let authority = runtime::block_on(py, async move { Authority::open(&url, config).await })?;
-        let issuer = authority.config().issuer.clone();
-        let api: Arc<dyn AuthApi> = Arc::new(authority);
-        // The keys come from the local store, tuned as in `authgate serve`: re-read every minute
-        // (a retired key stops validating within a minute), an unknown kid looked up again after
-        // 100 ms (a key rotated at once on another node sharing the store is accepted at once).
-        let keys =
-            JwksCache::from_provider(Arc::new(AuthApiKeys(api.clone())), JwksConfig::for_local_store())
-                .map_err(errors::to_py)?;
-        let mode = Mode::Embedded {
-            database: redact_database_url(&database_url),
+    #[pyo3(signature = (database_url, issuer=None, *, key_pepper=None, master_key=None))]
+    fn local(
+        py: Python<'_>,
+        database_url: String,
+        issuer: Option<String>,
+        key_pepper: Option<String>,
+        master_key: Option<String>,
+    ) -> PyResult<Self> {
+        let settings = LocalSettings {
+            issuer,
+            key_pepper: key_pepper.map(Secret::new),
+            master_key: master_key.map(Secret::new),
         };
-        PyScalekitClient::build(py, api, mode, issuer, keys, "embedded authority".to_owned())
+        let url = database_url.clone();
+        let setup = runtime::block_on(py, async move { Client::embedded(&url, &settings).await })?;
+        let origin = Origin::Embedded {
+            database: setup::redact_database_url(&database_url),
+        };
+        PyScalekitClient::build(py, setup, origin)
     }
 
     /// API keys: `create_token`, `validate_token`, `list_tokens`, `update_token`, `invalidate_token`.
@@ -252,13 +265,25 @@ impl PyScalekitClient {
         &self.env_url
     }
 
-    /// `"remote"` or `"embedded"`.
+    /// `"remote"` or `"embedded"` (the same names in Node).
     #[getter]
     fn mode(&self) -> &'static str {
-        match self.mode {
-            Mode::Remote { .. } => "remote",
-            Mode::Embedded { .. } => "embedded",
-        }
+        self.jwt.setup.mode.name()
+    }
+
+    /// The remote options in effect (`timeout_ms`, `connect_timeout_ms`, `max_retries`,
+    /// `dangerous_allow_insecure_http`); `None` for an embedded client.
+    #[getter]
+    fn options<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(s) = &self.jwt.setup.settings else {
+            return Ok(None);
+        };
+        let dict = PyDict::new(py);
+        dict.set_item("timeout_ms", s.timeout_ms)?;
+        dict.set_item("connect_timeout_ms", s.connect_timeout_ms)?;
+        dict.set_item("max_retries", s.max_retries)?;
+        dict.set_item("dangerous_allow_insecure_http", s.dangerous_allow_insecure_http)?;
+        Ok(Some(dict))
     }
 
     /// Verifies a JWT access token and returns its claims (`dict`). The issuer must be the
@@ -351,16 +376,16 @@ impl PyScalekitClient {
     /// An access token for the client's own environment credentials (remote mode; an embedded
     /// client has no credentials of its own).
     fn get_client_access_token(&self, py: Python<'_>) -> PyResult<String> {
-        match &self.mode {
-            Mode::Remote {
-                client_id,
-                client_secret,
-            } => {
+        match &self.jwt.setup.credentials {
+            Some(credentials) => {
                 let api = &self.api;
-                let token = runtime::block_on(py, api.issue_client_token(client_id, client_secret.expose(), None))?;
+                let token = runtime::block_on(
+                    py,
+                    api.issue_client_token(&credentials.client_id, credentials.client_secret.expose(), None),
+                )?;
                 Ok(token.access_token.into_inner())
             }
-            Mode::Embedded { .. } => Err(errors::to_py(Error::FailedPrecondition(
+            None => Err(errors::to_py(Error::FailedPrecondition(
                 "an embedded client has no client credentials; use generate_client_token(client_id, client_secret)"
                     .into(),
             ))),
@@ -368,31 +393,17 @@ impl PyScalekitClient {
     }
 
     fn __repr__(&self) -> String {
-        match &self.mode {
-            Mode::Remote { client_id, .. } => format!(
+        match &self.origin {
+            Origin::Remote { client_id } => format!(
                 "ScalekitClient(env_url={}, client_id={})",
                 repr_str(&self.env_url),
                 repr_str(client_id)
             ),
-            Mode::Embedded { database } => format!(
+            Origin::Embedded { database } => format!(
                 "ScalekitClient.local({}, issuer={})",
                 repr_str(database),
                 repr_str(&self.env_url)
             ),
         }
-    }
-}
-
-/// The database URL without its password, for `repr`.
-fn redact_database_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }

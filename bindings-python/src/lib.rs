@@ -3,6 +3,7 @@
 //! This crate translates; the logic lives in `authgate-core`. One file per concept:
 //! [`client`] (`ScalekitClient`), [`tokens`] (API keys), [`m2m`] (M2M clients),
 //! [`organizations`], [`users`], [`jwt`] (`JwtValidator`), [`oauth`] (`ClientCredentials`),
+//! [`policy`] (the request policy of the web adapters),
 //! [`errors`] (the one error mapping), [`types`] (value conversions) and [`runtime`] (the tokio
 //! runtime owned by the binding). The public Python
 //! package (`python/authgate/`) re-exports this module and adds the Flask / FastAPI adapters.
@@ -13,6 +14,7 @@ mod jwt;
 mod m2m;
 mod oauth;
 mod organizations;
+mod policy;
 mod runtime;
 mod tokens;
 mod types;
@@ -40,6 +42,8 @@ mod _native {
         PyCreateOrganization, PyListOrganizationsResponse, PyOrganization, PyOrganizationResponse,
         PyOrganizationService,
     };
+    #[pymodule_export]
+    use crate::policy::{check_bearer, http_answer};
     #[pymodule_export]
     use crate::runtime::_after_fork_in_child;
     #[pymodule_export]

@@ -12,6 +12,9 @@
 //!   secrets, signing keys and the client-credentials grant.
 //! - [`jwt`]: JWT validation against cached JWKS, scope checks, the verified-token cache.
 //! - [`oauth`]: a client-credentials token fetcher (cache, refresh-ahead, single-flight).
+//! - [`policy`]: the request policy of every HTTP surface: bearer extraction and the answer
+//!   (status, body, `WWW-Authenticate`, `Retry-After`) to a rejected request.
+//! - [`setup`]: the rules that turn client settings into an [`AuthApi`], its keys and validators.
 //! - [`remote`]: an HTTP client of a Scalekit-compatible environment.
 //! - [`api`]: [`AuthApi`], the operations both the authority and the remote client offer.
 //! - [`error`]: [`Error`], one error type with stable codes.
@@ -28,7 +31,9 @@ pub mod keys;
 pub mod model;
 pub(crate) mod net;
 pub mod oauth;
+pub mod policy;
 pub mod remote;
+pub mod setup;
 pub mod store;
 pub mod wire;
 

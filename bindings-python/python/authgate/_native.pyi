@@ -26,6 +26,8 @@ __all__ = [
     "Organization",
     "OrganizationResponse",
     "OrganizationService",
+    "check_bearer",
+    "http_answer",
     "_after_fork_in_child",
     "CreateTokenResponse",
     "ListTokensResponse",
@@ -48,13 +50,34 @@ __version__: Final[str]
 
 def _after_fork_in_child() -> None: ...
 
+# --- request policy (the Flask / FastAPI adapters) -------------------------------------------
+
+def check_bearer(
+    authorization: str | None, realm: str | None = "api"
+) -> str | tuple[int, dict[str, str], dict[str, str]]: ...
+def http_answer(
+    code: str, http_status: int | None = None, missing_scopes: Sequence[str] = ..., realm: str | None = "api"
+) -> tuple[int, dict[str, str], dict[str, str]] | None: ...
+
 # --- client --------------------------------------------------------------------------------
 
 @final
 class ScalekitClient:
-    def __new__(cls, env_url: str, client_id: str, client_secret: str) -> ScalekitClient: ...
+    def __new__(
+        cls,
+        env_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout_ms: int | None = None,
+        connect_timeout_ms: int | None = None,
+        max_retries: int | None = None,
+        dangerous_allow_insecure_http: bool | None = None,
+    ) -> ScalekitClient: ...
     @staticmethod
-    def local(database_url: str, issuer: str | None = None) -> ScalekitClient: ...
+    def local(
+        database_url: str, issuer: str | None = None, *, key_pepper: str | None = None, master_key: str | None = None
+    ) -> ScalekitClient: ...
     @property
     def tokens(self) -> TokenService: ...
     @property
@@ -67,6 +90,8 @@ class ScalekitClient:
     def env_url(self) -> str: ...
     @property
     def mode(self) -> Literal["remote", "embedded"]: ...
+    @property
+    def options(self) -> dict[str, Any] | None: ...
     def validate_access_token_and_get_claims(
         self, token: str, options: TokenValidationOptions | None = None, audience: str | Sequence[str] | None = None
     ) -> dict[str, Any]: ...

@@ -22,10 +22,12 @@
 ``RequireScope`` also honours FastAPI's ``Security(..., scopes=[...])``. Both dependencies
 declare an HTTP bearer security scheme, so the OpenAPI document (and Swagger UI's lock) shows it.
 
-Answers: no credentials → 401 with ``WWW-Authenticate: Bearer``; rejected credential → 401
+Answers come from the core's request policy, the same as Flask's, the server's and the Express
+middleware's (``tests/vectors/middleware.json``): no credentials → 401 with
+``WWW-Authenticate: Bearer realm="api"``; a malformed, oversize or rejected credential → 401
 ``error="invalid_token"``; valid token without the scopes → 403
 ``error="insufficient_scope", scope="…"``; keys or key service unreachable → 503 with
-``Retry-After``. Bodies are ``{"error": …}`` once ``init_app`` installed the handler, FastAPI's
+``Retry-After: 5``. Bodies are ``{"error": …}`` once ``init_app`` installed the handler, FastAPI's
 ``{"detail": …}`` otherwise.
 
 The event loop is never blocked: a JWT is verified inline only when the keys are cached (pure
@@ -43,12 +45,12 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from authgate import _http
+from authgate import _policy
 from authgate._native import JwtValidator, ScalekitClient, TokenInfo
 
 __all__ = ["init_app", "ApiKey", "RequireScope", "AuthError", "bearer_scheme"]
 
-Source = _http.JwtSource
+Source = _policy.JwtSource
 
 #: The security scheme both dependencies declare (``auto_error=False``: they answer themselves).
 bearer_scheme = HTTPBearer(
@@ -89,15 +91,17 @@ def _bound(request: Request) -> Source:
     return client  # type: ignore[no-any-return]
 
 
-def _raise(answer: _http.Answer) -> NoReturn:
+def _raise(answer: _policy.Answer) -> NoReturn:
     status, body, headers = answer
     raise AuthError(status_code=status, detail=str(body["error"]), headers=headers)
 
 
-def _token(credentials: Optional[HTTPAuthorizationCredentials], realm: Optional[str]) -> str:
-    token = credentials.credentials.strip() if credentials is not None else ""
-    if not token or " " in token:
-        _raise(_http.missing(realm))
+def _token(request: Request, realm: Optional[str]) -> str:
+    """The request's bearer token by the core's rule (read from the raw header: the security
+    scheme's parsing is only there for the OpenAPI document)."""
+    token = _policy.bearer_token(request.headers.get("authorization"), realm)
+    if not isinstance(token, str):
+        _raise(token)
     return token
 
 
@@ -105,7 +109,7 @@ class ApiKey:
     """Dependency: requires a valid API key; returns its ``TokenInfo`` (also stored in
     ``request.state.token_info``). The check runs in a worker thread."""
 
-    def __init__(self, client: Optional[ScalekitClient] = None, *, realm: Optional[str] = "api") -> None:
+    def __init__(self, client: Optional[ScalekitClient] = None, *, realm: Optional[str] = _policy.DEFAULT_REALM) -> None:
         if client is not None and not isinstance(client, ScalekitClient):
             raise TypeError(f"ApiKey: expected a ScalekitClient, got {type(client).__name__}")
         self.client = client
@@ -114,16 +118,16 @@ class ApiKey:
     async def __call__(
         self,
         request: Request,
-        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme),
+        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme),  # for OpenAPI
     ) -> TokenInfo:
-        token = _token(credentials, self.realm)
+        token = _token(request, self.realm)
         client = self.client if self.client is not None else _bound(request)
         if not isinstance(client, ScalekitClient):
             raise TypeError("ApiKey needs a ScalekitClient (API keys are validated by the key service)")
         try:
             result = await anyio.to_thread.run_sync(client.tokens.validate_token, token)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, self.realm)
+            answer = _policy.answer_for(error, self.realm)
             if answer is None:
                 raise
             _raise(answer)
@@ -144,7 +148,7 @@ class RequireScope:
         client: Union[Source, str, None] = None,
         *scopes: str,
         any: bool = False,  # noqa: A002 - the documented name
-        realm: Optional[str] = "api",
+        realm: Optional[str] = _policy.DEFAULT_REALM,
     ) -> None:
         if isinstance(client, str):
             scopes = (client, *scopes)
@@ -163,11 +167,11 @@ class RequireScope:
         self,
         request: Request,
         security_scopes: SecurityScopes,
-        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme),
+        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme),  # for OpenAPI
     ) -> Dict[str, Any]:
-        token = _token(credentials, self.realm)
+        token = _token(request, self.realm)
         required = self.scopes + [s for s in security_scopes.scopes if s not in self.scopes]
-        validator = _http.jwt_validator(self.client if self.client is not None else _bound(request))
+        validator = _policy.jwt_validator(self.client if self.client is not None else _bound(request))
         try:
             claims = validator.try_validate(token, required, any=self.any)
             if claims is None:
@@ -176,7 +180,7 @@ class RequireScope:
                     functools.partial(validator.validate, token, required, any=self.any)
                 )
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, self.realm)
+            answer = _policy.answer_for(error, self.realm)
             if answer is None:
                 raise
             _raise(answer)

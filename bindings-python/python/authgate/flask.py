@@ -23,10 +23,13 @@ or pass the client explicitly: ``@authenticate_token(client=client)``,
 ``@require_scope("a", "b", any=True, client=validator)`` (a ``ScalekitClient`` or any
 ``JwtValidator``, e.g. for Auth0 or Keycloak tokens).
 
-Answers, with JSON bodies ``{"error": …}``: no credentials → 401 with
-``WWW-Authenticate: Bearer``; rejected credential → 401 ``error="invalid_token"``; valid token
-without the scopes → 403 ``error="insufficient_scope", scope="…"``; keys or key service
-unreachable → 503 with ``Retry-After``. The token is always verified before scopes are checked.
+Answers come from the core's request policy, the same as the server's and the Express
+middleware's (``tests/vectors/middleware.json``), with JSON bodies ``{"error": …}``: no
+credentials → 401 with ``WWW-Authenticate: Bearer realm="api"``; a malformed, oversize or
+rejected credential → 401 ``error="invalid_token"``; valid token without the scopes → 403
+``error="insufficient_scope", scope="…"``; keys or key service unreachable → 503 with
+``Retry-After: 5``. The token is always verified before scopes are checked. The realm is
+``app.config["AUTHGATE_REALM"]`` (default ``"api"``).
 
 Validation is synchronous: JWTs on cached keys cost tens of microseconds with the GIL held; API
 keys (remote or store lookups) and key fetches release the GIL while they wait.
@@ -41,7 +44,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar, Union,
 from flask import Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from authgate import _http
+from authgate import _policy
 from authgate._native import JwtValidator, ScalekitClient
 
 __all__ = ["init_app", "authenticate_token", "require_scope", "EXTENSION_KEY", "CONFIG_KEY"]
@@ -53,7 +56,7 @@ CONFIG_KEY = "AUTHGATE_CLIENT"
 #: ``app.config`` key for the ``realm`` of ``WWW-Authenticate`` challenges (default ``"api"``).
 REALM_KEY = "AUTHGATE_REALM"
 
-Source = _http.JwtSource
+Source = _policy.JwtSource
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -75,11 +78,11 @@ def _bound() -> Source:
 
 
 def _realm() -> Optional[str]:
-    realm = current_app.config.get(REALM_KEY, "api")
+    realm = current_app.config.get(REALM_KEY, _policy.DEFAULT_REALM)
     return str(realm) if realm else None
 
 
-def _respond(answer: _http.Answer) -> ResponseReturnValue:
+def _respond(answer: _policy.Answer) -> ResponseReturnValue:
     status, body, headers = answer
     response = jsonify(body)
     response.status_code = status
@@ -117,13 +120,13 @@ def _guard(verify: Callable[[str], None]) -> Callable[[], Optional[ResponseRetur
 
     def check() -> Optional[ResponseReturnValue]:
         realm = _realm()
-        token = _http.bearer_token(request.headers.get("Authorization"))
-        if token is None:
-            return _respond(_http.missing(realm))
+        token = _policy.bearer_token(request.headers.get("Authorization"), realm)
+        if not isinstance(token, str):
+            return _respond(token)
         try:
             verify(token)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _http.answer_for(error, realm)
+            answer = _policy.answer_for(error, realm)
             if answer is None:
                 raise
             return _respond(answer)
@@ -168,7 +171,7 @@ def _scope_check(
     required = list(scopes)
 
     def verify(token: str) -> None:
-        validator = _http.jwt_validator(client if client is not None else _bound())
+        validator = _policy.jwt_validator(client if client is not None else _bound())
         g.token_claims = validator.validate(token, required, any=any_scope)
 
     return _guard(verify)

@@ -61,7 +61,6 @@
 
 mod algorithm;
 mod cache;
-mod challenge;
 mod claims;
 mod clock;
 pub mod jwks;
@@ -69,8 +68,8 @@ mod keyset;
 mod token;
 mod validator;
 
+pub use crate::policy::www_authenticate;
 pub use algorithm::{Algorithm, DEFAULT_ALGORITHMS};
-pub use challenge::www_authenticate;
 pub use claims::{Claims, DEFAULT_SCOPE_CLAIMS, ScopeMatch};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use jwks::{AuthApiKeys, JwksCache, JwksConfig, JwksStatus, KeyProvider, KeySource};

@@ -3,20 +3,20 @@
 //! The token must be a JWT issued by this server's `/oauth/token` to environment credentials
 //! (`skc_…`), verified against the authority's own signing keys. Verification goes first,
 //! authorisation second: a missing or invalid token is a 401 with a `WWW-Authenticate: Bearer`
-//! challenge; a valid token of an M2M client (`m2morg_…`) is a 403.
+//! challenge; a valid token of an M2M client (`m2morg_…`) is a 403. The bearer rule and the
+//! challenges are the core's request policy ([`authgate_core::policy`]), shared with the Flask,
+//! FastAPI and Express middleware; the body stays the Scalekit error body.
 
-use authgate_core::Error;
 use authgate_core::keys::ENVIRONMENT_CLIENT_ID_PREFIX;
+use authgate_core::policy::{self, Rejection};
+use authgate_core::{Error, TokenError};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
-use super::error::{ApiError, CHALLENGE_BEARER, CHALLENGE_INSUFFICIENT};
+use super::error::ApiError;
 use super::metrics::AdminAuth;
 use super::state::AppState;
-
-/// Longest bearer token looked at; longer ones are refused unread.
-const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// A request authenticated with an environment access token. Extracting it performs the check.
 #[derive(Debug)]
@@ -25,52 +25,56 @@ pub struct Admin {
     pub client_id: String,
 }
 
-/// The bearer token of the `Authorization` header, if any (RFC 6750 §2.1).
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
+/// The bearer token of the `Authorization` header, by the core's one rule ([`policy::bearer`]).
+/// A header that is not visible ASCII is a malformed credential.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, Rejection> {
+    match headers.get(header::AUTHORIZATION) {
+        None => policy::bearer(None),
+        Some(value) => match value.to_str() {
+            Ok(text) => policy::bearer(Some(text)),
+            Err(_) => Err(Rejection::Invalid(Some(TokenError::Malformed))),
+        },
     }
-    let token = token.trim();
-    (!token.is_empty()).then_some(token)
+}
+
+/// The 401 of a rejected access token: `unauthenticated` in the body, the core's challenge for
+/// `rejection` in `WWW-Authenticate`.
+fn rejected(rejection: Rejection) -> ApiError {
+    let message = match &rejection {
+        Rejection::Missing => "missing bearer access token".to_owned(),
+        Rejection::Invalid(Some(why)) => format!("invalid access token: {why}"),
+        _ => "invalid access token: token_validation_failed".to_owned(),
+    };
+    ApiError::from(Error::Unauthenticated(message)).with_rejection(&rejection)
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(token) = bearer(&parts.headers) else {
-            state.metrics.admin_auth(AdminAuth::Missing);
-            return Err(
-                ApiError::from(Error::Unauthenticated("missing bearer access token".into()))
-                    .with_challenge(CHALLENGE_BEARER),
-            );
+        let token = match bearer(&parts.headers) {
+            Ok(token) => token,
+            Err(rejection) => {
+                state.metrics.admin_auth(match rejection {
+                    Rejection::Missing => AdminAuth::Missing,
+                    _ => AdminAuth::Invalid,
+                });
+                return Err(rejected(rejection));
+            }
         };
-        let rejected = |reason: Error| {
-            let message = match &reason {
-                Error::InvalidToken(why) => format!("invalid access token: {why}"),
-                other => format!("invalid access token: {}", other.code()),
-            };
-            ApiError::from(Error::Unauthenticated(message)).with_token_challenge(&reason)
-        };
-        if token.len() > MAX_TOKEN_LEN {
-            state.metrics.admin_auth(AdminAuth::Invalid);
-            return Err(rejected(Error::InvalidToken(authgate_core::TokenError::TooLarge)));
-        }
         let client_id = match state.verify_admin_token(token).await {
             Ok(client_id) => client_id,
             Err(err @ (Error::KeysUnavailable(_) | Error::Unavailable(_) | Error::Store(_))) => {
                 state.metrics.admin_auth(AdminAuth::Unavailable);
-                return Err(err.into());
+                return Err(ApiError::from(err).with_rejection(&Rejection::Unavailable));
             }
             Err(err) => {
                 state.metrics.admin_auth(AdminAuth::Invalid);
                 let reason = match err {
-                    e @ Error::InvalidToken(_) => e,
-                    _ => Error::TokenValidationFailed,
+                    Error::InvalidToken(why) => Some(why),
+                    _ => None,
                 };
-                return Err(rejected(reason));
+                return Err(rejected(Rejection::Invalid(reason)));
             }
         };
         if !client_id.starts_with(ENVIRONMENT_CLIENT_ID_PREFIX) {
@@ -80,7 +84,7 @@ impl FromRequestParts<AppState> for Admin {
                  M2M client tokens are refused"
                     .into(),
             ))
-            .with_challenge(CHALLENGE_INSUFFICIENT));
+            .with_rejection(&Rejection::Forbidden { missing: Vec::new() }));
         }
         state.metrics.admin_auth(AdminAuth::Ok);
         let admin = Admin { client_id };
@@ -97,14 +101,21 @@ mod tests {
     #[test]
     fn bearer_parsing() {
         let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Err(Rejection::Missing));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc.def"));
-        assert_eq!(bearer(&h), Some("abc.def"));
+        assert_eq!(bearer(&h), Ok("abc.def"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
-        assert_eq!(bearer(&h), Some("abc"));
+        assert_eq!(bearer(&h), Ok("abc"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Err(Rejection::Missing));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Err(Rejection::Missing));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer a\"b"));
+        assert_eq!(bearer(&h), Err(Rejection::Invalid(Some(TokenError::Malformed))));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+        );
+        assert_eq!(bearer(&h), Err(Rejection::Invalid(Some(TokenError::Malformed))));
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use authgate_core::authority::limits::{ENVIRONMENT_ID_MAX, ENVIRONMENT_SECRET_LEN};
 use authgate_core::authority::{Authority, AuthorityConfig};
-use authgate_core::jwt::{JwksConfig, JwtValidator, KeySource, ValidatorConfig};
+use authgate_core::jwt::{JwtValidator, KeySource, ValidatorConfig};
 use authgate_core::keys::ENVIRONMENT_CLIENT_ID_PREFIX;
 use authgate_core::{AuthApi, Error, Result, Secret};
 use axum::body::Bytes;
@@ -152,12 +152,13 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     let api: Arc<dyn AuthApi> = authority.clone();
     // Environment tokens are verified with the JWT engine against the authority's own keys
     // and cached once verified, so the check costs about a microsecond per request. The keys
-    // come from the local store (`JwksConfig::for_local_store`): re-read every minute, so a
-    // retired key stops being accepted within a minute; an unknown kid looked up again after
-    // 100 ms, so even an immediate rotation (CLI, another node) is accepted at once.
-    let mut config = ValidatorConfig::new(KeySource::api(api.clone())).with_issuer(issuer.clone());
-    config.jwks = JwksConfig::for_local_store();
-    let validator = JwtValidator::new(config)?;
+    // come from the local store, tuned as for every embedded client (`setup::store_keys`):
+    // re-read every minute, so a retired key stops being accepted within a minute; an unknown
+    // kid looked up again after 100 ms, so even an immediate rotation (CLI, another node) is
+    // accepted at once.
+    let keys = authgate_core::setup::store_keys(api.clone())?;
+    let validator =
+        JwtValidator::new(ValidatorConfig::new(KeySource::Cache(keys)).with_issuer(issuer.clone()))?;
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),

@@ -21,6 +21,7 @@
 use std::borrow::Cow;
 
 use authgate_core::Error;
+use authgate_core::policy::{self, AnswerOptions, Rejection};
 use authgate_core::wire::{ErrorStatus, OAuthErrorBody};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,10 +30,13 @@ use super::request_id;
 
 pub use authgate_core::wire::ERROR_INFO_TYPE;
 
-/// `WWW-Authenticate` challenge for a missing bearer token (RFC 6750 §3).
-pub const CHALLENGE_BEARER: &str = "Bearer realm=\"authgate\"";
-/// `WWW-Authenticate` challenge for a valid token that may not use the route.
-pub const CHALLENGE_INSUFFICIENT: &str = "Bearer realm=\"authgate\", error=\"insufficient_scope\"";
+/// The `realm` of the server's `WWW-Authenticate` challenges.
+pub const REALM: &str = "authgate";
+
+/// How the server answers a rejected credential: the core's request policy with its realm.
+fn policy_options() -> AnswerOptions {
+    AnswerOptions::with_realm(Some(REALM))
+}
 
 /// An error answered with the Scalekit REST error body.
 #[derive(Debug)]
@@ -41,6 +45,7 @@ pub struct ApiError {
     /// The HTTP status, when it is not the error's own (413, 415, 405 for request-shape errors).
     status: Option<StatusCode>,
     challenge: Option<HeaderValue>,
+    retry_after: Option<u32>,
     close: bool,
 }
 
@@ -61,17 +66,16 @@ impl ApiError {
         self
     }
 
-    /// Adds a `WWW-Authenticate` challenge to the response.
-    pub fn with_challenge(mut self, challenge: &'static str) -> Self {
-        self.challenge = Some(HeaderValue::from_static(challenge));
-        self
-    }
-
-    /// Adds the RFC 6750 challenge for a rejected bearer token (shared with the bindings'
-    /// middleware: `error="invalid_token"` and a description of the reason, never the token).
-    pub fn with_token_challenge(mut self, reason: &Error) -> Self {
-        self.challenge = authgate_core::jwt::www_authenticate(reason, Some("authgate"))
+    /// Adds the headers the core's request policy answers `rejection` with
+    /// ([`policy::answer`]): the RFC 6750 `WWW-Authenticate` challenge (the same text as the
+    /// bindings' middleware, realm `authgate`, never the token) and `Retry-After` for a 503.
+    /// The body stays the Scalekit error body of the error.
+    pub fn with_rejection(mut self, rejection: &Rejection) -> Self {
+        let answer = policy::answer(rejection, &policy_options());
+        self.challenge = answer
+            .www_authenticate
             .and_then(|v| HeaderValue::from_str(&v).ok());
+        self.retry_after = answer.retry_after;
         self
     }
 
@@ -89,13 +93,17 @@ impl From<Error> for ApiError {
             tracing::error!(%error, code = error.code(), "request failed");
         }
         let challenge = match &error {
-            Error::Unauthenticated(_) => Some(HeaderValue::from_static(CHALLENGE_BEARER)),
+            // A request without credentials: the bare challenge (RFC 6750 §3.1).
+            Error::Unauthenticated(_) => policy::answer(&Rejection::Missing, &policy_options())
+                .www_authenticate
+                .and_then(|v| HeaderValue::from_str(&v).ok()),
             _ => None,
         };
         ApiError {
             error,
             status: None,
             challenge,
+            retry_after: None,
             close: false,
         }
     }
@@ -110,6 +118,11 @@ impl IntoResponse for ApiError {
         let mut response = super::json::response(status, &wire.into_body());
         if let Some(challenge) = self.challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.close {
             response

@@ -1,7 +1,7 @@
 //! RFC 6750 `WWW-Authenticate` challenges for bearer-token errors, so that the server and both
 //! bindings' middleware answer identically.
 
-use crate::error::Error;
+use crate::error::{Error, TokenError};
 
 /// The `WWW-Authenticate` value for a request rejected with `error`, or `None` when the answer
 /// carries no bearer challenge (for example 503 [`Error::KeysUnavailable`]).
@@ -11,7 +11,8 @@ use crate::error::Error;
 /// - [`Error::InvalidToken`] and [`Error::TokenValidationFailed`]: `error="invalid_token"` with
 ///   a short description (never the token).
 /// - [`Error::InsufficientScope`]: `error="insufficient_scope"` and `scope` listing the missing
-///   scopes (answered with 403).
+///   scopes (answered with 403); without missing scopes (a token refused for another reason)
+///   no `scope`.
 ///
 /// Characters not allowed in a quoted parameter are dropped from the realm and scopes.
 pub fn www_authenticate(error: &Error, realm: Option<&str>) -> Option<String> {
@@ -27,7 +28,11 @@ pub fn www_authenticate(error: &Error, realm: Option<&str>) -> Option<String> {
         }
         Error::InvalidToken(reason) => {
             params.push(("error", "invalid_token".into()));
-            params.push(("error_description", reason.to_string()));
+            params.push(("error_description", describe(reason)));
+        }
+        Error::InsufficientScope { missing } if missing.is_empty() => {
+            params.push(("error", "insufficient_scope".into()));
+            params.push(("error_description", "the token may not use this resource".into()));
         }
         Error::InsufficientScope { missing } => {
             params.push(("error", "insufficient_scope".into()));
@@ -49,6 +54,16 @@ pub fn www_authenticate(error: &Error, realm: Option<&str>) -> Option<String> {
         out.push('"');
     }
     Some(out)
+}
+
+/// The `error_description` of a rejected JWT: a function of its code alone (the claim named by
+/// [`TokenError::InvalidClaimType`] is left out), so that an answer rebuilt from a code by a
+/// binding is the same as the server's.
+fn describe(reason: &TokenError) -> String {
+    match reason {
+        TokenError::InvalidClaimType(_) => "a registered claim has the wrong type".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

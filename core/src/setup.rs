@@ -1,0 +1,311 @@
+//! Client set-up: the rules that turn a binding's constructor arguments into an [`AuthApi`], the
+//! keys its JWT validators use and the issuer they require — written once for Python and Node.
+//!
+//! Two modes, with the same names everywhere ([`Mode::name`]):
+//!
+//! - **`remote`** ([`Client::remote`]): `(env_url, client_id, client_secret)` and
+//!   [`RemoteSettings`] give a [`RemoteClient`] of `authgate serve` or a Scalekit environment;
+//!   tokens must be issued by `env_url`, whose keys are fetched from `{env_url}/keys` (one
+//!   process-wide cache per URL).
+//! - **`embedded`** ([`Client::embedded`]): `database_url` and [`LocalSettings`] open an
+//!   [`Authority`] in this process; the issuer is `issuer`, else `AUTHGATE_ISSUER`, else
+//!   [`DEFAULT_LOCAL_ISSUER`]; the pepper and master key are given or read from
+//!   `AUTHGATE_KEY_PEPPER` / `AUTHGATE_MASTER_KEY`, as by `authgate serve`; keys are read from
+//!   the store with [`JwksConfig::for_local_store`] tuning.
+//!
+//! Option names and defaults are pinned by `tests/vectors/client_options.json`, which the Rust,
+//! Python and Node suites check against their real constructors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::authority::{Authority, AuthorityConfig};
+use crate::jwt::{AuthApiKeys, JwksCache, JwksConfig, KeySource, ValidatorConfig};
+use crate::remote::{RemoteClient, RemoteOptions};
+use crate::{AuthApi, Error, Result, Secret};
+
+/// Issuer of an embedded authority when neither `issuer` nor `AUTHGATE_ISSUER` is given.
+pub const DEFAULT_LOCAL_ISSUER: &str = "http://localhost";
+
+/// Where a client's operations go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A Scalekit-compatible environment over HTTP(S).
+    Remote,
+    /// An authority in this process.
+    Embedded,
+}
+
+impl Mode {
+    /// `"remote"` or `"embedded"`: what `client.mode` reports in Python and Node.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Remote => "remote",
+            Mode::Embedded => "embedded",
+        }
+    }
+}
+
+/// The options of a remote client (`ScalekitClient(env_url, client_id, client_secret, …)`).
+/// Python takes them as keyword arguments in snake_case, Node as an options object in camelCase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteSettings {
+    /// Total time for one HTTP request in milliseconds, connection included. Default 10000.
+    pub timeout_ms: u64,
+    /// Time to open a connection in milliseconds. Default 5000.
+    pub connect_timeout_ms: u64,
+    /// Retries of an idempotent call on 503/unavailable, connection failure or timeout.
+    /// Default 2 (at most 3 attempts).
+    pub max_retries: u32,
+    /// Allow plain `http://` to hosts other than loopback (for the API and its keys). Default
+    /// `false`: the client secret and every API key would cross the network in clear text.
+    pub dangerous_allow_insecure_http: bool,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        let defaults = RemoteOptions::default();
+        RemoteSettings {
+            timeout_ms: millis(defaults.timeout),
+            connect_timeout_ms: millis(defaults.connect_timeout),
+            max_retries: defaults.max_retries,
+            dangerous_allow_insecure_http: defaults.dangerous_allow_insecure_http,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl RemoteSettings {
+    /// Checks the values (`*_timeout_ms` positive, `max_retries` at most 10).
+    pub fn validate(&self) -> Result<()> {
+        if self.timeout_ms == 0 {
+            return Err(Error::invalid("timeout_ms", "must be positive"));
+        }
+        if self.connect_timeout_ms == 0 {
+            return Err(Error::invalid("connect_timeout_ms", "must be positive"));
+        }
+        if self.max_retries > 10 {
+            return Err(Error::invalid("max_retries", "must be at most 10"));
+        }
+        Ok(())
+    }
+
+    /// The [`RemoteOptions`] these settings stand for, with the binding's `x-sdk-version` and
+    /// `user-agent` (`sdk` such as `Authgate-Python/0.1.0`, `runtime` such as `Python 3.12`).
+    pub fn remote_options(&self, sdk: &str, runtime: &str) -> RemoteOptions {
+        RemoteOptions {
+            timeout: Duration::from_millis(self.timeout_ms),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            max_retries: self.max_retries,
+            dangerous_allow_insecure_http: self.dangerous_allow_insecure_http,
+            sdk_version: Some(sdk.to_owned()),
+            user_agent: Some(format!(
+                "{sdk} {runtime} ({}; {})",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            )),
+            ..RemoteOptions::default()
+        }
+    }
+}
+
+/// The options of an embedded client (`ScalekitClient.local(database_url, …)`).
+#[derive(Debug, Clone, Default)]
+pub struct LocalSettings {
+    /// `iss` of the access tokens it issues and requires. Default `AUTHGATE_ISSUER`, else
+    /// [`DEFAULT_LOCAL_ISSUER`].
+    pub issuer: Option<String>,
+    /// Pepper of the stored digests (at least 32 characters). Default `AUTHGATE_KEY_PEPPER`.
+    pub key_pepper: Option<Secret>,
+    /// Master key encrypting signing keys at rest (at least 32 characters). Default
+    /// `AUTHGATE_MASTER_KEY`.
+    pub master_key: Option<Secret>,
+}
+
+impl LocalSettings {
+    /// The authority configuration: the environment first (as `authgate serve` reads it), then
+    /// the explicit settings over it.
+    pub fn authority_config(&self) -> Result<AuthorityConfig> {
+        let issuer = self
+            .issuer
+            .clone()
+            .filter(|i| !i.is_empty())
+            .or_else(|| std::env::var("AUTHGATE_ISSUER").ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| DEFAULT_LOCAL_ISSUER.to_owned());
+        let mut config = AuthorityConfig::from_env(issuer)?;
+        if let Some(pepper) = &self.key_pepper {
+            config.key_pepper = Some(pepper.clone());
+        }
+        if let Some(master) = &self.master_key {
+            config.master_key = Some(master.clone());
+        }
+        Ok(config)
+    }
+}
+
+/// The environment credentials of a remote client.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The `skc_…` client id.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Secret,
+}
+
+/// A client's backend, set up by the rules of the [module docs](self).
+#[derive(Clone)]
+pub struct Client {
+    /// The operations.
+    pub api: Arc<dyn AuthApi>,
+    /// Which mode.
+    pub mode: Mode,
+    /// The issuer access tokens must carry: the environment URL (remote, without a trailing
+    /// slash) or the authority's issuer (embedded).
+    pub issuer: String,
+    /// The keys every validator of this client shares.
+    pub keys: JwksCache,
+    /// Where the keys come from, for display: the JWKS URL or `"embedded authority"`.
+    pub key_source: String,
+    /// The environment credentials (remote only).
+    pub credentials: Option<Credentials>,
+    /// The remote settings in effect (remote only).
+    pub settings: Option<RemoteSettings>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("mode", &self.mode)
+            .field("issuer", &self.issuer)
+            .field("key_source", &self.key_source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client of the environment at `env_url`. Nothing is sent until the first call. `sdk` and
+    /// `runtime` name the binding in `x-sdk-version` / `user-agent`.
+    pub fn remote(
+        env_url: &str,
+        client_id: String,
+        client_secret: Secret,
+        settings: RemoteSettings,
+        sdk: &str,
+        runtime: &str,
+    ) -> Result<Client> {
+        settings.validate()?;
+        let remote = RemoteClient::new(
+            env_url,
+            client_id.clone(),
+            client_secret.clone(),
+            settings.remote_options(sdk, runtime),
+        )?;
+        let issuer = remote.env_url().to_owned();
+        let jwks_url = format!("{issuer}/keys");
+        let jwks = JwksConfig {
+            // The client already decided whether plain http is acceptable for this environment.
+            dangerous_allow_insecure_http: settings.dangerous_allow_insecure_http,
+            ..JwksConfig::default()
+        };
+        let keys = JwksCache::shared_url(Some(&issuer), &jwks_url, jwks)?;
+        Ok(Client {
+            api: Arc::new(remote),
+            mode: Mode::Remote,
+            issuer,
+            keys,
+            key_source: jwks_url,
+            credentials: Some(Credentials {
+                client_id,
+                client_secret,
+            }),
+            settings: Some(settings),
+        })
+    }
+
+    /// An embedded authority on `database_url` (`sqlite://PATH`, `postgres://…`): opens the store
+    /// and applies migrations.
+    pub async fn embedded(database_url: &str, settings: &LocalSettings) -> Result<Client> {
+        let config = settings.authority_config()?;
+        let authority = Authority::open(database_url, config).await?;
+        let issuer = authority.config().issuer.clone();
+        let api: Arc<dyn AuthApi> = Arc::new(authority);
+        let keys = store_keys(api.clone())?;
+        Ok(Client {
+            api,
+            mode: Mode::Embedded,
+            issuer,
+            keys,
+            key_source: "embedded authority".to_owned(),
+            credentials: None,
+            settings: None,
+        })
+    }
+
+    /// The configuration of a validator of this client's tokens: its shared keys, `iss` equal to
+    /// `issuer` (default: the client's), `aud` holding one of `audiences` (none: not checked).
+    pub fn validator_config(&self, issuer: Option<&str>, audiences: Vec<String>) -> ValidatorConfig {
+        let issuer = issuer.filter(|i| !i.is_empty()).unwrap_or(&self.issuer);
+        let mut config = ValidatorConfig::new(KeySource::Cache(self.keys.clone())).with_issuer(issuer);
+        config.audiences = audiences;
+        config
+    }
+}
+
+/// The signing keys of an authority, read from its store, as every validator of the authority's
+/// own tokens uses them (embedded clients and `authgate serve`'s admin routes): re-read every
+/// minute (a retired key stops validating within a minute), an unknown kid looked up again after
+/// 100 ms (a key rotated at once on another node sharing the store is accepted at once)
+/// ([`JwksConfig::for_local_store`]).
+pub fn store_keys(api: Arc<dyn AuthApi>) -> Result<JwksCache> {
+    JwksCache::from_provider(Arc::new(AuthApiKeys(api)), JwksConfig::for_local_store())
+}
+
+/// The database URL without its password, for display.
+pub fn redact_database_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_remote_client() {
+        let s = RemoteSettings::default();
+        assert_eq!(
+            (s.timeout_ms, s.connect_timeout_ms, s.max_retries),
+            (10_000, 5_000, 2)
+        );
+        assert!(!s.dangerous_allow_insecure_http);
+        assert!(s.validate().is_ok());
+        let bad = RemoteSettings {
+            timeout_ms: 0,
+            ..RemoteSettings::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().code(), "invalid_argument");
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_database_url("postgres://u:pw@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_database_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}
