@@ -234,8 +234,11 @@ fn main() {
         "sqlite",
         format!("sqlite://{}", dir.path().join("bench.db").display()),
     )];
-    if let Some(url) = common::fresh_postgres_database("the PostgreSQL load") {
-        stores.push(("postgres", url));
+    // Dropped at the end of `main`, after the servers.
+    let postgres = common::fresh_postgres_database();
+    match &postgres {
+        Some(db) => stores.push(("postgres", db.url.clone())),
+        None => println!("PostgreSQL: not measured (AUTHGATE_TEST_DATABASE_URL is not set)"),
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
