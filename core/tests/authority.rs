@@ -398,7 +398,10 @@ async fn api_key_lifecycle(db: &TestDb) {
     a.invalidate_token(&plain).await.unwrap();
     // Invalidate by key.
     a.invalidate_token(user_key.token.expose()).await.unwrap();
-    assert!(a.validate_token(user_key.token.expose()).await.is_err());
+    assert_eq!(
+        a.validate_token(user_key.token.expose()).await.unwrap_err(),
+        Error::TokenValidationFailed
+    );
 
     let listed = live_keys(&a, &o).await;
     assert_eq!(listed.total_count, 0);
@@ -810,10 +813,12 @@ async fn environment_clients(db: &TestDb) {
     assert_eq!(claims["scope"], "openid");
     assert!(claims.get("oid").is_none());
     assert!(claims.get("custom_claims").is_none());
-    assert!(
+    assert_eq!(
         a.issue_client_token(&id, secret.expose(), Some(vec!["read:orders".into()]))
             .await
-            .is_err()
+            .unwrap_err()
+            .code(),
+        "invalid_scope"
     );
 
     // Provisioned credentials (AUTHGATE_CLIENT_ID / AUTHGATE_CLIENT_SECRET): idempotent, re-keyable.
@@ -1718,4 +1723,26 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
     let mut short = TestDb::config();
     short.key_pepper = Some(Secret::new("short"));
     assert_eq!(db.open_with(short).await.unwrap_err().code(), "invalid_argument");
+}
+
+/// A new SQLite store's files (the database, and the WAL and shared-memory files of WAL mode)
+/// are readable by their owner only. Each file must exist: a check that skipped a missing file
+/// would pass on a store that was never written.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_sqlite_store_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::sqlite().await;
+    let a = db.open().await;
+    // A write, with the authority still open: the WAL and shared-memory files exist now.
+    org(&a, "Private", None).await;
+    let common::Backend::Sqlite { path, .. } = &db.backend else {
+        unreachable!("a SQLite store")
+    };
+    for suffix in ["", "-wal", "-shm"] {
+        let p = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let meta = std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", p.display());
+    }
+    drop(a);
 }

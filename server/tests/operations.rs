@@ -51,19 +51,29 @@ fn sqlite_snapshot(database: &str) -> String {
     out
 }
 
-/// Asserts a Scalekit error body with `status` and `error_code`.
-async fn assert_api_error(what: &str, response: reqwest::Response, status: u16, error_code: &str) {
+/// What is wrong with an answer that should be a Scalekit error body with `status` and
+/// `error_code`, if anything.
+async fn api_error_mismatch(
+    what: &str,
+    response: reqwest::Response,
+    status: u16,
+    error_code: &str,
+) -> Option<String> {
     let got = response.status().as_u16();
     let text = response.text().await.unwrap();
-    assert_eq!(got, status, "{what}: {text}");
-    let body: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"));
-    assert_eq!(body["details"][0]["@type"], ERROR_INFO, "{what}: {body}");
-    assert_eq!(body["details"][0]["error_code"], error_code, "{what}: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{what}: {body}"
-    );
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let ok = got == status
+        && body["details"][0]["@type"] == ERROR_INFO
+        && body["details"][0]["error_code"] == error_code
+        && body["message"].as_str().is_some_and(|m| !m.is_empty());
+    (!ok).then(|| format!("{what}: expected {status} {error_code}, got {got} {text}"))
+}
+
+/// Asserts a Scalekit error body with `status` and `error_code`.
+async fn assert_api_error(what: &str, response: reqwest::Response, status: u16, error_code: &str) {
+    if let Some(problem) = api_error_mismatch(what, response, status, error_code).await {
+        panic!("{problem}");
+    }
 }
 
 /// One refused request: method, path, body, the expected status and error code.
@@ -112,25 +122,25 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
     let missing_client = format!("{clients}/m2morg_404404");
     let table = vec![
         // OAuth and keys
-        refusal("GET", "/oauth/token", None, 405, "method_not_allowed"),
-        refusal("POST", "/keys", None, 405, "method_not_allowed"),
-        refusal("POST", "/.well-known/jwks.json", None, 405, "method_not_allowed"),
+        refusal("GET", "/oauth/token", None, 405, "invalid_argument"),
+        refusal("POST", "/keys", None, 405, "invalid_argument"),
+        refusal("POST", "/.well-known/jwks.json", None, 405, "invalid_argument"),
         refusal(
             "POST",
             "/.well-known/openid-configuration",
             None,
             405,
-            "method_not_allowed",
+            "invalid_argument",
         ),
         refusal(
             "POST",
             "/.well-known/oauth-authorization-server",
             None,
             405,
-            "method_not_allowed",
+            "invalid_argument",
         ),
-        refusal("POST", "/healthz", None, 405, "method_not_allowed"),
-        refusal("POST", "/metrics", None, 405, "method_not_allowed"),
+        refusal("POST", "/healthz", None, 405, "invalid_argument"),
+        refusal("POST", "/metrics", None, 405, "invalid_argument"),
         // API keys
         refusal(
             "POST",
@@ -254,6 +264,7 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
         ),
     ];
     let before = sqlite_snapshot(&server.database);
+    let mut problems = Vec::new();
     for r in &table {
         let what = format!("{} {}", r.method, r.path);
         let mut request = http
@@ -262,11 +273,10 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
         if let Some(body) = &r.body {
             request = request.json(body);
         }
-        assert_api_error(&what, request.send().await.unwrap(), r.status, r.code).await;
-        assert!(
-            sqlite_snapshot(&server.database) == before,
-            "{what} changed the store"
-        );
+        problems.extend(api_error_mismatch(&what, request.send().await.unwrap(), r.status, r.code).await);
+        if sqlite_snapshot(&server.database) != before {
+            problems.push(format!("{what} changed the store"));
+        }
     }
 
     // Every management route refuses a request without credentials (401), changing nothing.
@@ -297,12 +307,12 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
             .send()
             .await
             .unwrap();
-        assert_api_error(&what, response, 401, "unauthenticated").await;
-        assert!(
-            sqlite_snapshot(&server.database) == before,
-            "{what} changed the store"
-        );
+        problems.extend(api_error_mismatch(&what, response, 401, "unauthenticated").await);
+        if sqlite_snapshot(&server.database) != before {
+            problems.push(format!("{what} changed the store"));
+        }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     // The token endpoint's own (RFC 6749) errors.
     let response = http
@@ -345,24 +355,92 @@ async fn oauth_authorization_server_metadata() {
     assert_eq!(oauth["grant_types_supported"], json!(["client_credentials"]));
 }
 
-/// `/healthz` answers 503 once the store is gone (the server's PostgreSQL database dropped
-/// under it), and 200 before.
+/// A TCP relay to `upstream` on a free loopback port; [`Relay::cut`] closes it and every
+/// connection through it, as a network failure between the server and its database would.
+struct Relay {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(upstream: String) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop2, open2) = (stop.clone(), open.clone());
+        let acceptor = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let server = std::net::TcpStream::connect(&upstream).unwrap();
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                            (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                        open2.lock().unwrap().extend([client, server]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("relay accept: {e}"),
+                }
+            }
+            // The listener is dropped here: new connections are refused.
+        });
+        Relay {
+            port,
+            stop,
+            open,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// Closes the port and every connection through it; returns once the port is closed.
+    fn cut(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(acceptor) = self.acceptor.take() {
+            acceptor.join().unwrap();
+        }
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// `/healthz` answers 200, then 503 `unavailable` once the server cannot reach its PostgreSQL
+/// store (the connection between them cut), and a management call fails the same way.
 #[test]
 #[ignore = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"]
 fn healthz_is_503_when_the_store_is_unreachable() {
     let database = common::postgres_database("healthz_is_503_when_the_store_is_unreachable");
+    let mut url = url::Url::parse(&database.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let mut relay = Relay::start(upstream);
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port)).unwrap();
     let server = Server::start_with(common::Options {
-        database: Some(database.url.clone()),
+        database: Some(url.to_string()),
         ..common::Options::default()
     });
     common::runtime().block_on(async {
         let response = http().get(server.at("/healthz")).send().await.unwrap();
         assert_eq!(response.status(), 200);
-        // The store disappears (every connection to it closed): the next check fails.
-        drop(database);
+        relay.cut();
         let response = http().get(server.at("/healthz")).send().await.unwrap();
         assert_api_error("GET /healthz", response, 503, "unavailable").await;
     });
+    drop(server);
 }
 
 /// The CLI on a fresh SQLite file.
@@ -406,6 +484,16 @@ fn every_cli_command_refuses_bad_input_with_the_exact_code_and_changes_nothing()
         "clients", "create", "--org", &org_id, "--name", "svc", "--scope", "read",
     ]);
     let client_id = s(&client["client"]["client_id"]).to_owned();
+    let secret = s(&client["plain_secret"]).to_owned();
+    // The first token creates the first signing key.
+    cli.json(&[
+        "token",
+        "issue",
+        "--client-id",
+        &client_id,
+        "--client-secret",
+        &secret,
+    ]);
     let kid = s(&cli.json(&["signing-keys", "list"])["signing_keys"][0]["kid"]).to_owned();
     let o = org_id.as_str();
     let c = client_id.as_str();
@@ -459,7 +547,7 @@ fn every_cli_command_refuses_bad_input_with_the_exact_code_and_changes_nothing()
             "not_found",
         ),
         (
-            vec!["clients", "update", "--org", o, c, "--expiry", "-1"],
+            vec!["clients", "update", "--org", o, c, "--expiry=-1"],
             "invalid_argument",
         ),
         (
@@ -490,10 +578,24 @@ fn every_cli_command_refuses_bad_input_with_the_exact_code_and_changes_nothing()
         ),
     ];
     let before = sqlite_snapshot(&cli.url);
+    let mut problems = Vec::new();
     for (args, code) in &table {
-        assert_fails(args, &cli.run(args), 1, code);
-        assert!(sqlite_snapshot(&cli.url) == before, "{args:?} changed the store");
+        let out = cli.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(1)
+            || !stderr.starts_with(&format!("error: {code}: "))
+            || !out.stdout.is_empty()
+        {
+            problems.push(format!(
+                "{args:?}: expected {code}, got {:?} {stderr}",
+                out.status.code()
+            ));
+        }
+        if sqlite_snapshot(&cli.url) != before {
+            problems.push(format!("{args:?} changed the store"));
+        }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     // `token verify` has exit statuses of its own (cli_verify.rs); `serve` refuses bad flags.
     let out = cli.run(&["serve", "--listen", "not-an-address"]);
     assert_fails(&["serve"], &out, 1, "invalid_argument");

@@ -99,7 +99,10 @@ fn refuses_bad_environment_urls_and_arguments() {
             "{url}"
         );
     }
-    assert!(RemoteClient::new("https://x.test", "", s(), options()).is_err());
+    assert!(matches!(
+        RemoteClient::new("https://x.test", "", s(), options()),
+        Err(Error::InvalidArgument { .. })
+    ));
     let client = RemoteClient::new("https://x.test/", "skc_1", s(), options()).unwrap();
     assert_eq!(client.env_url(), "https://x.test");
     assert!(!format!("{client:?}").contains(&"s".repeat(32)));
