@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use authgate_core::jwt::{JwksCache, JwksConfig, JwtValidator, KeySource, ManualClock, ValidatorConfig};
 use authgate_core::remote::RemoteClient;
 use authgate_core::{AuthApi, Error, TokenError};
