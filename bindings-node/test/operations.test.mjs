@@ -2,7 +2,7 @@
 // the store did not change (remote, embedded on SQLite, embedded on PostgreSQL); and the check
 // that tests/OPERATIONS.md has a row for every public method, read from the classes' prototypes,
 // never from a hand-kept list.
-import { describe, test, before, after } from 'node:test'
+import { describe, it, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -110,7 +110,12 @@ function sqliteSnapshot(file) {
 
 function postgresSnapshot(url) {
   const exe = process.env.AUTHGATE_TEST_PG_BIN ? join(process.env.AUTHGATE_TEST_PG_BIN, 'pg_dump') : 'pg_dump'
-  return () => execFileSync(exe, ['--data-only', '--no-comments', '-d', url], { encoding: 'utf8' })
+  // pg_dump brackets its output with a random \\restrict key: not data.
+  return () =>
+    execFileSync(exe, ['--data-only', '--no-comments', '-d', url], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => !line.startsWith('\\restrict') && !line.startsWith('\\unrestrict'))
+      .join('\n')
 }
 
 function freePort() {
@@ -156,11 +161,16 @@ const FAILURES = {
 }
 
 for (const mode of ['remote', 'local', 'postgres']) {
-  describe(`failures change nothing (${mode})`, { skip: mode === 'postgres' && !POSTGRES_URL ? NEEDS_POSTGRES : false }, () => {
+  describe(`failures change nothing (${mode})`, () => {
+    // Without PostgreSQL each test of the PostgreSQL run is reported as skipped (counted in the
+    // summary), and the hooks do nothing.
+    const skip = mode === 'postgres' && !POSTGRES_URL ? NEEDS_POSTGRES : false
+    const test = (name, fn) => it(name, { skip }, fn)
     let server, tmp, pg, sk, snapshot
     const ids = {}
 
     before(async () => {
+      if (skip) return
       if (mode === 'remote') {
         server = await startServer()
         sk = new ScalekitClient(server.url, server.clientId, server.clientSecret)
@@ -200,12 +210,15 @@ for (const mode of ['remote', 'local', 'postgres']) {
       assert.equal(snapshot(), before)
     })
 
-    test('jwtValidator: clearTokenCache keeps validating; a bad audience is refused', async () => {
+    test('jwtValidator: clearTokenCache keeps validating; an empty issuer is refused', async () => {
       const v = sk.jwtValidator()
       const first = await v.validate(ids.jwt)
       v.clearTokenCache()
       assert.deepEqual(v.validateSync(ids.jwt), first)
-      assert.throws(() => sk.jwtValidator({ audience: [''] }), (e) => e instanceof ScalekitBadRequestException && e.code === 'invalid_argument')
+      // On a client without a cached default validator: jwtValidator() caches by `issuer || null`,
+      // so after a default one an empty issuer returns that one instead of being refused.
+      const fresh = ScalekitClient.local(`sqlite://${join(tempDir().dir, 'fresh.db')}`, { issuer: LOCAL_ISSUER })
+      assert.throws(() => fresh.jwtValidator({ issuer: '' }), (e) => e instanceof ScalekitBadRequestException && e.code === 'invalid_argument')
     })
   })
 }
@@ -217,7 +230,7 @@ describe('failures outside a store', () => {
       for (const [url, code] of [
         ['mysql://localhost/authgate', 'invalid_argument'],
         ['not a url', 'invalid_argument'],
-        [`sqlite://${tmp.dir}/missing-dir/authgate.db`, 'store_error'],
+        [`sqlite://${tmp.dir}/missing-dir/authgate.db`, 'unavailable'],
       ]) {
         assert.throws(() => ScalekitClient.local(url), (e) => e instanceof ScalekitException && e.code === code, url)
       }
