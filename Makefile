@@ -29,11 +29,9 @@ run: build ## Start `authgate serve` on an embedded SQLite file (sqlite://authga
 test: test-rust test-python test-node ## Install what is needed, build everything and run every suite
 
 .PHONY: test-rust
-test-rust: ## Rust unit and integration tests (PostgreSQL suite when AUTHGATE_TEST_DATABASE_URL is set)
-	@if [ -z "$${AUTHGATE_TEST_DATABASE_URL:-}" ]; then \
-	  echo "note: AUTHGATE_TEST_DATABASE_URL is not set: the PostgreSQL suite is skipped (scripts/with-postgres make test runs it)"; \
-	fi
-	cargo test --workspace
+test-rust: ## Rust tests and the vector staleness check (PostgreSQL tests: run when AUTHGATE_TEST_DATABASE_URL is set, else reported skipped)
+	scripts/test-rust
+	cargo run --quiet -p authgate-core --example gen_vectors -- --check
 
 # --- python (bindings-python) ---------------------------------------------------------------
 

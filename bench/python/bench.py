@@ -10,7 +10,9 @@ access token and the same JWKS served by a real `authgate serve` on loopback:
 cold (first validation, JWKS fetch included) and warm; then Flask request throughput (Flask's
 test client, no network) without auth, with authgate's `require_scope`, and with the seed's
 hand-written decorators over PyJWT and over the official SDK; and API-key validation (remote over
-loopback HTTP, embedded on SQLite). Prints medians and ratios; writes bench/results/python.json.
+loopback HTTP, embedded on SQLite). Prints every contender's median and ratio; writes them all
+to bench/results/python.json. BENCH_QUICK=1 is a short smoke run (same rows, few samples: the
+figures are not meant to be quoted).
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ from authgate.flask import require_scope
 REPO = Path(__file__).resolve().parents[2]
 AUDIENCE = "orders-api"
 SCOPE = "orders:read"
-REPEATS = 7
-TARGET_SECONDS = 0.25
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+REPEATS = 2 if QUICK else 7
+TARGET_SECONDS = 0.02 if QUICK else 0.25
 
 
 def start_server(directory: Path) -> Tuple[str, str, str, "subprocess.Popen[str]"]:
@@ -276,6 +279,7 @@ def run(url: str, env_id: str, env_secret: str, tmp: Path, OfficialClient: Any, 
     key_rows = table("API-key validation (median per call)", keys, keys[0][0])
 
     return {
+        "quick": QUICK,
         "authgate": authgate.__version__,
         "pyjwt": jwt.__version__,
         "python": platform.python_version(),

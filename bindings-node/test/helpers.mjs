@@ -1,6 +1,6 @@
 // Test fixtures: the real `authgate serve` on a free loopback port with a temporary SQLite file,
 // an embedded client on another temporary file, and a loopback Express server.
-import { spawn } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -81,6 +81,8 @@ export async function startServer({ env = {}, timeoutMs = 60_000 } = {}) {
     url,
     clientId,
     clientSecret,
+    /** The server's SQLite file. */
+    database: join(dir, 'authgate.db'),
     stderr: () => stderr,
     async stop() {
       child.kill('SIGTERM')
@@ -113,4 +115,31 @@ export function listen(app) {
 
 export function uniqueEmail() {
   return `user-${randomBytes(6).toString('hex')}@example.com`
+}
+
+export const POSTGRES_URL = process.env.AUTHGATE_TEST_DATABASE_URL
+export const NEEDS_POSTGRES = 'needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)'
+if (process.env.AUTHGATE_REQUIRE_POSTGRES === '1' && !POSTGRES_URL) {
+  throw new Error('AUTHGATE_REQUIRE_POSTGRES=1 but AUTHGATE_TEST_DATABASE_URL is not set')
+}
+
+function psql(adminUrl, sql) {
+  const exe = process.env.AUTHGATE_TEST_PG_BIN ? join(process.env.AUTHGATE_TEST_PG_BIN, 'psql') : 'psql'
+  execFileSync(exe, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', adminUrl, '-c', sql], { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+/**
+ * A database of its own on the cluster of `AUTHGATE_TEST_DATABASE_URL` (never its admin
+ * database): resolves `{ url, drop() }`; `drop()` removes it, with any connection still open.
+ */
+export function createPostgresDatabase(prefix = 'authgate_node') {
+  if (!POSTGRES_URL) throw new Error(NEEDS_POSTGRES)
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`
+  psql(POSTGRES_URL, `CREATE DATABASE ${name}`)
+  const url = new URL(POSTGRES_URL)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    drop: () => psql(POSTGRES_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  }
 }

@@ -3,7 +3,7 @@
 // (twice: the second run is a hit) and off.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { JwtValidator, ScalekitValidateTokenFailureException, ScalekitKeysUnavailableException } from 'authgate'
@@ -11,12 +11,15 @@ import { repoDir, startServer } from './helpers.mjs'
 
 const vectorDir = join(repoDir, 'tests', 'vectors')
 
+// index.json (written by core/examples/gen_vectors.rs) lists the exact vector files and their
+// case counts: a missing file, or a file with a case more or less, fails here.
+const index = JSON.parse(readFileSync(join(vectorDir, 'index.json'), 'utf8')).files
+
 function loadCases() {
   const cases = []
-  for (const file of readdirSync(vectorDir).filter((f) => f.endsWith('.json') && f !== 'keys.json').sort()) {
+  for (const [file, count] of Object.entries(index)) {
     const doc = JSON.parse(readFileSync(join(vectorDir, file), 'utf8'))
-    // The JWT vectors only (not keys.json, nor the middleware / errors / options vectors).
-    if (doc.generated_by !== 'core/examples/gen_vectors.rs') continue
+    assert.equal(doc.cases.length, count, `${file}: index.json says ${count} cases`)
     for (const c of doc.cases) cases.push({ file, ...c })
   }
   return cases
@@ -75,8 +78,10 @@ async function promised(v, token) {
 describe('shared JWT vectors', () => {
   const cases = loadCases()
 
-  test('there are vectors', () => {
-    assert.ok(cases.length >= 90, `only ${cases.length} cases`)
+  test('exactly the files and case counts of index.json', () => {
+    assert.ok(Object.keys(index).length > 0, 'index.json lists no files')
+    assert.equal(cases.length, Object.values(index).reduce((a, b) => a + b, 0))
+    assert.deepEqual([...new Set(cases.map((c) => c.file))], Object.keys(index))
   })
 
   test('every case: sync and async, cache off and on (twice)', async () => {

@@ -65,17 +65,27 @@ test('seed: create, validate, list, invalidate', async () => {
   // ---
   assert.equal(seen.organizationId, organizationId)
 
+  // More keys than a page, so that the sample's next-page branch runs.
+  for (let i = 0; i < 10; i++) await scalekit.token.createToken(organizationId, { description: `filler ${i}` })
+  let secondPage
   // --- seed: list ---
   const listed = await scalekit.token.listTokens(organizationId, { pageSize: 10 });
   if (listed.nextPageToken) {
   const next = await scalekit.token.listTokens(organizationId, {
   pageSize: 10, pageToken: listed.nextPageToken
   });
-  assert.ok(next.tokens)
+  secondPage = next
   }
   const userTokens = await scalekit.token.listTokens(organizationId, { userId: user.id });
   // ---
-  assert.equal(listed.tokens.length, 2)
+  assert.equal(listed.tokens.length, 10)
+  assert.notEqual(listed.nextPageToken, '', '12 keys, pages of 10: there is a second page')
+  assert.equal(secondPage.tokens.length, 2)
+  assert.equal(secondPage.nextPageToken, '')
+  assert.deepEqual(
+    [...listed.tokens, ...secondPage.tokens].map((t) => t.description),
+    ['CI/CD pipeline token', 'Deployment service token', ...Array.from({ length: 10 }, (_, i) => `filler ${i}`)],
+  )
   assert.equal(userTokens.tokens.length, 1)
 
   // --- seed: invalidate ---

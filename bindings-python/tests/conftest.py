@@ -1,18 +1,22 @@
 """Fixtures: the real `authgate serve` binary on a free loopback port with a temporary SQLite
 file, and a `ScalekitClient` in each mode (remote against that server, embedded on its own
-SQLite file)."""
+SQLite file, and embedded on PostgreSQL: a database created for this session on the cluster of
+`AUTHGATE_TEST_DATABASE_URL` and dropped at its end; without that variable the PostgreSQL runs
+are reported as skipped, or fail when `AUTHGATE_REQUIRE_POSTGRES=1`, as in CI)."""
 
 from __future__ import annotations
 
 import os
 import queue
 import secrets
+import shutil
 import subprocess
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -113,12 +117,56 @@ def embedded_client(tmp_path_factory: pytest.TempPathFactory) -> ScalekitClient:
     return ScalekitClient.local(f"sqlite://{path}", issuer="https://api.example.test")
 
 
-@pytest.fixture(params=["remote", "embedded"])
+POSTGRES_URL = os.environ.get("AUTHGATE_TEST_DATABASE_URL")
+REQUIRE_POSTGRES = os.environ.get("AUTHGATE_REQUIRE_POSTGRES") == "1"
+NEEDS_POSTGRES = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"
+
+
+def psql(admin_url: str, sql: str) -> None:
+    """Runs one statement with `psql` (from `AUTHGATE_TEST_PG_BIN`, else `PATH`)."""
+    pg_bin = os.environ.get("AUTHGATE_TEST_PG_BIN")
+    exe = os.path.join(pg_bin, "psql") if pg_bin else shutil.which("psql")
+    if not exe:
+        raise RuntimeError("psql not found: set AUTHGATE_TEST_PG_BIN (scripts/with-postgres does)")
+    subprocess.run([exe, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", admin_url, "-c", sql], check=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_POSTGRES and not POSTGRES_URL:
+        raise pytest.UsageError("AUTHGATE_REQUIRE_POSTGRES=1 but AUTHGATE_TEST_DATABASE_URL is not set")
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A database of its own for this session on the cluster, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip(NEEDS_POSTGRES)
+    name = f"authgate_py_{secrets.token_hex(6)}"
+    psql(POSTGRES_URL, f"CREATE DATABASE {name}")
+    try:
+        yield urlsplit(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+    finally:
+        psql(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def embedded_postgres_client(postgres_database_url: str) -> ScalekitClient:
+    return ScalekitClient.local(postgres_database_url, issuer="https://api.example.test")
+
+
+MODES = {
+    "remote": ("remote_client", "remote"),
+    "embedded": ("embedded_client", "embedded"),
+    "embedded-postgres": ("embedded_postgres_client", "embedded"),
+}
+
+
+@pytest.fixture(params=list(MODES))
 def client(request: pytest.FixtureRequest) -> ScalekitClient:
-    """The same tests run against both modes."""
-    name = "remote_client" if request.param == "remote" else "embedded_client"
+    """The same tests run against every mode (embedded on SQLite and on PostgreSQL)."""
+    name, mode = MODES[request.param]
     c: ScalekitClient = request.getfixturevalue(name)
-    assert c.mode == request.param
+    assert c.mode == mode
     return c
 
 

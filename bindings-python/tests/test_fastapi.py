@@ -103,13 +103,15 @@ def test_openapi_declares_the_bearer_scheme(remote_client: ScalekitClient) -> No
 
 
 class SlowJwks(http.server.BaseHTTPRequestHandler):
-    """Serves a JWKS after a delay."""
+    """Serves a JWKS once `release` is set (an event, not a delay); sets `requested` on arrival."""
 
     jwks = b""
-    delay = 1.5
+    requested = threading.Event()
+    release = threading.Event()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        time.sleep(self.delay)
+        SlowJwks.requested.set()
+        SlowJwks.release.wait(timeout=60)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.jwks)))
@@ -123,10 +125,13 @@ class SlowJwks(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def slow_jwks(server: Server) -> Iterator[str]:
     SlowJwks.jwks = httpx.get(f"{server.url}/keys").content
+    SlowJwks.requested = threading.Event()
+    SlowJwks.release = threading.Event()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowJwks)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/keys"
+    SlowJwks.release.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -155,7 +160,7 @@ def test_key_fetch_does_not_block_the_event_loop(remote_client: ScalekitClient, 
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not uv.started:
             assert time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.02)
@@ -168,11 +173,14 @@ def test_key_fetch_does_not_block_the_event_loop(remote_client: ScalekitClient, 
 
         worker = threading.Thread(target=slow_request)
         worker.start()
-        time.sleep(0.3)  # the /jwt request is now waiting for the slow JWKS
-        started = time.monotonic()
-        health = httpx.get(f"{base}/health", timeout=10)
-        assert health.status_code == 200 and time.monotonic() - started < 0.5
-        worker.join(timeout=10)
+        # The /jwt request is now waiting for the JWKS, which is held until released: /health
+        # can only answer if that wait does not block the event loop.
+        assert SlowJwks.requested.wait(timeout=30), "the key fetch never started"
+        health = httpx.get(f"{base}/health", timeout=30)
+        assert health.status_code == 200
+        assert "response" not in result and not SlowJwks.release.is_set(), "/jwt was still waiting"
+        SlowJwks.release.set()
+        worker.join(timeout=30)
         assert result["response"].status_code == 200 and result["response"].json()["sub"].startswith("skc_")
         # Keys are cached now: the next request is verified inline.
         assert validator.try_validate(token) is not None

@@ -56,6 +56,8 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
     # --- validate --------------------------------------------------------------------------------
     from authgate import ScalekitValidateTokenFailureException  # was: from scalekit import …
 
+    failures: list[Exception] = []
+
     def validate(opaque_token: str) -> Any:
         try:
             result = scalekit_client.tokens.validate_token(token=opaque_token)
@@ -65,7 +67,8 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
             roles = result.token_info.roles  # populated if RBAC is configured
             ext_org = result.token_info.organization_external_id
             return org_id, user_id, claims, roles, ext_org
-        except ScalekitValidateTokenFailureException:
+        except ScalekitValidateTokenFailureException as e:
+            failures.append(e)  # the test's addition: which failure the sample turned into a 401
             return 401
 
     assert validate(opaque_token) == (organization_id, None, {}, [], "")
@@ -78,6 +81,10 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
     )
 
     # --- list with pagination, filter by user ----------------------------------------------------
+    # More keys than a page, so that the sample's next-page branch runs.
+    fillers = [f"filler {i}" for i in range(10)]
+    for description in fillers:
+        scalekit_client.tokens.create_token(organization_id=organization_id, description=description)
     seen = []
     response = scalekit_client.tokens.list_tokens(
         organization_id=organization_id,
@@ -85,6 +92,7 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
     )
     for token in response.tokens:
         seen.append((token.token_id, token.description))
+    assert response.next_page_token, "12 keys, pages of 10: there is a second page"
     if response.next_page_token:
         next_page = scalekit_client.tokens.list_tokens(
             organization_id=organization_id,
@@ -92,7 +100,8 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
             page_token=response.next_page_token,
         )
         seen.extend((t.token_id, t.description) for t in next_page.tokens)
-    assert [d for _, d in seen] == ["CI/CD pipeline token", "Deployment service token"]
+    assert [d for _, d in seen] == ["CI/CD pipeline token", "Deployment service token", *fillers]
+    assert len(next_page.tokens) == 2 and not next_page.next_page_token
     user_tokens = scalekit_client.tokens.list_tokens(
         organization_id=organization_id,
         user_id=user.id,
@@ -103,6 +112,7 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
     scalekit_client.tokens.invalidate_token(token=opaque_token)
     scalekit_client.tokens.invalidate_token(token=token_id)
     assert validate(opaque_token) == 401
+    assert [e.code for e in failures] == ["token_validation_failed"]
 
     # --- Flask decorator --------------------------------------------------------------------------
     app = Flask(__name__)
@@ -169,16 +179,24 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
     access_token = fetched["access_token"]
 
     # --- validate the JWT --------------------------------------------------------------------------
+    caught: list[Exception] = []  # the test's addition: what the sample's catch-all caught
+
     def check(token: str) -> Any:
         try:
             claims = scalekit_client.validate_access_token_and_get_claims(token=token)
             # claims["scopes"] → list of granted scopes
             return claims["scopes"]
-        except Exception:
+        except Exception as e:
+            caught.append(e)
             return 401  # invalid or expired
 
     assert check(access_token) == ["deploy:applications", "read:deployments"]
     assert check(access_token[:-4] + "AAAA") == 401
+    # The 401 is a signature failure, not any error (an AttributeError would also be caught).
+    assert [(type(e), getattr(e, "code", None)) for e in caught] == [
+        (ScalekitValidateTokenFailureException, "invalid_signature")
+    ]
+    caught.clear()
 
     # --- Flask require_scope -----------------------------------------------------------------------
     app = Flask(__name__)
@@ -193,7 +211,8 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
                     return jsonify({"error": "Missing token"}), 401
                 try:
                     claims = scalekit_client.validate_access_token_and_get_claims(token=token)
-                except Exception:
+                except Exception as e:
+                    caught.append(e)
                     return jsonify({"error": "Invalid token"}), 401
                 if scope not in claims.get("scopes", []):
                     return jsonify({"error": "Insufficient permissions"}), 403
@@ -218,3 +237,4 @@ def test_seed_api_key_and_client_credentials_samples(env: None) -> None:
     assert web.get("/admin", headers=auth).status_code == 403
     assert web.post("/deploy", headers={"Authorization": f"Bearer {access_token}x"}).status_code == 401
     assert web.post("/deploy").status_code == 401
+    assert [type(e) for e in caught] == [ScalekitValidateTokenFailureException], caught

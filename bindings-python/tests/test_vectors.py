@@ -1,12 +1,14 @@
-"""The shared JWT vectors (`tests/vectors/*.json`, see their README) through `JwtValidator`:
-every case must give the outcome, error code, HTTP status and scopes the Rust suite gets —
-with the verified-token cache off, and on (twice, so the second run is a cache hit)."""
+"""The shared JWT vectors (`tests/vectors/`, see their README) through `JwtValidator`: every
+case must give the outcome, error code, HTTP status and scopes the Rust suite gets — through
+every entry point (`try_verify`, `try_validate`, the blocking `verify` and `validate`), with the
+verified-token cache off, and on (twice, so the second run is a cache hit). The files and their
+case counts are exactly those of `index.json` (written by `core/examples/gen_vectors.rs`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -15,14 +17,13 @@ from authgate import JwtValidator, ScalekitException, ScalekitInsufficientScopeE
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
 
 
+INDEX: Dict[str, int] = json.loads((VECTORS / "index.json").read_text())["files"]
+
+
 def cases() -> Iterator[Tuple[str, Dict[str, Any]]]:
-    for path in sorted(VECTORS.glob("*.json")):
-        doc = json.loads(path.read_text())
-        # The JWT vectors only (not keys.json, nor the middleware / errors / options vectors).
-        if doc.get("generated_by") != "core/examples/gen_vectors.rs":
-            continue
-        for case in doc["cases"]:
-            yield f"{path.stem}/{case['name']}", case
+    for file in INDEX:
+        for case in json.loads((VECTORS / file).read_text())["cases"]:
+            yield f"{Path(file).stem}/{case['name']}", case
 
 
 CASES = list(cases())
@@ -46,38 +47,56 @@ def validator(case: Dict[str, Any], cache: bool) -> JwtValidator:
     )
 
 
-def outcome(v: JwtValidator, token: str) -> Tuple[str, Any]:
+ENTRY_POINTS: Dict[str, Callable[[JwtValidator, str], Any]] = {
+    "try_verify": lambda v, token: v.try_verify(token),
+    "try_validate": lambda v, token: v.try_validate(token),
+    "verify": lambda v, token: v.verify(token),
+    "validate": lambda v, token: v.validate(token),
+}
+
+
+def outcome(v: JwtValidator, entry: str, token: str) -> Tuple[str, Any]:
     try:
-        result = v.try_verify(token)
+        result = ENTRY_POINTS[entry](v, token)
     except ScalekitException as e:
         return "error", e
-    assert result is not None, "a static key set needed a fetch"
+    assert result is not None, f"{entry}: a static key set needed a fetch"
     return "valid", result
 
 
-def test_the_vector_set_is_complete() -> None:
-    assert len(CASES) >= 90, f"only {len(CASES)} cases found in {VECTORS}"
+def test_exactly_the_indexed_files_and_counts() -> None:
+    assert INDEX, "index.json lists no files"
+    for file, count in INDEX.items():
+        assert len(json.loads((VECTORS / file).read_text())["cases"]) == count, file
+    assert len(CASES) == sum(INDEX.values())
 
 
 @pytest.mark.parametrize("name,case", CASES, ids=[name for name, _ in CASES])
 def test_vector(name: str, case: Dict[str, Any]) -> None:
     expected = case["expected"]
-    runs: List[Tuple[str, Any]] = []
-    for cache in (False, True):
-        v = validator(case, cache)
-        runs.extend(outcome(v, case["token"]) for _ in range(2 if cache else 1))
-    for kind, value in runs:
+    runs: List[Tuple[str, str, Any]] = []
+    for entry in ENTRY_POINTS:
+        for cache in (False, True):
+            v = validator(case, cache)
+            runs.extend((entry, *outcome(v, entry, case["token"])) for _ in range(2 if cache else 1))
+    for entry, kind, value in runs:
         if expected["valid"]:
-            assert kind == "valid", f"expected valid, got {getattr(value, 'code', value)}: {value}"
-            assert isinstance(value, VerifiedToken)
+            assert kind == "valid", f"{entry}: expected valid, got {getattr(value, 'code', value)}: {value}"
+            if entry.endswith("verify"):
+                assert isinstance(value, VerifiedToken)
+                claims, scopes = value.claims, value.scopes
+            else:
+                assert isinstance(value, dict), entry
+                claims, scopes = value, None
             for claim, want in expected["claims"].items():
-                assert value.claims.get(claim) == want, claim
-            assert value.scopes == expected["scopes"]
+                assert claims.get(claim) == want, f"{entry}: {claim}"
+            if scopes is not None:
+                assert scopes == expected["scopes"], entry
         else:
-            assert kind == "error", f"expected {expected['error']}, got valid claims {value.claims}"
-            assert value.code == expected["error"], str(value)
+            assert kind == "error", f"{entry}: expected {expected['error']}, got valid claims {value}"
+            assert value.code == expected["error"], f"{entry}: {value}"
             status = 403 if isinstance(value, ScalekitInsufficientScopeException) else 401
-            assert status == expected["status"]
+            assert status == expected["status"], entry
             if "missing" in expected:
-                assert isinstance(value, ScalekitInsufficientScopeException)
-                assert value.missing_scopes == expected["missing"]
+                assert isinstance(value, ScalekitInsufficientScopeException), entry
+                assert value.missing_scopes == expected["missing"], entry

@@ -140,5 +140,12 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(authority, benches);
+criterion_group! {
+    name = authority;
+    // Criterion's JSON estimates of every benchmark land under bench/results/criterion/.
+    config = Criterion::default().output_directory(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/results/criterion"),
+    );
+    targets = benches
+}
 criterion_main!(authority);

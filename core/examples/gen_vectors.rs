@@ -3,10 +3,19 @@
 //! ```text
 //! cargo run -p authgate-core --example gen_vectors            # reuse tests/vectors/keys.json
 //! cargo run -p authgate-core --example gen_vectors -- --new-keys
+//! cargo run -p authgate-core --example gen_vectors -- --check # what `make test` runs
 //! ```
 //!
 //! The file format is described in `tests/vectors/README.md`. PS256 and ES256 signatures are
 //! randomised, so every run rewrites those tokens; the keys are reused unless `--new-keys`.
+//! Besides the vector files it writes `index.json`: the exact list of vector files with their
+//! case counts, which every loader (Rust, Python, Node) checks.
+//!
+//! `--check` writes nothing: it regenerates every file in memory with the committed keys and
+//! compares it with the committed one, failing on any difference (a hand edit of the JSON, a
+//! generator change not regenerated, a missing file). Everything deterministic is compared as
+//! is; a randomised signature (PS256, ES256) is compared by what it verifies against: the
+//! committed signature must verify under exactly the same test keys as the regenerated one.
 
 #[path = "../tests/support/sign.rs"]
 mod sign;
@@ -982,29 +991,282 @@ fn ecdsa_fixed_to_der(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-fn write(dir: &Path, file: &str, description: &str, cases: Vec<Case>) {
-    let mut names = std::collections::HashSet::new();
-    for case in &cases {
-        assert!(
-            names.insert(case.name.clone()),
-            "duplicate case name {}",
-            case.name
-        );
+/// One generated vector file.
+struct File {
+    name: &'static str,
+    description: &'static str,
+    cases: Vec<Case>,
+}
+
+impl File {
+    fn document(&self) -> Value {
+        let mut names = std::collections::HashSet::new();
+        for case in &self.cases {
+            assert!(
+                names.insert(case.name.clone()),
+                "duplicate case name {}",
+                case.name
+            );
+        }
+        json!({
+            "description": self.description,
+            "generated_by": "core/examples/gen_vectors.rs",
+            "cases": self.cases.iter().map(Case::to_json).collect::<Vec<_>>(),
+        })
     }
-    let doc = json!({
-        "description": description,
+}
+
+/// `index.json`: the exact vector files and their case counts.
+fn index(files: &[File]) -> Value {
+    let counts: serde_json::Map<String, Value> = files
+        .iter()
+        .map(|f| (f.name.to_owned(), json!(f.cases.len())))
+        .collect();
+    json!({
+        "description": "The JWT validation vector files and their case counts; every loader checks it",
         "generated_by": "core/examples/gen_vectors.rs",
-        "cases": cases.iter().map(Case::to_json).collect::<Vec<_>>(),
-    });
-    let text = serde_json::to_string_pretty(&doc).expect("JSON") + "\n";
-    std::fs::write(dir.join(file), text).expect("write vectors");
-    println!("{file}: {} cases", cases.len());
+        "files": counts,
+    })
+}
+
+fn pretty(doc: &Value) -> String {
+    serde_json::to_string_pretty(doc).expect("JSON") + "\n"
+}
+
+fn files(g: &Gen) -> Vec<File> {
+    vec![
+        File {
+            name: "valid.json",
+            description: "Tokens that must validate (good paths, rotation, leeway, formats)",
+            cases: valid_cases(g),
+        },
+        File {
+            name: "scopes.json",
+            description: "Scope claim formats and require-all / require-any checks",
+            cases: scope_cases(g),
+        },
+        File {
+            name: "structure.json",
+            description: "Malformed and oversize tokens",
+            cases: structure_cases(g),
+        },
+        File {
+            name: "algorithms.json",
+            description: "Algorithm allowlist, key binding, crit and unfollowed key headers",
+            cases: algorithm_cases(g),
+        },
+        File {
+            name: "key_selection.json",
+            description: "kid lookup, kid-less tokens and signature failures",
+            cases: key_selection_cases(g),
+        },
+        File {
+            name: "claims.json",
+            description: "Registered claim types and values (exp, nbf, iat, iss, aud, typ)",
+            cases: claim_cases(g),
+        },
+    ]
+}
+
+/// The names of the test keys under which `signature` over `signing_input` verifies with `alg`
+/// (`None` when the signature is not base64url).
+fn verifying_keys(
+    keys: &BTreeMap<String, TestKey>,
+    alg: &str,
+    signing_input: &str,
+    signature: &str,
+) -> Option<Vec<String>> {
+    use aws_lc_rs::signature::{self as sig, RsaPublicKeyComponents, UnparsedPublicKey};
+    use base64::Engine;
+    let decode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok();
+    let signature = decode(signature)?;
+    let mut names = Vec::new();
+    for (name, key) in keys {
+        let jwk = &key.jwk;
+        let ok = match (key.kind, alg) {
+            (Kind::Rsa, "PS256" | "PS384" | "PS512") => {
+                let params: &sig::RsaParameters = match alg {
+                    "PS256" => &sig::RSA_PSS_2048_8192_SHA256,
+                    "PS384" => &sig::RSA_PSS_2048_8192_SHA384,
+                    _ => &sig::RSA_PSS_2048_8192_SHA512,
+                };
+                let n = decode(jwk["n"].as_str().expect("n")).expect("n");
+                let e = decode(jwk["e"].as_str().expect("e")).expect("e");
+                RsaPublicKeyComponents { n: &n, e: &e }
+                    .verify(params, signing_input.as_bytes(), &signature)
+                    .is_ok()
+            }
+            (Kind::EcP256, "ES256") => {
+                let mut point = vec![4u8];
+                point.extend(decode(jwk["x"].as_str().expect("x")).expect("x"));
+                point.extend(decode(jwk["y"].as_str().expect("y")).expect("y"));
+                UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point)
+                    .verify(signing_input.as_bytes(), &signature)
+                    .is_ok()
+            }
+            _ => false,
+        };
+        if ok {
+            names.push(name.clone());
+        }
+    }
+    Some(names)
+}
+
+/// Why the committed token `old` is not what the generator makes (`new`), if it is not.
+fn token_difference(keys: &BTreeMap<String, TestKey>, old: &Value, new: &Value) -> Option<String> {
+    if old == new {
+        return None;
+    }
+    let (Some(old), Some(new)) = (old.as_str(), new.as_str()) else {
+        return Some(format!("token: committed {old}, generated {new}"));
+    };
+    let (o, n): (Vec<&str>, Vec<&str>) = (old.split('.').collect(), new.split('.').collect());
+    if o.len() != 3 || n.len() != 3 || o[..2] != n[..2] {
+        return Some("token: header or payload differs from the generated one".into());
+    }
+    // Same header and payload, another signature: only acceptable for a randomised algorithm,
+    // and only if it verifies under exactly the keys the regenerated one does.
+    use base64::Engine;
+    let header: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(n[0])
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    let alg = header["alg"].as_str().unwrap_or("");
+    if !matches!(alg, "PS256" | "PS384" | "PS512" | "ES256") {
+        return Some(format!(
+            "token: the {alg} signature differs (deterministic, so it must be equal)"
+        ));
+    }
+    let input = format!("{}.{}", n[0], n[1]);
+    let (was, is) = (
+        verifying_keys(keys, alg, &input, o[2]),
+        verifying_keys(keys, alg, &input, n[2]),
+    );
+    (was != is).then(|| {
+        format!("token: the committed {alg} signature verifies under {was:?}, a regenerated one under {is:?}")
+    })
+}
+
+/// Every difference between a committed vector file and its regeneration.
+fn differences(keys: &BTreeMap<String, TestKey>, file: &str, old: &Value, new: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for field in ["description", "generated_by"] {
+        if old[field] != new[field] {
+            out.push(format!(
+                "{file}: {field}: committed {}, generated {}",
+                old[field], new[field]
+            ));
+        }
+    }
+    let empty = Vec::new();
+    let (old_cases, new_cases) = (
+        old["cases"].as_array().unwrap_or(&empty),
+        new["cases"].as_array().unwrap_or(&empty),
+    );
+    let names = |cases: &[Value]| -> Vec<String> { cases.iter().map(|c| c["name"].to_string()).collect() };
+    if names(old_cases) != names(new_cases) {
+        out.push(format!(
+            "{file}: the cases differ: committed {:?}, generated {:?}",
+            names(old_cases),
+            names(new_cases)
+        ));
+        return out;
+    }
+    for (o, n) in old_cases.iter().zip(new_cases) {
+        let name = n["name"].as_str().unwrap_or("?");
+        let fields: BTreeMap<&String, ()> = o
+            .as_object()
+            .into_iter()
+            .chain(n.as_object())
+            .flat_map(|m| m.keys())
+            .map(|k| (k, ()))
+            .collect();
+        for field in fields.keys() {
+            if field.as_str() == "token" {
+                if let Some(d) = token_difference(keys, &o["token"], &n["token"]) {
+                    out.push(format!("{file} / {name}: {d}"));
+                }
+            } else if o[field.as_str()] != n[field.as_str()] {
+                out.push(format!(
+                    "{file} / {name}: {field}: committed {}, generated {}",
+                    o[field.as_str()],
+                    n[field.as_str()]
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `--check`: compares every committed file with its regeneration; the exit status says.
+fn check(dir: &Path, keys: &BTreeMap<String, TestKey>, files: &[File]) -> bool {
+    let mut problems = Vec::new();
+    let mut committed = |name: &str| -> Option<Value> {
+        let text = match std::fs::read_to_string(dir.join(name)) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(format!("{name}: cannot read it ({e}); regenerate the vectors"));
+                return None;
+            }
+        };
+        match serde_json::from_str(&text) {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                problems.push(format!("{name}: not JSON ({e})"));
+                None
+            }
+        }
+    };
+    let mut found = Vec::new();
+    for file in files {
+        if let Some(old) = committed(file.name) {
+            found.push((file, old));
+        }
+    }
+    let index_doc = committed("index.json");
+    for (file, old) in found {
+        problems.extend(differences(keys, file.name, &old, &file.document()));
+    }
+    if let Some(old) = index_doc
+        && old != index(files)
+    {
+        problems.push(format!("index.json: committed {old}, generated {}", index(files)));
+    }
+    if problems.is_empty() {
+        let cases: usize = files.iter().map(|f| f.cases.len()).sum();
+        println!(
+            "gen_vectors --check: {} files, {cases} cases, index.json: up to date",
+            files.len()
+        );
+        true
+    } else {
+        eprintln!("gen_vectors --check: the committed vectors are stale or edited by hand:");
+        for p in &problems {
+            eprintln!("  {p}");
+        }
+        eprintln!("regenerate them: cargo run -p authgate-core --example gen_vectors");
+        false
+    }
 }
 
 fn main() {
     let new_keys = std::env::args().any(|a| a == "--new-keys");
+    let check_only = std::env::args().any(|a| a == "--check");
+    assert!(!(new_keys && check_only), "--check uses the committed keys");
     let path = sign::keys_path();
     let dir = path.parent().expect("vectors dir").to_path_buf();
+    if check_only {
+        assert!(path.exists(), "{} is missing", path.display());
+        let keys = sign::load_keys();
+        let g = Gen { keys };
+        let files = files(&g);
+        if !check(&dir, &g.keys, &files) {
+            std::process::exit(1);
+        }
+        return;
+    }
     std::fs::create_dir_all(&dir).expect("create tests/vectors");
     let keys = if !new_keys && path.exists() {
         sign::load_keys()
@@ -1020,46 +1282,16 @@ fn main() {
         ] {
             keys.insert(name.to_owned(), sign::generate(name, kind, bits));
         }
-        let text = serde_json::to_string_pretty(&sign::keys_document(&keys)).expect("JSON") + "\n";
-        std::fs::write(&path, text).expect("write keys.json");
+        std::fs::write(&path, pretty(&sign::keys_document(&keys))).expect("write keys.json");
         println!("keys.json: {} new keys", keys.len());
         keys
     };
     let g = Gen { keys };
-    write(
-        &dir,
-        "valid.json",
-        "Tokens that must validate (good paths, rotation, leeway, formats)",
-        valid_cases(&g),
-    );
-    write(
-        &dir,
-        "scopes.json",
-        "Scope claim formats and require-all / require-any checks",
-        scope_cases(&g),
-    );
-    write(
-        &dir,
-        "structure.json",
-        "Malformed and oversize tokens",
-        structure_cases(&g),
-    );
-    write(
-        &dir,
-        "algorithms.json",
-        "Algorithm allowlist, key binding, crit and unfollowed key headers",
-        algorithm_cases(&g),
-    );
-    write(
-        &dir,
-        "key_selection.json",
-        "kid lookup, kid-less tokens and signature failures",
-        key_selection_cases(&g),
-    );
-    write(
-        &dir,
-        "claims.json",
-        "Registered claim types and values (exp, nbf, iat, iss, aud, typ)",
-        claim_cases(&g),
-    );
+    let files = files(&g);
+    for file in &files {
+        std::fs::write(dir.join(file.name), pretty(&file.document())).expect("write vectors");
+        println!("{}: {} cases", file.name, file.cases.len());
+    }
+    std::fs::write(dir.join("index.json"), pretty(&index(&files))).expect("write index.json");
+    println!("index.json: {} files", files.len());
 }

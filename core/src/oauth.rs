@@ -108,6 +108,10 @@ pub struct TokenFetcherConfig {
     /// Allows plain `http` to non-loopback hosts. **Dangerous**: the secret travels in clear.
     /// Default: `false`.
     pub dangerous_allow_insecure_http: bool,
+    /// **For tests only**: the clock the refresh point, the expiry margin and the retry backoff
+    /// are measured with, so that a test advances it instead of sleeping. `None` (the default):
+    /// the system's monotonic clock. The request timeout always runs on real time.
+    pub dangerous_clock: Option<crate::jwt::ManualClock>,
 }
 
 impl fmt::Debug for TokenFetcherConfig {
@@ -148,6 +152,7 @@ impl TokenFetcherConfig {
             max_body_bytes: 64 * 1024,
             runtime: None,
             dangerous_allow_insecure_http: false,
+            dangerous_clock: None,
         }
     }
 }
@@ -359,9 +364,14 @@ impl TokenFetcher {
         handle.block_on(self.get_token())
     }
 
+    /// The monotonic time the fetcher measures its delays with.
+    fn now(&self) -> Instant {
+        crate::jwt::clock_monotonic_now(self.0.config.dangerous_clock.as_ref())
+    }
+
     /// The cached token if it may still be handed out, without any I/O.
     pub fn cached(&self) -> Option<AccessToken> {
-        let now = Instant::now();
+        let now = self.now();
         let state = lock(&self.0.state);
         state
             .cached
@@ -390,7 +400,7 @@ impl TokenFetcher {
 
     /// Counters and state, for metrics and tests.
     pub fn status(&self) -> TokenFetcherStatus {
-        let now = Instant::now();
+        let now = self.now();
         let state = lock(&self.0.state);
         TokenFetcherStatus {
             requests: state.requests,
@@ -417,7 +427,7 @@ impl TokenFetcher {
     }
 
     fn usable_cached(&self, bg: Option<&Handle>) -> Option<AccessToken> {
-        let now = Instant::now();
+        let now = self.now();
         let state = lock(&self.0.state);
         let cached = state.cached.as_ref().filter(|c| now < c.usable_until)?;
         let token = cached.token.clone();
@@ -437,7 +447,7 @@ impl TokenFetcher {
         {
             let state = lock(&self.0.state);
             if !self.0.flight.is_running()
-                && !self.backoff_elapsed(&state, Instant::now())
+                && !self.backoff_elapsed(&state, self.now())
                 && let Some((_, e)) = &state.failure
             {
                 return Next::Fail(e.clone());
@@ -456,7 +466,7 @@ impl TokenFetcher {
     }
 
     async fn request(&self) -> Result<AccessToken> {
-        let sent = Instant::now();
+        let sent = self.now();
         let sent_wall = SystemTime::now();
         match self.send().await {
             Ok((token_response, status)) => match self.accept(token_response, status, sent, sent_wall) {
@@ -470,7 +480,7 @@ impl TokenFetcher {
     fn fail(&self, error: Error) -> Result<AccessToken> {
         tracing::warn!(token_url = %self.0.config.token_url, error = %error, "token request failed");
         let mut state = lock(&self.0.state);
-        state.failure = Some((Instant::now(), error.clone()));
+        state.failure = Some((self.now(), error.clone()));
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         state.failures += 1;
         state.last_error = Some(error.to_string());

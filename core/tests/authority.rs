@@ -33,12 +33,16 @@ async fn states(a: &Authority) -> Vec<(String, SigningKeyState)> {
         .collect()
 }
 
-/// Sleeps until `t` (wall clock) has passed.
-async fn sleep_until(t: OffsetDateTime) {
-    let left = t - OffsetDateTime::now_utc();
-    if left.is_positive() {
-        tokio::time::sleep(left.unsigned_abs() + std::time::Duration::from_millis(20)).await;
-    }
+/// Time passing, without waiting for it: moves the pending signing key's activation time (an
+/// hour or more away, so nothing races it) to just now, as if its delay had run out. Returns
+/// the new activation time, to the millisecond the store keeps.
+async fn pending_key_falls_due(db: &TestDb) -> OffsetDateTime {
+    let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    db.exec(&format!(
+        "UPDATE authgate_signing_keys SET activate_at = {now_ms} WHERE state = 'pending'"
+    ))
+    .await;
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000).unwrap()
 }
 
 on_both!(
@@ -394,7 +398,10 @@ async fn api_key_lifecycle(db: &TestDb) {
     a.invalidate_token(&plain).await.unwrap();
     // Invalidate by key.
     a.invalidate_token(user_key.token.expose()).await.unwrap();
-    assert!(a.validate_token(user_key.token.expose()).await.is_err());
+    assert_eq!(
+        a.validate_token(user_key.token.expose()).await.unwrap_err(),
+        Error::TokenValidationFailed
+    );
 
     let listed = live_keys(&a, &o).await;
     assert_eq!(listed.total_count, 0);
@@ -806,10 +813,12 @@ async fn environment_clients(db: &TestDb) {
     assert_eq!(claims["scope"], "openid");
     assert!(claims.get("oid").is_none());
     assert!(claims.get("custom_claims").is_none());
-    assert!(
+    assert_eq!(
         a.issue_client_token(&id, secret.expose(), Some(vec!["read:orders".into()]))
             .await
-            .is_err()
+            .unwrap_err()
+            .code(),
+        "invalid_scope"
     );
 
     // Provisioned credentials (AUTHGATE_CLIENT_ID / AUTHGATE_CLIENT_SECRET): idempotent, re-keyable.
@@ -948,16 +957,13 @@ async fn staged_signing_key_rotation(db: &TestDb) {
 
     // Rotate with a delay: the new key is pending, published (after the active key), not signing.
     let before = OffsetDateTime::now_utc();
-    let k2 = a
-        .rotate_signing_key(std::time::Duration::from_secs(2))
-        .await
-        .unwrap();
+    let k2 = a.rotate_signing_key(HOUR).await.unwrap();
     let after = OffsetDateTime::now_utc();
     assert_eq!(k2.state, SigningKeyState::Pending);
     assert!(k2.retired_at.is_none());
     assert!(
-        k2.activate_at >= before + Duration::milliseconds(1999)
-            && k2.activate_at <= after + Duration::seconds(2),
+        k2.activate_at >= before + Duration::milliseconds(3_599_999)
+            && k2.activate_at <= after + Duration::hours(1),
         "{k2:?}"
     );
     let jwks = a.jwks().await.unwrap();
@@ -978,7 +984,7 @@ async fn staged_signing_key_rotation(db: &TestDb) {
 
     // Once its activation time has passed, the next token is signed with it, and verifies with
     // the key set fetched while it was pending.
-    sleep_until(k2.activate_at).await;
+    let k2_activate_at = pending_key_falls_due(db).await;
     let t3 = issue().await;
     assert_eq!(verify_jwt(&t3, &jwks).0["kid"], k2.kid.as_str());
     verify_jwt(&t1, &jwks);
@@ -994,25 +1000,24 @@ async fn staged_signing_key_rotation(db: &TestDb) {
         ]
     );
     assert_eq!(
-        listed[1].activate_at, k2.activate_at,
+        listed[1].activate_at, k2_activate_at,
         "the scheduled time is kept"
     );
     let jwks = a.jwks().await.unwrap();
     assert_eq!(kids(&jwks), [k2.kid.clone(), k1.clone()], "the active key first");
 
     // `jwks` and `list_signing_keys` activate a due key too, without any token issued.
-    let k3 = a
-        .rotate_signing_key(std::time::Duration::from_millis(300))
-        .await
-        .unwrap();
+    let k3 = a.rotate_signing_key(HOUR).await.unwrap();
     assert_eq!(k3.state, SigningKeyState::Pending);
-    sleep_until(k3.activate_at).await;
+    assert_eq!(
+        kids(&a.jwks().await.unwrap())[1],
+        k3.kid,
+        "pending: published second"
+    );
+    pending_key_falls_due(db).await;
     assert_eq!(kids(&a.jwks().await.unwrap())[0], k3.kid);
-    let k4 = a
-        .rotate_signing_key(std::time::Duration::from_millis(300))
-        .await
-        .unwrap();
-    sleep_until(k4.activate_at).await;
+    let k4 = a.rotate_signing_key(HOUR).await.unwrap();
+    pending_key_falls_due(db).await;
     assert_eq!(
         states(&a).await,
         [
@@ -1139,13 +1144,10 @@ async fn two_instances_activate_a_pending_key_once(db: &TestDb) {
     let c = client(&a, &o, "c", &["s"]).await;
     a.jwks().await.unwrap();
     let old = a.list_signing_keys().await.unwrap()[0].kid.clone();
-    let pending = b
-        .rotate_signing_key(std::time::Duration::from_secs(1))
-        .await
-        .unwrap();
+    let pending = b.rotate_signing_key(HOUR).await.unwrap();
     assert_eq!(pending.state, SigningKeyState::Pending);
     let jwks = a.jwks().await.unwrap();
-    sleep_until(pending.activate_at).await;
+    pending_key_falls_due(db).await;
 
     // Both instances notice at once, through every path that activates: each token carries the
     // new kid, no call fails, and the store ends with one switch (no third key, the old one
@@ -1721,4 +1723,26 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
     let mut short = TestDb::config();
     short.key_pepper = Some(Secret::new("short"));
     assert_eq!(db.open_with(short).await.unwrap_err().code(), "invalid_argument");
+}
+
+/// A new SQLite store's files (the database, and the WAL and shared-memory files of WAL mode)
+/// are readable by their owner only. Each file must exist: a check that skipped a missing file
+/// would pass on a store that was never written.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_sqlite_store_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::sqlite().await;
+    let a = db.open().await;
+    // A write, with the authority still open: the WAL and shared-memory files exist now.
+    org(&a, "Private", None).await;
+    let common::Backend::Sqlite { path, .. } = &db.backend else {
+        unreachable!("a SQLite store")
+    };
+    for suffix in ["", "-wal", "-shm"] {
+        let p = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let meta = std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", p.display());
+    }
+    drop(a);
 }

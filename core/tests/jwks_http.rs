@@ -1,36 +1,49 @@
 //! JWKS cache behaviour against a real HTTP server on loopback: fetch counting, kid-miss
 //! refetch, cooldown, negative cache, single-flight, timeouts, stale window, redirects, limits,
 //! discovery, refresh-ahead, ETag revalidation, cache flushing and the synchronous path.
+//!
+//! Time is injected: every cache runs on a [`ManualClock`] that a test advances past a TTL,
+//! cooldown or backoff, and events (a fetch happened) are awaited with a deadline; no test
+//! sleeps through a window or asserts how long something took.
 
 mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use authgate_core::jwt::{
-    JwksCache, JwksConfig, JwtValidator, KeyProvider, KeySource, SyncValidation, ValidatorConfig,
+    JwksCache, JwksConfig, JwtValidator, KeyProvider, KeySource, ManualClock, SyncValidation, ValidatorConfig,
 };
 use authgate_core::model::JwkSet;
 use authgate_core::{Error, Result, TokenError};
 use serde_json::json;
 use support::{
-    AUDIENCE, ISSUER, Reply, TestServer, concurrently, eventually, jwks, one_worker_runtime, rs256,
+    AUDIENCE, Gate, ISSUER, Reply, TestServer, concurrently, eventually, jwks, one_worker_runtime, rs256,
     serve_jwks,
 };
 
 const PATH: &str = "/keys";
 
-/// Short timings so that the tests run in well under a second each.
+/// How long an awaited event may take before the test fails (generous: a loaded machine).
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Short timings, on a manual clock of its own (see [`clock`]).
 fn fast() -> JwksConfig {
     let mut c = JwksConfig::default();
     c.min_ttl = Duration::ZERO;
     c.cooldown = Duration::from_millis(300);
     c.negative_ttl = Duration::from_millis(300);
     c.retry_backoff = Duration::from_millis(100);
-    c.fetch_timeout = Duration::from_secs(2);
+    c.fetch_timeout = Duration::from_secs(10);
+    c.dangerous_clock = Some(ManualClock::new());
     c
+}
+
+/// The manual clock a [`fast`] configuration runs on.
+fn clock(c: &JwksConfig) -> ManualClock {
+    c.dangerous_clock.clone().expect("a manual clock")
 }
 
 fn config(source: KeySource, jwks: JwksConfig) -> ValidatorConfig {
@@ -85,9 +98,13 @@ async fn validators_configured_alike_share_one_cache() {
     let server = TestServer::start().await;
     serve_jwks(&server, PATH, &jwks(&[("rsa-a", "a")]));
     let token = rs256("rsa-a", "a");
+    let cfg = fast();
     for _ in 0..5 {
         // The anti-pattern of building a validator per request costs no extra fetch.
-        validator(&server, fast()).validate(&token).await.expect("valid");
+        validator(&server, cfg.clone())
+            .validate(&token)
+            .await
+            .expect("valid");
     }
     assert_eq!(server.hits(PATH), 1);
 }
@@ -96,7 +113,9 @@ async fn validators_configured_alike_share_one_cache() {
 async fn unknown_kid_refetches_once_then_cools_down() {
     let server = TestServer::start().await;
     serve_jwks(&server, PATH, &jwks(&[("rsa-a", "a")]));
-    let v = validator(&server, fast());
+    let cfg = fast();
+    let time = clock(&cfg);
+    let v = validator(&server, cfg);
     let (ta, tb, tc) = (rs256("rsa-a", "a"), rs256("rsa-b", "b"), rs256("rsa-b", "c"));
     v.validate(&ta).await.expect("valid");
     assert_eq!(server.hits(PATH), 1);
@@ -105,9 +124,13 @@ async fn unknown_kid_refetches_once_then_cools_down() {
     assert!(is_unknown_kid(&v.validate(&tb).await));
     assert_eq!(server.hits(PATH), 1);
     assert!(v.status().cooling_down);
+    time.advance(Duration::from_millis(299));
+    assert!(is_unknown_kid(&v.validate(&tb).await));
+    assert_eq!(server.hits(PATH), 1, "1 ms before the end of the cooldown");
+    assert!(v.status().cooling_down);
 
     // After the cooldown: exactly one refetch, still unknown.
-    tokio::time::sleep(Duration::from_millis(320)).await;
+    time.advance(Duration::from_millis(1));
     assert!(!v.status().cooling_down);
     assert!(is_unknown_kid(&v.validate(&tb).await));
     assert_eq!(server.hits(PATH), 2);
@@ -122,10 +145,11 @@ async fn a_key_rotated_in_is_picked_up_on_the_first_unknown_kid() {
     serve_jwks(&server, PATH, &jwks(&[("rsa-a", "a")]));
     let mut cfg = fast();
     cfg.cooldown = Duration::from_millis(50);
+    let time = clock(&cfg);
     let v = validator(&server, cfg);
     v.validate(&rs256("rsa-a", "a")).await.expect("valid");
     serve_jwks(&server, PATH, &jwks(&[("rsa-b", "b"), ("rsa-a", "a")]));
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    time.advance(Duration::from_millis(50));
     v.validate(&rs256("rsa-b", "b"))
         .await
         .expect("new key valid after one refetch");
@@ -142,14 +166,15 @@ async fn negative_cache_remembers_confirmed_unknown_kids() {
     let mut cfg = fast();
     cfg.cooldown = Duration::from_millis(50);
     cfg.negative_ttl = Duration::from_secs(30);
+    let time = clock(&cfg);
     let v = validator(&server, cfg);
     v.validate(&rs256("rsa-a", "a")).await.expect("valid");
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    time.advance(Duration::from_millis(50));
     assert!(is_unknown_kid(&v.validate(&rs256("rsa-b", "ghost")).await));
     assert_eq!(server.hits(PATH), 2);
     assert_eq!(v.status().negative_kids, 1);
     // Past the cooldown, the same kid still causes no fetch…
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    time.advance(Duration::from_millis(50));
     for _ in 0..10 {
         assert!(is_unknown_kid(&v.validate(&rs256("rsa-b", "ghost")).await));
     }
@@ -157,6 +182,10 @@ async fn negative_cache_remembers_confirmed_unknown_kids() {
     // …while another unknown kid does.
     assert!(is_unknown_kid(&v.validate(&rs256("rsa-b", "other")).await));
     assert_eq!(server.hits(PATH), 3);
+    // Once the negative TTL is over, the first kid may cause a fetch again.
+    time.advance(Duration::from_secs(30));
+    assert!(is_unknown_kid(&v.validate(&rs256("rsa-b", "ghost")).await));
+    assert_eq!(server.hits(PATH), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,18 +217,16 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_cooldown() {
 #[tokio::test]
 async fn fetch_timeout_gives_keys_unavailable() {
     let server = TestServer::start().await;
-    server.set(
-        PATH,
-        Reply::json(200, &jwks(&[("rsa-a", "a")])).delay(Duration::from_secs(3)),
-    );
+    // The reply never comes (the gate is opened only at the end): only the timeout ends the wait.
+    let gate = Gate::new();
+    server.set(PATH, Reply::json(200, &jwks(&[("rsa-a", "a")])).held(&gate));
     let mut cfg = fast();
     cfg.fetch_timeout = Duration::from_millis(200);
     let v = validator(&server, cfg);
-    let started = Instant::now();
     let r = v.validate(&rs256("rsa-a", "a")).await;
+    gate.open();
     assert!(is_unavailable(&r), "{r:?}");
     assert_eq!(r.unwrap_err().http_status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(2));
     let status = v.status();
     assert!(
         status
@@ -215,14 +242,29 @@ async fn fetch_timeout_gives_keys_unavailable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_shared_and_retries_back_off() {
     let server = TestServer::start().await;
-    server.set(PATH, Reply::status(500).delay(Duration::from_millis(100)));
-    let v = validator(&server, fast());
+    // The failing reply is held until all 50 callers wait on the one fetch.
+    let gate = Gate::new();
+    server.set(PATH, Reply::status(500).held(&gate));
+    let cfg = fast();
+    let time = clock(&cfg);
+    let v = validator(&server, cfg);
     let token = rs256("rsa-a", "a");
-    let results = concurrently(50, || {
+    let callers = concurrently(50, || {
         let (v, t) = (v.clone(), token.clone());
         async move { v.validate(&t).await }
-    })
-    .await;
+    });
+    let opener = async {
+        assert!(
+            eventually(DEADLINE, || server.hits(PATH) == 1).await,
+            "the fetch started"
+        );
+        // Every caller joins the fetch in flight; give them the runtime's turns, then answer.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        gate.open();
+    };
+    let (results, ()) = tokio::join!(callers, opener);
     for r in results {
         assert!(is_unavailable(&r), "{r:?}");
     }
@@ -230,9 +272,12 @@ async fn failures_are_shared_and_retries_back_off() {
     // Within the backoff: the failure is answered at once, without a request.
     assert!(is_unavailable(&v.validate(&token).await));
     assert_eq!(server.hits(PATH), 1);
+    time.advance(Duration::from_millis(99));
+    assert!(is_unavailable(&v.validate(&token).await));
+    assert_eq!(server.hits(PATH), 1, "1 ms before the end of the backoff");
     // After it: one retry, which succeeds.
     serve_jwks(&server, PATH, &jwks(&[("rsa-a", "a")]));
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    time.advance(Duration::from_millis(1));
     v.validate(&token).await.expect("valid after recovery");
     assert_eq!(server.hits(PATH), 2);
     assert_eq!(v.status().consecutive_failures, 0);
@@ -247,20 +292,21 @@ async fn stale_keys_serve_during_an_outage_then_keys_unavailable() {
     cfg.default_ttl = Duration::from_millis(300);
     cfg.stale_if_error = Duration::from_millis(1000);
     cfg.retry_backoff = Duration::from_millis(50);
+    let time = clock(&cfg);
     let v = validator(&server, cfg);
     let token = rs256("rsa-a", "a");
     v.validate(&token).await.expect("valid");
     server.set(PATH, Reply::status(503));
 
     // Past the TTL: the refresh fails, the last good keys are used.
-    tokio::time::sleep(Duration::from_millis(320)).await;
+    time.advance(Duration::from_millis(300));
     v.validate(&token).await.expect("stale keys still used");
     let status = v.status();
     assert!(status.stale && !status.fresh, "{status:?}");
     assert!(status.failure_count >= 1);
 
     // Past TTL + stale window: 503-class error, never a 401.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    time.advance(Duration::from_millis(1000));
     let r = v.validate(&token).await;
     assert!(is_unavailable(&r), "{r:?}");
     let status = v.status();
@@ -268,7 +314,7 @@ async fn stale_keys_serve_during_an_outage_then_keys_unavailable() {
 
     // Recovery once the retry backoff (capped at the cooldown) has passed.
     server.set(PATH, Reply::json(200, &jwks(&[("rsa-a", "a")])));
-    tokio::time::sleep(Duration::from_millis(320)).await;
+    time.advance(Duration::from_millis(300));
     v.validate(&token).await.expect("valid again");
     assert!(v.status().fresh);
 }
@@ -374,11 +420,8 @@ async fn cache_control_max_age_sets_the_ttl_within_bounds() {
     );
     let v = validator(&server, fast());
     v.validate(&rs256("rsa-a", "a")).await.expect("valid");
-    let ttl = v.status().expires_in.expect("fresh");
-    assert!(
-        ttl > Duration::from_secs(110) && ttl <= Duration::from_secs(120),
-        "{ttl:?}"
-    );
+    // On a clock standing still, exactly the max-age.
+    assert_eq!(v.status().expires_in, Some(Duration::from_secs(120)));
 
     server.set(
         "/long",
@@ -386,7 +429,11 @@ async fn cache_control_max_age_sets_the_ttl_within_bounds() {
     );
     let v = JwtValidator::new(config(KeySource::JwksUrl(server.url("/long")), fast())).expect("validator");
     v.refresh().await.expect("refresh");
-    assert!(v.status().expires_in.expect("fresh") <= Duration::from_secs(24 * 3600));
+    assert_eq!(
+        v.status().expires_in,
+        Some(Duration::from_secs(24 * 3600)),
+        "capped at max_ttl"
+    );
 }
 
 #[tokio::test]
@@ -395,27 +442,32 @@ async fn refresh_ahead_replaces_keys_in_the_background() {
     server.set(PATH, Reply::json(200, &jwks(&[("rsa-a", "a")])));
     let mut cfg = fast();
     cfg.default_ttl = Duration::from_millis(500);
+    let time = clock(&cfg);
     let v = validator(&server, cfg);
     let token = rs256("rsa-a", "a");
     v.validate(&token).await.expect("valid");
-    // Past 80 % of the TTL, but not expired: served from cache, refresh starts behind.
-    tokio::time::sleep(Duration::from_millis(420)).await;
-    server.set(
-        PATH,
-        Reply::json(200, &jwks(&[("rsa-a", "a")])).delay(Duration::from_millis(200)),
-    );
-    let started = Instant::now();
+    // Before 80 % of the TTL: no refresh.
+    time.advance(Duration::from_millis(399));
+    v.validate(&token).await.expect("valid");
+    assert_eq!(server.hits(PATH), 1);
+    // Past 80 % of the TTL, but not expired: served from cache, refresh starts behind. The
+    // refresh's reply is held, so a validation that waited for it could not return.
+    time.advance(Duration::from_millis(1));
+    let gate = Gate::new();
+    server.set(PATH, Reply::json(200, &jwks(&[("rsa-a", "a")])).held(&gate));
     v.validate(&token).await.expect("valid");
     assert!(
-        started.elapsed() < Duration::from_millis(150),
-        "did not wait for the refresh"
+        eventually(DEADLINE, || server.hits(PATH) == 2).await,
+        "the refresh was sent"
     );
-    assert!(
-        eventually(Duration::from_secs(2), || server.hits(PATH) == 2
-            && !v.status().fetching)
-        .await
+    assert!(v.status().fetching, "the refresh is still in flight");
+    gate.open();
+    assert!(eventually(DEADLINE, || !v.status().fetching).await);
+    assert_eq!(
+        v.status().expires_in,
+        Some(Duration::from_millis(500)),
+        "fresh again"
     );
-    assert!(v.status().expires_in.expect("fresh again") > Duration::from_millis(300));
 }
 
 #[tokio::test]
@@ -478,29 +530,29 @@ async fn cache_hits_still_refresh_keys_and_notice_a_retired_kid() {
     let mut cfg = fast();
     cfg.default_ttl = Duration::from_millis(300);
     cfg.cooldown = Duration::from_millis(50);
+    let time = clock(&cfg);
     let mut c = config(KeySource::JwksUrl(server.url(PATH)), cfg);
     c.token_cache_capacity = 100;
     let v = JwtValidator::new(c).expect("validator");
     let token = rs256("rsa-a", "a");
     v.validate(&token).await.expect("valid");
     server.set(PATH, Reply::json(200, &jwks(&[("rsa-b", "b")])));
-    // Only cache hits from here on; they must still drive the refresh that retires "a".
-    let started = Instant::now();
-    let mut outcome = Ok(());
-    while started.elapsed() < Duration::from_secs(2) {
-        if let Err(e) = v.validate(&token).await {
-            outcome = Err(e);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(outcome, Err(Error::InvalidToken(TokenError::UnknownKeyId)));
+    // Only cache hits from here on; past the refresh-ahead point (80 % of the TTL) the first one
+    // starts the refresh that retires "a", and once it is in, the token stops validating.
+    v.validate(&token).await.expect("a cache hit");
+    assert_eq!(server.hits(PATH), 1);
+    time.advance(Duration::from_millis(240));
+    v.validate(&token)
+        .await
+        .expect("still a cache hit, the refresh runs behind it");
     assert!(
-        started.elapsed() < Duration::from_millis(800),
-        "{:?}",
-        started.elapsed()
+        eventually(DEADLINE, || server.hits(PATH) == 2 && !v.status().fetching).await,
+        "the cache hit drove a refresh"
     );
-    assert!(server.hits(PATH) >= 2);
+    assert_eq!(
+        v.validate(&token).await,
+        Err(Error::InvalidToken(TokenError::UnknownKeyId))
+    );
 }
 
 #[tokio::test]
@@ -595,10 +647,11 @@ async fn local_provider_gets_the_same_refetch_machinery() {
     });
     let mut cfg = fast();
     cfg.cooldown = Duration::from_millis(50);
+    let time = clock(&cfg);
     let v = JwtValidator::new(config(KeySource::Provider(provider.clone()), cfg)).expect("validator");
     v.validate(&rs256("rsa-a", "a")).await.expect("valid");
     *provider.set.lock().expect("set") = model_set(&[("rsa-b", "b"), ("rsa-a", "a")]);
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    time.advance(Duration::from_millis(50));
     v.validate(&rs256("rsa-b", "b"))
         .await
         .expect("key rotated elsewhere is picked up");

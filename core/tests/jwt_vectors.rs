@@ -90,33 +90,70 @@ fn check(file: &str, case: &Value, how: &str, outcome: &Result<Claims>) -> Optio
     }
 }
 
+fn vectors_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+/// `index.json`: the exact vector files and their case counts (written by `gen_vectors`).
+fn index() -> Vec<(String, usize)> {
+    let path = vectors_dir().join("index.json");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read tests/vectors/index.json"))
+            .expect("index.json is JSON");
+    doc["files"]
+        .as_object()
+        .expect("index.json: files")
+        .iter()
+        .map(|(file, n)| (file.clone(), n.as_u64().expect("a case count") as usize))
+        .collect()
+}
+
+/// Every case of every file the index lists; each file must exist and hold exactly the number
+/// of cases the index gives.
 fn load() -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/vectors")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("keys.json"))
-        .collect();
-    files.sort();
+    let index = index();
+    assert!(!index.is_empty(), "index.json lists no vector files");
     let mut cases = Vec::new();
-    for path in files {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
-        // The JWT vectors only (not keys.json, nor the middleware / errors / options vectors).
-        if doc["generated_by"] != "core/examples/gen_vectors.rs" {
-            continue;
-        }
-        let file = path.file_name().expect("name").to_string_lossy().into_owned();
-        for case in doc["cases"].as_array().expect("cases") {
+    for (file, count) in index {
+        let path = vectors_dir().join(&file);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file} (listed in index.json): {e}"));
+        let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let in_file = doc["cases"].as_array().expect("cases");
+        assert_eq!(in_file.len(), count, "{file}: index.json says {count} cases");
+        for case in in_file {
             cases.push((file.clone(), case.clone()));
         }
     }
     cases
 }
 
+#[test]
+fn the_index_lists_every_vector_file() {
+    let listed: Vec<String> = index().into_iter().map(|(f, _)| f).collect();
+    // The JWT vector files are the ones with `"generated_by": "core/examples/gen_vectors.rs"`
+    // and cases (other suites' files in the directory are not JWT vectors).
+    let mut generated: Vec<String> = std::fs::read_dir(vectors_dir())
+        .expect("tests/vectors")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| {
+            let doc: Value =
+                serde_json::from_str(&std::fs::read_to_string(p).expect("read")).unwrap_or(Value::Null);
+            doc["generated_by"] == "core/examples/gen_vectors.rs" && doc.get("cases").is_some()
+        })
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    generated.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(sorted, generated, "index.json against the vector files on disk");
+    assert_eq!(load().len(), index().iter().map(|(_, n)| n).sum::<usize>());
+}
+
 #[tokio::test]
 async fn every_vector_gives_its_expected_outcome() {
     let cases = load();
-    assert!(cases.len() >= 90, "only {} vector cases found", cases.len());
     let mut failures = Vec::new();
     let (mut valid, mut invalid) = (0, 0);
     for (file, case) in &cases {

@@ -6,23 +6,35 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authgate_core::Error;
+use authgate_core::jwt::ManualClock;
 use authgate_core::oauth::{ClientAuthMethod, TokenFetcher, TokenFetcherConfig};
 use base64::Engine;
 use serde_json::json;
-use support::{Reply, TestServer, concurrently, one_worker_runtime};
+use support::{Gate, Reply, TestServer, concurrently, eventually, one_worker_runtime};
 
 const PATH: &str = "/oauth/token";
 const SECRET: &str = "sk_test_s3cr3t:with/odd+chars";
 
+/// How long an awaited event may take before the test fails (generous: a loaded machine).
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Short backoffs, on a manual clock of its own (see [`clock`]): the tests advance it instead of
+/// sleeping.
 fn config(server: &TestServer) -> TokenFetcherConfig {
     let mut c = TokenFetcherConfig::new(server.url(PATH), "m2morg_1", SECRET);
     c.retry_backoff = Duration::from_millis(100);
     c.max_backoff = Duration::from_millis(400);
-    c.timeout = Duration::from_secs(2);
+    c.timeout = Duration::from_secs(10);
+    c.dangerous_clock = Some(ManualClock::new());
     c
+}
+
+/// The manual clock a [`config`] runs on.
+fn clock(c: &TokenFetcherConfig) -> ManualClock {
+    c.dangerous_clock.clone().expect("a manual clock")
 }
 
 /// The access token `fetcher` hands out now.
@@ -131,26 +143,45 @@ async fn client_secret_basic_request_format() {
 #[tokio::test]
 async fn refreshes_ahead_of_expiry_in_the_background() {
     let server = TestServer::start().await;
-    // A 2 s token; refresh at 30 % (0.6 s); never handed out in its last second.
-    issue_tokens(&server, 2, Duration::from_millis(150));
+    // A 100 s token; refresh at 30 % (30 s); never handed out in its last 10 s.
+    let issued = issue_tokens(&server, 100, Duration::ZERO);
     let mut c = config(&server);
     c.refresh_ratio = 0.3;
     c.refresh_jitter = 0.0;
+    let time = clock(&c);
     let fetcher = TokenFetcher::new(c).expect("fetcher");
     assert_eq!(token(&fetcher).await, "tok-1");
-    tokio::time::sleep(Duration::from_millis(650)).await;
-    let started = Instant::now();
+    time.advance(Duration::from_millis(29_999));
+    assert_eq!(token(&fetcher).await, "tok-1");
+    assert_eq!(server.hits(PATH), 1, "before the refresh point");
+    // Past it: the cached token is handed out while the refresh runs behind; its reply is held,
+    // so a call that waited for it could not return.
+    time.advance(Duration::from_millis(1));
+    let gate = Gate::new();
+    let (n, held) = (issued.clone(), gate.clone());
+    server.handle(PATH, move |_| {
+        let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+        Reply::json(
+            200,
+            &json!({"access_token": format!("tok-{i}"), "expires_in": 100}),
+        )
+        .held(&held)
+    });
     assert_eq!(token(&fetcher).await, "tok-1");
     assert!(
-        started.elapsed() < Duration::from_millis(100),
+        eventually(DEADLINE, || server.hits(PATH) == 2).await,
+        "the refresh was sent"
+    );
+    assert!(fetcher.status().fetching, "the refresh is still in flight");
+    assert_eq!(
+        token(&fetcher).await,
+        "tok-1",
         "served from cache while refreshing"
     );
-    assert!(
-        support::eventually(Duration::from_secs(2), || server.hits(PATH) == 2
-            && !fetcher.status().fetching)
-        .await
-    );
+    gate.open();
+    assert!(eventually(DEADLINE, || !fetcher.status().fetching).await);
     assert_eq!(token(&fetcher).await, "tok-2");
+    assert_eq!(server.hits(PATH), 2);
 }
 
 #[tokio::test]
@@ -160,10 +191,13 @@ async fn an_almost_expired_token_is_not_handed_out() {
     let mut c = config(&server);
     c.refresh_ratio = 1.0;
     c.refresh_jitter = 0.0;
+    let time = clock(&c);
     let fetcher = TokenFetcher::new(c).expect("fetcher");
     assert_eq!(token(&fetcher).await, "tok-1");
     // The margin is capped at half the lifetime: usable for 0.5 s.
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    time.advance(Duration::from_millis(499));
+    assert!(fetcher.cached().is_some());
+    time.advance(Duration::from_millis(1));
     assert!(fetcher.cached().is_none());
     assert_eq!(token(&fetcher).await, "tok-2");
 }
@@ -277,33 +311,51 @@ async fn network_failures_and_timeouts() {
         .unwrap_err();
     assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
 
+    // A reply that never comes (held until the end): only the timeout ends the wait.
     let server = TestServer::start().await;
-    issue_tokens(&server, 3600, Duration::from_secs(3));
+    let gate = Gate::new();
+    server.set(
+        PATH,
+        Reply::json(200, &json!({"access_token": "never", "expires_in": 3600})).held(&gate),
+    );
     let mut c = config(&server);
     c.timeout = Duration::from_millis(200);
-    let started = Instant::now();
     let e = TokenFetcher::new(c)
         .expect("fetcher")
         .get_token()
         .await
         .unwrap_err();
+    gate.open();
     assert!(matches!(e, Error::Timeout(_)), "{e:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_shared_and_retries_back_off() {
     let server = TestServer::start().await;
+    // The failing reply is held until the 50 callers wait on the one request.
+    let gate = Gate::new();
     server.set(
         PATH,
-        Reply::json(401, &json!({"error": "invalid_client"})).delay(Duration::from_millis(100)),
+        Reply::json(401, &json!({"error": "invalid_client"})).held(&gate),
     );
-    let fetcher = TokenFetcher::new(config(&server)).expect("fetcher");
-    let results = concurrently(50, || {
+    let c = config(&server);
+    let time = clock(&c);
+    let fetcher = TokenFetcher::new(c).expect("fetcher");
+    let callers = concurrently(50, || {
         let f = fetcher.clone();
         async move { f.get_token().await }
-    })
-    .await;
+    });
+    let opener = async {
+        assert!(
+            eventually(DEADLINE, || server.hits(PATH) == 1).await,
+            "the request was sent"
+        );
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        gate.open();
+    };
+    let (results, ()) = tokio::join!(callers, opener);
     for r in results {
         assert_eq!(r, Err(Error::InvalidClient));
     }
@@ -312,17 +364,20 @@ async fn failures_are_shared_and_retries_back_off() {
     assert_eq!(fetcher.get_token().await, Err(Error::InvalidClient));
     assert_eq!(server.hits(PATH), 1);
     // Backoff doubles: 100 ms after the first failure, 200 ms after the second.
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    time.advance(Duration::from_millis(99));
+    assert_eq!(fetcher.get_token().await, Err(Error::InvalidClient));
+    assert_eq!(server.hits(PATH), 1, "1 ms before the end of the first backoff");
+    time.advance(Duration::from_millis(1));
     assert_eq!(fetcher.get_token().await, Err(Error::InvalidClient));
     assert_eq!(server.hits(PATH), 2);
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    time.advance(Duration::from_millis(199));
     assert_eq!(fetcher.get_token().await, Err(Error::InvalidClient));
     assert_eq!(server.hits(PATH), 2, "second backoff is 200 ms");
     let status = fetcher.status();
     assert_eq!((status.failures, status.consecutive_failures), (2, 2));
     // Recovery.
     issue_tokens(&server, 3600, Duration::ZERO);
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    time.advance(Duration::from_millis(1));
     assert_eq!(token(&fetcher).await, "tok-1");
     assert_eq!(fetcher.status().consecutive_failures, 0);
 }

@@ -179,7 +179,7 @@ async fn run(
     connections: usize,
     seconds: u64,
     warmup: u64,
-) -> String {
+) -> (String, serde_json::Value) {
     let stop = Arc::new(AtomicBool::new(false));
     let warmup_until = Instant::now() + Duration::from_secs(warmup);
     let tasks: Vec<_> = (0..connections)
@@ -209,7 +209,19 @@ async fn run(
     latencies.sort_unstable();
     let rate = latencies.len() as f64 / seconds as f64;
     let per_request_us = |cpu: f64| cpu * 1e6 / latencies.len().max(1) as f64;
-    format!(
+    let json = serde_json::json!({
+        "store": store,
+        "scenario": scenario.name,
+        "requests_per_second": rate,
+        "p50_ms": percentile(&latencies, 0.50),
+        "p99_ms": percentile(&latencies, 0.99),
+        "p999_ms": percentile(&latencies, 0.999),
+        "requests": latencies.len(),
+        "errors": errors,
+        "server_cpu_us_per_request": per_request_us(server_cpu),
+        "loadgen_cpu_us_per_request": per_request_us(own_cpu),
+    });
+    let row = format!(
         "| {store:<10} | {:<22} | {:>9.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9} | {:>6} | {:>17.1} | {:>18.1} |",
         scenario.name,
         rate,
@@ -220,7 +232,8 @@ async fn run(
         errors,
         per_request_us(server_cpu),
         per_request_us(own_cpu),
-    )
+    );
+    (row, json)
 }
 
 fn main() {
@@ -234,8 +247,11 @@ fn main() {
         "sqlite",
         format!("sqlite://{}", dir.path().join("bench.db").display()),
     )];
-    if let Some(url) = common::fresh_postgres_database("the PostgreSQL load") {
-        stores.push(("postgres", url));
+    // Dropped at the end of `main`, after the servers.
+    let postgres = common::fresh_postgres_database();
+    match &postgres {
+        Some(db) => stores.push(("postgres", db.url.clone())),
+        None => println!("PostgreSQL: not measured (AUTHGATE_TEST_DATABASE_URL is not set)"),
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -243,6 +259,7 @@ fn main() {
         .build()
         .unwrap();
     let mut rows = Vec::new();
+    let mut results = Vec::new();
     for (store, database) in &stores {
         let server = start_server(database);
         let fx = rt.block_on(fixture(&server));
@@ -273,8 +290,10 @@ fn main() {
                 seconds,
                 warmup,
             ));
+            let (row, json) = row;
             println!("{row}");
             rows.push(row);
+            results.push(json);
         }
     }
     println!();
@@ -291,4 +310,18 @@ fn main() {
     for row in rows {
         println!("{row}");
     }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/results");
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = serde_json::json!({
+        "connections": connections,
+        "seconds": seconds,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "rows": results,
+    });
+    std::fs::write(
+        dir.join("load.json"),
+        serde_json::to_string_pretty(&doc).unwrap() + "\n",
+    )
+    .unwrap();
+    println!("\nwritten to bench/results/load.json");
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Output, Stdio};
 
-use common::s;
+use common::{PgDatabase, s};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -26,29 +26,15 @@ impl Cli {
     }
 
     /// On a database created for the test on `AUTHGATE_TEST_DATABASE_URL`'s cluster (dropped when
-    /// the returned [`PgDatabase`] is), or `None` when that variable is unset.
-    fn postgres(test: &str) -> Option<(Cli, PgDatabase)> {
-        let Ok(admin_url) = std::env::var("AUTHGATE_TEST_DATABASE_URL") else {
-            eprintln!("skipped {test} on PostgreSQL: AUTHGATE_TEST_DATABASE_URL is not set");
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("authgate_cli_{}_{nanos}", std::process::id());
-        let db = PgDatabase { admin_url, name };
-        db.admin(&format!("CREATE DATABASE {}", db.name));
-        let mut url = url::Url::parse(&db.admin_url).unwrap();
-        url.set_path(&format!("/{}", db.name));
+    /// the returned [`PgDatabase`] is); panics when that variable is unset.
+    fn postgres(test: &str) -> (Cli, PgDatabase) {
+        let db = common::postgres_database(test);
         let dir = tempfile::tempdir().unwrap();
-        Some((
-            Cli {
-                dir,
-                url: url.to_string(),
-            },
-            db,
-        ))
+        let cli = Cli {
+            dir,
+            url: db.url.clone(),
+        };
+        (cli, db)
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -96,36 +82,6 @@ impl Cli {
 
     fn fails_in(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
         common::assert_fails(args, &self.run(args, stdin), 1, code)
-    }
-}
-
-/// A PostgreSQL database dropped at the end of the test.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    fn admin(&self, sql: &str) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            c.close().await.ok();
-        });
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
     }
 }
 
@@ -605,9 +561,8 @@ fn concurrent_processes_share_one_sqlite_file() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"]
 fn processes_share_one_postgres_database() {
-    let Some((cli, _db)) = Cli::postgres("processes_share_one_postgres_database") else {
-        return;
-    };
+    let (cli, _db) = Cli::postgres("processes_share_one_postgres_database");
     processes_share_one_store(&cli, 6, "token");
 }

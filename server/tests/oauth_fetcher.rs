@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authgate_core::Error;
-use authgate_core::jwt::{JwtValidator, ValidatorConfig};
+use authgate_core::jwt::{JwtValidator, ManualClock, ValidatorConfig};
 use authgate_core::model::OrganizationClient;
 use authgate_core::oauth::{TokenFetcher, TokenFetcherConfig};
 
@@ -120,9 +120,11 @@ async fn refreshes_ahead_of_expiry_and_on_invalidate() {
     let s = setup().await;
     let validator = s.validator();
     let mut config = s.config();
-    // Refresh after 1 % of the 60 s lifetime (0.6 s), without jitter.
+    // Refresh after 1 % of the 60 s lifetime (0.6 s), without jitter, on a manual clock.
     config.refresh_ratio = 0.01;
     config.refresh_jitter = 0.0;
+    let clock = ManualClock::new();
+    config.dangerous_clock = Some(clock.clone());
     let fetcher = TokenFetcher::new(config).unwrap();
     let before = s.token_requests().await;
 
@@ -132,15 +134,17 @@ async fn refreshes_ahead_of_expiry_and_on_invalidate() {
         first,
         "fresh: served from the cache"
     );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    clock.advance(Duration::from_millis(599));
+    assert_eq!(fetcher.get_token().await.unwrap(), first);
+    assert_eq!(fetcher.status().requests, 1, "before the refresh point");
+    clock.advance(Duration::from_millis(1));
 
     // Past the refresh point: the current token is handed out at once and a refresh starts.
     assert_eq!(fetcher.get_token().await.unwrap(), first);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fetcher.status().requests < 2 || fetcher.status().fetching {
-        assert!(Instant::now() < deadline, "no background refresh");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(
+        common::eventually(|| fetcher.status().requests == 2 && !fetcher.status().fetching).await,
+        "no background refresh"
+    );
     let refreshed = fetcher.get_token().await.unwrap();
     assert_ne!(refreshed.access_token, first.access_token);
     assert_eq!(s.token_requests().await - before, 2);

@@ -96,6 +96,11 @@ pub struct JwksConfig {
     /// Allows plain `http` to non-loopback hosts. **Dangerous**: anyone on the path can then
     /// substitute keys. Default: `false`.
     pub dangerous_allow_insecure_http: bool,
+    /// **For tests only**: the clock the TTLs, refresh-ahead point, cooldown, negative cache,
+    /// retry backoff and stale window are measured with, so that a test advances it instead of
+    /// sleeping. `None` (the default): the system's monotonic clock. The fetch timeout always
+    /// runs on real time.
+    pub dangerous_clock: Option<super::ManualClock>,
 }
 
 impl Default for JwksConfig {
@@ -112,6 +117,7 @@ impl Default for JwksConfig {
             max_body_bytes: 256 * 1024,
             max_keys: 100,
             dangerous_allow_insecure_http: false,
+            dangerous_clock: None,
         }
     }
 }
@@ -290,13 +296,8 @@ struct Inner {
     expires_at_ms: AtomicU64,
 }
 
-fn base() -> Instant {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
-}
-
 fn millis_since_base(t: Instant) -> u64 {
-    t.saturating_duration_since(base())
+    t.saturating_duration_since(super::clock::monotonic_base())
         .as_millis()
         .min(u64::MAX as u128) as u64
 }
@@ -438,7 +439,7 @@ impl JwksCache {
 
     fn fixed(keys: KeySet, config: JwksConfig) -> JwksCache {
         let cache = JwksCache::with_origin(Origin::Static, config);
-        let forever = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+        let forever = cache.now() + Duration::from_secs(100 * 365 * 24 * 3600);
         cache.install_snapshot(Snapshot {
             keys: Arc::new(keys),
             refresh_at: forever,
@@ -483,6 +484,11 @@ impl JwksCache {
         &self.0.config
     }
 
+    /// The monotonic time the cache measures its delays with.
+    fn now(&self) -> Instant {
+        super::clock::monotonic_now(self.0.config.dangerous_clock.as_ref())
+    }
+
     /// Incremented whenever a `kid` disappears from the set or its key changes.
     pub fn generation(&self) -> u64 {
         self.0.generation.load(Ordering::Acquire)
@@ -492,7 +498,7 @@ impl JwksCache {
     /// cache: only while the keys are within their TTL. Past the refresh-ahead point this starts
     /// the background refresh, so that traffic served from the cache still keeps keys current.
     pub(crate) fn cache_hit_allowed(&self, bg: Option<&Handle>) -> bool {
-        let now = millis_since_base(Instant::now());
+        let now = millis_since_base(self.now());
         if now < self.0.refresh_at_ms.load(Ordering::Acquire) {
             return true;
         }
@@ -517,7 +523,7 @@ impl JwksCache {
 
     /// A snapshot of the cache's state.
     pub fn status(&self) -> JwksStatus {
-        let now = Instant::now();
+        let now = self.now();
         let snapshot = self.snapshot();
         let state = lock(&self.0.state);
         let fresh = snapshot.as_ref().is_some_and(|s| now < s.expires_at);
@@ -574,7 +580,7 @@ impl JwksCache {
     /// The keys to use now, or what to do instead. `bg` is where a background refresh may be
     /// spawned (refresh-ahead, retries while serving stale keys).
     pub(crate) fn current(&self, allow_fetch: bool, bg: Option<&Handle>) -> Current {
-        let now = Instant::now();
+        let now = self.now();
         let snapshot = self.snapshot();
         if let Some(s) = &snapshot
             && now < s.refresh_at
@@ -636,7 +642,7 @@ impl JwksCache {
         if matches!(self.0.origin, Origin::Static) || kid.is_some_and(|k| k.len() > MAX_KID_LEN) {
             return false;
         }
-        let now = Instant::now();
+        let now = self.now();
         let state = lock(&self.0.state);
         if let Some(kid) = kid
             && state.negative.get(kid).is_some_and(|&until| now < until)
@@ -660,7 +666,7 @@ impl JwksCache {
         if matches!(self.0.origin, Origin::Static) || self.0.config.negative_ttl.is_zero() {
             return;
         }
-        let now = Instant::now();
+        let now = self.now();
         let mut state = lock(&self.0.state);
         if state.negative.len() >= MAX_NEGATIVE_KIDS {
             state.negative.retain(|_, until| now < *until);
@@ -686,7 +692,7 @@ impl JwksCache {
         let (flight, _) = self.0.flight.join_or_start(handle, || {
             {
                 let mut state = lock(&self.0.state);
-                state.last_attempt = Some(Instant::now());
+                state.last_attempt = Some(self.now());
                 state.last_attempt_wall = Some(SystemTime::now());
                 state.fetch_count += 1;
             }
@@ -701,7 +707,7 @@ impl JwksCache {
         let etag = self.snapshot().and_then(|s| s.etag.clone());
         match self.fetch_keys(etag.as_deref()).await {
             Ok(fetched) => {
-                let now = Instant::now();
+                let now = self.now();
                 let (keys, ttl, etag) = match fetched {
                     Fetched::Keys { set, ttl, etag } => (Arc::new(set), ttl, etag),
                     Fetched::NotModified { ttl } => match self.snapshot() {
@@ -734,7 +740,7 @@ impl JwksCache {
     fn record_failure(&self, error: Error) -> Result<()> {
         tracing::warn!(source = %self.0.origin.describe(), error = %error, "JWKS fetch failed");
         let mut state = lock(&self.0.state);
-        state.failure = Some((Instant::now(), error.clone()));
+        state.failure = Some((self.now(), error.clone()));
         state.last_error = Some(error.to_string());
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         state.failure_count += 1;
@@ -768,10 +774,14 @@ impl JwksCache {
                 let known = lock(jwks_uri).clone();
                 let previous_failed = lock(&self.0.state).failure.is_some();
                 let uri = match known {
-                    Some((uri, at)) if !previous_failed && at.elapsed() < DISCOVERY_TTL => uri,
+                    Some((uri, at))
+                        if !previous_failed && self.now().saturating_duration_since(at) < DISCOVERY_TTL =>
+                    {
+                        uri
+                    }
                     _ => {
                         let uri = self.discover(issuer, discovery_url).await?;
-                        *lock(jwks_uri) = Some((uri.clone(), Instant::now()));
+                        *lock(jwks_uri) = Some((uri.clone(), self.now()));
                         uri
                     }
                 };

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 #[allow(unused_imports)]
-pub use server::{Recorded, Reply, TestServer};
+pub use server::{Gate, Recorded, Reply, TestServer};
 pub use sign::TestKey;
 
 pub const ISSUER: &str = "https://auth.authgate.test";

@@ -25,6 +25,27 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub delay: Duration,
+    /// When set, the reply is held until the gate opens (an event, not a time).
+    pub gate: Option<Gate>,
+}
+
+/// Holds replies until [`Gate::open`] is called (then lets every held and later one through).
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+
+    pub fn open(&self) {
+        self.0.close();
+    }
+
+    async fn pass(&self) {
+        // A closed semaphore fails every acquire at once: that is the open gate.
+        let _ = self.0.acquire().await;
+    }
 }
 
 impl Reply {
@@ -34,6 +55,7 @@ impl Reply {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
             delay: Duration::ZERO,
+            gate: None,
         }
     }
 
@@ -43,6 +65,7 @@ impl Reply {
             headers: Vec::new(),
             body: Vec::new(),
             delay: Duration::ZERO,
+            gate: None,
         }
     }
 
@@ -53,6 +76,12 @@ impl Reply {
 
     pub fn delay(mut self, delay: Duration) -> Reply {
         self.delay = delay;
+        self
+    }
+
+    /// Held until `gate` opens.
+    pub fn held(mut self, gate: &Gate) -> Reply {
+        self.gate = Some(gate.clone());
         self
     }
 }
@@ -183,6 +212,9 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         Some(handler) => handler(&recorded),
         None => Reply::status(404),
     };
+    if let Some(gate) = &reply.gate {
+        gate.pass().await;
+    }
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }

@@ -407,29 +407,115 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A fresh PostgreSQL database on the server of `AUTHGATE_TEST_DATABASE_URL`, or `None` (with a
-/// note printed) when the variable is unset.
-pub fn fresh_postgres_database(test: &str) -> Option<String> {
-    let Ok(base) = std::env::var("AUTHGATE_TEST_DATABASE_URL") else {
-        println!("skipped {test}: AUTHGATE_TEST_DATABASE_URL is not set (scripts/with-postgres runs it)");
-        return None;
-    };
-    let name = format!("authgate_srv_{}", random_hex(6));
+/// A database created for one test on the cluster of `AUTHGATE_TEST_DATABASE_URL`, dropped (with
+/// any connection still open to it) when this guard is: declare it before the servers using it.
+pub struct PgDatabase {
+    /// The database's URL.
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+fn pg_admin(admin_url: &str, sql: String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&base)
+        let mut conn = sqlx::PgConnection::connect(admin_url)
             .await
             .expect("connect to PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
             .execute(&mut conn)
             .await
-            .expect("create database");
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.close().await.ok();
     });
-    let mut url = url::Url::parse(&base).expect("database URL");
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
+}
+
+impl PgDatabase {
+    /// Creates a fresh database on `admin_url`'s cluster.
+    pub fn create(admin_url: &str, prefix: &str) -> PgDatabase {
+        let name = format!("{prefix}_{}", random_hex(6));
+        pg_admin(admin_url, format!("CREATE DATABASE {name}"));
+        let mut url = url::Url::parse(admin_url).expect("database URL");
+        url.set_path(&format!("/{name}"));
+        PgDatabase {
+            url: url.to_string(),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Runs on its own thread: the guard may be dropped inside an async runtime.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            pg_admin(&admin_url, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// A fresh PostgreSQL database for a test marked
+/// `#[ignore = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"]`:
+/// such a test runs only on purpose (`--include-ignored`), so without the variable it FAILS.
+pub fn postgres_database(test: &str) -> PgDatabase {
+    let admin_url = std::env::var("AUTHGATE_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!("{test}: AUTHGATE_TEST_DATABASE_URL is not set, so this PostgreSQL test cannot run")
+    });
+    PgDatabase::create(&admin_url, "authgate_srv")
+}
+
+/// A fresh PostgreSQL database when `AUTHGATE_TEST_DATABASE_URL` is set, else `None` (for the
+/// load bench, which measures PostgreSQL only when it has one).
+pub fn fresh_postgres_database() -> Option<PgDatabase> {
+    let admin_url = std::env::var("AUTHGATE_TEST_DATABASE_URL").ok()?;
+    Some(PgDatabase::create(&admin_url, "authgate_srv"))
+}
+
+/// Runs `sql` directly on the store at `database` (a `sqlite://` file or a PostgreSQL URL), as
+/// the tests do to make time pass without waiting (moving a scheduled time into the past).
+pub fn exec_sql(database: &str, sql: &str) {
+    if let Some(path) = database.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        let c = rusqlite::Connection::open(path).expect("open the SQLite store");
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        c.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    } else {
+        pg_admin(database, sql.to_owned());
+    }
+}
+
+/// Time passing, without waiting for it: moves the pending signing key's activation time (set
+/// an hour or more away, so that nothing races it) to now, as if its delay had run out.
+pub fn pending_key_falls_due(database: &str) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    exec_sql(
+        database,
+        &format!("UPDATE authgate_signing_keys SET activate_at = {now_ms} WHERE state = 'pending'"),
+    );
+}
+
+/// Waits (up to a generous deadline) until `cond` holds; false if it never did.
+pub async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
