@@ -84,7 +84,7 @@ bench-python: $(BENCH_STAMP) ## Python: authgate vs PyJWT vs the official Scalek
 # --- node (bindings-node) -------------------------------------------------------------------
 
 NODE_DIR      := bindings-node
-NAPI_BUILD    := npx napi build --platform --js native.js --dts native.d.ts
+NAPI_BUILD    := npx napi build --platform --js binding.js --dts native.d.ts
 AUTHGATE_DEBUG := $(CURDIR)/$(TARGET_DIR)/debug/authgate
 AUTHGATE_RELEASE := $(CURDIR)/$(TARGET_DIR)/release/authgate
 
@@ -125,3 +125,24 @@ bench: ## Criterion benchmarks of the core: API-key validation, token issuance, 
 .PHONY: bench-server
 bench-server: ## Load benchmark of `authgate serve` over loopback: tokens:validate and /oauth/token, SQLite and PostgreSQL
 	scripts/with-postgres cargo bench -p authgate-server --bench load
+
+# --- distribution (#10) ------------------------------------------------------------------------
+# Portable artifacts into dist/ (scripts/dist/build): zig links every target, so no cross
+# toolchain. `make dist` is the x86_64 set CI builds and tests; `make dist-all` adds aarch64 and
+# musl. macOS/Windows: .github/workflows/release.yml.
+
+.PHONY: dist
+dist: node-deps ## dist/: manylinux2014 x86_64 wheel + sdist, npm main + linux-x64-gnu, static x86_64 server, SHA256SUMS
+	scripts/dist/build
+
+.PHONY: dist-all
+dist-all: node-deps ## dist/: every Linux artifact (x86_64 + aarch64; glibc + musl wheels, npm packages, servers)
+	scripts/dist/build --all
+
+.PHONY: test-dist
+test-dist: ## Install dist/'s artifacts with no Rust on PATH and run the Python and Node suites against them
+	scripts/dist/test
+
+.PHONY: dist-versions
+dist-versions: ## Copy the Cargo workspace version into the npm manifests (scripts/dist/versions sync)
+	scripts/dist/versions sync
