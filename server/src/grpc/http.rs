@@ -140,6 +140,27 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn rest_errors_become_trailers_only_grpc_answers() {
+        use crate::serve::error::ApiError;
+        use authgate_core::Error;
+
+        // The middleware's timeout answer (a JSON 504) keeps its gRPC code and message.
+        let timeout = Error::Timeout("the request took too long".into());
+        let code = timeout.grpc_code();
+        let answer = translate(ApiError::from(timeout).into_response()).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(answer.headers()["grpc-status"], code.to_string().as_str());
+        assert!(answer.headers().contains_key("grpc-status-details-bin"));
+        // The REST fallback's 404: no such service or method.
+        let missing = ApiError::from(Error::not_found("route", "/x.Y/Z")).into_response();
+        let answer = translate(missing).await;
+        assert_eq!(
+            answer.headers()["grpc-status"],
+            grpc::UNIMPLEMENTED.to_string().as_str()
+        );
+    }
+
     #[test]
     fn http_fallback_codes() {
         assert_eq!(code_for_http(StatusCode::NOT_FOUND), grpc::UNIMPLEMENTED);

@@ -152,6 +152,14 @@ def test_users(sc, org):
     assert user.id in [u.id for u in members.users]
 
 
+def test_user_methods_the_core_lacks_are_unimplemented(sc, org):
+    # GetUser / UpdateUser / DeleteUser / memberships need core support (see the README).
+    from scalekit.common.exceptions import ScalekitNotImplementedException
+
+    with pytest.raises(ScalekitNotImplementedException):
+        sc.users.get_user("usr_1")
+
+
 def test_api_keys(sc, server, org):
     from google.protobuf.timestamp_pb2 import Timestamp
     from scalekit.common.exceptions import ScalekitValidateTokenFailureException
