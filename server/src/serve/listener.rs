@@ -91,8 +91,7 @@ pub async fn serve(
         let service = TowerToHyperService::new(router.clone());
         let tls = match &transport {
             Transport::Plain => None,
-            Transport::Tls(tls) => Some(tls.config()),
-            Transport::TlsOrPlain(tls) => Some(tls.config()),
+            Transport::Tls(tls) | Transport::TlsOrPlain(tls) => Some(tls.config()),
         };
         let Some(tls) = tls else {
             let connection = builder

@@ -12,7 +12,8 @@ use super::state::AppState;
 /// All routes of `authgate serve`, with the observing middleware and the body limit.
 ///
 /// Paths follow Scalekit's REST surface. The custom methods (`/api/v1/tokens:validate`, …) are
-/// literal routes: in axum 0.8 a `:` inside a segment is an ordinary character.
+/// literal routes: in axum 0.8 a `:` inside a segment is an ordinary character. The gRPC services
+/// of the official SDKs share the table (`/<package>.<Service>/{method}`, [`crate::grpc::mount`]).
 pub fn router(state: AppState) -> Router {
     let org = "/api/v1/organizations/{organization_id}";
     let client = "/api/v1/organizations/{organization_id}/clients/{client_id}";
