@@ -173,6 +173,23 @@ fn grpc_over_h2c_auth_errors_and_unknown_methods() {
         assert!(org.id.starts_with("org_"));
         assert_eq!(org.external_id.as_deref(), Some("acme-ext"));
 
+        // Fields authgate does not store are refused, not dropped.
+        let with_metadata = pb::organizations::CreateOrganizationRequest {
+            organization: Some(pb::organizations::CreateOrganization {
+                display_name: "Meta".into(),
+                metadata: [("tier".to_owned(), "gold".to_owned())].into(),
+                ..Default::default()
+            }),
+        };
+        let a = call(
+            &addr,
+            &format!("{ORGS}/CreateOrganization"),
+            &auth[1..],
+            &with_metadata,
+        )
+        .await;
+        assert_eq!(a.grpc_status, 3, "{a:?}");
+
         // By external id.
         let get = pb::organizations::GetOrganizationRequest {
             identities: Some(

@@ -64,10 +64,23 @@ impl OrganizationService for Organizations {
         let Some(o) = request.into_inner().organization else {
             return Err(invalid("organization", "is required"));
         };
+        // Fields authgate does not store are refused rather than dropped.
         if !o.metadata.is_empty() {
             return Err(invalid(
                 "metadata",
                 "organization metadata is not supported by authgate",
+            ));
+        }
+        if o.slug.as_deref().is_some_and(|v| !v.is_empty()) {
+            return Err(invalid(
+                "slug",
+                "organization slugs are not supported by authgate",
+            ));
+        }
+        if o.logo_url.as_deref().is_some_and(|v| !v.is_empty()) {
+            return Err(invalid(
+                "logo_url",
+                "organization logos are not supported by authgate",
             ));
         }
         let created = self
