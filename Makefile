@@ -26,7 +26,7 @@ run: build ## Start `authgate serve` on an embedded SQLite file (sqlite://authga
 # --- test ------------------------------------------------------------------------------------
 
 .PHONY: test
-test: test-rust test-python test-node ## Install what is needed, build everything and run every suite
+test: test-rust test-python test-node test-sdk ## Install what is needed, build everything and run every suite
 
 .PHONY: test-rust
 test-rust: ## Rust tests and the vector staleness check (PostgreSQL tests: run when AUTHGATE_TEST_DATABASE_URL is set, else reported skipped)
@@ -108,6 +108,25 @@ bench-node: node-deps ## Node JWT + Express benchmarks vs jose, jsonwebtoken+jwk
 	cd $(NODE_DIR) && $(NAPI_BUILD) --release
 	cd bench/node && if [ -d node_modules/jose ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi
 	cd bench/node && AUTHGATE_BIN="$(AUTHGATE_RELEASE)" node --expose-gc bench.mjs
+
+# --- official Scalekit SDKs (tests/sdk) -----------------------------------------------------
+
+SDK_VENV  := target/sdk-venv
+SDK_STAMP := $(SDK_VENV)/.authgate-sdk-deps
+
+# Their own venv (test-only): scalekit-sdk-python==2.21.0 and pytest (tests/sdk/python/requirements.txt).
+$(SDK_STAMP): tests/sdk/python/requirements.txt
+	@test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/sdk/python/requirements.txt
+	@touch $@
+
+.PHONY: test-sdk
+test-sdk: $(SDK_STAMP) ## The official Scalekit SDKs (Python 2.21.0 over TLS, Node 2.11.0 over h2c and TLS) against `authgate serve`; proto check
+	cargo build -p authgate-server
+	AUTHGATE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python cargo test -q -p authgate-server --test grpc_descriptors -- --nocapture
+	AUTHGATE_BIN=$(AUTHGATE_DEBUG) $(SDK_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
+	cd tests/sdk/node && if [ -d node_modules/@scalekit-sdk ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi
+	cd tests/sdk/node && AUTHGATE_BIN=$(AUTHGATE_DEBUG) node --test sdk.test.mjs
 
 # --- quality ---------------------------------------------------------------------------------
 

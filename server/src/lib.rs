@@ -3,4 +3,5 @@
 //! the router) through it.
 
 pub mod cli;
+pub mod grpc;
 pub mod serve;

@@ -27,8 +27,11 @@ enum Command {
     /// Operator commands (orgs, users, keys, clients, signing-keys, token).
     #[command(flatten)]
     Admin(cli::AdminCommand),
-    /// Run the HTTP server: the Scalekit-compatible REST API, the OAuth token endpoint, JWKS.
+    /// Run the HTTP server: the Scalekit-compatible REST API and gRPC services, the OAuth
+    /// token endpoint, JWKS.
     Serve(serve::ServeArgs),
+    /// Write a local CA and a server certificate for localhost (ca.pem, cert.pem, key.pem).
+    DevCert(cli::dev_cert::DevCertArgs),
 }
 
 async fn run(global: cli::Global, command: Command, issuer_given: bool) -> cli::Outcome {
@@ -37,6 +40,7 @@ async fn run(global: cli::Global, command: Command, issuer_given: bool) -> cli::
         Command::Serve(args) => {
             serve::run(&global.database, issuer_given.then_some(&*global.issuer), args).await
         }
+        Command::DevCert(args) => cli::dev_cert::run(&args),
     }
 }
 
@@ -50,7 +54,7 @@ fn main() -> ExitCode {
     let issuer_given = global.given.issuer;
     let exit_status = match &command {
         Command::Admin(cmd) => cmd.exit_status(),
-        Command::Serve(_) => cli::exit_status,
+        Command::Serve(_) | Command::DevCert(_) => cli::exit_status,
     };
     cli::execute(run(global, command, issuer_given), exit_status)
 }

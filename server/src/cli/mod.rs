@@ -23,6 +23,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+pub mod dev_cert;
 mod output;
 mod verify;
 

@@ -14,8 +14,10 @@ use axum::body::Bytes;
 use tokio::net::TcpListener;
 
 use super::handlers::meta::Discovery;
+use super::listener::Transport;
 use super::metrics::Metrics;
 use super::state::{AdminTokenVerifier, AppState, HealthCheck, Limits, Shared};
+use super::tls::Tls;
 use super::{listener, logging, router};
 
 /// The stdout line that announces the bound address (tests and scripts read it).
@@ -35,6 +37,19 @@ pub struct ServeArgs {
     /// Time limit of one request, in seconds (504 past it).
     #[arg(long, env = "AUTHGATE_REQUEST_TIMEOUT", default_value_t = 15)]
     pub request_timeout: u64,
+
+    /// Serve TLS with this PEM certificate chain (with --tls-key). ALPN h2 and http/1.1;
+    /// the certificate and key are re-read on SIGHUP without dropping connections.
+    #[arg(long, env = "AUTHGATE_TLS_CERT", requires = "tls_key", value_name = "PEM")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "AUTHGATE_TLS_KEY", requires = "tls_cert", value_name = "PEM")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// With TLS, also accept plaintext HTTP/1.1 and h2c on the same port (local development).
+    #[arg(long, env = "AUTHGATE_TLS_ALLOW_PLAINTEXT", requires = "tls_cert")]
+    pub tls_allow_plaintext: bool,
 }
 
 /// Verifies environment access tokens with the JWT engine against the authority's own keys
@@ -64,9 +79,9 @@ impl HealthCheck for StoreHealth {
     }
 }
 
-/// The issuer to use: `--issuer` (trailing `/` dropped), else `http://<bound address>` (with
-/// `127.0.0.1` standing in for an unspecified address).
-fn issuer_for(configured: Option<&str>, bound: SocketAddr) -> Result<String> {
+/// The issuer to use: `--issuer` (trailing `/` dropped), else `<scheme>://<bound address>`
+/// (`https` with TLS; `127.0.0.1` standing in for an unspecified address).
+fn issuer_for(configured: Option<&str>, bound: SocketAddr, scheme: &str) -> Result<String> {
     if let Some(issuer) = configured {
         let issuer = issuer.trim().trim_end_matches('/');
         let url = url::Url::parse(issuer).map_err(|e| Error::invalid("issuer", e.to_string()))?;
@@ -80,7 +95,7 @@ fn issuer_for(configured: Option<&str>, bound: SocketAddr) -> Result<String> {
         tracing::warn!("listening on an unspecified address; set --issuer to the URL clients use");
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    Ok(format!("http://{addr}"))
+    Ok(format!("{scheme}://{addr}"))
 }
 
 /// Environment credentials: registers the provisioned ones, or creates and prints a pair on an
@@ -143,7 +158,16 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     let bound = listener
         .local_addr()
         .map_err(|e| Error::Internal(format!("local address: {e}")))?;
-    let issuer = issuer_for(issuer, bound)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = Arc::new(Tls::new(cert.clone(), key.clone())?);
+            tls.reload_on_sighup()?;
+            Some(tls)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let issuer = issuer_for(issuer, bound, scheme)?;
 
     let config = AuthorityConfig::from_env(issuer.clone())?;
     let authority = Arc::new(Authority::open(database, config).await?);
@@ -176,11 +200,17 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     });
 
     tracing::info!(address = %bound, %issuer, "listening");
-    println!("{LISTENING}http://{bound} (issuer {issuer})");
+    println!("{LISTENING}{scheme}://{bound} (issuer {issuer})");
+    let transport = match tls {
+        None => Transport::Plain,
+        Some(tls) if args.tls_allow_plaintext => Transport::TlsOrPlain(tls),
+        Some(tls) => Transport::Tls(tls),
+    };
     listener::serve(
         listener,
         router::router(state),
         &limits,
+        transport,
         listener::shutdown_signal(),
     )
     .await;
@@ -195,14 +225,18 @@ mod tests {
     #[test]
     fn issuer_defaults_and_normalisation() {
         let bound: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        assert_eq!(issuer_for(None, bound).unwrap(), "http://127.0.0.1:8080");
-        let any: SocketAddr = "0.0.0.0:9000".parse().unwrap();
-        assert_eq!(issuer_for(None, any).unwrap(), "http://127.0.0.1:9000");
+        assert_eq!(issuer_for(None, bound, "http").unwrap(), "http://127.0.0.1:8080");
         assert_eq!(
-            issuer_for(Some("https://auth.example.com/"), bound).unwrap(),
+            issuer_for(None, bound, "https").unwrap(),
+            "https://127.0.0.1:8080"
+        );
+        let any: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert_eq!(issuer_for(None, any, "http").unwrap(), "http://127.0.0.1:9000");
+        assert_eq!(
+            issuer_for(Some("https://auth.example.com/"), bound, "http").unwrap(),
             "https://auth.example.com"
         );
-        assert!(issuer_for(Some("ftp://x"), bound).is_err());
-        assert!(issuer_for(Some("not a url"), bound).is_err());
+        assert!(issuer_for(Some("ftp://x"), bound, "http").is_err());
+        assert!(issuer_for(Some("not a url"), bound, "http").is_err());
     }
 }

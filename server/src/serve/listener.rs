@@ -1,6 +1,12 @@
 //! The accept loop: hyper connections (HTTP/1.1 with keep-alive, and HTTP/2 with prior
 //! knowledge), `TCP_NODELAY`, a cap on open connections, header-read timeout, and graceful
 //! shutdown that lets in-flight requests finish within a grace period.
+//!
+//! With TLS ([`Transport::Tls`]) every connection starts with a rustls handshake (ALPN `h2` or
+//! `http/1.1`, within the header-read timeout), made with the configuration current at accept
+//! time, so a SIGHUP reload never touches established connections. [`Transport::TlsOrPlain`]
+//! also serves plaintext connections on the same port (told apart by their first byte: a TLS
+//! record starts with 0x16), for local development.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,12 +20,35 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::state::Limits;
+use super::tls::Tls;
+
+/// What a connection speaks.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// HTTP/1.1 and h2c (prior knowledge) in plaintext.
+    Plain,
+    /// TLS only.
+    Tls(Arc<Tls>),
+    /// TLS, and plaintext on the same port.
+    TlsOrPlain(Arc<Tls>),
+}
+
+/// The first byte of a TLS connection (a handshake record).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Whether the connection starts a TLS handshake (waits for its first byte).
+async fn starts_tls(stream: &tokio::net::TcpStream) -> std::io::Result<bool> {
+    let mut first = [0u8; 1];
+    let n = stream.peek(&mut first).await?;
+    Ok(n == 1 && first[0] == TLS_HANDSHAKE)
+}
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains connections.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &Limits,
+    transport: Transport,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -60,12 +89,65 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let tls = match &transport {
+            Transport::Plain => None,
+            Transport::Tls(tls) | Transport::TlsOrPlain(tls) => Some(tls.config()),
+        };
+        let Some(tls) = tls else {
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        // The handshake (and, when plaintext is allowed too, the wait for the first byte) runs
+        // in the connection's task, bounded by the header-read timeout; the connection is
+        // watched for graceful shutdown once it speaks HTTP.
+        let allow_plain = matches!(transport, Transport::TlsOrPlain(_));
+        let handshake_timeout = limits.header_read_timeout;
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let result = async {
+                let is_tls = if allow_plain {
+                    match tokio::time::timeout(handshake_timeout, starts_tls(&stream)).await {
+                        Ok(Ok(is_tls)) => is_tls,
+                        _ => return Ok(()),
+                    }
+                } else {
+                    true
+                };
+                if !is_tls {
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    return watcher.watch(connection).await;
+                }
+                let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                let stream = match tokio::time::timeout(handshake_timeout, accept).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(err)) => {
+                        tracing::debug!(error = %err, "TLS handshake failed");
+                        return Ok(());
+                    }
+                    Err(_elapsed) => {
+                        tracing::debug!("TLS handshake timed out");
+                        return Ok(());
+                    }
+                };
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                watcher.watch(connection).await
+            }
+            .await;
+            if let Err(err) = result {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
             drop(permit);

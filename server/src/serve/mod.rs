@@ -6,7 +6,8 @@
 //! Layout: [`handlers`] hold one module per resource; [`json`] the strict extractors; [`auth`]
 //! the management-token check; [`error`] the two error bodies; [`middleware`] request ids,
 //! timeouts, metrics and the access log in one function; [`listener`] the accept loop and
-//! graceful shutdown.
+//! graceful shutdown; [`tls`] the TLS configuration (SIGHUP reload) and `authgate dev-cert`.
+//! The gRPC services of the official SDKs are mounted on the same router ([`crate::grpc`]).
 
 pub mod auth;
 pub mod bootstrap;
@@ -20,5 +21,6 @@ pub mod middleware;
 pub mod request_id;
 pub mod router;
 pub mod state;
+pub mod tls;
 
 pub use bootstrap::{ServeArgs, run};

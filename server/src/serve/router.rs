@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
 use super::handlers::{clients, meta, oauth, orgs, tokens};
@@ -12,11 +12,12 @@ use super::state::AppState;
 /// All routes of `authgate serve`, with the observing middleware and the body limit.
 ///
 /// Paths follow Scalekit's REST surface. The custom methods (`/api/v1/tokens:validate`, …) are
-/// literal routes: in axum 0.8 a `:` inside a segment is an ordinary character.
+/// literal routes: in axum 0.8 a `:` inside a segment is an ordinary character. The gRPC services
+/// of the official SDKs share the table (`/<package>.<Service>/{method}`, [`crate::grpc::mount`]).
 pub fn router(state: AppState) -> Router {
     let org = "/api/v1/organizations/{organization_id}";
     let client = "/api/v1/organizations/{organization_id}/clients/{client_id}";
-    Router::new()
+    let rest = Router::new()
         // OAuth and keys (public)
         .route("/oauth/token", post(oauth::token))
         .route("/keys", get(meta::jwks))
@@ -51,10 +52,14 @@ pub fn router(state: AppState) -> Router {
         )
         // operations
         .route("/healthz", get(meta::healthz))
-        .route("/metrics", get(meta::metrics))
+        .route("/metrics", get(meta::metrics));
+    // gRPC (the official Scalekit SDKs) on the same routes table, behind the same middleware.
+    crate::grpc::mount(rest, &state)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::observe))
+        // Outermost: answers to gRPC requests stay gRPC (see `crate::grpc::http`).
+        .layer(from_fn(crate::grpc::http::adapt))
         .with_state(state)
 }

@@ -70,7 +70,10 @@ fn parse_form(body: &[u8]) -> Result<Params, OAuthError> {
     Ok(params)
 }
 
-/// Credentials from `Authorization: Basic …`, `None` when the header is absent or another scheme.
+/// Credentials from `Authorization: Basic …`; `None` when the header is absent or carries a
+/// `Bearer` token. A bearer token is not client authentication (RFC 6749 §2.3): the official
+/// Scalekit SDKs send their own `Authorization: Bearer …` on the token request together with
+/// `client_secret_post`, so it is ignored here. Any other scheme is an `invalid_request`.
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -79,6 +82,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Err(OAuthError::invalid_client());
     };
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(OAuthError::invalid_request(
             "the token endpoint accepts HTTP Basic or client_secret_post client authentication",
@@ -247,7 +253,10 @@ mod tests {
         );
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
         assert_eq!(basic_credentials(&h).unwrap_err().error(), "invalid_client");
+        // A bearer token (the official SDKs send one) is not client authentication: ignored.
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert_eq!(basic_credentials(&h).unwrap(), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Digest x"));
         assert_eq!(basic_credentials(&h).unwrap_err().error(), "invalid_request");
     }
 
