@@ -99,7 +99,7 @@ impl Rejection {
                 missing: missing_scopes.to_vec(),
             }),
             "keys_unavailable" | "unavailable" | "deadline_exceeded" => Some(Rejection::Unavailable),
-            _ => match token_error(code) {
+            _ => match TokenError::from_code(code, None) {
                 Some(reason) => Some(Rejection::Invalid(Some(reason))),
                 None if code == "server_error" || code == "oauth_error" => http_status
                     .filter(|s| unavailable_status(*s))
@@ -126,26 +126,6 @@ impl Rejection {
 /// 503 and 504 from a remote service: it could not answer, which says nothing of the token.
 fn unavailable_status(status: u16) -> bool {
     status == 503 || status == 504
-}
-
-/// Every [`TokenError`], for the lookup by code.
-fn token_error(code: &str) -> Option<TokenError> {
-    const ALL: [TokenError; 13] = [
-        TokenError::Malformed,
-        TokenError::TooLarge,
-        TokenError::AlgorithmNotAllowed,
-        TokenError::UnknownKeyId,
-        TokenError::InvalidSignature,
-        TokenError::UnsupportedCritical,
-        TokenError::InvalidType,
-        TokenError::MissingExpiry,
-        TokenError::InvalidClaimType(""),
-        TokenError::Expired,
-        TokenError::NotYetValid,
-        TokenError::InvalidIssuer,
-        TokenError::InvalidAudience,
-    ];
-    ALL.into_iter().find(|e| e.code() == code)
 }
 
 /// How a surface answers: the `realm` of its challenges and the `Retry-After` of its 503s.
@@ -245,38 +225,16 @@ pub fn answer(rejection: &Rejection, options: &AnswerOptions) -> Answer {
 mod tests {
     use super::*;
 
+    /// Every variant (the wire module's examples), plus the status-dependent answers of
+    /// errors relayed from a remote service.
     fn every_error() -> Vec<Error> {
-        let mut all = vec![
-            Error::invalid("field", "bad"),
-            Error::not_found("token", "x"),
-            Error::AlreadyExists {
-                resource: "organization",
-                message: "x".into(),
-            },
-            Error::FailedPrecondition("x".into()),
-            Error::TokenValidationFailed,
-            Error::InsufficientScope {
-                missing: vec!["a".into(), "b".into()],
-            },
-            Error::KeysUnavailable("down".into()),
-            Error::InvalidClient,
-            Error::InvalidScope("x".into()),
+        let mut all = crate::wire::error::every_error();
+        all.extend([
             Error::OAuth {
                 error: "temporarily_unavailable".into(),
                 description: None,
                 status: 503,
             },
-            Error::OAuth {
-                error: "invalid_request".into(),
-                description: None,
-                status: 400,
-            },
-            Error::Unauthenticated("x".into()),
-            Error::PermissionDenied("x".into()),
-            Error::ResourceExhausted("x".into()),
-            Error::Unavailable("x".into()),
-            Error::Timeout("x".into()),
-            Error::Store("x".into()),
             Error::Server {
                 http_status: 504,
                 error_code: "x".into(),
@@ -287,25 +245,7 @@ mod tests {
                 error_code: "x".into(),
                 message: "x".into(),
             },
-            Error::Internal("x".into()),
-        ];
-        for code in [
-            "token_malformed",
-            "token_too_large",
-            "algorithm_not_allowed",
-            "unknown_kid",
-            "invalid_signature",
-            "unsupported_crit",
-            "invalid_typ",
-            "missing_exp",
-            "invalid_claim_type",
-            "token_expired",
-            "token_not_yet_valid",
-            "invalid_issuer",
-            "invalid_audience",
-        ] {
-            all.push(Error::InvalidToken(token_error(code).expect(code)));
-        }
+        ]);
         all
     }
 
@@ -332,7 +272,10 @@ mod tests {
     fn token_codes_round_trip() {
         for err in every_error() {
             if let Error::InvalidToken(reason) = err {
-                assert_eq!(token_error(reason.code()).map(|e| e.code()), Some(reason.code()));
+                assert_eq!(
+                    TokenError::from_code(reason.code(), None).map(|e| e.code()),
+                    Some(reason.code())
+                );
             }
         }
     }

@@ -6,6 +6,7 @@
 
 use authgate_core::Error;
 use authgate_core::error::grpc;
+use authgate_core::wire::ErrorStatus;
 use prost::Message;
 use tonic::{Code, Status};
 
@@ -31,18 +32,6 @@ pub struct RpcStatus {
     pub details: Vec<prost_types::Any>,
 }
 
-/// The gRPC code of a core error.
-///
-/// One place for the mapping, until the transport-neutral mapping of the `wire` branch lands:
-/// a refused API key ([`Error::TokenValidationFailed`]) is `NOT_FOUND` (the SDKs answer
-/// `UNAUTHENTICATED` by re-authenticating and retrying, 3–4 calls for one refused key).
-pub fn code_of(err: &Error) -> i32 {
-    match err {
-        Error::TokenValidationFailed => grpc::NOT_FOUND,
-        other => other.grpc_code(),
-    }
-}
-
 /// A status with the given code and message and an `ErrorInfo` detail with `error_code`.
 pub fn status(code: i32, message: String, error_code: &str, info: ErrorInfo) -> Status {
     let info = ErrorInfo {
@@ -66,38 +55,39 @@ pub fn status(code: i32, message: String, error_code: &str, info: ErrorInfo) -> 
     Status::with_details(Code::from_i32(code), message, details.encode_to_vec().into())
 }
 
-/// The status answering a core error.
+/// The status answering a core error: the code, message and details of the core's
+/// transport-neutral description ([`ErrorStatus`]), the one the REST body is written from.
 pub fn from_error(err: Error) -> Status {
-    let code = code_of(&err);
-    let mut info = ErrorInfo::default();
-    match &err {
-        Error::InvalidArgument { field, message } => {
-            info.validation_error_info = Some(ValidationErrorInfo {
-                field_violations: vec![validation_error_info::FieldViolation {
-                    field: field.clone(),
-                    description: message.clone(),
-                    constraint: String::new(),
-                }],
-            });
-        }
-        Error::NotFound { resource, id } => {
-            info.resource_info = Some(ResourceInfo {
-                resource_name: id.clone(),
-                description: (*resource).to_owned(),
-                ..ResourceInfo::default()
-            });
-        }
-        _ => {}
+    if matches!(err, Error::Store(_) | Error::Internal(_)) {
+        // Described in the server log only; the answer says "internal error".
+        tracing::error!(error = %err, code = err.code(), "grpc call failed");
     }
-    let message = match &err {
-        // Store and internal failures are described in the server log only.
-        Error::Store(_) | Error::Internal(_) => {
-            tracing::error!(error = %err, code = err.code(), "grpc call failed");
-            "internal error".to_owned()
-        }
-        other => other.to_string(),
+    let wire = ErrorStatus::new(&err);
+    let info = ErrorInfo {
+        validation_error_info: wire.info.validation_error_info.map(|v| ValidationErrorInfo {
+            field_violations: v
+                .field_violations
+                .into_iter()
+                .map(|f| validation_error_info::FieldViolation {
+                    field: f.field,
+                    description: f.description,
+                    constraint: String::new(),
+                })
+                .collect(),
+        }),
+        // Scalekit's ResourceInfo has no type field: the kind leads the description.
+        resource_info: wire.info.resource_info.map(|r| ResourceInfo {
+            resource_name: r.resource_name,
+            description: if r.description.is_empty() {
+                r.resource_type
+            } else {
+                format!("{}: {}", r.resource_type, r.description)
+            },
+            ..ResourceInfo::default()
+        }),
+        ..ErrorInfo::default()
     };
-    status(code, message, err.code(), info)
+    status(wire.grpc_code, wire.message, err.code(), info)
 }
 
 /// `INVALID_ARGUMENT` about one field of the request.
