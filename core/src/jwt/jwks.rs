@@ -35,6 +35,9 @@
 //!
 //! Caches for URLs and discovery are kept in a **process-wide registry** keyed by
 //! (issuer, URL, configuration), so building a validator per request cannot multiply fetches.
+//!
+//! (One file on purpose, a little over 900 lines with its unit tests: the fetch, refresh,
+//! cooldown and stale-window rules above share one state machine and read best together.)
 
 use std::collections::HashMap;
 use std::fmt;
