@@ -333,12 +333,16 @@ fn clients_secrets_tokens_and_signing_keys() {
     let keys = cli.json(&["signing-keys", "list"]);
     let first_kid = s(&keys["signing_keys"][0]["kid"]).to_owned();
     assert_eq!(keys["signing_keys"][0]["state"], "active");
+    // The activation time is the rotation's time plus the delay: bounded by the clock read just
+    // before and just after the command (a window that a slow key generation cannot break).
+    let (ms, before) = (time::Duration::milliseconds(1), OffsetDateTime::now_utc());
     let rotated = cli.json(&["signing-keys", "rotate"]);
+    let after = OffsetDateTime::now_utc();
     let pending = &rotated["signing_key"];
     assert_eq!(pending["state"], "pending");
-    let delay = rfc3339(&pending["activate_at"]) - rfc3339(&pending["created_at"]);
+    let (activate_at, delay) = (rfc3339(&pending["activate_at"]), time::Duration::seconds(60));
     assert!(
-        (59..=61).contains(&delay.whole_seconds()),
+        activate_at >= before + delay - ms && activate_at <= after + delay + ms,
         "default delay 60 s: {rotated}"
     );
     let listed = cli.json(&["signing-keys", "list"]);
@@ -363,30 +367,41 @@ fn clients_secrets_tokens_and_signing_keys() {
     let text = cli.text(&["signing-keys", "list"]);
     assert!(text.contains("retired") && text.contains("active"), "{text}");
     // --activate-after, and AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY for the default.
+    let before = OffsetDateTime::now_utc();
     let text = cli.text(&["signing-keys", "rotate", "--activate-after", "600"]);
+    let after = OffsetDateTime::now_utc();
     assert!(
         text.starts_with("rotated: snk_") && text.contains(" is pending: published in the JWKS now"),
         "{text}"
     );
     let listed = cli.json(&["signing-keys", "list"]);
     let staged = &listed["signing_keys"][2];
-    let delay = rfc3339(&staged["activate_at"]) - rfc3339(&staged["created_at"]);
-    assert!((599..=601).contains(&delay.whole_seconds()), "{listed}");
+    let activate_at = rfc3339(&staged["activate_at"]);
+    let delay = time::Duration::seconds(600);
+    assert!(
+        activate_at >= before + delay - ms && activate_at <= after + delay + ms,
+        "{listed}"
+    );
     let retired = cli.json(&["signing-keys", "retire", s(&staged["kid"])]);
     assert_eq!(
         retired["signing_key"]["state"], "retired",
         "a pending key may be retired"
     );
+    let before = OffsetDateTime::now_utc();
     let out = cli
         .command(&["--json", "signing-keys", "rotate"])
         .env("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY", "7")
         .output()
         .unwrap();
+    let after = OffsetDateTime::now_utc();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let staged: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let delay =
-        rfc3339(&staged["signing_key"]["activate_at"]) - rfc3339(&staged["signing_key"]["created_at"]);
-    assert!((6..=8).contains(&delay.whole_seconds()), "{staged}");
+    let activate_at = rfc3339(&staged["signing_key"]["activate_at"]);
+    let delay = time::Duration::seconds(7);
+    assert!(
+        activate_at >= before + delay - ms && activate_at <= after + delay + ms,
+        "{staged}"
+    );
     let out = cli
         .command(&["signing-keys", "list"])
         .env("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY", "soon")

@@ -416,7 +416,15 @@ pub struct PgDatabase {
     name: String,
 }
 
+/// Runs `sql` on `admin_url`, on a thread of its own (callers may be inside an async runtime).
 fn pg_admin(admin_url: &str, sql: String) {
+    let admin_url = admin_url.to_owned();
+    std::thread::spawn(move || pg_admin_here(&admin_url, sql))
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn pg_admin_here(admin_url: &str, sql: String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -451,10 +459,9 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        // Runs on its own thread: the guard may be dropped inside an async runtime.
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
-            pg_admin(&admin_url, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            pg_admin_here(&admin_url, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         })
         .join();
         if dropped.is_err() && !std::thread::panicking() {
