@@ -326,7 +326,7 @@ impl SqliteConn {
     fn query_now(&self, sql: &str, params: &[P<'_>]) -> Result<Vec<Row>> {
         let mut stmt = self.prepare(sql, params)?;
         let n = stmt.column_count();
-        let columns: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let columns: Arc<[String]> = stmt.column_names().map(str::to_owned).collect();
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(sqlite_err)? {
