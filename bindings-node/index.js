@@ -535,7 +535,7 @@ class ScalekitClient {
   jwtValidator(options) {
     const o = options || {}
     const audience = o.audience === undefined ? undefined : [].concat(o.audience)
-    const key = JSON.stringify([o.issuer || null, audience || null, o.tokenCacheSize === undefined ? null : o.tokenCacheSize])
+    const key = JSON.stringify([o.issuer === undefined ? null : o.issuer, audience || null, o.tokenCacheSize === undefined ? null : o.tokenCacheSize])
     let v = this._validators.get(key)
     if (!v) {
       v = new JwtValidator(

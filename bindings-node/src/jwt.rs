@@ -173,7 +173,7 @@ impl JsJwtValidator {
     /// (`{envUrl}/keys` when remote, the store when embedded), `iss` the client's issuer unless
     /// `o.issuer` says otherwise. Other options given explicitly still apply.
     pub(crate) fn for_client(client: &Client, mut o: JsValidatorOptions) -> authgate_core::Result<Self> {
-        let config = client.validator_config(o.issuer.as_deref(), Vec::new());
+        let config = client.validator_config(o.issuer.as_deref(), Vec::new())?;
         o.issuer = None;
         Self::build(config, o)
     }

@@ -57,9 +57,9 @@ impl Jwt {
         audiences: Vec<String>,
     ) -> PyResult<Py<PyJwtValidator>> {
         let key = (
-            issuer
-                .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| self.setup.issuer.clone()),
+            self.setup
+                .validator_issuer(issuer.as_deref())
+                .map_err(errors::to_py)?,
             audiences,
         );
         // The lock is never held across anything that may run Python code (allocation can run
@@ -69,7 +69,10 @@ impl Jwt {
         if let Some(validator) = lock().get(&key) {
             return Ok(validator.clone_ref(py));
         }
-        let config = self.setup.validator_config(Some(&key.0), key.1.clone());
+        let config = self
+            .setup
+            .validator_config(Some(&key.0), key.1.clone())
+            .map_err(errors::to_py)?;
         let inner = JwtValidator::new(config).map_err(errors::to_py)?;
         let validator = Py::new(py, PyJwtValidator::wrap(inner, self.setup.key_source.clone()))?;
         let existing = {

@@ -247,13 +247,27 @@ impl Client {
         })
     }
 
-    /// The configuration of a validator of this client's tokens: its shared keys, `iss` equal to
-    /// `issuer` (default: the client's), `aud` holding one of `audiences` (none: not checked).
-    pub fn validator_config(&self, issuer: Option<&str>, audiences: Vec<String>) -> ValidatorConfig {
-        let issuer = issuer.filter(|i| !i.is_empty()).unwrap_or(&self.issuer);
+    /// The issuer a validator of this client checks: `issuer`, else the client's. An empty
+    /// issuer is refused (`invalid_argument`): omit it to check the environment URL.
+    pub fn validator_issuer(&self, issuer: Option<&str>) -> Result<String> {
+        match issuer {
+            Some("") => Err(Error::invalid(
+                "issuer",
+                "must not be empty (omit it to check the environment URL)",
+            )),
+            Some(issuer) => Ok(issuer.to_owned()),
+            None => Ok(self.issuer.clone()),
+        }
+    }
+
+    /// The configuration of a validator of this client's tokens: its shared keys, `iss` as
+    /// [`validator_issuer`](Self::validator_issuer) gives it, `aud` holding one of `audiences`
+    /// (none: not checked).
+    pub fn validator_config(&self, issuer: Option<&str>, audiences: Vec<String>) -> Result<ValidatorConfig> {
+        let issuer = self.validator_issuer(issuer)?;
         let mut config = ValidatorConfig::new(KeySource::Cache(self.keys.clone())).with_issuer(issuer);
         config.audiences = audiences;
-        config
+        Ok(config)
     }
 }
 
