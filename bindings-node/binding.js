@@ -849,4 +849,6 @@ module.exports.NativeTokenClient = nativeBinding.NativeTokenClient
 module.exports.JsTokenClient = nativeBinding.JsTokenClient
 module.exports.NativeUserClient = nativeBinding.NativeUserClient
 module.exports.JsUserClient = nativeBinding.JsUserClient
+module.exports.checkBearer = nativeBinding.checkBearer
+module.exports.httpAnswer = nativeBinding.httpAnswer
 module.exports.nativeVersion = nativeBinding.nativeVersion
