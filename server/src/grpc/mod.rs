@@ -83,3 +83,20 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         .route_service(&format!("/{}/{{method}}", SERVICES[2]), users)
         .route_service(&format!("/{}/{{method}}", SERVICES[3]), clients)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SERVICES;
+    use crate::serve::metrics::ROUTES;
+
+    #[test]
+    fn every_service_has_its_metrics_series() {
+        for service in SERVICES {
+            let template = format!("/{service}/{{method}}");
+            assert!(
+                ROUTES.contains(&template.as_str()),
+                "{template} is not in metrics::ROUTES"
+            );
+        }
+    }
+}

@@ -35,6 +35,11 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/organizations/{organization_id}/clients/{client_id}",
     "/api/v1/organizations/{organization_id}/clients/{client_id}/secrets",
     "/api/v1/organizations/{organization_id}/clients/{client_id}/secrets/{secret_id}",
+    // The gRPC services of the official SDKs (`crate::grpc::SERVICES`), one series per service.
+    "/scalekit.v1.tokens.ApiTokenService/{method}",
+    "/scalekit.v1.organizations.OrganizationService/{method}",
+    "/scalekit.v1.users.UserService/{method}",
+    "/scalekit.v1.clients.ClientService/{method}",
     "/healthz",
     "/metrics",
     "unmatched",
