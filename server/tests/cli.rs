@@ -2,87 +2,15 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-use common::{PgDatabase, s};
+use common::{Cli, s};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 fn rfc3339(v: &Value) -> OffsetDateTime {
     OffsetDateTime::parse(v.as_str().unwrap(), &Rfc3339).unwrap()
-}
-
-struct Cli {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("authgate.db").display());
-        Cli { dir, url }
-    }
-
-    /// On a database created for the test on `AUTHGATE_TEST_DATABASE_URL`'s cluster (dropped when
-    /// the returned [`PgDatabase`] is); panics when that variable is unset.
-    fn postgres(test: &str) -> (Cli, PgDatabase) {
-        let db = common::postgres_database(test);
-        let dir = tempfile::tempdir().unwrap();
-        let cli = Cli {
-            dir,
-            url: db.url.clone(),
-        };
-        (cli, db)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_authgate"));
-        cmd.current_dir(self.dir.path())
-            .env_remove("AUTHGATE_KEY_PEPPER")
-            .env_remove("AUTHGATE_MASTER_KEY")
-            .env_remove("AUTHGATE_ISSUER")
-            .env_remove("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY")
-            .env("AUTHGATE_DATABASE_URL", &self.url)
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        common::run_command(self.command(args), stdin)
-    }
-
-    /// Runs with `--json`; the command must succeed.
-    fn json(&self, args: &[&str]) -> Value {
-        self.json_in(args, None)
-    }
-
-    fn json_in(&self, args: &[&str], stdin: Option<&str>) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        common::stdout_json(args, &self.run(&all, stdin))
-    }
-
-    /// Runs without `--json`; the command must succeed.
-    fn text(&self, args: &[&str]) -> String {
-        let out = self.run(args, None);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs a command that must fail with exit status 1 and `code` on stderr; returns stderr.
-    fn fails(&self, args: &[&str], code: &str) -> String {
-        self.fails_in(args, None, code)
-    }
-
-    fn fails_in(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
-        common::assert_fails(args, &self.run(args, stdin), 1, code)
-    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Server, admin_token, assert_fails, http, s, stdout_json};
+use common::{Cli, Server, admin_token, assert_fails, http, s};
 use serde_json::{Value, json};
 
 const ERROR_INFO: &str = "type.googleapis.com/scalekit.v1.errdetails.ErrorInfo";
@@ -443,36 +443,6 @@ fn healthz_is_503_when_the_store_is_unreachable() {
     drop(server);
 }
 
-/// The CLI on a fresh SQLite file.
-struct Cli {
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("authgate.db").display());
-        Cli { _dir: dir, url }
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut cmd = Command::new(common::binary());
-        cmd.env_remove("AUTHGATE_KEY_PEPPER")
-            .env_remove("AUTHGATE_MASTER_KEY")
-            .env_remove("AUTHGATE_ISSUER")
-            .env_remove("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY")
-            .env("AUTHGATE_DATABASE_URL", &self.url)
-            .args(args);
-        common::run_command(cmd, None)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let all = [&["--json"], args].concat();
-        stdout_json(&all, &self.run(&all))
-    }
-}
-
 /// Every CLI command refuses bad input with exit status 1, the exact `error: <code>:` and nothing
 /// on stdout, and leaves the store as it was.
 #[test]
@@ -580,7 +550,7 @@ fn every_cli_command_refuses_bad_input_with_the_exact_code_and_changes_nothing()
     let before = sqlite_snapshot(&cli.url);
     let mut problems = Vec::new();
     for (args, code) in &table {
-        let out = cli.run(args);
+        let out = cli.run(args, None);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(1)
             || !stderr.starts_with(&format!("error: {code}: "))
@@ -597,7 +567,7 @@ fn every_cli_command_refuses_bad_input_with_the_exact_code_and_changes_nothing()
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // `token verify` has exit statuses of its own (cli_verify.rs); `serve` refuses bad flags.
-    let out = cli.run(&["serve", "--listen", "not-an-address"]);
+    let out = cli.run(&["serve", "--listen", "not-an-address"], None);
     assert_fails(&["serve"], &out, 1, "invalid_argument");
     assert!(
         sqlite_snapshot(&cli.url) == before,

@@ -526,3 +526,79 @@ pub async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The `authgate` CLI, run as a real process on a fresh SQLite file (or a PostgreSQL database),
+/// with none of the caller's `AUTHGATE_*` settings leaking in.
+pub struct Cli {
+    dir: tempfile::TempDir,
+    /// The database URL every command gets.
+    pub url: String,
+}
+
+impl Cli {
+    /// On a fresh SQLite file in a temporary directory.
+    pub fn new() -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("authgate.db").display());
+        Cli { dir, url }
+    }
+
+    /// On a database created for the test on `AUTHGATE_TEST_DATABASE_URL`'s cluster (dropped when
+    /// the returned [`PgDatabase`] is); panics when that variable is unset.
+    pub fn postgres(test: &str) -> (Cli, PgDatabase) {
+        let db = postgres_database(test);
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Cli {
+            dir,
+            url: db.url.clone(),
+        };
+        (cli, db)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(binary());
+        cmd.current_dir(self.dir.path())
+            .env_remove("AUTHGATE_KEY_PEPPER")
+            .env_remove("AUTHGATE_MASTER_KEY")
+            .env_remove("AUTHGATE_ISSUER")
+            .env_remove("AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY")
+            .env("AUTHGATE_DATABASE_URL", &self.url)
+            .args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        run_command(self.command(args), stdin)
+    }
+
+    /// Runs with `--json`; the command must succeed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        self.json_in(args, None)
+    }
+
+    pub fn json_in(&self, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        stdout_json(args, &self.run(&all, stdin))
+    }
+
+    /// Runs without `--json`; the command must succeed.
+    pub fn text(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail with exit status 1 and `code` on stderr; returns stderr.
+    pub fn fails(&self, args: &[&str], code: &str) -> String {
+        self.fails_in(args, None, code)
+    }
+
+    pub fn fails_in(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
+        assert_fails(args, &self.run(args, stdin), 1, code)
+    }
+}
