@@ -28,9 +28,13 @@ run: build ## Start `authgate serve` on an embedded SQLite file (sqlite://authga
 .PHONY: test
 test: test-rust test-python test-node test-sdk ## Install what is needed, build everything and run every suite
 
+# The official Python SDK's venv (tests/sdk): the gRPC descriptor comparison needs it.
+SDK_VENV  := target/sdk-venv
+SDK_STAMP := $(SDK_VENV)/.authgate-sdk-deps
+
 .PHONY: test-rust
-test-rust: ## Rust tests and the vector staleness check (PostgreSQL tests: run when AUTHGATE_TEST_DATABASE_URL is set, else reported skipped)
-	scripts/test-rust
+test-rust: $(SDK_STAMP) ## Rust tests and the vector staleness check (PostgreSQL tests: run when AUTHGATE_TEST_DATABASE_URL is set, else reported skipped)
+	AUTHGATE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python scripts/test-rust
 	cargo run --quiet -p authgate-core --example gen_vectors -- --check
 
 # --- python (bindings-python) ---------------------------------------------------------------
@@ -111,9 +115,6 @@ bench-node: node-deps ## Node JWT + Express benchmarks vs jose, jsonwebtoken+jwk
 
 # --- official Scalekit SDKs (tests/sdk) -----------------------------------------------------
 
-SDK_VENV  := target/sdk-venv
-SDK_STAMP := $(SDK_VENV)/.authgate-sdk-deps
-
 # Their own venv (test-only): scalekit-sdk-python==2.21.0 and pytest (tests/sdk/python/requirements.txt).
 $(SDK_STAMP): tests/sdk/python/requirements.txt
 	@test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
@@ -123,7 +124,7 @@ $(SDK_STAMP): tests/sdk/python/requirements.txt
 .PHONY: test-sdk
 test-sdk: $(SDK_STAMP) ## The official Scalekit SDKs (Python 2.21.0 over TLS, Node 2.11.0 over h2c and TLS) against `authgate serve`; proto check
 	cargo build -p authgate-server
-	AUTHGATE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python cargo test -q -p authgate-server --test grpc_descriptors -- --nocapture
+	AUTHGATE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python cargo test -q -p authgate-server --test grpc_descriptors -- --include-ignored --nocapture
 	AUTHGATE_BIN=$(AUTHGATE_DEBUG) $(SDK_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
 	cd tests/sdk/node && if [ -d node_modules/@scalekit-sdk ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi
 	cd tests/sdk/node && AUTHGATE_BIN=$(AUTHGATE_DEBUG) node --test sdk.test.mjs

@@ -2,8 +2,9 @@
 //! compared field by field with the official Scalekit Python SDK's descriptors, by
 //! `tests/sdk/descriptors.py compare`.
 //!
-//! Needs a Python with `scalekit-sdk-python==2.21.0`: `AUTHGATE_SDK_PYTHON` (set by `make
-//! test-sdk`). Without it the test only checks that the descriptor set is there and says so.
+//! The comparison needs a Python with `scalekit-sdk-python==2.21.0` in `AUTHGATE_SDK_PYTHON`
+//! (`make test-rust` and `make test-sdk` set it), so it is `#[ignore]`d, and reported as such, in
+//! a bare `cargo test`; run without that variable it fails instead of passing unchecked.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,15 +13,15 @@ use std::process::Command;
 const FDS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/authgate_grpc.fds"));
 
 #[test]
-fn served_messages_match_the_official_sdk() {
+fn the_build_wrote_the_descriptor_set() {
     assert!(FDS.len() > 1000, "the build wrote no descriptor set");
-    let Some(python) = std::env::var_os("AUTHGATE_SDK_PYTHON") else {
-        eprintln!(
-            "note: AUTHGATE_SDK_PYTHON is not set: the comparison with the SDK's descriptors is \
-             skipped (make test-sdk runs it)"
-        );
-        return;
-    };
+}
+
+#[test]
+#[ignore = "needs AUTHGATE_SDK_PYTHON, a Python with scalekit-sdk-python (make test-rust / test-sdk)"]
+fn served_messages_match_the_official_sdk() {
+    let python = std::env::var_os("AUTHGATE_SDK_PYTHON")
+        .expect("AUTHGATE_SDK_PYTHON: a Python with scalekit-sdk-python==2.21.0 (make test-sdk sets it)");
     let dir = tempfile::tempdir().unwrap();
     let fds = dir.path().join("authgate_grpc.fds");
     std::fs::write(&fds, FDS).unwrap();
