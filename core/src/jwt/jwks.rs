@@ -16,8 +16,13 @@
 //!   fetch starts less than `cooldown` after the previous fetch began, and a `kid` that a fetch
 //!   confirmed absent is rejected without any fetch for [`negative_ttl`](JwksConfig::negative_ttl)
 //!   (at most 1024 such kids are remembered; kids over 256 bytes never cause a fetch). A flood
-//!   of random kids therefore costs at most one fetch per cooldown. An unknown `kid` is a 401
-//!   (`unknown_kid`) even while the JWKS is unreachable, as long as the current set is usable.
+//!   of random kids therefore costs at most one fetch per cooldown.
+//! - **Unknown `kid` during an outage**: a `kid` missing from the current set is a 401
+//!   (`unknown_kid`) only when the source was reached: the refetch it caused succeeded, a fetch
+//!   confirmed it absent (negative cache), or the cooldown after a *successful* fetch is running.
+//!   When the refetch fails (server down, 5xx, timeout, invalid document) or the cooldown/backoff
+//!   follows a *failed* fetch, nothing is known about the `kid`: validation fails with
+//!   [`Error::KeysUnavailable`] (503) — tokens of cached keys keep validating meanwhile.
 //! - **Single-flight**: one fetch at a time per cache; everyone waiting shares its outcome,
 //!   success *and* failure. After a failure, retries back off exponentially from
 //!   [`retry_backoff`](JwksConfig::retry_backoff) up to `cooldown`.
@@ -659,6 +664,28 @@ impl JwksCache {
             .last_attempt
             .is_none_or(|t| now >= t + self.0.config.cooldown);
         cooled && self.backoff_elapsed(&state, now)
+    }
+
+    /// The error for a token whose `kid` (or, for `None`, whose algorithm) no key of the current
+    /// set matches, when no fetch will be made for it now: `unknown_kid` when the source was
+    /// reached (the kid is confirmed absent, or the last fetch succeeded), keys-unavailable
+    /// when the last fetch failed and the kid may well be in the set that could not be read.
+    pub(crate) fn unknown_key_error(&self, kid: Option<&str>) -> Error {
+        let unknown = Error::InvalidToken(crate::error::TokenError::UnknownKeyId);
+        if matches!(self.0.origin, Origin::Static) || kid.is_some_and(|k| k.len() > MAX_KID_LEN) {
+            return unknown;
+        }
+        let now = self.now();
+        let state = lock(&self.0.state);
+        if let Some(kid) = kid
+            && state.negative.get(kid).is_some_and(|&until| now < until)
+        {
+            return unknown;
+        }
+        if state.failure.is_some() {
+            return self.unavailable(&state);
+        }
+        unknown
     }
 
     /// Remembers that a fetch confirmed `kid` absent.

@@ -370,8 +370,10 @@ impl JwtValidator {
                 }
                 if pass == Pass::AfterFetch {
                     inner.keys.confirm_absent(kid);
+                    return Step::Done(Err(TokenError::UnknownKeyId.into()));
                 }
-                return Step::Done(Err(TokenError::UnknownKeyId.into()));
+                // No fetch now: unknown only if the source was reached, else keys-unavailable.
+                return Step::Done(Err(inner.keys.unknown_key_error(kid)));
             }
             Selection::Ambiguous => return Step::Done(Err(TokenError::UnknownKeyId.into())),
             Selection::Mismatch => return Step::Done(Err(TokenError::AlgorithmNotAllowed.into())),
