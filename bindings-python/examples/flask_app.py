@@ -51,3 +51,9 @@ def create_key() -> Dict[str, Any]:
     info: TokenInfo = g.token_info
     created = client.tokens.create_token(organization_id=info.organization_id, description="created via the API")
     return {"token": created.token, "token_id": created.token_id}
+
+
+if __name__ == "__main__":
+    # Fail fast on wrong credentials or an unreachable environment, before serving anything.
+    client.check()
+    app.run()

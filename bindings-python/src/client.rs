@@ -164,8 +164,10 @@ impl PyScalekitClient {
 #[pymethods]
 impl PyScalekitClient {
     /// A client of the environment at `env_url`, authenticating with its API credentials.
-    /// Nothing is sent until the first call. Options (defaults in `tests/vectors/client_options.json`,
-    /// the same as Node's): `timeout_ms` (10000), `connect_timeout_ms` (5000), `max_retries` (2),
+    /// Nothing is sent until the first call (or [`check`](Self::check)). Options (defaults in
+    /// `tests/vectors/client_options.json`, the same as Node's; durations in seconds):
+    /// `timeout` (5.0: the deadline of one call, retries and the environment token included;
+    /// also bounds each JWKS fetch), `connect_timeout` (2.0), `retries` (2),
     /// `dangerous_allow_insecure_http` (False).
     #[new]
     #[pyo3(signature = (
@@ -173,9 +175,9 @@ impl PyScalekitClient {
         client_id,
         client_secret,
         *,
-        timeout_ms=None,
-        connect_timeout_ms=None,
-        max_retries=None,
+        timeout=None,
+        connect_timeout=None,
+        retries=None,
         dangerous_allow_insecure_http=None,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -184,16 +186,16 @@ impl PyScalekitClient {
         env_url: &str,
         client_id: String,
         client_secret: String,
-        timeout_ms: Option<u64>,
-        connect_timeout_ms: Option<u64>,
-        max_retries: Option<u32>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        retries: Option<u32>,
         dangerous_allow_insecure_http: Option<bool>,
     ) -> PyResult<Self> {
         let defaults = RemoteSettings::default();
         let settings = RemoteSettings {
-            timeout_ms: timeout_ms.unwrap_or(defaults.timeout_ms),
-            connect_timeout_ms: connect_timeout_ms.unwrap_or(defaults.connect_timeout_ms),
-            max_retries: max_retries.unwrap_or(defaults.max_retries),
+            timeout: timeout.unwrap_or(defaults.timeout),
+            connect_timeout: connect_timeout.unwrap_or(defaults.connect_timeout),
+            retries: retries.unwrap_or(defaults.retries),
             dangerous_allow_insecure_http: dangerous_allow_insecure_http
                 .unwrap_or(defaults.dangerous_allow_insecure_http),
         };
@@ -274,7 +276,7 @@ impl PyScalekitClient {
         self.jwt.setup.mode.name()
     }
 
-    /// The remote options in effect (`timeout_ms`, `connect_timeout_ms`, `max_retries`,
+    /// The remote options in effect (`timeout`, `connect_timeout`, `retries`,
     /// `dangerous_allow_insecure_http`); `None` for an embedded client.
     #[getter]
     fn options<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
@@ -282,9 +284,9 @@ impl PyScalekitClient {
             return Ok(None);
         };
         let dict = PyDict::new(py);
-        dict.set_item("timeout_ms", s.timeout_ms)?;
-        dict.set_item("connect_timeout_ms", s.connect_timeout_ms)?;
-        dict.set_item("max_retries", s.max_retries)?;
+        dict.set_item("timeout", s.timeout)?;
+        dict.set_item("connect_timeout", s.connect_timeout)?;
+        dict.set_item("retries", s.retries)?;
         dict.set_item("dangerous_allow_insecure_http", s.dangerous_allow_insecure_http)?;
         Ok(Some(dict))
     }
@@ -393,6 +395,16 @@ impl PyScalekitClient {
                     .into(),
             ))),
         }
+    }
+
+    /// Checks that the client can work; meant for start-up. Remote: fetches an environment
+    /// access token with the credentials, within `timeout` (refused credentials raise
+    /// `ScalekitUnauthorizedException` with code `invalid_client`; an unreachable environment
+    /// `ScalekitServiceUnavailableException`; no answer in time
+    /// `ScalekitGatewayTimeoutException`). Embedded: reads the signing keys from the store.
+    fn check(&self, py: Python<'_>) -> PyResult<()> {
+        let setup = self.jwt.setup.clone();
+        runtime::block_on(py, async move { setup.check().await })
     }
 
     fn __repr__(&self) -> String {

@@ -33,10 +33,11 @@ def test_remote_option_takes_effect(option: Dict[str, Any]) -> None:
 
 def test_remote_refuses_unknown_options_and_bad_values() -> None:
     with pytest.raises(TypeError):
-        remote(timeoutMs=5)
-    with pytest.raises(ScalekitBadRequestException) as caught:
-        remote(timeout_ms=0)
-    assert caught.value.code == "invalid_argument"
+        remote(timeout_ms=5)
+    for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"connect_timeout": -1.0}, {"retries": 11}):
+        with pytest.raises(ScalekitBadRequestException) as caught:
+            remote(**bad)
+        assert caught.value.code == "invalid_argument", bad
 
 
 def test_local_options(tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_key_fetch_does_not_block_the_event_loop(remote_client: ScalekitClient, 
     app = FastAPI()
 
     @app.get("/jwt")
-    async def jwt(claims: Dict[str, Any] = Security(RequireScope(validator))) -> Dict[str, Any]:
+    async def jwt(claims: Dict[str, Any] = Security(RequireScope(validator, "openid"))) -> Dict[str, Any]:
         return {"sub": claims["sub"]}
 
     @app.get("/health")

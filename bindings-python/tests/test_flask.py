@@ -42,7 +42,7 @@ def make_app(client: Any, bind: str = "init_app") -> Flask:
         return {"ok": True}
 
     @app.route("/any-token")
-    @require_scope
+    @require_scope("read:deployments")
     def any_token() -> Any:
         return {"scopes": g.token_claims["scopes"]}
 
@@ -126,7 +126,7 @@ def test_config_key_and_explicit_client(remote_client: ScalekitClient, server: A
     validator = JwtValidator(issuer=server.url, jwks_url=f"{server.url}/keys")
 
     @app.route("/jwt")
-    @require_scope(client=validator)
+    @require_scope("openid", client=validator)  # the environment token's scope
     def by_jwt() -> Any:
         return {"sub": g.token_claims["sub"]}
 
@@ -166,5 +166,13 @@ def test_unbound_app_is_a_clear_error() -> None:
 def test_decorator_misuse() -> None:
     with pytest.raises(TypeError):
         require_scope("")
+    # No scope is refused when the route is defined, bare or called.
+    with pytest.raises(TypeError, match="at least one scope"):
+        require_scope()
+    with pytest.raises(TypeError, match="at least one scope"):
+
+        @require_scope  # type: ignore[arg-type]
+        def view() -> Any:
+            return {}
     with pytest.raises(TypeError):
         init_app(Flask(__name__), object())  # type: ignore[arg-type]

@@ -49,17 +49,21 @@ impl Mode {
 }
 
 /// The options of a remote client (`ScalekitClient(env_url, client_id, client_secret, …)`).
-/// Python takes them as keyword arguments in snake_case, Node as an options object in camelCase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Python takes them as keyword arguments in snake_case, Node as an options object in camelCase;
+/// durations are in seconds in both (fractions allowed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RemoteSettings {
-    /// Total time for one HTTP request in milliseconds, connection included. Default 10000.
-    pub timeout_ms: u64,
-    /// Time to open a connection in milliseconds. Default 5000.
-    pub connect_timeout_ms: u64,
-    /// Retries of an idempotent call on 503/unavailable, connection failure or timeout.
-    /// Default 2 (at most 3 attempts).
-    pub max_retries: u32,
+    /// The deadline of one call in seconds, everything included: the environment token it may
+    /// need, every attempt and the waits between them; also bounds each JWKS fetch. A call that
+    /// has not finished by then fails with `deadline_exceeded` (an unreachable environment
+    /// sooner, with `unavailable`). Default 5.
+    pub timeout: f64,
+    /// Time to open a connection, in seconds. Default 2.
+    pub connect_timeout: f64,
+    /// Retries of an idempotent call on 503/unavailable, connection failure or timeout, within
+    /// `timeout`. Default 2 (at most 3 attempts).
+    pub retries: u32,
     /// Allow plain `http://` to hosts other than loopback (for the API and its keys). Default
     /// `false`: the client secret and every API key would cross the network in clear text.
     pub dangerous_allow_insecure_http: bool,
@@ -69,40 +73,47 @@ impl Default for RemoteSettings {
     fn default() -> Self {
         let defaults = RemoteOptions::default();
         RemoteSettings {
-            timeout_ms: millis(defaults.timeout),
-            connect_timeout_ms: millis(defaults.connect_timeout),
-            max_retries: defaults.max_retries,
+            timeout: defaults.timeout.as_secs_f64(),
+            connect_timeout: defaults.connect_timeout.as_secs_f64(),
+            retries: defaults.max_retries,
             dangerous_allow_insecure_http: defaults.dangerous_allow_insecure_http,
         }
     }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
+/// The longest `timeout` / `connect_timeout` accepted, in seconds.
+pub const MAX_TIMEOUT_SECONDS: f64 = 600.0;
 
 impl RemoteSettings {
-    /// Checks the values (`*_timeout_ms` positive, `max_retries` at most 10).
+    /// Checks the values: `timeout` and `connect_timeout` finite, positive and at most
+    /// [`MAX_TIMEOUT_SECONDS`]; `retries` at most 10.
     pub fn validate(&self) -> Result<()> {
-        if self.timeout_ms == 0 {
-            return Err(Error::invalid("timeout_ms", "must be positive"));
+        for (name, value) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if !value.is_finite() || value <= 0.0 || value > MAX_TIMEOUT_SECONDS {
+                return Err(Error::invalid(
+                    name,
+                    format!("must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS}"),
+                ));
+            }
         }
-        if self.connect_timeout_ms == 0 {
-            return Err(Error::invalid("connect_timeout_ms", "must be positive"));
-        }
-        if self.max_retries > 10 {
-            return Err(Error::invalid("max_retries", "must be at most 10"));
+        if self.retries > 10 {
+            return Err(Error::invalid("retries", "must be at most 10"));
         }
         Ok(())
     }
 
     /// The [`RemoteOptions`] these settings stand for, with the binding's `x-sdk-version` and
     /// `user-agent` (`sdk` such as `Authgate-Python/0.1.0`, `runtime` such as `Python 3.12`).
+    /// Call [`validate`](Self::validate) first.
     pub fn remote_options(&self, sdk: &str, runtime: &str) -> RemoteOptions {
+        let seconds = |v: f64| Duration::from_secs_f64(v.clamp(0.001, MAX_TIMEOUT_SECONDS));
         RemoteOptions {
-            timeout: Duration::from_millis(self.timeout_ms),
-            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            max_retries: self.max_retries,
+            timeout: seconds(self.timeout),
+            connect_timeout: seconds(self.connect_timeout),
+            max_retries: self.retries,
             dangerous_allow_insecure_http: self.dangerous_allow_insecure_http,
             sdk_version: Some(sdk.to_owned()),
             user_agent: Some(format!(
@@ -176,6 +187,8 @@ pub struct Client {
     pub credentials: Option<Credentials>,
     /// The remote settings in effect (remote only).
     pub settings: Option<RemoteSettings>,
+    /// The remote client behind `api` (remote only), for [`check`](Self::check).
+    pub remote: Option<RemoteClient>,
 }
 
 impl std::fmt::Debug for Client {
@@ -211,11 +224,13 @@ impl Client {
         let jwks = JwksConfig {
             // The client already decided whether plain http is acceptable for this environment.
             dangerous_allow_insecure_http: settings.dangerous_allow_insecure_http,
+            // A key fetch is bounded like every other call of this client.
+            fetch_timeout: settings.remote_options(sdk, runtime).timeout,
             ..JwksConfig::default()
         };
         let keys = JwksCache::shared_url(Some(&issuer), &jwks_url, jwks)?;
         Ok(Client {
-            api: Arc::new(remote),
+            api: Arc::new(remote.clone()),
             mode: Mode::Remote,
             issuer,
             keys,
@@ -225,6 +240,7 @@ impl Client {
                 client_secret,
             }),
             settings: Some(settings),
+            remote: Some(remote),
         })
     }
 
@@ -244,7 +260,20 @@ impl Client {
             key_source: "embedded authority".to_owned(),
             credentials: None,
             settings: None,
+            remote: None,
         })
+    }
+
+    /// Checks that the client can work, as an application does at start-up
+    /// (`client.check()` in Python and Node): remote, an environment access token is fetched
+    /// with the credentials (refused credentials: `invalid_client`; unreachable:
+    /// `unavailable`; no answer within the timeout: `deadline_exceeded`); embedded, the store
+    /// answers with the signing keys.
+    pub async fn check(&self) -> Result<()> {
+        match &self.remote {
+            Some(remote) => remote.check().await,
+            None => self.api.jwks().await.map(drop),
+        }
     }
 
     /// The issuer a validator of this client checks: `issuer`, else the client's. An empty
@@ -301,17 +330,28 @@ mod tests {
     #[test]
     fn defaults_follow_the_remote_client() {
         let s = RemoteSettings::default();
-        assert_eq!(
-            (s.timeout_ms, s.connect_timeout_ms, s.max_retries),
-            (10_000, 5_000, 2)
-        );
+        assert_eq!((s.timeout, s.connect_timeout, s.retries), (5.0, 2.0, 2));
         assert!(!s.dangerous_allow_insecure_http);
         assert!(s.validate().is_ok());
+        for timeout in [0.0, -1.0, f64::NAN, f64::INFINITY, 601.0] {
+            let bad = RemoteSettings {
+                timeout,
+                ..RemoteSettings::default()
+            };
+            let err = bad.validate().unwrap_err();
+            assert_eq!(err.code(), "invalid_argument", "{timeout}");
+        }
         let bad = RemoteSettings {
-            timeout_ms: 0,
+            retries: 11,
             ..RemoteSettings::default()
         };
         assert_eq!(bad.validate().unwrap_err().code(), "invalid_argument");
+        let o = RemoteSettings {
+            timeout: 2.5,
+            ..RemoteSettings::default()
+        }
+        .remote_options("sdk", "rt");
+        assert_eq!(o.timeout, Duration::from_millis(2500));
     }
 
     #[test]

@@ -69,9 +69,9 @@ class ScalekitClient:
         client_id: str,
         client_secret: str,
         *,
-        timeout_ms: int | None = None,
-        connect_timeout_ms: int | None = None,
-        max_retries: int | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        retries: int | None = None,
         dangerous_allow_insecure_http: bool | None = None,
     ) -> ScalekitClient: ...
     @staticmethod
@@ -107,6 +107,7 @@ class ScalekitClient:
         self, client_id: str, client_secret: str, scopes: Sequence[str] | None = None
     ) -> str: ...
     def get_client_access_token(self) -> str: ...
+    def check(self) -> None: ...
 
 # --- API keys ------------------------------------------------------------------------------
 

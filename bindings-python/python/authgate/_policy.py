@@ -5,12 +5,25 @@ a rejected request — the same as the server's and the Express middleware's, pi
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple, Union
+import logging
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 from authgate._native import JwtValidator, ScalekitClient, check_bearer, http_answer
 from authgate.errors import ScalekitException
 
-__all__ = ["Answer", "JwtSource", "DEFAULT_REALM", "bearer_token", "answer_for", "jwt_validator"]
+__all__ = [
+    "Answer",
+    "JwtSource",
+    "DEFAULT_REALM",
+    "FAULT",
+    "bearer_token",
+    "answer_for",
+    "fault_answer",
+    "jwt_validator",
+    "require_scopes_given",
+]
+
+logger = logging.getLogger("authgate")
 
 #: What the JWT adapters accept: a client (its environment's keys and issuer) or any validator.
 JwtSource = Union[ScalekitClient, JwtValidator]
@@ -20,6 +33,10 @@ Answer = Tuple[int, Dict[str, str], Dict[str, str]]
 
 #: The ``realm`` of the challenges unless the app configures another (the same in Node).
 DEFAULT_REALM = "api"
+
+#: Body ``error`` of the 500 answering a request the client could not check because it is
+#: misconfigured (the same in Node).
+FAULT = "Authentication is misconfigured on the server"
 
 
 def bearer_token(authorization: Optional[str], realm: Optional[str]) -> Union[str, Answer]:
@@ -45,3 +62,35 @@ def jwt_validator(source: JwtSource) -> JwtValidator:
     if isinstance(source, ScalekitClient):
         return source.jwt_validator()
     raise TypeError(f"expected a ScalekitClient or a JwtValidator, got {type(source).__name__}")
+
+
+def fault_answer(error: BaseException, what: str) -> Optional[Answer]:
+    """The 500 answer, with one ``ERROR`` log line naming the cause (never a secret), for an
+    authgate error that is no verdict on the request's credential: the client is misconfigured
+    (its credentials refused by the environment, a bad option…). ``None`` for anything else (a
+    bug: let it propagate). Unreachable keys or key service are not faults: they get the 503 of
+    :func:`answer_for`. Check the client at start-up with ``client.check()``."""
+    if not isinstance(error, ScalekitException):
+        return None
+    logger.error(
+        "authgate: cannot check the %s: %s: %s (misconfigured client? run client.check() at start-up)",
+        what,
+        error.code,
+        error,
+    )
+    return (500, {"error": FAULT}, {})
+
+
+def require_scopes_given(scopes: Sequence[object], where: str) -> None:
+    """The definition-time rule of ``require_scope`` / ``RequireScope`` (the same as Node's
+    ``requireScope``): at least one scope, each a non-empty string. With no scope the route would
+    accept every valid token of the environment — the environment's admin token and any
+    organization's M2M token alike — so an empty list is refused when the route is defined."""
+    if not scopes:
+        raise TypeError(
+            f"{where}: at least one scope is required; a route without scopes would accept any token of "
+            "the environment, its admin token included"
+        )
+    for scope in scopes:
+        if not isinstance(scope, str) or not scope:
+            raise TypeError(f"{where}: scopes must be non-empty strings, got {scope!r}")

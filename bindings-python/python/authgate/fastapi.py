@@ -127,7 +127,7 @@ class ApiKey:
         try:
             result = await anyio.to_thread.run_sync(client.tokens.validate_token, token)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _policy.answer_for(error, self.realm)
+            answer = _policy.answer_for(error, self.realm) or _policy.fault_answer(error, "API key")
             if answer is None:
                 raise
             _raise(answer)
@@ -141,7 +141,14 @@ class RequireScope:
     the verified claims (``dict``, also in ``request.state.token_claims``).
 
     ``RequireScope(client, "a", "b")`` or, with a client bound by ``init_app``,
-    ``RequireScope("a", "b")``. ``client`` is a ``ScalekitClient`` or any ``JwtValidator``."""
+    ``RequireScope("a", "b")``. ``client`` is a ``ScalekitClient`` or any ``JwtValidator``. At
+    least one scope is required: an empty or non-string scope is a ``TypeError`` when the
+    dependency is created; ``RequireScope(client)`` with no ``Security(..., scopes=[...])``
+    either (FastAPI gives those scopes only per request) answers every request 500 with one log
+    line, never accepting a token for lack of scopes.
+
+    A misconfigured client (credentials refused by the environment…) is answered 500 with one
+    log line, not a traceback; check it at start-up with ``client.check()``."""
 
     def __init__(
         self,
@@ -155,9 +162,11 @@ class RequireScope:
             client = None
         if client is not None and not isinstance(client, (ScalekitClient, JwtValidator)):
             raise TypeError(f"RequireScope: expected a ScalekitClient or a JwtValidator, got {type(client).__name__}")
-        for scope in scopes:
-            if not isinstance(scope, str) or not scope:
-                raise TypeError(f"RequireScope: scopes must be non-empty strings, got {scope!r}")
+        # At definition time: no scope would accept any token of the environment (admin included).
+        # Scopes may still come from ``Security(..., scopes=[...])``, known only per request: an
+        # empty list is then refused there (fail closed).
+        if scopes:
+            _policy.require_scopes_given(scopes, "RequireScope")
         self.client: Optional[Source] = client
         self.scopes = list(scopes)
         self.any = any
@@ -171,6 +180,13 @@ class RequireScope:
     ) -> Dict[str, Any]:
         token = _token(request, self.realm)
         required = self.scopes + [s for s in security_scopes.scopes if s not in self.scopes]
+        if not required:
+            # Neither RequireScope(...) nor Security(..., scopes=[...]) named a scope.
+            _policy.logger.error(
+                "authgate: RequireScope() without scopes on %s: refused (give scopes to RequireScope or Security)",
+                request.url.path,
+            )
+            _raise((500, {"error": _policy.FAULT}, {}))
         validator = _policy.jwt_validator(self.client if self.client is not None else _bound(request))
         try:
             claims = validator.try_validate(token, required, any=self.any)
@@ -180,7 +196,7 @@ class RequireScope:
                     functools.partial(validator.validate, token, required, any=self.any)
                 )
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _policy.answer_for(error, self.realm)
+            answer = _policy.answer_for(error, self.realm) or _policy.fault_answer(error, "access token")
             if answer is None:
                 raise
             _raise(answer)

@@ -114,9 +114,10 @@ def _wrap(view: F, check: Callable[[], Optional[ResponseReturnValue]]) -> F:
     return cast(F, wrapper)
 
 
-def _guard(verify: Callable[[str], None]) -> Callable[[], Optional[ResponseReturnValue]]:
+def _guard(verify: Callable[[str], None], what: str) -> Callable[[], Optional[ResponseReturnValue]]:
     """A check answering for a missing or rejected bearer credential; ``verify`` raises when it
-    rejects the token and records what it learned in ``g``."""
+    rejects the token and records what it learned in ``g``. An authgate error that is no verdict
+    (a misconfigured client) is a 500 with one log line naming ``what`` could not be checked."""
 
     def check() -> Optional[ResponseReturnValue]:
         realm = _realm()
@@ -126,7 +127,7 @@ def _guard(verify: Callable[[str], None]) -> Callable[[], Optional[ResponseRetur
         try:
             verify(token)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _policy.answer_for(error, realm)
+            answer = _policy.answer_for(error, realm) or _policy.fault_answer(error, what)
             if answer is None:
                 raise
             return _respond(answer)
@@ -142,7 +143,7 @@ def _api_key_check(client: Optional[ScalekitClient]) -> Callable[[], Optional[Re
             raise TypeError("authenticate_token needs a ScalekitClient (API keys are validated by the key service)")
         g.token_info = source.tokens.validate_token(token).token_info
 
-    return _guard(verify)
+    return _guard(verify, "API key")
 
 
 @overload
@@ -174,24 +175,18 @@ def _scope_check(
         validator = _policy.jwt_validator(client if client is not None else _bound())
         g.token_claims = validator.validate(token, required, any=any_scope)
 
-    return _guard(verify)
+    return _guard(verify, "access token")
 
 
-@overload
-def require_scope(__view: F) -> F: ...
-@overload
-def require_scope(*scopes: str, any: bool = False, client: Optional[Source] = None) -> Callable[[F], F]: ...
-
-
-def require_scope(*scopes: Any, any: bool = False, client: Optional[Source] = None) -> Any:  # noqa: A002
+def require_scope(*scopes: str, any: bool = False, client: Optional[Source] = None) -> Callable[[F], F]:  # noqa: A002
     """Requires a valid JWT access token carrying ``scopes`` (all of them, or with ``any=True``
-    at least one); sets ``g.token_claims`` (the verified claims, a ``dict``). Without scopes
-    (``@require_scope`` or ``@require_scope()``) only the token is verified."""
+    at least one); sets ``g.token_claims`` (the verified claims, a ``dict``). At least one scope
+    is required: ``@require_scope`` bare or ``@require_scope()`` raises ``TypeError`` when the
+    route is defined (a route without scopes would accept any token of the environment, its
+    admin token included)."""
     if len(scopes) == 1 and callable(scopes[0]) and not isinstance(scopes[0], str):
-        return _wrap(scopes[0], _scope_check((), any, client))
-    for scope in scopes:
-        if not isinstance(scope, str) or not scope:
-            raise TypeError(f"require_scope: scopes must be non-empty strings, got {scope!r}")
+        _policy.require_scopes_given((), "require_scope")
+    _policy.require_scopes_given(scopes, "require_scope")
 
     def decorate(f: F) -> F:
         return _wrap(f, _scope_check(scopes, any, client))

@@ -8,6 +8,10 @@
 //!   `{env_url}/oauth/token`, through the client-credentials [`TokenFetcher`] (cached token,
 //!   refresh-ahead, single-flight). On a 401 that says the access token was refused, that token
 //!   is dropped and the call retried once.
+//! - **Deadline**: every call, token fetch and JWKS read ends within
+//!   [`RemoteOptions::timeout`] (5 s by default), retries included, with [`Error::Timeout`]
+//!   when the environment does not answer in time; [`RemoteClient::check`] proves the
+//!   credentials at start-up.
 //! - **Retries**: only idempotent calls (reads, validate, invalidate, update, delete), only on 503
 //!   / unavailable, connection failures and timeouts, at most [`RemoteOptions::max_retries`] times
 //!   with exponential backoff and jitter (a `Retry-After` of up to 5 s is honoured). A connection
@@ -68,9 +72,14 @@ pub const API_VERSION: &str = "20260513";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RemoteOptions {
-    /// Total time for one HTTP request, connection included. Default 10 s.
+    /// The deadline of one call, everything included: the environment token fetch it may need,
+    /// every attempt and the waits between them. A call that has not finished by then fails with
+    /// [`Error::Timeout`] (`deadline_exceeded`). Each attempt gets an equal share of it (at
+    /// least 1 s), so a server that accepts connections but never answers still leaves time for
+    /// a retry. The same bound applies to [`AuthApi::jwks`](crate::AuthApi::jwks) and the token
+    /// endpoint. Default 5 s.
     pub timeout: Duration,
-    /// Time to open a connection. Default 5 s.
+    /// Time to open a connection (bounded by the attempt's share of `timeout`). Default 2 s.
     pub connect_timeout: Duration,
     /// Retries of an idempotent call on 503/unavailable, connection failure or timeout.
     /// Default 2 (so at most 3 attempts).
@@ -90,8 +99,8 @@ pub struct RemoteOptions {
 impl Default for RemoteOptions {
     fn default() -> Self {
         RemoteOptions {
-            timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
             max_retries: 2,
             retry_backoff: Duration::from_millis(100),
             user_agent: None,
@@ -195,8 +204,7 @@ impl RemoteClient {
         let http = reqwest::Client::builder()
             .user_agent(header_value("user_agent", &user_agent)?)
             .default_headers(headers)
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
+            .connect_timeout(options.connect_timeout.min(options.timeout))
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
@@ -218,6 +226,17 @@ impl RemoteClient {
                 options,
             }),
         })
+    }
+
+    /// Checks the environment credentials now: fetches an environment access token (or uses
+    /// the one cached), within [`RemoteOptions::timeout`]. Meant for start-up, so that a wrong
+    /// secret or an unreachable environment is reported once, clearly, rather than as a failure
+    /// of the first request that needs the environment.
+    ///
+    /// Errors: refused credentials are [`Error::InvalidClient`] (`invalid_client`, HTTP 401); an
+    /// unreachable environment [`Error::Unavailable`]; no answer in time [`Error::Timeout`].
+    pub async fn check(&self) -> Result<()> {
+        self.within_deadline(self.access_token()).await.map(drop)
     }
 
     /// The environment URL (no trailing slash).

@@ -82,6 +82,32 @@ impl RemoteClient {
 
     // --- transport -----------------------------------------------------------------------------
 
+    /// Runs `work` (one whole call: token, attempts, waits) within the call deadline,
+    /// [`RemoteOptions::timeout`](super::RemoteOptions::timeout).
+    pub(super) async fn within_deadline<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let deadline = self.inner.options.timeout;
+        match tokio::time::timeout(deadline, work).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::Timeout(format!(
+                "{} did not answer within the client's {:.1} s timeout ({} attempts at most)",
+                self.inner.env_url,
+                deadline.as_secs_f64(),
+                self.inner.options.max_retries.saturating_add(1)
+            ))),
+        }
+    }
+
+    /// The time one attempt may take: an equal share of the call deadline, at least 1 s (or the
+    /// whole deadline when that is shorter).
+    fn attempt_timeout(&self) -> Duration {
+        let options = &self.inner.options;
+        let share = options.timeout / options.max_retries.saturating_add(1);
+        share.max(Duration::from_secs(1)).min(options.timeout)
+    }
+
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(after) = retry_after {
             return after.min(Duration::from_secs(5));
@@ -115,7 +141,11 @@ impl RemoteClient {
         content_type: Option<&'static str>,
         body: Option<Vec<u8>>,
     ) -> std::result::Result<Vec<u8>, Failure> {
-        let mut request = self.inner.http.request(method, url);
+        let mut request = self
+            .inner
+            .http
+            .request(method, url)
+            .timeout(self.attempt_timeout());
         if let Some(token) = bearer {
             request = request.bearer_auth(token.expose());
         }
@@ -164,8 +194,12 @@ impl RemoteClient {
         }
     }
 
-    /// An authenticated API call with the retry rules of the module docs.
+    /// An authenticated API call with the retry rules of the module docs, within the deadline.
     pub(super) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T> {
+        self.within_deadline(self.call_attempts(call)).await
+    }
+
+    async fn call_attempts<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T> {
         let url = {
             let mut url = self.url(&call.path);
             if !call.query.is_empty() {
@@ -216,6 +250,14 @@ impl RemoteClient {
     /// Retried on 503 and on transport failures, whatever the method: issuing a token is safe
     /// to repeat too (a lost answer only leaves an unused token).
     pub(super) async fn send_public<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        form: Option<&Secret>,
+    ) -> Result<T> {
+        self.within_deadline(self.send_public_attempts(path, form)).await
+    }
+
+    async fn send_public_attempts<T: DeserializeOwned>(
         &self,
         path: &[&str],
         form: Option<&Secret>,
