@@ -47,8 +47,8 @@ export interface RequireScopeOptions {
   realm?: string | null
 }
 
-/** JWT authorisation (`req.tokenClaims`): verify, then require `scopes`. */
-export declare function requireScope(scopes?: string | string[], options?: RequireScopeOptions): AuthMiddleware
+/** JWT authorisation (`req.tokenClaims`): verify, then require `scopes` (at least one: `TypeError` when the route is defined otherwise). */
+export declare function requireScope(scopes: string | string[], options?: RequireScopeOptions): AuthMiddleware
 
 /**
  * The bearer token of a request by the core's rule (scheme case-insensitive, exactly one token68

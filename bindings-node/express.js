@@ -14,7 +14,10 @@
  * `WWW-Authenticate: Bearer realm="api"`; a malformed, oversize or rejected credential → 401 with
  * `error="invalid_token"`; missing scopes → 403 with `error="insufficient_scope"` and
  * `scope="<missing scopes>"`; keys or the key service unavailable → 503 with `Retry-After: 5`.
- * The token is always verified before scopes are looked at. Only real faults reach `next(err)`.
+ * The token is always verified before scopes are looked at. A misconfigured client (credentials
+ * refused by the environment…) is a 500 `{"error": "Authentication is misconfigured on the
+ * server"}` with one `console.error` line — check it at start-up with `await client.check()`.
+ * Only real faults (not authgate errors) reach `next(err)`.
  * The realm is `options.realm` (default `"api"`; `null` or `''` for none).
  *
  * JWT verification runs synchronously when the keys are cached, so `next()` is called in the same
@@ -81,14 +84,26 @@ function tokenOrAnswer(req, res, realm) {
   return check.token
 }
 
-/** Answers a failed check: 401 or 403 for a rejected credential, 503 when it could not be checked. */
-function fail(res, next, realm, err) {
-  const answer =
-    err instanceof ScalekitException
-      ? native.httpAnswer(err.code, err.httpStatus, err.missingScopes, realm)
-      : null
+/**
+ * Body `error` of the 500 answering a request the client could not check because it is
+ * misconfigured (the same as Flask's and FastAPI's).
+ */
+const FAULT = 'Authentication is misconfigured on the server'
+
+/**
+ * Answers a failed check: 401 or 403 for a rejected credential, 503 when it could not be checked.
+ * Another authgate error (a misconfigured client: credentials refused by the environment, …) is
+ * a 500 with one `console.error` line naming the cause (never a secret), not a stack trace; any
+ * other error is a real fault for `next(err)`.
+ */
+function fail(res, next, realm, err, what) {
+  if (!(err instanceof ScalekitException)) return next(err)
+  const answer = native.httpAnswer(err.code, err.httpStatus, err.missingScopes, realm)
   if (answer) return send(res, answer)
-  next(err)
+  console.error(
+    `authgate: cannot check the ${what}: ${err.code}: ${err.message} (misconfigured client? await client.check() at start-up)`,
+  )
+  res.status(500).json({ error: FAULT })
 }
 
 function isRequest(req, next) {
@@ -122,7 +137,7 @@ function apiKeyMiddleware(explicit, configuredRealm) {
         req.tokenInfo = result.tokenInfo
         next()
       },
-      (err) => fail(res, next, realm, err),
+      (err) => fail(res, next, realm, err, 'API key'),
     )
   }
 }
@@ -142,12 +157,19 @@ function authenticateToken(reqOrClient, res, next) {
 
 /**
  * JWT authorisation: verifies the bearer access token, then requires `scopes` (all of them, or at
- * least one with `{ any: true }`), and sets `req.tokenClaims`. The validator is the client's (from
+ * least one with `{ any: true }`), and sets `req.tokenClaims`. At least one scope is required
+ * (`TypeError` when the route is defined otherwise). The validator is the client's (from
  * `options.client` or `setup()`, with `options.audience` / `options.issuer`), or
  * `options.validator` for tokens of any other issuer.
  */
 function requireScope(scopes, options) {
   const list = scopes === undefined || scopes === null ? [] : [].concat(scopes)
+  // At definition time: no scope would accept any token of the environment, its admin token included.
+  if (list.length === 0) {
+    throw new TypeError(
+      'requireScope: at least one scope is required; a route without scopes would accept any token of the environment, its admin token included',
+    )
+  }
   for (const s of list) {
     if (typeof s !== 'string' || s === '') throw new TypeError('requireScope: scopes must be non-empty strings')
   }
@@ -170,7 +192,7 @@ function requireScope(scopes, options) {
       }
       claims = validator.tryValidate(token, check)
     } catch (err) {
-      return fail(res, next, realm, err)
+      return fail(res, next, realm, err, 'access token')
     }
     if (claims !== undefined) {
       req.tokenClaims = claims
@@ -181,7 +203,7 @@ function requireScope(scopes, options) {
         req.tokenClaims = c
         next()
       },
-      (err) => fail(res, next, realm, err),
+      (err) => fail(res, next, realm, err, 'access token'),
     )
   }
 }

@@ -221,12 +221,16 @@ export declare class UserService {
  * up by the core (tests/vectors/client_options.json). Unknown names are refused.
  */
 export interface ScalekitOptions {
-  /** Timeout of one request in milliseconds (default 10000). */
-  timeoutMs?: number
-  /** Time to open a connection in milliseconds (default 5000). */
-  connectTimeoutMs?: number
-  /** Retries of idempotent calls on 503/timeouts (default 2). */
-  maxRetries?: number
+  /**
+   * Deadline of one call in **seconds** (fractions allowed), everything included: the environment
+   * token, every attempt and the waits between them; also bounds each JWKS fetch. Past it the
+   * call rejects with `ScalekitGatewayTimeoutException` (`deadline_exceeded`). Default 5.
+   */
+  timeout?: number
+  /** Time to open a connection in seconds (default 2). */
+  connectTimeout?: number
+  /** Retries of idempotent calls on 503/unavailable/timeouts, within `timeout` (default 2). */
+  retries?: number
   /** Allow plain `http://` to hosts other than loopback. Dangerous. */
   dangerousAllowInsecureHttp?: boolean
 }
@@ -262,6 +266,14 @@ export declare class ScalekitClient {
   /** The remote options in effect; `null` for an embedded client. */
   readonly options: Required<ScalekitOptions> | null
   readonly issuer: string
+
+  /**
+   * Checks that the client can work; call it at start-up. Remote: fetches an environment access
+   * token within `timeout` (refused credentials: `ScalekitUnauthorizedException` with code
+   * `invalid_client`; unreachable: `ScalekitServiceUnavailableException`; no answer in time:
+   * `ScalekitGatewayTimeoutException`). Embedded: reads the signing keys from the store.
+   */
+  check(): Promise<void>
 
   /** The (cached) validator of this environment's access tokens. */
   jwtValidator(options?: JwtValidatorSelection): JwtValidator

@@ -445,7 +445,7 @@ const FROM_NATIVE = Symbol('authgate.fromNative')
  * names (camelCase here, snake_case in Python) and defaults as the Python package, set up by the
  * core (tests/vectors/client_options.json).
  */
-const REMOTE_OPTIONS = ['timeoutMs', 'connectTimeoutMs', 'maxRetries', 'dangerousAllowInsecureHttp']
+const REMOTE_OPTIONS = ['timeout', 'connectTimeout', 'retries', 'dangerousAllowInsecureHttp']
 const LOCAL_OPTIONS = ['issuer', 'keyPepper', 'masterKey']
 
 /** `options` with only known names (a typo is a clear error, not a silently ignored option). */
@@ -515,11 +515,23 @@ class ScalekitClient {
   }
 
   /**
-   * The remote options in effect (`timeoutMs`, `connectTimeoutMs`, `maxRetries`,
+   * The remote options in effect (`timeout`, `connectTimeout`, `retries`,
    * `dangerousAllowInsecureHttp`); `null` for an embedded client.
    */
   get options() {
     return this[NATIVE].options
+  }
+
+  /**
+   * Checks that the client can work; meant for start-up (`await client.check()` before
+   * listening). Remote: fetches an environment access token with the credentials, within the
+   * client's `timeout` — rejects with `ScalekitUnauthorizedException` (code `invalid_client`) for
+   * refused credentials, `ScalekitServiceUnavailableException` for an unreachable environment and
+   * `ScalekitGatewayTimeoutException` when it does not answer in time. Embedded: reads the
+   * signing keys from the store.
+   */
+  async check() {
+    await call(() => this[NATIVE].check())
   }
 
   /** The issuer of this environment's access tokens. */

@@ -25,6 +25,11 @@ export declare class NativeClient {
   get mode(): string
   /** The remote options in effect; `null` for an embedded client. */
   get options(): NativeEffectiveOptions | null
+  /**
+   * Checks that the client can work (see `ScalekitClient.check`): remote, fetches an
+   * environment access token with the credentials; embedded, reads the signing keys.
+   */
+  check(): Promise<void>
   /** The issuer of this environment's access tokens (the environment URL when remote). */
   get issuer(): string
   /** The `scalekit.token` backend. */
@@ -478,12 +483,12 @@ export interface NativeBearerCheck {
 
 /** The remote options in effect (`client.options`). */
 export interface NativeEffectiveOptions {
-  /** Total time for one HTTP request in milliseconds. */
-  timeoutMs: number
-  /** Time to open a connection in milliseconds. */
-  connectTimeoutMs: number
+  /** Deadline of one call in seconds. */
+  timeout: number
+  /** Time to open a connection in seconds. */
+  connectTimeout: number
   /** Retries of an idempotent call. */
-  maxRetries: number
+  retries: number
   /** Plain `http://` allowed to hosts other than loopback. */
   dangerousAllowInsecureHttp: boolean
 }
@@ -510,15 +515,18 @@ export interface NativeLocalOptions {
 
 /**
  * Options of a remote client (names and defaults shared with Python, see
- * `tests/vectors/client_options.json`).
+ * `tests/vectors/client_options.json`). Durations are in seconds (fractions allowed).
  */
 export interface NativeRemoteOptions {
-  /** Total time for one HTTP request in milliseconds (default 10000). */
-  timeoutMs?: number
-  /** Time to open a connection in milliseconds (default 5000). */
-  connectTimeoutMs?: number
-  /** Retries of an idempotent call on 503/unavailable/timeouts (default 2). */
-  maxRetries?: number
+  /**
+   * Deadline of one call in seconds, retries and the environment token included; also bounds
+   * each JWKS fetch (default 5).
+   */
+  timeout?: number
+  /** Time to open a connection in seconds (default 2). */
+  connectTimeout?: number
+  /** Retries of an idempotent call on 503/unavailable/timeouts, within `timeout` (default 2). */
+  retries?: number
   /** Allow plain `http://` to hosts other than loopback (default false). */
   dangerousAllowInsecureHttp?: boolean
 }

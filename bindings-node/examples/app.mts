@@ -24,7 +24,7 @@ const scalekit: ScalekitClient = new ScalekitClient(
   process.env.SCALEKIT_ENVIRONMENT_URL ?? 'http://127.0.0.1:8080',
   process.env.SCALEKIT_CLIENT_ID ?? 'skc_1',
   process.env.SCALEKIT_CLIENT_SECRET ?? 'secret',
-  { timeoutMs: 5000, maxRetries: 1 },
+  { timeout: 5, retries: 1 },
 )
 const embedded: ScalekitClient = ScalekitClient.local('sqlite:///tmp/app.db', { issuer: 'https://auth.example.com' })
 const alias: typeof ScalekitClient = Scalekit
@@ -115,6 +115,11 @@ async function jwts(clientId: string, clientSecret: string): Promise<void> {
   credentials.invalidate()
 }
 
+// At start-up: wrong credentials or an unreachable environment fail here, not on the first request.
+async function startup(): Promise<void> {
+  await scalekit.check()
+}
+
 setup(scalekit)
 const app = express()
 app.get('/api/resources', authenticateToken, (req: Request, res: Response) => {
@@ -144,4 +149,5 @@ void keys
 void clients
 void organizations
 void jwts
+void startup
 console.log(alias, fromDefault, mode)

@@ -24,16 +24,17 @@ use crate::token::JsTokenClient;
 const SDK_VERSION: &str = concat!("Authgate-Node/", env!("CARGO_PKG_VERSION"));
 
 /// Options of a remote client (names and defaults shared with Python, see
-/// `tests/vectors/client_options.json`).
+/// `tests/vectors/client_options.json`). Durations are in seconds (fractions allowed).
 #[napi(object, js_name = "NativeRemoteOptions")]
 #[derive(Debug, Default)]
 pub struct JsRemoteOptions {
-    /// Total time for one HTTP request in milliseconds (default 10000).
-    pub timeout_ms: Option<u32>,
-    /// Time to open a connection in milliseconds (default 5000).
-    pub connect_timeout_ms: Option<u32>,
-    /// Retries of an idempotent call on 503/unavailable/timeouts (default 2).
-    pub max_retries: Option<u32>,
+    /// Deadline of one call in seconds, retries and the environment token included; also bounds
+    /// each JWKS fetch (default 5).
+    pub timeout: Option<f64>,
+    /// Time to open a connection in seconds (default 2).
+    pub connect_timeout: Option<f64>,
+    /// Retries of an idempotent call on 503/unavailable/timeouts, within `timeout` (default 2).
+    pub retries: Option<u32>,
     /// Allow plain `http://` to hosts other than loopback (default false).
     pub dangerous_allow_insecure_http: Option<bool>,
 }
@@ -54,12 +55,12 @@ pub struct JsLocalOptions {
 #[napi(object, js_name = "NativeEffectiveOptions")]
 #[derive(Debug)]
 pub struct JsEffectiveOptions {
-    /// Total time for one HTTP request in milliseconds.
-    pub timeout_ms: f64,
-    /// Time to open a connection in milliseconds.
-    pub connect_timeout_ms: f64,
+    /// Deadline of one call in seconds.
+    pub timeout: f64,
+    /// Time to open a connection in seconds.
+    pub connect_timeout: f64,
     /// Retries of an idempotent call.
-    pub max_retries: u32,
+    pub retries: u32,
     /// Plain `http://` allowed to hosts other than loopback.
     pub dangerous_allow_insecure_http: bool,
 }
@@ -91,11 +92,9 @@ impl JsClient {
         let o = options.unwrap_or_default();
         let defaults = RemoteSettings::default();
         let settings = RemoteSettings {
-            timeout_ms: o.timeout_ms.map_or(defaults.timeout_ms, u64::from),
-            connect_timeout_ms: o
-                .connect_timeout_ms
-                .map_or(defaults.connect_timeout_ms, u64::from),
-            max_retries: o.max_retries.unwrap_or(defaults.max_retries),
+            timeout: o.timeout.unwrap_or(defaults.timeout),
+            connect_timeout: o.connect_timeout.unwrap_or(defaults.connect_timeout),
+            retries: o.retries.unwrap_or(defaults.retries),
             dangerous_allow_insecure_http: o
                 .dangerous_allow_insecure_http
                 .unwrap_or(defaults.dangerous_allow_insecure_http),
@@ -145,11 +144,19 @@ impl JsClient {
     #[napi(getter)]
     pub fn options(&self) -> Option<JsEffectiveOptions> {
         self.setup.settings.as_ref().map(|s| JsEffectiveOptions {
-            timeout_ms: s.timeout_ms as f64,
-            connect_timeout_ms: s.connect_timeout_ms as f64,
-            max_retries: s.max_retries,
+            timeout: s.timeout,
+            connect_timeout: s.connect_timeout,
+            retries: s.retries,
             dangerous_allow_insecure_http: s.dangerous_allow_insecure_http,
         })
+    }
+
+    /// Checks that the client can work (see `ScalekitClient.check`): remote, fetches an
+    /// environment access token with the credentials; embedded, reads the signing keys.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn check<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let setup = self.setup.clone();
+        spawn(env, async move { setup.check().await })
     }
 
     /// The issuer of this environment's access tokens (the environment URL when remote).

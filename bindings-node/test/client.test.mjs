@@ -306,7 +306,7 @@ describe('remote client failures', () => {
     } finally {
       await server.stop()
     }
-    const down = new ScalekitClient(server.url, server.clientId, server.clientSecret, { timeoutMs: 2000, maxRetries: 0 })
+    const down = new ScalekitClient(server.url, server.clientId, server.clientSecret, { timeout: 2, retries: 0 })
     await assert.rejects(down.token.validateToken('agk_x'), (e) => e instanceof ScalekitServiceUnavailableException || e instanceof ScalekitServerException)
   })
 

@@ -208,7 +208,7 @@ describe('authgate/express', () => {
 
   test('API key middleware answers 503 when the key service is down', async () => {
     const other = await startServer()
-    const client = new ScalekitClient(other.url, other.clientId, other.clientSecret, { timeoutMs: 2000, maxRetries: 0 })
+    const client = new ScalekitClient(other.url, other.clientId, other.clientSecret, { timeout: 2, retries: 0 })
     await other.stop()
     const express = require('express')
     const app = express()

@@ -32,8 +32,10 @@ describe('client options', () => {
   }
 
   test('unknown options and bad values are refused', () => {
-    assert.throws(() => remote({ timeout_ms: 5 }), ScalekitBadRequestException)
-    assert.throws(() => remote({ timeoutMs: 0 }), (err) => err instanceof ScalekitBadRequestException && err.field === 'timeoutMs')
+    assert.throws(() => remote({ timeoutMs: 5 }), ScalekitBadRequestException)
+    assert.throws(() => remote({ timeout: 0 }), (err) => err instanceof ScalekitBadRequestException && err.field === 'timeout')
+    assert.throws(() => remote({ connectTimeout: -1 }), (err) => err instanceof ScalekitBadRequestException && err.field === 'connectTimeout')
+    assert.throws(() => remote({ retries: 11 }), (err) => err instanceof ScalekitBadRequestException && err.field === 'retries')
     assert.throws(() => ScalekitClient.local(`sqlite://${join(tmp.dir, 'x.db')}`, { key_pepper: 'x' }), ScalekitBadRequestException)
   })
 
