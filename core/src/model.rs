@@ -259,8 +259,14 @@ pub struct CreateToken {
     /// Makes the key user-scoped; the user must be a member of the organization.
     #[serde(default, alias = "userId", skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    /// Caller-defined claims returned on every validation.
-    #[serde(default, alias = "customClaims", skip_serializing_if = "BTreeMap::is_empty")]
+    /// Caller-defined claims returned on every validation. A key given twice in a JSON body is
+    /// refused (`invalid_argument`), not resolved by "last wins".
+    #[serde(
+        default,
+        alias = "customClaims",
+        deserialize_with = "claims_de::unique_claims",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub custom_claims: BTreeMap<String, String>,
     /// When the key stops validating; absent = never. RFC 3339 string or Unix seconds.
     #[serde(
@@ -327,8 +333,14 @@ pub struct ListTokensResponse {
 pub struct UpdateToken {
     /// The plain key or its `apit_…` id.
     pub token: String,
-    /// When present, replaces the whole claims map (values must be non-empty).
-    #[serde(default, alias = "customClaims", skip_serializing_if = "Option::is_none")]
+    /// When present, replaces the whole claims map (values must be non-empty). A key given twice
+    /// in a JSON body is refused.
+    #[serde(
+        default,
+        alias = "customClaims",
+        deserialize_with = "claims_de::opt_unique_claims",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub custom_claims: Option<BTreeMap<String, String>>,
     /// When present, replaces the description; `""` clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -367,8 +379,14 @@ pub struct OrganizationClient {
     /// Audiences put in the `aud` claim of its tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<Vec<String>>,
-    /// Claims copied into `custom_claims` of its tokens.
-    #[serde(default, alias = "customClaims", skip_serializing_if = "Option::is_none")]
+    /// Claims copied into `custom_claims` of its tokens. Two entries with the same `key` are
+    /// refused when decoded.
+    #[serde(
+        default,
+        alias = "customClaims",
+        deserialize_with = "claims_de::opt_unique_claim_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub custom_claims: Option<Vec<CustomClaim>>,
     /// Access-token lifetime in seconds (default 3600). JSON number or string.
     #[serde(
@@ -711,6 +729,90 @@ pub mod de {
     }
 }
 
+/// The `custom_claims` decoders: a JSON object (or list of `{key, value}`) that names a key twice
+/// is refused instead of keeping the last value, on every JSON path (REST bodies, the remote
+/// client's answers, the bindings' JSON input).
+pub mod claims_de {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::fmt;
+
+    use serde::Deserialize;
+    use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+    use super::CustomClaim;
+
+    fn duplicate<E: de::Error>(key: &str) -> E {
+        E::custom(format_args!(
+            "custom_claims: duplicate key {key:?} (each claim may be given once)"
+        ))
+    }
+
+    struct UniqueMap;
+
+    impl<'de> Visitor<'de> for UniqueMap {
+        type Value = BTreeMap<String, String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of string claims, each key once")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&key) {
+                    return Err(duplicate(&key));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+
+    /// A claims object whose keys are unique.
+    pub fn unique_claims<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+        d.deserialize_map(UniqueMap)
+    }
+
+    /// [`unique_claims`], or `null`.
+    pub fn opt_unique_claims<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+        struct Opt;
+        impl<'de> Visitor<'de> for Opt {
+            type Value = Option<BTreeMap<String, String>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of string claims, each key once, or null")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                unique_claims(d).map(Some)
+            }
+        }
+        d.deserialize_option(Opt)
+    }
+
+    /// A list of `{key, value}` claims whose keys are unique, or `null`.
+    pub fn opt_unique_claim_list<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<CustomClaim>>, D::Error> {
+        let Some(list) = Option::<Vec<CustomClaim>>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let mut seen = BTreeSet::new();
+        for claim in &list {
+            if !seen.insert(claim.key.as_str()) {
+                return Err(duplicate(&claim.key));
+            }
+        }
+        Ok(Some(list))
+    }
+}
+
 mod ser {
     use serde::Serializer;
     use time::OffsetDateTime;
@@ -730,6 +832,40 @@ mod tests {
         let s = Secret::new("agk_supersecret");
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         assert_eq!(serde_json::to_value(&s).unwrap(), json!("agk_supersecret"));
+    }
+
+    #[test]
+    fn duplicate_custom_claim_keys_are_refused() {
+        let err = serde_json::from_str::<CreateToken>(
+            r#"{"organization_id": "org_1", "custom_claims": {"team": "a", "team": "b"}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(r#"custom_claims: duplicate key "team""#),
+            "{err}"
+        );
+        let err =
+            serde_json::from_str::<UpdateToken>(r#"{"token": "t", "customClaims": {"k": "1", "k": "1"}}"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("duplicate key"), "{err}");
+        let err = serde_json::from_str::<OrganizationClient>(
+            r#"{"custom_claims": [{"key": "k", "value": "1"}, {"key": "k", "value": "2"}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("duplicate key"), "{err}");
+        // Distinct keys, null and absence are fine.
+        let ok: CreateToken =
+            serde_json::from_str(r#"{"organization_id": "o", "custom_claims": {"a": "1", "b": "2"}}"#)
+                .unwrap();
+        assert_eq!(ok.custom_claims.len(), 2);
+        let ok: UpdateToken = serde_json::from_str(r#"{"token": "t", "custom_claims": null}"#).unwrap();
+        assert_eq!(ok.custom_claims, None);
+        let ok: OrganizationClient = serde_json::from_str(r#"{"custom_claims": null}"#).unwrap();
+        assert_eq!(ok.custom_claims, None);
+        assert!(
+            serde_json::from_str::<CreateToken>(r#"{"organization_id": "o", "custom_claims": {"a": 1}}"#)
+                .is_err()
+        );
     }
 
     #[test]
