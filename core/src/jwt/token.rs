@@ -44,8 +44,13 @@ struct RawHeader<'a> {
     kid: Option<String>,
     #[serde(default)]
     typ: Option<String>,
-    #[serde(default)]
+    /// Present means a list of strings: `"crit": null` is refused, not read as absent.
+    #[serde(default, deserialize_with = "present_list")]
     crit: Option<Vec<String>>,
+}
+
+fn present_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    <Vec<String> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 /// Splits and decodes a token, checking its structure, header and algorithm. The caller has
@@ -280,6 +285,8 @@ mod tests {
         assert_eq!(parse_str(&t), Err(TokenError::AlgorithmNotAllowed));
         let t = format!("{}.e30.c2ln", enc(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#));
         assert_eq!(parse_str(&t), Err(TokenError::UnsupportedCritical));
+        let t = format!("{}.e30.c2ln", enc(r#"{"alg":"RS256","crit":null}"#));
+        assert!(parse(&t, &[Algorithm::RS256]).is_err(), "a null crit is not an absent one");
         let t = format!("{}.e30.c2ln", enc(r#"{"alg":"RS256","crit":[]}"#));
         assert_eq!(parse_str(&t), Err(TokenError::Malformed));
         // Unfollowed headers are simply ignored.
