@@ -34,7 +34,7 @@ SDK_STAMP := $(SDK_VENV)/.authgate-sdk-deps
 
 .PHONY: test-rust
 test-rust: $(SDK_STAMP) ## Rust tests and the vector staleness check (PostgreSQL tests: run when AUTHGATE_TEST_DATABASE_URL is set, else reported skipped)
-	AUTHGATE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python scripts/test-rust
+	PROPTEST_CASES=$${PROPTEST_CASES:-2000} AUTHGATE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python scripts/test-rust
 	cargo run --quiet -p authgate-core --example gen_vectors -- --check
 
 # --- python (bindings-python) ---------------------------------------------------------------
@@ -130,6 +130,11 @@ test-sdk: $(SDK_STAMP) ## The official Scalekit SDKs (Python 2.21.0 over TLS, No
 	cd tests/sdk/node && AUTHGATE_BIN=$(AUTHGATE_DEBUG) node --test sdk.test.mjs
 
 # --- quality ---------------------------------------------------------------------------------
+
+.PHONY: fuzz
+fuzz: ## Property tests of every untrusted-input parser and the jsonwebtoken differential, 10^6 cases per target (PROPTEST_CASES overrides)
+	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} cargo test --release -p authgate-core --test prop_parsers --test prop_differential -- --test-threads=2
+	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} cargo test --release -p authgate-server --test prop_http_decoders -- --test-threads=2
 
 .PHONY: lint
 lint: ## rustfmt check and clippy with warnings denied

@@ -286,7 +286,10 @@ mod tests {
         let t = format!("{}.e30.c2ln", enc(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#));
         assert_eq!(parse_str(&t), Err(TokenError::UnsupportedCritical));
         let t = format!("{}.e30.c2ln", enc(r#"{"alg":"RS256","crit":null}"#));
-        assert!(parse(&t, &[Algorithm::RS256]).is_err(), "a null crit is not an absent one");
+        assert!(
+            parse(&t, &[Algorithm::RS256]).is_err(),
+            "a null crit is not an absent one"
+        );
         let t = format!("{}.e30.c2ln", enc(r#"{"alg":"RS256","crit":[]}"#));
         assert_eq!(parse_str(&t), Err(TokenError::Malformed));
         // Unfollowed headers are simply ignored.
