@@ -232,8 +232,18 @@ def test_embedded_nodes_pick_up_a_rotated_key(tmp_path: Path) -> None:
     node_b = ScalekitClient.local(db, issuer=issuer)
     second = node_b.generate_client_token(created.client.client_id, created.plain_secret)
     assert kid(second) != kid(first)
-    time.sleep(0.2)  # past the 100 ms refetch cooldown of a local key source
-    assert node_a.validate_access_token_and_get_claims(second)["oid"] == org
+    # node_a has the old key set cached; an unknown kid makes it refetch once its 100 ms refetch
+    # cooldown has passed: wait for that event with a deadline, not for a fixed time.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            claims = node_a.validate_access_token_and_get_claims(second)
+            break
+        except ScalekitValidateTokenFailureException as refused:
+            assert refused.code == "unknown_kid", refused
+            assert time.monotonic() < deadline, "node_a never refetched the key set"
+            time.sleep(0.01)
+    assert claims["oid"] == org
     assert node_a.validate_access_token(first)  # the previous key stays published
 
     subprocess.run([*cli, "retire", kid(first)], check=True, capture_output=True, timeout=60)

@@ -459,15 +459,17 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.db");
-        Sqlite::open(&format!("sqlite://{}", path.display()))
+        // Kept open after the migrations wrote to it: the database, its WAL and its shared-memory
+        // file all exist while a connection is open.
+        let store = Sqlite::open(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
         for suffix in ["", "-wal", "-shm"] {
             let p = PathBuf::from(format!("{}{suffix}", path.display()));
-            if let Ok(meta) = std::fs::metadata(&p) {
-                assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", p.display());
-            }
+            let meta = std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", p.display());
         }
+        drop(store);
     }
 
     #[tokio::test]
