@@ -26,6 +26,7 @@ __all__ = [
     "Organization",
     "OrganizationResponse",
     "OrganizationService",
+    "UpdateOrganization",
     "check_bearer",
     "http_answer",
     "_after_fork_in_child",
@@ -43,6 +44,10 @@ __all__ = [
     "Role",
     "User",
     "UserService",
+    "ListUsersResponse",
+    "UpdateMembership",
+    "UpdateUser",
+    "UserResponse",
     "__version__",
 ]
 
