@@ -419,8 +419,15 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
-                    let n = c
-                        .execute(
+                    // Checked first: a refused insert would still advance PostgreSQL's sequence.
+                    let exists = !c
+                        .query(MEMBERSHIP_EXISTS, &[P::Text(&org_id), P::Text(&user_id)])
+                        .await?
+                        .is_empty();
+                    let n = if exists {
+                        0
+                    } else {
+                        c.execute(
                             MEMBERSHIP_INSERT,
                             &[
                                 P::Text(&org_id),
@@ -429,7 +436,8 @@ impl<B: Backend> Store for SqlStore<B> {
                                 P::I64(now_ms),
                             ],
                         )
-                        .await?;
+                        .await?
+                    };
                     if n == 0 {
                         return Err(Error::AlreadyExists {
                             resource: "membership",

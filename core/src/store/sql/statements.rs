@@ -73,6 +73,8 @@ pub(super) const USER_EXTERNAL_ID_TAKEN: &str =
 pub(super) const USER_DELETE: &str = "DELETE FROM authgate_users WHERE id = $1";
 pub(super) const MEMBERSHIP_UPDATE: &str =
     "UPDATE authgate_memberships SET roles = $1 WHERE organization_id = $2 AND user_id = $3";
+pub(super) const MEMBERSHIP_EXISTS: &str =
+    "SELECT 1 FROM authgate_memberships WHERE organization_id = $1 AND user_id = $2";
 pub(super) const MEMBERSHIP_DELETE: &str =
     "DELETE FROM authgate_memberships WHERE organization_id = $1 AND user_id = $2";
 pub(super) const MEMBERSHIPS_OF_USER_RANGE: &str = "SELECT m.user_id, m.organization_id, m.roles \
