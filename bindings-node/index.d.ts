@@ -23,6 +23,8 @@ import type {
   ListOrganizationsResponse,
   ListTokensOptions,
   ListTokensResponse,
+  ListUsersOptions,
+  ListUsersResponse,
   M2MClient,
   Organization,
   OrganizationClientOptions,
@@ -31,9 +33,11 @@ import type {
   OrganizationResponse,
   Role,
   Token,
+  UpdateOrganizationOptions,
   UpdateTokenOptions,
   UpdateTokenResponse,
   User,
+  UserResponse,
   ValidateTokenResponse,
 } from './native'
 
@@ -56,6 +60,8 @@ export type {
   ListOrganizationsResponse,
   ListTokensOptions,
   ListTokensResponse,
+  ListUsersOptions,
+  ListUsersResponse,
   M2MClient,
   Organization,
   OrganizationClientOptions,
@@ -64,9 +70,11 @@ export type {
   OrganizationResponse,
   Role,
   Token,
+  UpdateOrganizationOptions,
   UpdateTokenOptions,
   UpdateTokenResponse,
   User,
+  UserResponse,
   ValidateTokenResponse,
 }
 
@@ -92,6 +100,45 @@ export type UpdateOrganizationClientResponse = OrganizationClientResponse
 
 export type CreateOrganizationResponse = OrganizationResponse
 export type GetOrganizationResponse = OrganizationResponse
+export type UpdateOrganizationResponse = OrganizationResponse
+
+export type GetUserResponse = UserResponse
+export type UpdateUserResponse = UserResponse
+export type CreateMembershipResponse = UserResponse
+export type UpdateMembershipResponse = UserResponse
+export type ListOrganizationUsersResponse = ListUsersResponse
+
+/**
+ * The update of `updateOrganization`: the fields present are the update (at least one);
+ * `externalId: ''` removes the external id. `metadata`, `slug` and `logoUrl` (official SDK
+ * fields authgate does not store) are refused when set.
+ */
+export interface UpdateOrganization extends UpdateOrganizationOptions {
+  metadata?: Record<string, string>
+  slug?: string
+  logoUrl?: string
+}
+
+/**
+ * The options of `updateUser`: `externalId` (`''` removes it). `userProfile` and `metadata`
+ * (official SDK fields authgate does not store) are refused when set.
+ */
+export interface UpdateUserOptions {
+  externalId?: string
+  userProfile?: Record<string, unknown>
+  metadata?: Record<string, string>
+}
+
+/**
+ * The options of `createMembership` / `updateMembership`: role names (on update they replace the
+ * current roles). `metadata` is refused when set; `sendInvitationEmail` is accepted and ignored
+ * (authgate sends no email).
+ */
+export interface MembershipOptions {
+  roles?: Array<string | Role>
+  metadata?: Record<string, string>
+  sendInvitationEmail?: boolean
+}
 
 /** The options of `createUserAndMembership`: the native ones, or the roles under `membership`. */
 export interface CreateUserAndMembershipOptions extends NativeCreateUserAndMembershipOptions {
@@ -208,12 +255,29 @@ export declare class OrganizationService {
   createOrganization(name: string, options?: CreateOrganizationOptions): Promise<CreateOrganizationResponse>
   getOrganization(id: string): Promise<GetOrganizationResponse>
   listOrganization(options?: ListOrganizationsOptions): Promise<ListOrganizationsResponse>
+  updateOrganization(id: string, organization: UpdateOrganization): Promise<UpdateOrganizationResponse>
   deleteOrganization(id: string): Promise<Empty>
 }
 
 /** `scalekit.user`: users and memberships (`UserService` in Python too). */
 export declare class UserService {
   createUserAndMembership(organizationId: string, options: CreateUserAndMembershipOptions): Promise<CreateUserAndMembershipResponse>
+  getUser(userId: string): Promise<GetUserResponse>
+  getUserByExternalId(externalId: string): Promise<GetUserResponse>
+  listUsers(options?: ListUsersOptions): Promise<ListUsersResponse>
+  listOrganizationUsers(organizationId: string, options?: ListUsersOptions): Promise<ListOrganizationUsersResponse>
+  updateUser(userId: string, options: UpdateUserOptions): Promise<UpdateUserResponse>
+  updateUserByExternalId(externalId: string, options: UpdateUserOptions): Promise<UpdateUserResponse>
+  /** Deletes the user with their memberships and API keys (which stop validating at once). */
+  deleteUser(userId: string): Promise<Empty>
+  deleteUserByExternalId(externalId: string): Promise<Empty>
+  createMembership(organizationId: string, userId: string, options?: MembershipOptions): Promise<CreateMembershipResponse>
+  createMembershipByExternalId(organizationId: string, externalId: string, options?: MembershipOptions): Promise<CreateMembershipResponse>
+  updateMembership(organizationId: string, userId: string, options?: MembershipOptions): Promise<UpdateMembershipResponse>
+  updateMembershipByExternalId(organizationId: string, externalId: string, options?: MembershipOptions): Promise<UpdateMembershipResponse>
+  /** Removes the user from the organization, with their API keys there (which stop validating at once). */
+  deleteMembership(organizationId: string, userId: string): Promise<Empty>
+  deleteMembershipByExternalId(organizationId: string, externalId: string): Promise<Empty>
 }
 
 /**

@@ -280,10 +280,49 @@ class OrganizationService {
     return call(() => this[NATIVE].listOrganization(options))
   }
 
+  /** Updates an organization: the fields present (`displayName`, `externalId`) are the update. */
+  async updateOrganization(id, organization) {
+    required(id, 'id')
+    required(organization, 'organization')
+    unsupported(organization, ['metadata', 'slug', 'logoUrl'], 'organization')
+    return call(() =>
+      this[NATIVE].updateOrganization(id, {
+        displayName: organization.displayName,
+        externalId: organization.externalId,
+      }),
+    )
+  }
+
   async deleteOrganization(id) {
     required(id, 'id')
     return call(() => this[NATIVE].deleteOrganization(id))
   }
+}
+
+/** Refuses, as a typed error, options authgate does not store (rather than dropping them). */
+function unsupported(options, names, what) {
+  for (const name of names) {
+    const value = options[name]
+    const empty =
+      value === undefined ||
+      value === null ||
+      value === '' ||
+      (typeof value === 'object' && Object.keys(value).length === 0)
+    if (!empty) {
+      throw new ScalekitBadRequestException(`${what} ${name} is not supported by authgate`, {
+        code: 'invalid_argument',
+        httpStatus: 400,
+        grpcStatus: 3,
+        field: name,
+      })
+    }
+  }
+}
+
+/** The roles of a membership option object: names, or `{ name }` objects. */
+function roleNames(options) {
+  if (!options || options.roles === undefined || options.roles === null) return undefined
+  return options.roles.map((r) => (r !== null && typeof r === 'object' ? r.name : r))
 }
 
 /** `scalekit.user`: users and their organization memberships. */
@@ -303,6 +342,106 @@ class UserService {
         roles,
       }),
     )
+  }
+
+  /** The user with this `usr_…` id, with their memberships. */
+  async getUser(userId) {
+    required(userId, 'userId')
+    return call(() => this[NATIVE].getUser(userId, false))
+  }
+
+  /** The user with this external id. */
+  async getUserByExternalId(externalId) {
+    required(externalId, 'externalId')
+    return call(() => this[NATIVE].getUser(externalId, true))
+  }
+
+  /** Every user of the environment, oldest first (`pageSize`, `pageToken`). */
+  async listUsers(options) {
+    return call(() => this[NATIVE].listUsers(options))
+  }
+
+  /** The members of an organization (`pageSize`, `pageToken`). */
+  async listOrganizationUsers(organizationId, options) {
+    required(organizationId, 'organizationId')
+    return call(() => this[NATIVE].listOrganizationUsers(organizationId, options))
+  }
+
+  /** Updates a user: the fields present (`externalId`) are the update. */
+  async updateUser(userId, options) {
+    required(userId, 'userId')
+    return this._updateUser(userId, false, options)
+  }
+
+  /** `updateUser` for the user with this external id. */
+  async updateUserByExternalId(externalId, options) {
+    required(externalId, 'externalId')
+    return this._updateUser(externalId, true, options)
+  }
+
+  async _updateUser(user, external, options) {
+    required(options, 'options')
+    unsupported(options, ['userProfile', 'metadata'], 'user')
+    return call(() => this[NATIVE].updateUser(user, external, { externalId: options.externalId }))
+  }
+
+  /** Deletes a user with their memberships and API keys (which stop validating at once). */
+  async deleteUser(userId) {
+    required(userId, 'userId')
+    return call(() => this[NATIVE].deleteUser(userId, false))
+  }
+
+  /** `deleteUser` for the user with this external id. */
+  async deleteUserByExternalId(externalId) {
+    required(externalId, 'externalId')
+    return call(() => this[NATIVE].deleteUser(externalId, true))
+  }
+
+  /** Adds an existing user to an organization with `roles`; authgate sends no invitation email. */
+  async createMembership(organizationId, userId, options = {}) {
+    required(organizationId, 'organizationId')
+    required(userId, 'userId')
+    return this._membership('createMembership', organizationId, userId, false, options)
+  }
+
+  /** `createMembership` for the user with this external id. */
+  async createMembershipByExternalId(organizationId, externalId, options = {}) {
+    required(organizationId, 'organizationId')
+    required(externalId, 'externalId')
+    return this._membership('createMembership', organizationId, externalId, true, options)
+  }
+
+  /** Replaces the roles of a user's membership (`roles`; an empty list removes them). */
+  async updateMembership(organizationId, userId, options = {}) {
+    required(organizationId, 'organizationId')
+    required(userId, 'userId')
+    return this._membership('updateMembership', organizationId, userId, false, options)
+  }
+
+  /** `updateMembership` for the user with this external id. */
+  async updateMembershipByExternalId(organizationId, externalId, options = {}) {
+    required(organizationId, 'organizationId')
+    required(externalId, 'externalId')
+    return this._membership('updateMembership', organizationId, externalId, true, options)
+  }
+
+  async _membership(method, organizationId, user, external, options) {
+    unsupported(options || {}, ['metadata'], 'membership')
+    return call(() => this[NATIVE][method](organizationId, user, external, { roles: roleNames(options) }))
+  }
+
+  /** Removes a user from an organization, with their API keys there (which stop validating at once). */
+  async deleteMembership(organizationId, userId) {
+    required(organizationId, 'organizationId')
+    required(userId, 'userId')
+    return call(() => this[NATIVE].deleteMembership(organizationId, userId, false))
+  }
+
+  /** `deleteMembership` for the user with this external id. */
+  async deleteMembershipByExternalId(organizationId, externalId) {
+    required(organizationId, 'organizationId')
+    required(externalId, 'externalId')
+    return call(() => this[NATIVE].deleteMembership(organizationId, externalId, true))
   }
 }
 

@@ -126,6 +126,8 @@ export declare class NativeOrganizationClient {
   getOrganization(id: string): Promise<OrganizationResponse>
   /** Lists organizations, oldest first. */
   listOrganization(options?: ListOrganizationsOptions | undefined | null): Promise<ListOrganizationsResponse>
+  /** Updates an organization: the fields present are the update. */
+  updateOrganization(id: string, organization: UpdateOrganizationOptions): Promise<OrganizationResponse>
   /** Deletes an organization with its keys, clients and memberships. */
   deleteOrganization(id: string): Promise<Empty>
 }
@@ -156,6 +158,22 @@ export type JsTokenClient = NativeTokenClient
 export declare class NativeUserClient {
   /** Creates a user (or reuses the one with that email) and adds them to the organization. */
   createUserAndMembership(organizationId: string, options: CreateUserAndMembershipOptions): Promise<CreateUserAndMembershipResponse>
+  /** Lists the members of an organization. */
+  listOrganizationUsers(organizationId: string, options?: ListUsersOptions | undefined | null): Promise<ListUsersResponse>
+  /** Lists every user of the environment, oldest first. */
+  listUsers(options?: ListUsersOptions | undefined | null): Promise<ListUsersResponse>
+  /** Gets a user by `usr_…` id (or by external id when `external` is true). */
+  getUser(user: string, external?: boolean | undefined | null): Promise<UserResponse>
+  /** Updates a user: the fields present are the update. */
+  updateUser(user: string, external: boolean | undefined | null, options: UpdateUserOptions): Promise<UserResponse>
+  /** Deletes a user with their memberships and API keys. */
+  deleteUser(user: string, external?: boolean | undefined | null): Promise<Empty>
+  /** Adds an existing user to an organization with roles. */
+  createMembership(organizationId: string, user: string, external?: boolean | undefined | null, options?: MembershipOptions | undefined | null): Promise<UserResponse>
+  /** Replaces the roles of a user's membership. */
+  updateMembership(organizationId: string, user: string, external?: boolean | undefined | null, options?: MembershipOptions | undefined | null): Promise<UserResponse>
+  /** Removes a user from an organization, with their API keys there. */
+  deleteMembership(organizationId: string, user: string, external?: boolean | undefined | null): Promise<Empty>
 }
 export type JsUserClient = NativeUserClient
 
@@ -441,6 +459,26 @@ export interface ListTokensResponse {
   prevPageToken: string
 }
 
+/** Options of `listUsers` and `listOrganizationUsers`. */
+export interface ListUsersOptions {
+  /** Page size (1–100, default 10). */
+  pageSize?: number
+  /** Token of the page to read. */
+  pageToken?: string
+}
+
+/** Result of `listUsers` and `listOrganizationUsers`. */
+export interface ListUsersResponse {
+  /** Token of the next page; empty on the last one. */
+  nextPageToken: string
+  /** Number of users, over all pages. */
+  totalSize: number
+  /** This page. */
+  users: Array<User>
+  /** Token of the previous page; empty on the first one. */
+  prevPageToken: string
+}
+
 /** An organization's M2M client (Scalekit's `M2MClient` message). */
 export interface M2MClient {
   /** `m2morg_…`: the OAuth `client_id`. */
@@ -465,6 +503,12 @@ export interface M2MClient {
   customClaims: Array<CustomClaim>
   /** Access-token lifetime in seconds. */
   expiry: number
+}
+
+/** Options of `createMembership` and `updateMembership`. */
+export interface MembershipOptions {
+  /** Role names in the organization (on update they replace the current ones). */
+  roles?: Array<string>
 }
 
 /** The body of a refusal: `{ error: message }`. */
@@ -618,6 +662,17 @@ export interface Token {
   roles: Array<string>
 }
 
+/**
+ * Options of `updateOrganization`: the fields present are the update (at least one);
+ * `externalId: ""` removes the external id.
+ */
+export interface UpdateOrganizationOptions {
+  /** New human-readable name. */
+  displayName?: string
+  /** New unique identifier of your own (`""` removes it). */
+  externalId?: string
+}
+
 /** Options of `updateToken`. */
 export interface UpdateTokenOptions {
   /** Replaces the whole claims map when given. */
@@ -630,6 +685,15 @@ export interface UpdateTokenOptions {
 export interface UpdateTokenResponse {
   /** The key's metadata after the update. */
   tokenInfo: Token
+}
+
+/**
+ * Options of `updateUser`: the fields present are the update (at least one);
+ * `externalId: ""` removes the external id.
+ */
+export interface UpdateUserOptions {
+  /** New identifier of your own (unique among users; `""` removes it). */
+  externalId?: string
 }
 
 /** A user of the environment. */
@@ -646,6 +710,12 @@ export interface User {
   createTime: Date
   /** When it was last changed. */
   updateTime: Date
+}
+
+/** Result of get / update user and create / update membership. */
+export interface UserResponse {
+  /** The user, with their memberships. */
+  user: User
 }
 
 /** Result of `validateToken`. */

@@ -17,6 +17,7 @@ import {
   ScalekitValidateTokenFailureException,
   ScalekitBadRequestException,
   ScalekitNotFoundException,
+  ScalekitConflictException,
   ScalekitUnauthorizedException,
   ScalekitKeysUnavailableException,
 } from 'authgate'
@@ -156,6 +157,21 @@ const FAILURES = {
   'OrganizationClient.listOrganization': [(sk) => sk.organization.listOrganization({ pageSize: 1000 }), ScalekitBadRequestException, 'invalid_argument'],
   'OrganizationClient.deleteOrganization': [(sk) => sk.organization.deleteOrganization('org_404404'), ScalekitNotFoundException, 'not_found'],
   'UserClient.createUserAndMembership': [(sk) => sk.user.createUserAndMembership('org_404404', { email: 'a@b.test' }), ScalekitNotFoundException, 'not_found'],
+  'OrganizationClient.updateOrganization': [(sk, i) => sk.organization.updateOrganization(i.org, {}), ScalekitBadRequestException, 'invalid_argument'],
+  'UserClient.getUser': [(sk) => sk.user.getUser('usr_404404'), ScalekitNotFoundException, 'not_found'],
+  'UserClient.getUserByExternalId': [(sk) => sk.user.getUserByExternalId('nobody'), ScalekitNotFoundException, 'not_found'],
+  'UserClient.listUsers': [(sk) => sk.user.listUsers({ pageSize: 1000 }), ScalekitBadRequestException, 'invalid_argument'],
+  'UserClient.listOrganizationUsers': [(sk) => sk.user.listOrganizationUsers('org_404404'), ScalekitNotFoundException, 'not_found'],
+  'UserClient.updateUser': [(sk) => sk.user.updateUser('usr_404404', { externalId: 'x' }), ScalekitNotFoundException, 'not_found'],
+  'UserClient.updateUserByExternalId': [(sk, i) => sk.user.updateUserByExternalId(i.userExternalId, {}), ScalekitBadRequestException, 'invalid_argument'],
+  'UserClient.deleteUser': [(sk, i) => sk.user.deleteUser(i.org), ScalekitBadRequestException, 'invalid_argument'],
+  'UserClient.deleteUserByExternalId': [(sk) => sk.user.deleteUserByExternalId('nobody'), ScalekitNotFoundException, 'not_found'],
+  'UserClient.createMembership': [(sk, i) => sk.user.createMembership(i.org, i.userId, { roles: ['admin'] }), ScalekitConflictException, 'already_exists'],
+  'UserClient.createMembershipByExternalId': [(sk, i) => sk.user.createMembershipByExternalId('org_404404', i.userExternalId), ScalekitNotFoundException, 'not_found'],
+  'UserClient.updateMembership': [(sk, i) => sk.user.updateMembership('org_404404', i.userId, { roles: ['x'] }), ScalekitNotFoundException, 'not_found'],
+  'UserClient.updateMembershipByExternalId': [(sk, i) => sk.user.updateMembershipByExternalId(i.org, i.userExternalId, { roles: ['has space'] }), ScalekitBadRequestException, 'invalid_argument'],
+  'UserClient.deleteMembership': [(sk, i) => sk.user.deleteMembership('org_404404', i.userId), ScalekitNotFoundException, 'not_found'],
+  'UserClient.deleteMembershipByExternalId': [(sk, i) => sk.user.deleteMembershipByExternalId(i.org, 'nobody'), ScalekitNotFoundException, 'not_found'],
   'ScalekitClient.validateToken': [(sk) => sk.validateToken('not.a.jwt'), ScalekitValidateTokenFailureException, 'token_malformed'],
   'ScalekitClient.generateClientToken': [(sk, i) => sk.generateClientToken(i.clientId, 'wrong-secret'), ScalekitUnauthorizedException, 'invalid_client'],
 }
@@ -190,6 +206,13 @@ for (const mode of ['remote', 'local', 'postgres']) {
       ids.clientId = created.client.clientId
       ids.jwt = await sk.generateClientToken(ids.clientId, created.plainSecret)
       await sk.token.createToken(ids.org)
+      ids.userExternalId = `member-${mode}`
+      const member = await sk.user.createUserAndMembership(ids.org, {
+        email: `member-${mode}@failures.test`,
+        externalId: ids.userExternalId,
+        roles: ['viewer'],
+      })
+      ids.userId = member.user.id
     })
 
     after(async () => {

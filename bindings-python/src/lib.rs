@@ -40,7 +40,7 @@ mod _native {
     #[pymodule_export]
     use crate::organizations::{
         PyCreateOrganization, PyListOrganizationsResponse, PyOrganization, PyOrganizationResponse,
-        PyOrganizationService,
+        PyOrganizationService, PyUpdateOrganization,
     };
     #[pymodule_export]
     use crate::policy::{check_bearer, http_answer};
@@ -54,7 +54,8 @@ mod _native {
     #[pymodule_export]
     use crate::users::{
         PyCreateMembership, PyCreateUser, PyCreateUserAndMembershipResponse, PyListOrganizationUsersResponse,
-        PyMembership, PyRole, PyUser, PyUserService,
+        PyListUsersResponse, PyMembership, PyRole, PyUpdateMembership, PyUpdateUser, PyUser, PyUserResponse,
+        PyUserService,
     };
 
     #[pymodule_init]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use authgate_core::model::{CreateOrganization, ListOrganizations, Organization};
+use authgate_core::model::{CreateOrganization, ListOrganizations, Organization, UpdateOrganization};
 use authgate_core::{AuthApi, Error};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -90,8 +90,60 @@ impl PyCreateOrganization {
     }
 }
 
+/// Input of `update_organization` (Scalekit's `UpdateOrganization` message): the fields that
+/// are set are the update; `external_id=""` removes the external id.
+#[pyclass(name = "UpdateOrganization", module = "authgate", get_all, set_all)]
+pub struct PyUpdateOrganization {
+    /// New human-readable name.
+    pub display_name: Option<String>,
+    /// New unique identifier of your own (`""` removes it).
+    pub external_id: Option<String>,
+}
+
+#[pymethods]
+impl PyUpdateOrganization {
+    #[new]
+    #[pyo3(signature = (display_name=None, external_id=None))]
+    fn new(display_name: Option<String>, external_id: Option<String>) -> Self {
+        PyUpdateOrganization {
+            display_name,
+            external_id,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "UpdateOrganization(display_name={}, external_id={})",
+            repr_opt(self.display_name.as_deref()),
+            repr_opt(self.external_id.as_deref())
+        )
+    }
+}
+
+/// The update of `update_organization[_by_external_id]`: an `UpdateOrganization` or keywords.
+fn update_input(
+    method: &str,
+    organization: Option<PyRef<'_, PyUpdateOrganization>>,
+    display_name: Option<String>,
+    external_id: Option<String>,
+) -> PyResult<UpdateOrganization> {
+    match organization {
+        Some(_) if display_name.is_some() || external_id.is_some() => Err(PyTypeError::new_err(format!(
+            "{method}: pass either organization=UpdateOrganization(...) or display_name=/external_id=, not both"
+        ))),
+        Some(org) => Ok(UpdateOrganization {
+            display_name: org.display_name.clone(),
+            external_id: org.external_id.clone(),
+        }),
+        None => Ok(UpdateOrganization {
+            display_name,
+            external_id,
+        }),
+    }
+}
+
 response! {
-    /// Result of create / get organization (`.organization`).
+    /// Result of create / get / update organization (`.organization`).
     "OrganizationResponse" => PyOrganizationResponse { organization: PyOrganization }
 }
 
@@ -111,7 +163,7 @@ fn response(py: Python<'_>, organization: Organization) -> PyResult<PyOrganizati
     })
 }
 
-/// `client.organization`: create, get, list and delete organizations.
+/// `client.organization`: create, get, list, update and delete organizations.
 #[pyclass(name = "OrganizationService", module = "authgate", frozen)]
 pub struct PyOrganizationService {
     api: Arc<dyn AuthApi>,
@@ -120,6 +172,27 @@ pub struct PyOrganizationService {
 impl PyOrganizationService {
     pub fn new(api: Arc<dyn AuthApi>) -> Self {
         PyOrganizationService { api }
+    }
+
+    /// The organization with this external id (the list filter), or `NotFound`.
+    fn by_external_id(&self, py: Python<'_>, external_id: String) -> PyResult<Organization> {
+        if external_id.is_empty() {
+            return Err(crate::errors::to_py(Error::invalid(
+                "external_id",
+                "must not be empty",
+            )));
+        }
+        let input = ListOrganizations {
+            page_size: Some(1),
+            page_token: None,
+            external_id: Some(external_id.clone()),
+        };
+        let api = &self.api;
+        let page = runtime::block_on(py, api.list_organizations(input))?;
+        page.organizations
+            .into_iter()
+            .next()
+            .ok_or_else(|| crate::errors::to_py(Error::not_found("organization", external_id)))
     }
 }
 
@@ -172,20 +245,49 @@ impl PyOrganizationService {
         py: Python<'_>,
         external_id: String,
     ) -> PyResult<PyOrganizationResponse> {
-        let input = ListOrganizations {
-            page_size: Some(1),
-            page_token: None,
-            external_id: Some(external_id.clone()),
-        };
+        let organization = self.by_external_id(py, external_id)?;
+        response(py, organization)
+    }
+
+    /// Updates an organization: `update_organization(organization_id,
+    /// UpdateOrganization(display_name=..., external_id=...))` as in the official SDK, or with
+    /// `display_name=` / `external_id=` keywords. The fields given are the update (at least one);
+    /// `external_id=""` removes the external id.
+    #[pyo3(signature = (organization_id, organization=None, *, display_name=None, external_id=None))]
+    fn update_organization(
+        &self,
+        py: Python<'_>,
+        organization_id: String,
+        organization: Option<PyRef<'_, PyUpdateOrganization>>,
+        display_name: Option<String>,
+        external_id: Option<String>,
+    ) -> PyResult<PyOrganizationResponse> {
+        let input = update_input("update_organization", organization, display_name, external_id)?;
         let api = &self.api;
-        let page = runtime::block_on(py, api.list_organizations(input))?;
-        match page.organizations.into_iter().next() {
-            Some(organization) => response(py, organization),
-            None => Err(crate::errors::to_py(Error::not_found(
-                "organization",
-                external_id,
-            ))),
-        }
+        let organization = runtime::block_on(py, api.update_organization(&organization_id, input))?;
+        response(py, organization)
+    }
+
+    /// `update_organization` for the organization with this external id.
+    #[pyo3(signature = (external_id, organization=None, *, display_name=None, new_external_id=None))]
+    fn update_organization_by_external_id(
+        &self,
+        py: Python<'_>,
+        external_id: String,
+        organization: Option<PyRef<'_, PyUpdateOrganization>>,
+        display_name: Option<String>,
+        new_external_id: Option<String>,
+    ) -> PyResult<PyOrganizationResponse> {
+        let input = update_input(
+            "update_organization_by_external_id",
+            organization,
+            display_name,
+            new_external_id,
+        )?;
+        let id = self.by_external_id(py, external_id)?.id;
+        let api = &self.api;
+        let organization = runtime::block_on(py, api.update_organization(&id, input))?;
+        response(py, organization)
     }
 
     #[pyo3(signature = (page_size=None, page_token=None))]

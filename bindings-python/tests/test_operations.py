@@ -156,6 +156,8 @@ class Ids:
     secret: str
     token_id: str
     jwt: str
+    user: str
+    user_external: str
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +167,14 @@ def ids(target: Target) -> Ids:
     created = c.m2m_client.create_organization_client(org, {"name": "svc", "scopes": ["read"]})
     key = c.tokens.create_token(organization_id=org)
     jwt = c.generate_client_token(created.client.client_id, created.plain_secret)
-    return Ids(org, created.client.client_id, created.plain_secret, key.token_id, jwt)
+    external = unique("member")
+    member = c.users.create_user_and_membership(
+        org,
+        authgate.CreateUser(
+            email=f"{external}@failures.test", external_id=external, membership=authgate.CreateMembership(["viewer"])
+        ),
+    ).user
+    return Ids(org, created.client.client_id, created.plain_secret, key.token_id, jwt, member.id, external)
 
 
 Call = Callable[[ScalekitClient, Ids], Any]
@@ -264,6 +273,83 @@ FAILURES: Dict[str, Tuple[Call, Type[ScalekitException], str]] = {
     ),
     "UserService.list_organization_users": (
         lambda c, i: c.users.list_organization_users("org_404404"),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "OrganizationService.update_organization": (
+        lambda c, i: c.organization.update_organization(i.org, authgate.UpdateOrganization()),
+        ScalekitBadRequestException,
+        "invalid_argument",
+    ),
+    "OrganizationService.update_organization_by_external_id": (
+        lambda c, i: c.organization.update_organization_by_external_id(unique("nobody"), display_name="x"),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.get_user": (
+        lambda c, i: c.users.get_user("usr_404404"),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.get_user_by_external_id": (
+        lambda c, i: c.users.get_user_by_external_id(unique("nobody")),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.list_users": (
+        lambda c, i: c.users.list_users(page_size=1000),
+        ScalekitBadRequestException,
+        "invalid_argument",
+    ),
+    "UserService.update_user": (
+        lambda c, i: c.users.update_user("usr_404404", authgate.UpdateUser(external_id="x")),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.update_user_by_external_id": (
+        lambda c, i: c.users.update_user_by_external_id(i.user_external, authgate.UpdateUser()),
+        ScalekitBadRequestException,
+        "invalid_argument",
+    ),
+    "UserService.delete_user": (
+        lambda c, i: c.users.delete_user(i.org),
+        ScalekitBadRequestException,
+        "invalid_argument",
+    ),
+    "UserService.delete_user_by_external_id": (
+        lambda c, i: c.users.delete_user_by_external_id(unique("nobody")),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.create_membership": (
+        lambda c, i: c.users.create_membership(i.org, i.user, authgate.CreateMembership(["admin"])),
+        ScalekitConflictException,
+        "already_exists",
+    ),
+    "UserService.create_membership_by_external_id": (
+        lambda c, i: c.users.create_membership_by_external_id("org_404404", i.user_external),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.update_membership": (
+        lambda c, i: c.users.update_membership("org_404404", i.user, authgate.UpdateMembership(["x"])),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.update_membership_by_external_id": (
+        lambda c, i: c.users.update_membership_by_external_id(
+            i.org, i.user_external, authgate.UpdateMembership(["has space"])
+        ),
+        ScalekitBadRequestException,
+        "invalid_argument",
+    ),
+    "UserService.delete_membership": (
+        lambda c, i: c.users.delete_membership("org_404404", i.user),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
+    "UserService.delete_membership_by_external_id": (
+        lambda c, i: c.users.delete_membership_by_external_id(i.org, unique("nobody")),
         ScalekitNotFoundException,
         "not_found",
     ),

@@ -12,8 +12,8 @@ use crate::model::{
     AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
-    ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, TokenInfo,
-    UpdateToken, User,
+    ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput, Organization, OrganizationClient,
+    TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
 };
 
 /// Operations on organizations, users, API keys, M2M clients and the token endpoint.
@@ -48,6 +48,54 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
         page_token: Option<String>,
     ) -> Result<ListUsersResponse>;
 
+    /// Updates an organization: the fields present in `input` replace the current values (there
+    /// is no update mask); at least one must be present. A taken `external_id` is
+    /// [`Error::AlreadyExists`](crate::Error::AlreadyExists); an unknown id is `NotFound`.
+    async fn update_organization(
+        &self,
+        organization_id: &str,
+        input: UpdateOrganization,
+    ) -> Result<Organization>;
+
+    /// Gets a user, with their memberships, by `usr_…` id or external id.
+    async fn get_user(&self, user: &UserRef) -> Result<User>;
+
+    /// Lists every user of the environment, oldest first, with their memberships.
+    async fn list_users(
+        &self,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListUsersResponse>;
+
+    /// Updates a user: the fields present in `input` replace the current values; at least one
+    /// must be present. A taken `external_id` is `AlreadyExists`.
+    async fn update_user(&self, user: &UserRef, input: UpdateUser) -> Result<User>;
+
+    /// Deletes a user with their memberships and their user-scoped API keys, which stop
+    /// validating at once.
+    async fn delete_user(&self, user: &UserRef) -> Result<()>;
+
+    /// Makes an existing user a member of an organization with the given roles. A user who is
+    /// already a member is `AlreadyExists`.
+    async fn create_membership(
+        &self,
+        organization_id: &str,
+        user: &UserRef,
+        input: MembershipInput,
+    ) -> Result<User>;
+
+    /// Replaces the roles of a user's membership in an organization (an empty list removes them).
+    async fn update_membership(
+        &self,
+        organization_id: &str,
+        user: &UserRef,
+        input: MembershipInput,
+    ) -> Result<User>;
+
+    /// Removes a user from an organization, with the user's API keys in that organization,
+    /// which stop validating at once. The user remains.
+    async fn delete_membership(&self, organization_id: &str, user: &UserRef) -> Result<()>;
+
     // --- API keys --------------------------------------------------------------------------
 
     /// Creates an API key. The plain key is in the response and nowhere else, ever.
@@ -68,6 +116,16 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
     fn validate_token_now(&self, _token: &str) -> Option<Result<TokenInfo>> {
         None
     }
+
+    /// An administrative lookup of a live key by its `apit_…` id: what Scalekit's ValidateToken
+    /// answers when given a token id. Unknown, expired and revoked keys fail with
+    /// [`Error::TokenValidationFailed`](crate::Error::TokenValidationFailed), like
+    /// [`validate_token`](AuthApi::validate_token).
+    ///
+    /// This is not authentication: a token id is not a credential, and
+    /// [`validate_token`](AuthApi::validate_token) (what request-path middleware calls) refuses
+    /// it. Only the server's admin-authenticated validate endpoints use this.
+    async fn lookup_token(&self, token_id: &str) -> Result<TokenInfo>;
 
     /// Lists the live keys of an organization (optionally of one user), oldest first.
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse>;

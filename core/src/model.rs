@@ -184,7 +184,7 @@ pub struct CreateUser {
     pub roles: Vec<String>,
 }
 
-/// Output of `list_organization_users`.
+/// Output of `list_organization_users` and `list_users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListUsersResponse {
     /// Opaque token for the next page; empty on the last page.
@@ -199,6 +199,72 @@ pub struct ListUsersResponse {
     /// Opaque token for the previous page; empty on the first page.
     #[serde(default)]
     pub prev_page_token: String,
+}
+
+/// Input of `update_organization`: the fields present are the update (there is no update mask).
+///
+/// At least one field must be present. `external_id: Some("")` removes the external id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    /// New human-readable name (1–200 characters).
+    #[serde(default, alias = "displayName", skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// New unique external identifier (1–128 characters); `""` removes it.
+    #[serde(default, alias = "externalId", skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+/// How a user is named: by `usr_…` id or by the caller's external id (Scalekit's
+/// `identities` oneof of the user and membership requests).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UserRef {
+    /// The `usr_…` id.
+    Id(String),
+    /// The external id given on creation or update.
+    ExternalId(String),
+}
+
+impl UserRef {
+    /// By `usr_…` id.
+    pub fn id(id: impl Into<String>) -> Self {
+        UserRef::Id(id.into())
+    }
+
+    /// By external id.
+    pub fn external_id(external_id: impl Into<String>) -> Self {
+        UserRef::ExternalId(external_id.into())
+    }
+}
+
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserRef::Id(id) => f.write_str(id),
+            UserRef::ExternalId(e) => write!(f, "external_id:{e}"),
+        }
+    }
+}
+
+/// Input of `update_user`: the fields present are the update. At least one must be present.
+///
+/// `external_id: Some("")` removes the external id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// New external identifier (1–128 characters, unique among users); `""` removes it.
+    #[serde(default, alias = "externalId", skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+/// Input of `create_membership` and `update_membership`: the roles of the user in the
+/// organization (on update they replace the current roles; an empty list removes them all).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipInput {
+    /// Role names; they show up in `TokenInfo::roles` of the user's keys in that organization.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

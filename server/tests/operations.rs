@@ -111,6 +111,18 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
         common::org_with_client(&remote, "Refusals", common::client_input("svc", &["read"])).await;
     let org_id = org.id.clone();
     let client_id = created.client.client_id.clone();
+    let member = authgate_core::AuthApi::create_user_and_membership(
+        &remote,
+        &org_id,
+        authgate_core::model::CreateUser {
+            email: "member@refusals.test".into(),
+            external_id: Some("member-1".into()),
+            roles: vec!["viewer".into()],
+        },
+    )
+    .await
+    .unwrap();
+    let user_id = member.id.clone();
     let admin = admin_token(&server).await;
     let http = http();
 
@@ -120,6 +132,11 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
     let clients = format!("{one_org}/clients");
     let one_client = format!("{clients}/{client_id}");
     let missing_client = format!("{clients}/m2morg_404404");
+    let one_user = format!("/api/v1/users/{user_id}");
+    let missing_user = "/api/v1/users/usr_404404".to_owned();
+    let missing_external = "/api/v1/users:external/nobody".to_owned();
+    let memberships = format!("/api/v1/memberships/organizations/{org_id}");
+    let missing_org_memberships = "/api/v1/memberships/organizations/org_404404".to_owned();
     let table = vec![
         // OAuth and keys
         refusal("GET", "/oauth/token", None, 405, "invalid_argument"),
@@ -217,6 +234,117 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
             "invalid_argument",
         ),
         refusal("GET", format!("{missing_org}/users"), None, 404, "not_found"),
+        refusal("PATCH", one_org.clone(), Some(json!({})), 400, "invalid_argument"),
+        refusal(
+            "PATCH",
+            one_org.clone(),
+            Some(json!({"display_name": "x", "metadata": {"a": "b"}})),
+            400,
+            "invalid_argument",
+        ),
+        refusal(
+            "PATCH",
+            missing_org.clone(),
+            Some(json!({"display_name": "x"})),
+            404,
+            "not_found",
+        ),
+        // users and memberships (#11)
+        refusal(
+            "GET",
+            "/api/v1/users?page_size=1000",
+            None,
+            400,
+            "invalid_argument",
+        ),
+        refusal("GET", missing_user.clone(), None, 404, "not_found"),
+        refusal(
+            "GET",
+            format!("/api/v1/users/{org_id}"),
+            None,
+            400,
+            "invalid_argument",
+        ),
+        refusal("GET", missing_external.clone(), None, 404, "not_found"),
+        refusal(
+            "PATCH",
+            missing_user.clone(),
+            Some(json!({"external_id": "x"})),
+            404,
+            "not_found",
+        ),
+        refusal(
+            "PATCH",
+            one_user.clone(),
+            Some(json!({})),
+            400,
+            "invalid_argument",
+        ),
+        refusal(
+            "PATCH",
+            missing_external.clone(),
+            Some(json!({"external_id": "x"})),
+            404,
+            "not_found",
+        ),
+        refusal("DELETE", missing_user.clone(), None, 404, "not_found"),
+        refusal("DELETE", missing_external.clone(), None, 404, "not_found"),
+        refusal(
+            "POST",
+            format!("{memberships}/users/{user_id}"),
+            Some(json!({"roles": [{"name": "admin"}]})),
+            409,
+            "already_exists",
+        ),
+        refusal(
+            "POST",
+            format!("{missing_org_memberships}/users/{user_id}"),
+            Some(json!({})),
+            404,
+            "not_found",
+        ),
+        refusal(
+            "POST",
+            format!("{memberships}/users:external/nobody"),
+            Some(json!({})),
+            404,
+            "not_found",
+        ),
+        refusal(
+            "PATCH",
+            format!("{missing_org_memberships}/users/{user_id}"),
+            Some(json!({"roles": []})),
+            404,
+            "not_found",
+        ),
+        refusal(
+            "PATCH",
+            format!("{memberships}/users:external/member-1"),
+            Some(json!({"roles": [{"name": "has space"}]})),
+            400,
+            "invalid_argument",
+        ),
+        refusal(
+            "DELETE",
+            format!("{missing_org_memberships}/users/{user_id}"),
+            None,
+            404,
+            "not_found",
+        ),
+        refusal(
+            "DELETE",
+            format!("{memberships}/users:external/nobody"),
+            None,
+            404,
+            "not_found",
+        ),
+        refusal(
+            "POST",
+            "/api/v1/tokens:validate",
+            Some(json!({"token": "apit_404404"})),
+            401,
+            "token_validation_failed",
+        ),
         // M2M clients and secrets
         refusal(
             "POST",
@@ -292,6 +420,20 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
         ("DELETE", one_org.clone()),
         ("POST", format!("{one_org}/users")),
         ("GET", format!("{one_org}/users")),
+        ("PATCH", one_org.clone()),
+        ("GET", "/api/v1/users".to_owned()),
+        ("GET", one_user.clone()),
+        ("PATCH", one_user.clone()),
+        ("DELETE", one_user.clone()),
+        ("GET", "/api/v1/users:external/member-1".to_owned()),
+        ("PATCH", "/api/v1/users:external/member-1".to_owned()),
+        ("DELETE", "/api/v1/users:external/member-1".to_owned()),
+        ("POST", format!("{memberships}/users/{user_id}")),
+        ("PATCH", format!("{memberships}/users/{user_id}")),
+        ("DELETE", format!("{memberships}/users/{user_id}")),
+        ("POST", format!("{memberships}/users:external/member-1")),
+        ("PATCH", format!("{memberships}/users:external/member-1")),
+        ("DELETE", format!("{memberships}/users:external/member-1")),
         ("POST", clients.clone()),
         ("GET", clients.clone()),
         ("GET", one_client.clone()),

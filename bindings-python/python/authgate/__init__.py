@@ -37,6 +37,7 @@ from authgate._native import (
     ListOrganizationsResponse,
     ListOrganizationUsersResponse,
     ListTokensResponse,
+    ListUsersResponse,
     M2MClient,
     M2MClientService,
     Membership,
@@ -50,8 +51,12 @@ from authgate._native import (
     TokenInfo,
     TokenService,
     TokenValidationOptions,
+    UpdateMembership,
+    UpdateOrganization,
     UpdateTokenResponse,
+    UpdateUser,
     User,
+    UserResponse,
     UserService,
     ValidateTokenResponse,
     VerifiedToken,
@@ -101,6 +106,11 @@ __all__ = [
     "Membership",
     "CreateUserAndMembershipResponse",
     "ListOrganizationUsersResponse",
+    "UpdateOrganization",
+    "UpdateUser",
+    "UpdateMembership",
+    "UserResponse",
+    "ListUsersResponse",
 ]
 __all__ += _errors.__all__
 

@@ -26,6 +26,7 @@ __all__ = [
     "Organization",
     "OrganizationResponse",
     "OrganizationService",
+    "UpdateOrganization",
     "check_bearer",
     "http_answer",
     "_after_fork_in_child",
@@ -43,6 +44,10 @@ __all__ = [
     "Role",
     "User",
     "UserService",
+    "ListUsersResponse",
+    "UpdateMembership",
+    "UpdateUser",
+    "UserResponse",
     "__version__",
 ]
 
@@ -371,6 +376,12 @@ class CreateOrganization:
     def __new__(cls, display_name: str, external_id: str | None = None) -> CreateOrganization: ...
 
 @final
+class UpdateOrganization:
+    display_name: str | None
+    external_id: str | None
+    def __new__(cls, display_name: str | None = None, external_id: str | None = None) -> UpdateOrganization: ...
+
+@final
 class OrganizationResponse:
     @property
     def organization(self) -> Organization: ...
@@ -402,6 +413,22 @@ class OrganizationService:
     def list_organizations(
         self, page_size: int | None = None, page_token: str | None = None
     ) -> ListOrganizationsResponse: ...
+    def update_organization(
+        self,
+        organization_id: str,
+        organization: UpdateOrganization | None = None,
+        *,
+        display_name: str | None = None,
+        external_id: str | None = None,
+    ) -> OrganizationResponse: ...
+    def update_organization_by_external_id(
+        self,
+        external_id: str,
+        organization: UpdateOrganization | None = None,
+        *,
+        display_name: str | None = None,
+        new_external_id: str | None = None,
+    ) -> OrganizationResponse: ...
     def delete_organization(self, organization_id: str) -> None: ...
 
 @final
@@ -419,6 +446,19 @@ class CreateMembership:
     def roles(self) -> list[str]: ...
     @roles.setter
     def roles(self, value: Iterable[str | Role | Mapping[str, str]] | None) -> None: ...
+
+@final
+class UpdateMembership:
+    def __new__(cls, roles: Iterable[str | Role | Mapping[str, str]] | None = None) -> UpdateMembership: ...
+    @property
+    def roles(self) -> list[str]: ...
+    @roles.setter
+    def roles(self, value: Iterable[str | Role | Mapping[str, str]] | None) -> None: ...
+
+@final
+class UpdateUser:
+    external_id: str | None
+    def __new__(cls, external_id: str | None = None) -> UpdateUser: ...
 
 @final
 class CreateUser:
@@ -471,6 +511,24 @@ class ListOrganizationUsersResponse:
     def __getitem__(self, index: int, /) -> Self: ...
 
 @final
+class UserResponse:
+    @property
+    def user(self) -> User: ...
+    def __getitem__(self, index: int, /) -> Self: ...
+
+@final
+class ListUsersResponse:
+    @property
+    def users(self) -> list[User]: ...
+    @property
+    def total_size(self) -> int: ...
+    @property
+    def next_page_token(self) -> str: ...
+    @property
+    def prev_page_token(self) -> str: ...
+    def __getitem__(self, index: int, /) -> Self: ...
+
+@final
 class UserService:
     def create_user_and_membership(
         self, organization_id: str, user: CreateUser, send_invitation_email: bool = True
@@ -478,6 +536,35 @@ class UserService:
     def list_organization_users(
         self, organization_id: str, page_size: int | None = None, page_token: str | None = None
     ) -> ListOrganizationUsersResponse: ...
+    def get_user(self, user_id: str) -> UserResponse: ...
+    def get_user_by_external_id(self, external_id: str) -> UserResponse: ...
+    def list_users(self, page_size: int | None = None, page_token: str | None = None) -> ListUsersResponse: ...
+    def update_user(self, user_id: str, user: UpdateUser) -> UserResponse: ...
+    def update_user_by_external_id(self, external_id: str, user: UpdateUser) -> UserResponse: ...
+    def delete_user(self, user_id: str) -> None: ...
+    def delete_user_by_external_id(self, external_id: str) -> None: ...
+    def create_membership(
+        self,
+        organization_id: str,
+        user_id: str,
+        membership: CreateMembership | None = None,
+        send_invitation_email: bool = True,
+    ) -> UserResponse: ...
+    def create_membership_by_external_id(
+        self,
+        organization_id: str,
+        external_id: str,
+        membership: CreateMembership | None = None,
+        send_invitation_email: bool = True,
+    ) -> UserResponse: ...
+    def update_membership(
+        self, organization_id: str, user_id: str, membership: UpdateMembership
+    ) -> UserResponse: ...
+    def update_membership_by_external_id(
+        self, organization_id: str, external_id: str, membership: UpdateMembership
+    ) -> UserResponse: ...
+    def delete_membership(self, organization_id: str, user_id: str) -> None: ...
+    def delete_membership_by_external_id(self, organization_id: str, external_id: str) -> None: ...
 
 # --- JWT validation ------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ use crate::model::{
     AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
-    ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, TokenInfo,
-    UpdateToken, User,
+    ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput, Organization, OrganizationClient,
+    TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
 };
 use crate::store::{ClientPatch, KeyRef, NewApiKey, NewClient, NewMembership, StoreKind, unix_ms};
 
@@ -113,6 +113,136 @@ impl AuthApi for Authority {
         })
     }
 
+    async fn update_organization(
+        &self,
+        organization_id: &str,
+        input: UpdateOrganization,
+    ) -> Result<Organization> {
+        limits::org_id(organization_id)?;
+        if input.display_name.is_none() && input.external_id.is_none() {
+            return Err(Error::invalid(
+                "organization",
+                "nothing to update: give display_name and/or external_id",
+            ));
+        }
+        if let Some(name) = &input.display_name {
+            limits::len_in("display_name", name, limits::ORG_NAME_LEN)?;
+            if name.trim().is_empty() {
+                return Err(Error::invalid("display_name", "must not be blank"));
+            }
+        }
+        // `Some("")` removes the external id.
+        let external_id = match input.external_id {
+            None => None,
+            Some(e) if e.is_empty() => Some(None),
+            Some(e) => {
+                limits::external_id(&e)?;
+                Some(Some(e))
+            }
+        };
+        self.store()
+            .update_organization(
+                organization_id.to_owned(),
+                input.display_name,
+                external_id,
+                unix_ms(now()),
+            )
+            .await?
+            .ok_or_else(|| Error::not_found("organization", organization_id))
+    }
+
+    async fn get_user(&self, user: &UserRef) -> Result<User> {
+        limits::user_ref(user)?;
+        self.store()
+            .get_user(user.clone())
+            .await?
+            .ok_or_else(|| Error::not_found("user", user.to_string()))
+    }
+
+    async fn list_users(
+        &self,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListUsersResponse> {
+        let size = limits::page_size(page_size, limits::PAGE_SIZE)?;
+        let scope = scope("all-users", &[]);
+        let cursor = self.cursor(&scope, page_token.as_deref())?;
+        let page = self.store().list_users(cursor, size).await?;
+        let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
+        Ok(ListUsersResponse {
+            next_page_token,
+            total_size: page.total as u32,
+            users: page.items.into_iter().map(|(_, u)| u).collect(),
+            prev_page_token,
+        })
+    }
+
+    async fn update_user(&self, user: &UserRef, input: UpdateUser) -> Result<User> {
+        limits::user_ref(user)?;
+        // `Some("")` removes the external id.
+        let external_id = match input.external_id {
+            None => return Err(Error::invalid("user", "nothing to update: give external_id")),
+            Some(e) if e.is_empty() => None,
+            Some(e) => {
+                limits::external_id(&e)?;
+                Some(e)
+            }
+        };
+        self.store()
+            .update_user(user.clone(), external_id, unix_ms(now()))
+            .await?
+            .ok_or_else(|| Error::not_found("user", user.to_string()))
+    }
+
+    async fn delete_user(&self, user: &UserRef) -> Result<()> {
+        limits::user_ref(user)?;
+        if !self.store().delete_user(user.clone()).await? {
+            return Err(Error::not_found("user", user.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn create_membership(
+        &self,
+        organization_id: &str,
+        user: &UserRef,
+        input: MembershipInput,
+    ) -> Result<User> {
+        limits::org_id(organization_id)?;
+        limits::user_ref(user)?;
+        let roles = limits::roles(&input.roles)?;
+        self.store()
+            .insert_membership(
+                organization_id.to_owned(),
+                user.clone(),
+                to_json(&roles)?,
+                unix_ms(now()),
+            )
+            .await
+    }
+
+    async fn update_membership(
+        &self,
+        organization_id: &str,
+        user: &UserRef,
+        input: MembershipInput,
+    ) -> Result<User> {
+        limits::org_id(organization_id)?;
+        limits::user_ref(user)?;
+        let roles = limits::roles(&input.roles)?;
+        self.store()
+            .update_membership(organization_id.to_owned(), user.clone(), to_json(&roles)?)
+            .await
+    }
+
+    async fn delete_membership(&self, organization_id: &str, user: &UserRef) -> Result<()> {
+        limits::org_id(organization_id)?;
+        limits::user_ref(user)?;
+        self.store()
+            .delete_membership(organization_id.to_owned(), user.clone())
+            .await
+    }
+
     // --- API keys ------------------------------------------------------------------------
 
     async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse> {
@@ -167,6 +297,16 @@ impl AuthApi for Authority {
             StoreKind::Sqlite => self.validate_token(token).now_or_never(),
             _ if !keys::is_api_key(token) => Some(Err(Error::TokenValidationFailed)),
             _ => None,
+        }
+    }
+
+    async fn lookup_token(&self, token_id: &str) -> Result<TokenInfo> {
+        if !keys::is_id(token_id, keys::TOKEN_ID_PREFIX, keys::MAX_ID_LEN) {
+            return Err(Error::TokenValidationFailed);
+        }
+        match self.store().find_api_key(KeyRef::Id(token_id.to_owned())).await? {
+            Some(key) if !key.revoked && key.info.expiry.is_none_or(|e| e > now()) => Ok(key.info),
+            _ => Err(Error::TokenValidationFailed),
         }
     }
 

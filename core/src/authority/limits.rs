@@ -121,6 +121,14 @@ pub(crate) fn user_id(value: &str) -> Result<()> {
     id("user_id", value, keys::USER_ID_PREFIX)
 }
 
+/// A user named by id (`user_id`) or by external id (`external_id`).
+pub(crate) fn user_ref(value: &crate::model::UserRef) -> Result<()> {
+    match value {
+        crate::model::UserRef::Id(id) => user_id(id),
+        crate::model::UserRef::ExternalId(e) => external_id(e),
+    }
+}
+
 /// An external id (organizations and users).
 pub(crate) fn external_id(value: &str) -> Result<()> {
     len_in("external_id", value, EXTERNAL_ID_LEN)

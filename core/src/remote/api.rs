@@ -12,11 +12,12 @@ use crate::model::{
     AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
-    ListTokensResponse, ListUsersResponse, M2MClient, Organization, OrganizationClient, Secret, TokenInfo,
-    UpdateToken, User,
+    ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput, Organization, OrganizationClient,
+    Secret, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
 };
 use crate::wire::envelope::{
-    ClientBody, CreateUserBody, Empty, OrganizationBody, TokenInfoBody, TokenRef, UserBody,
+    ClientBody, CreateUserBody, Empty, MembershipBody, OrganizationBody, RoleRef, TokenInfoBody, TokenRef,
+    UserBody,
 };
 
 /// Longest API key sent to `tokens:validate`; longer input fails validation locally.
@@ -31,6 +32,23 @@ fn id_arg<'a>(field: &str, value: &'a str) -> Result<&'a str> {
         return Err(Error::invalid(field, "not a valid id"));
     }
     Ok(value)
+}
+
+/// The path segments naming a user: `users/{id}` or `users:external/{external_id}`, after
+/// `prefix` (the membership routes put the organization before them).
+fn user_path<'a>(prefix: &[&'a str], user: &'a UserRef) -> Result<Vec<&'a str>> {
+    let (collection, value) = match user {
+        UserRef::Id(id) => ("users", id_arg("user_id", id)?),
+        UserRef::ExternalId(e) => ("users:external", id_arg("external_id", e)?),
+    };
+    Ok([prefix, &[collection, value]].concat())
+}
+
+/// The REST body of the membership calls: `{"roles": [{"name": …}]}`.
+fn membership_body(input: MembershipInput) -> MembershipBody {
+    MembershipBody {
+        roles: input.roles.into_iter().map(|name| RoleRef { name }).collect(),
+    }
 }
 
 #[async_trait]
@@ -80,6 +98,82 @@ impl AuthApi for RemoteClient {
         self.call(call).await
     }
 
+    async fn update_organization(
+        &self,
+        organization_id: &str,
+        input: UpdateOrganization,
+    ) -> Result<Organization> {
+        let id = id_arg("organization_id", organization_id)?;
+        if input.display_name.is_none() && input.external_id.is_none() {
+            return Err(Error::invalid(
+                "organization",
+                "nothing to update: give display_name and/or external_id",
+            ));
+        }
+        let call = Call::new(Method::PATCH, &["organizations", id]).json(&input)?;
+        Ok(self.call::<OrganizationBody>(call).await?.organization)
+    }
+
+    async fn get_user(&self, user: &UserRef) -> Result<User> {
+        let call = Call::new(Method::GET, &user_path(&[], user)?);
+        Ok(self.call::<UserBody>(call).await?.user)
+    }
+
+    async fn list_users(
+        &self,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<ListUsersResponse> {
+        let call = Call::new(Method::GET, &["users"])
+            .query("page_size", page_size)
+            .query("page_token", page_token);
+        self.call(call).await
+    }
+
+    async fn update_user(&self, user: &UserRef, input: UpdateUser) -> Result<User> {
+        if input.external_id.is_none() {
+            return Err(Error::invalid("user", "nothing to update: give external_id"));
+        }
+        let call = Call::new(Method::PATCH, &user_path(&[], user)?).json(&input)?;
+        Ok(self.call::<UserBody>(call).await?.user)
+    }
+
+    async fn delete_user(&self, user: &UserRef) -> Result<()> {
+        let call = Call::new(Method::DELETE, &user_path(&[], user)?);
+        self.call::<Empty>(call).await.map(drop)
+    }
+
+    async fn create_membership(
+        &self,
+        organization_id: &str,
+        user: &UserRef,
+        input: MembershipInput,
+    ) -> Result<User> {
+        let org = id_arg("organization_id", organization_id)?;
+        let path = user_path(&["memberships", "organizations", org], user)?;
+        let call = Call::new(Method::POST, &path).json(&membership_body(input))?;
+        Ok(self.call::<UserBody>(call).await?.user)
+    }
+
+    async fn update_membership(
+        &self,
+        organization_id: &str,
+        user: &UserRef,
+        input: MembershipInput,
+    ) -> Result<User> {
+        let org = id_arg("organization_id", organization_id)?;
+        let path = user_path(&["memberships", "organizations", org], user)?;
+        let call = Call::new(Method::PATCH, &path).json(&membership_body(input))?;
+        Ok(self.call::<UserBody>(call).await?.user)
+    }
+
+    async fn delete_membership(&self, organization_id: &str, user: &UserRef) -> Result<()> {
+        let org = id_arg("organization_id", organization_id)?;
+        let path = user_path(&["memberships", "organizations", org], user)?;
+        let call = Call::new(Method::DELETE, &path);
+        self.call::<Empty>(call).await.map(drop)
+    }
+
     async fn create_token(&self, input: CreateToken) -> Result<CreateTokenResponse> {
         id_arg("organization_id", &input.organization_id)?;
         let call = Call::new(Method::POST, &["tokens"]).json(&input)?;
@@ -98,6 +192,22 @@ impl AuthApi for RemoteClient {
         let mut call = Call::new(Method::POST, &["tokens:validate"])
             .json(&TokenRef {
                 token: Secret::new(token),
+            })?
+            .idempotent();
+        call.validation = true;
+        Ok(self.call::<TokenInfoBody>(call).await?.token_info)
+    }
+
+    async fn lookup_token(&self, token_id: &str) -> Result<TokenInfo> {
+        if !token_id.starts_with("apit_")
+            || token_id.len() > 128
+            || token_id.bytes().any(|b| !b.is_ascii_graphic())
+        {
+            return Err(Error::TokenValidationFailed);
+        }
+        let mut call = Call::new(Method::POST, &["tokens:validate"])
+            .json(&TokenRef {
+                token: Secret::new(token_id),
             })?
             .idempotent();
         call.validation = true;

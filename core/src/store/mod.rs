@@ -29,7 +29,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::model::{ClientSecret, CustomClaim, M2MClient, Organization, SigningKeyState, TokenInfo, User};
+use crate::model::{
+    ClientSecret, CustomClaim, M2MClient, Organization, SigningKeyState, TokenInfo, User, UserRef,
+};
 
 mod postgres;
 mod sql;
@@ -259,6 +261,42 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn add_membership(&self, m: NewMembership) -> Result<User>;
     async fn user_exists(&self, id: String) -> Result<bool>;
     async fn list_organization_users(&self, org_id: String, cursor: Cursor, size: u32) -> Result<Page<User>>;
+
+    // Organization updates, users and memberships (#11).
+
+    /// Updates an organization; `None` keeps a field, `external_id: Some(None)` removes it.
+    /// `Ok(None)` when there is no such organization; a taken external id is `AlreadyExists`.
+    async fn update_organization(
+        &self,
+        id: String,
+        display_name: Option<String>,
+        external_id: Option<Option<String>>,
+        now_ms: i64,
+    ) -> Result<Option<Organization>>;
+    async fn get_user(&self, by: UserRef) -> Result<Option<User>>;
+    async fn list_users(&self, cursor: Cursor, size: u32) -> Result<Page<User>>;
+    /// Sets (or with `None` removes) a user's external id. `Ok(None)` when there is no such
+    /// user; an external id another user has is `AlreadyExists`.
+    async fn update_user(
+        &self,
+        by: UserRef,
+        external_id: Option<String>,
+        now_ms: i64,
+    ) -> Result<Option<User>>;
+    /// Deletes a user, their memberships and their API keys; false when there is no such user.
+    async fn delete_user(&self, by: UserRef) -> Result<bool>;
+    /// Adds an existing user to an organization (`NotFound` for either, `AlreadyExists` if a member).
+    async fn insert_membership(
+        &self,
+        org_id: String,
+        by: UserRef,
+        roles_json: String,
+        now_ms: i64,
+    ) -> Result<User>;
+    /// Replaces the roles of a membership (`NotFound` for the organization, user or membership).
+    async fn update_membership(&self, org_id: String, by: UserRef, roles_json: String) -> Result<User>;
+    /// Deletes a membership and the user's API keys in that organization (`NotFound` as above).
+    async fn delete_membership(&self, org_id: String, by: UserRef) -> Result<()>;
 
     async fn insert_api_key(&self, key: NewApiKey) -> Result<TokenInfo>;
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;

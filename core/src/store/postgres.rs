@@ -14,7 +14,14 @@ use super::{
 use crate::error::{Error, Result};
 
 /// Embedded schema migrations.
-const MIGRATIONS: Migrations = &[(1, "init", include_str!("migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: Migrations = &[
+    (1, "init", include_str!("migrations/postgres/0001_init.sql")),
+    (
+        2,
+        "users_external_id",
+        include_str!("migrations/postgres/0002_users_external_id.sql"),
+    ),
+];
 
 /// Advisory lock key serialising migrations ("authgate" in ASCII, as a bigint).
 const MIGRATION_LOCK: i64 = 0x6175_7468_6761_7465;

@@ -20,7 +20,14 @@ use super::{
 use crate::error::{Error, Result};
 
 /// Embedded schema migrations.
-const MIGRATIONS: Migrations = &[(1, "init", include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: Migrations = &[
+    (1, "init", include_str!("migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        "users_external_id",
+        include_str!("migrations/sqlite/0002_users_external_id.sql"),
+    ),
+];
 
 /// How long a statement waits for another connection's (or process's) lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -3,7 +3,7 @@
 //! "by external id" helpers); the latter is looked up with the list filter.
 
 use authgate_core::Error;
-use authgate_core::model::{CreateOrganization, ListOrganizations, Organization};
+use authgate_core::model::{CreateOrganization, ListOrganizations, Organization, UpdateOrganization};
 use tonic::{Request, Response, Status};
 
 use super::auth::authorize;
@@ -13,8 +13,9 @@ use super::pb::organizations::{
     CreateOrganizationRequest, CreateOrganizationResponse, DeleteOrganizationRequest, GetOrganizationRequest,
     GetOrganizationResponse, ListOrganizationsRequest, ListOrganizationsResponse, UpdateOrganizationRequest,
     UpdateOrganizationResponse, delete_organization_request, get_organization_request,
+    update_organization_request,
 };
-use super::status::{from_error, invalid, unimplemented};
+use super::status::{from_error, invalid};
 use crate::serve::state::AppState;
 
 /// The service, holding the server state.
@@ -103,7 +104,52 @@ impl OrganizationService for Organizations {
         request: Request<UpdateOrganizationRequest>,
     ) -> Result<Response<UpdateOrganizationResponse>, Status> {
         authorize(&self.0, request.metadata()).await?;
-        Err(unimplemented("UpdateOrganization"))
+        let r = request.into_inner();
+        // No update mask (the SDKs send none): the fields present are the update.
+        let Some(o) = r.organization else {
+            return Err(invalid("organization", "is required"));
+        };
+        if !o.metadata.is_empty() {
+            return Err(invalid(
+                "metadata",
+                "organization metadata is not supported by authgate",
+            ));
+        }
+        if o.slug.as_deref().is_some_and(|v| !v.is_empty()) {
+            return Err(invalid(
+                "slug",
+                "organization slugs are not supported by authgate",
+            ));
+        }
+        if o.logo_url.as_deref().is_some_and(|v| !v.is_empty()) {
+            return Err(invalid(
+                "logo_url",
+                "organization logos are not supported by authgate",
+            ));
+        }
+        let id = match r.identities {
+            Some(update_organization_request::Identities::Id(id)) => id,
+            Some(update_organization_request::Identities::ExternalId(e)) => {
+                self.find(OrgRef::ExternalId(e)).await?.id
+            }
+            None => return Err(invalid("id", "id or external_id is required")),
+        };
+        let updated = self
+            .0
+            .api
+            .update_organization(
+                &id,
+                UpdateOrganization {
+                    display_name: o.display_name,
+                    external_id: o.external_id,
+                },
+            )
+            .await
+            .map_err(from_error)?;
+        tracing::info!(organization_id = %updated.id, "organization updated");
+        Ok(Response::new(UpdateOrganizationResponse {
+            organization: Some(organization(updated)),
+        }))
     }
 
     async fn get_organization(

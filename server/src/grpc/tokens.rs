@@ -60,7 +60,13 @@ impl ApiTokenService for Tokens {
     ) -> Result<Response<ValidateTokenResponse>, Status> {
         authorize(&self.0, request.metadata()).await?;
         let key = request.into_inner().token;
-        match self.0.api.validate_token(&key).await {
+        // A key or its `apit_…` id (an administrative lookup, as Scalekit's ValidateToken).
+        let result = if key.starts_with("apit_") {
+            self.0.api.lookup_token(&key).await
+        } else {
+            self.0.api.validate_token(&key).await
+        };
+        match result {
             Ok(info) => {
                 self.0.metrics.validation(Validation::Valid);
                 Ok(Response::new(ValidateTokenResponse {

@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
-use super::handlers::{clients, meta, oauth, orgs, tokens};
+use super::handlers::{clients, meta, oauth, orgs, tokens, users};
 use super::middleware;
 use super::state::AppState;
 
@@ -31,10 +31,36 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens:update", post(tokens::update))
         // organizations and users
         .route("/api/v1/organizations", post(orgs::create).get(orgs::list))
-        .route(org, get(orgs::get).delete(orgs::delete))
+        .route(org, get(orgs::get).patch(orgs::update).delete(orgs::delete))
         .route(
             &format!("{org}/users"),
             post(orgs::create_user).get(orgs::list_users),
+        )
+        // users and memberships (by usr_… id or by external id)
+        .route("/api/v1/users", get(users::list))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get_by_id)
+                .patch(users::update_by_id)
+                .delete(users::delete_by_id),
+        )
+        .route(
+            "/api/v1/users:external/{external_id}",
+            get(users::get_by_external_id)
+                .patch(users::update_by_external_id)
+                .delete(users::delete_by_external_id),
+        )
+        .route(
+            "/api/v1/memberships/organizations/{organization_id}/users/{id}",
+            post(users::create_membership)
+                .patch(users::update_membership)
+                .delete(users::delete_membership),
+        )
+        .route(
+            "/api/v1/memberships/organizations/{organization_id}/users:external/{external_id}",
+            post(users::create_membership_by_external_id)
+                .patch(users::update_membership_by_external_id)
+                .delete(users::delete_membership_by_external_id),
         )
         // M2M clients
         .route(

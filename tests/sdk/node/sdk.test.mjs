@@ -59,8 +59,10 @@ async function metric (base, name) {
 
 // The flows, run once per transport.
 async function flows (envUrl, plainUrl) {
-  const { ScalekitClient, ScalekitValidateTokenFailureException, ScalekitNotFoundException, ScalekitServerException } =
-    await import('@scalekit-sdk/node')
+  const {
+    ScalekitClient, ScalekitValidateTokenFailureException, ScalekitNotFoundException, ScalekitServerException,
+    ScalekitBadRequestException, ScalekitConflictException
+  } = await import('@scalekit-sdk/node')
   const sc = new ScalekitClient(envUrl, clientId, clientSecret)
 
   // organizations
@@ -74,13 +76,62 @@ async function flows (envUrl, plainUrl) {
   const { organization: doomed } = await sc.organization.createOrganization('Doomed')
   await sc.organization.deleteOrganization(doomed.id)
   await assert.rejects(sc.organization.getOrganization(doomed.id), ScalekitNotFoundException)
+  // update (no update mask: the fields present are the update), by id and by external id
+  const renamed = await sc.organization.updateOrganization(org.id, { displayName: 'Acme Node 2' })
+  assert.equal(renamed.organization.displayName, 'Acme Node 2')
+  assert.equal(renamed.organization.externalId, ext)
+  const ext2 = `ext-${randomBytes(4).toString('hex')}`
+  const moved = await sc.organization.updateOrganizationByExternalId(ext, { externalId: ext2 })
+  assert.equal(moved.organization.id, org.id)
+  assert.equal(moved.organization.externalId, ext2)
+  assert.equal((await sc.organization.getOrganizationByExternalId(ext2)).organization.displayName, 'Acme Node 2')
+  await assert.rejects(sc.organization.updateOrganization(org.id, {}), ScalekitBadRequestException)
+  await assert.rejects(sc.organization.updateOrganization('org_404404', { displayName: 'x' }), ScalekitNotFoundException)
 
   // users
-  const email = `grace-${randomBytes(4).toString('hex')}@example.com`
-  const { user } = await sc.user.createUserAndMembership(org.id, { email, externalId: 'grace-1', sendInvitationEmail: false })
+  const tag = randomBytes(4).toString('hex')
+  const email = `grace-${tag}@example.com`
+  const { user } = await sc.user.createUserAndMembership(org.id, {
+    email, externalId: `grace-${tag}`, sendInvitationEmail: false
+  })
   assert.match(user.id, /^usr_/)
   const members = await sc.user.listOrganizationUsers(org.id, { pageSize: 10 })
   assert.ok(members.users.some((u) => u.id === user.id))
+  assert.equal((await sc.user.getUser(user.id)).user.email, email)
+  assert.equal((await sc.user.getUserByExternalId(`grace-${tag}`)).user.id, user.id)
+  const everyone = await sc.user.listUsers({ pageSize: 100 })
+  assert.ok(everyone.users.some((u) => u.id === user.id))
+  const updatedUser = await sc.user.updateUser(user.id, { externalId: `grace-${tag}-2` })
+  assert.equal(updatedUser.user.externalId, `grace-${tag}-2`)
+  assert.equal((await sc.user.updateUser(user.id, { externalId: `grace-${tag}` })).user.externalId, `grace-${tag}`)
+  // The SDK's updateUserByExternalId sends only the profile and metadata (it drops externalId),
+  // which authgate does not store: an empty update, refused.
+  await assert.rejects(sc.user.updateUserByExternalId(`grace-${tag}`, { externalId: 'x' }), ScalekitBadRequestException)
+  await assert.rejects(sc.user.getUser('usr_404404'), ScalekitNotFoundException)
+  // memberships: in a second organization, with the user's key there going with it
+  const { organization: org2 } = await sc.organization.createOrganization('Second')
+  const joined = await sc.user.createMembership(org2.id, user.id, { roles: ['admin'], sendInvitationEmail: false })
+  assert.ok(joined.user.memberships.some((m) => m.organizationId === org2.id))
+  await assert.rejects(sc.user.createMembership(org2.id, user.id, { roles: ['admin'] }), ScalekitConflictException)
+  const key2 = await sc.token.createToken(org2.id, { userId: user.id })
+  assert.deepEqual((await sc.token.validateToken(key2.token)).tokenInfo.roles, ['admin'])
+  await sc.user.updateMembership(org2.id, user.id, { roles: ['owner'] })
+  assert.deepEqual((await sc.token.validateToken(key2.token)).tokenInfo.roles, ['owner'])
+  await sc.user.deleteMembership(org2.id, user.id)
+  await assert.rejects(sc.token.validateToken(key2.token), ScalekitValidateTokenFailureException)
+  await sc.user.createMembershipByExternalId(org2.id, `grace-${tag}`, { roles: [] })
+  await sc.user.updateMembershipByExternalId(org2.id, `grace-${tag}`, { roles: ['viewer'] })
+  await sc.user.deleteMembershipByExternalId(org2.id, `grace-${tag}`)
+  await assert.rejects(sc.user.deleteMembership(org2.id, user.id), ScalekitNotFoundException)
+  // delete: the user goes, with their memberships and keys
+  const { user: doomedUser } = await sc.user.createUserAndMembership(org.id, { email: `gone-${tag}@example.com`, sendInvitationEmail: false })
+  const doomedKey = await sc.token.createToken(org.id, { userId: doomedUser.id })
+  await sc.user.deleteUser(doomedUser.id)
+  await assert.rejects(sc.token.validateToken(doomedKey.token), ScalekitValidateTokenFailureException)
+  await assert.rejects(sc.user.getUser(doomedUser.id), ScalekitNotFoundException)
+  const { user: goneByExt } = await sc.user.createUserAndMembership(org.id, { email: `gone2-${tag}@example.com`, externalId: `gone2-${tag}`, sendInvitationEmail: false })
+  await sc.user.deleteUserByExternalId(`gone2-${tag}`)
+  await assert.rejects(sc.user.getUser(goneByExt.id), ScalekitNotFoundException)
 
   // API keys
   const expiry = { seconds: BigInt(Math.floor(Date.now() / 1000) + 3600), nanos: 0 }
@@ -90,6 +141,10 @@ async function flows (envUrl, plainUrl) {
   const userKey = await sc.token.createToken(org.id, { userId: user.id })
   assert.equal(userKey.tokenInfo.userId, user.id)
   assert.equal((await sc.token.validateToken(orgKey.token)).tokenInfo.tokenId, orgKey.tokenId)
+  // by id, as Scalekit's ValidateToken accepts (an admin lookup on the server)
+  const byId = await sc.token.validateToken(orgKey.tokenId)
+  assert.equal(byId.tokenInfo.tokenId, orgKey.tokenId)
+  assert.equal(byId.tokenInfo.description, 'org key')
   for (let i = 0; i < 3; i++) await sc.token.createToken(org.id, { description: `page ${i}` })
   const first = await sc.token.listTokens(org.id, { pageSize: 2 })
   assert.equal(first.tokens.length, 2)
@@ -110,6 +165,8 @@ async function flows (envUrl, plainUrl) {
   console.log(`refused key: ScalekitValidateTokenFailureException in ${(performance.now() - started).toFixed(1)} ms`)
   assert.equal(await metric(plainUrl, 'authgate_api_key_validations_total{outcome="invalid"}'), refused + 1)
   assert.equal(await metric(plainUrl, 'authgate_token_requests_total{outcome="issued"}'), issued)
+  // the revoked key's id is refused too
+  await assert.rejects(sc.token.validateToken(orgKey.tokenId), ScalekitValidateTokenFailureException)
 
   // M2M clients
   const created = await sc.m2m.createOrganizationClient(org.id, { name: 'billing', scopes: ['read:invoices'] })

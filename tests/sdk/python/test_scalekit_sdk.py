@@ -134,6 +134,39 @@ def test_organizations(sc, org):
         sc.organization.get_organization(doomed.id)
 
 
+def test_organization_update(sc):
+    from scalekit.common.exceptions import (
+        ScalekitBadRequestException,
+        ScalekitConflictException,
+        ScalekitNotFoundException,
+    )
+    from scalekit.v1.organizations.organizations_pb2 import CreateOrganization, UpdateOrganization
+
+    ext = f"upd-{secrets.token_hex(4)}"
+    org = unwrap(sc.organization.create_organization(CreateOrganization(display_name="Before", external_id=ext))).organization
+    # No update mask: the fields present are the update.
+    renamed = unwrap(sc.organization.update_organization(org.id, UpdateOrganization(display_name="After"))).organization
+    assert (renamed.id, renamed.display_name, renamed.external_id) == (org.id, "After", ext)
+    moved = f"upd-{secrets.token_hex(4)}"
+    by_ext = unwrap(
+        sc.organization.update_organization_by_external_id(ext, UpdateOrganization(external_id=moved))
+    ).organization
+    assert (by_ext.id, by_ext.display_name, by_ext.external_id) == (org.id, "After", moved)
+    got = unwrap(sc.organization.get_organization_by_external_id(moved)).organization
+    assert got.display_name == "After"
+
+    other = unwrap(sc.organization.create_organization(CreateOrganization(display_name="Other", external_id=ext))).organization
+    with pytest.raises(ScalekitConflictException):
+        sc.organization.update_organization(other.id, UpdateOrganization(external_id=moved))
+    with pytest.raises(ScalekitBadRequestException):
+        sc.organization.update_organization(org.id, UpdateOrganization())
+    with pytest.raises(ScalekitBadRequestException):
+        sc.organization.update_organization(org.id, UpdateOrganization(display_name="x", metadata={"a": "b"}))
+    with pytest.raises(ScalekitNotFoundException):
+        sc.organization.update_organization("org_404404", UpdateOrganization(display_name="x"))
+    assert unwrap(sc.organization.get_organization(org.id)).organization.display_name == "After"
+
+
 def test_users(sc, org):
     from scalekit.v1.commons.commons_pb2 import Role
     from scalekit.v1.users.users_pb2 import CreateMembership, CreateUser
@@ -152,12 +185,84 @@ def test_users(sc, org):
     assert user.id in [u.id for u in members.users]
 
 
-def test_user_methods_the_core_lacks_are_unimplemented(sc, org):
-    # GetUser / UpdateUser / DeleteUser / memberships need core support (see the README).
-    from scalekit.common.exceptions import ScalekitNotImplementedException
+def test_user_lifecycle(sc, org):
+    from scalekit.common.exceptions import (
+        ScalekitBadRequestException,
+        ScalekitConflictException,
+        ScalekitNotFoundException,
+        ScalekitValidateTokenFailureException,
+    )
+    from scalekit.v1.commons.commons_pb2 import Role
+    from scalekit.v1.organizations.organizations_pb2 import CreateOrganization
+    from scalekit.v1.users.users_pb2 import CreateMembership, CreateUser, UpdateMembership, UpdateUser
 
-    with pytest.raises(ScalekitNotImplementedException):
-        sc.users.get_user("usr_1")
+    ext = f"bea-{secrets.token_hex(4)}"
+    user = unwrap(
+        sc.users.create_user_and_membership(
+            org.id,
+            CreateUser(
+                email=f"{ext}@example.com", external_id=ext, membership=CreateMembership(roles=[Role(name="viewer")])
+            ),
+        )
+    ).user
+
+    # Get, by id and by external id; the environment-wide list.
+    got = unwrap(sc.users.get_user(user.id)).user
+    assert (got.id, got.email, got.external_id) == (user.id, user.email, ext)
+    assert [r.name for r in got.memberships[0].roles] == ["viewer"]
+    assert unwrap(sc.users.get_user_by_external_id(ext)).user.id == user.id
+    listed = unwrap(sc.users.list_users(page_size=100))
+    assert user.id in [u.id for u in listed.users] and listed.total_size >= 1
+    with pytest.raises(ScalekitNotFoundException):
+        sc.users.get_user("usr_404404")
+
+    # Update, by id and by external id.
+    renamed = f"bea-{secrets.token_hex(4)}"
+    updated = unwrap(sc.users.update_user(user.id, UpdateUser(external_id=renamed))).user
+    assert updated.external_id == renamed
+    updated = unwrap(sc.users.update_user_by_external_id(renamed, UpdateUser(external_id=ext))).user
+    assert updated.external_id == ext
+    with pytest.raises(ScalekitBadRequestException):
+        sc.users.update_user(user.id, UpdateUser())
+
+    # Memberships: create in a second organization, update its roles, delete it (with the
+    # user's key there).
+    second = unwrap(sc.organization.create_organization(CreateOrganization(display_name="Second"))).organization
+    joined = unwrap(
+        sc.users.create_membership(second.id, user.id, CreateMembership(roles=[Role(name="admin")]), send_invitation_email=False)
+    ).user
+    assert sorted(m.organization_id for m in joined.memberships) == sorted([org.id, second.id])
+    with pytest.raises(ScalekitConflictException):
+        sc.users.create_membership(second.id, user.id, CreateMembership())
+    key = sc.tokens.create_token(second.id, user_id=user.id)
+    assert list(sc.tokens.validate_token(key.token).token_info.roles) == ["admin"]
+    changed = unwrap(sc.users.update_membership(second.id, user.id, UpdateMembership(roles=[Role(name="owner")]))).user
+    assert [r.name for m in changed.memberships if m.organization_id == second.id for r in m.roles] == ["owner"]
+    assert list(sc.tokens.validate_token(key.token).token_info.roles) == ["owner"]
+    sc.users.delete_membership(second.id, user.id)
+    with pytest.raises(ScalekitValidateTokenFailureException):
+        sc.tokens.validate_token(key.token)
+    by_ext = unwrap(sc.users.create_membership_by_external_id(second.id, ext, CreateMembership())).user
+    assert second.id in [m.organization_id for m in by_ext.memberships]
+    unwrap(sc.users.update_membership_by_external_id(second.id, ext, UpdateMembership(roles=[Role(name="x")])))
+    sc.users.delete_membership_by_external_id(second.id, ext)
+    with pytest.raises(ScalekitNotFoundException):
+        sc.users.delete_membership(second.id, user.id)
+
+    # Delete: the user, their memberships and their keys go at once.
+    org_key = sc.tokens.create_token(org.id, user_id=user.id)
+    sc.users.delete_user(user.id)
+    with pytest.raises(ScalekitValidateTokenFailureException):
+        sc.tokens.validate_token(org_key.token)
+    with pytest.raises(ScalekitNotFoundException):
+        sc.users.get_user(user.id)
+    members = unwrap(sc.users.list_organization_users(org.id, page_size=100))
+    assert user.id not in [u.id for u in members.users]
+
+    other = unwrap(sc.users.create_user_and_membership(org.id, CreateUser(email=f"o-{ext}@example.com", external_id=f"o-{ext}"))).user
+    sc.users.delete_user_by_external_id(f"o-{ext}")
+    with pytest.raises(ScalekitNotFoundException):
+        sc.users.get_user(other.id)
 
 
 def test_api_keys(sc, server, org):
@@ -179,6 +284,10 @@ def test_api_keys(sc, server, org):
     valid = sc.tokens.validate_token(org_key.token)
     assert valid.token_info.token_id == org_key.token_id
     assert valid.token_info.organization_id == org.id
+    # By id, as Scalekit's ValidateToken accepts (an admin lookup on the server).
+    by_id = sc.tokens.validate_token(org_key.token_id)
+    assert by_id.token_info.token_id == org_key.token_id
+    assert by_id.token_info.description == "org key"
 
     # Paging and the user filter.
     for i in range(3):
@@ -209,6 +318,9 @@ def test_api_keys(sc, server, org):
     assert server.metric('authgate_token_requests_total{outcome="issued"}') == issued
     with pytest.raises(ScalekitValidateTokenFailureException):
         sc.tokens.validate_token("agk_not_a_real_key")
+    # The revoked key's id is refused too.
+    with pytest.raises(ScalekitValidateTokenFailureException):
+        sc.tokens.validate_token(org_key.token_id)
 
 
 def test_m2m_clients_and_tokens(sc, server, org):

@@ -15,7 +15,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::model::{
     ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role, SecretStatus, SigningKeyState,
-    TokenInfo, User,
+    TokenInfo, User, UserRef,
 };
 
 /// The store: SQL run on a backend.
@@ -197,6 +197,9 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(&format!("authgate:user:{}", m.email)).await?;
+                    if m.external_id.is_some() {
+                        c.lock(USER_EXTERNAL_ID_LOCK).await?;
+                    }
                     if org_exists(c, &m.organization_id).await?.is_none() {
                         return Err(Error::not_found("organization", &m.organization_id));
                     }
@@ -205,6 +208,9 @@ impl<B: Backend> Store for SqlStore<B> {
                     })?;
                     let user_id = match existing {
                         None => {
+                            if let Some(e) = &m.external_id {
+                                check_user_external_id(c, e, &m.new_user_id).await?;
+                            }
                             c.execute(
                                 USER_INSERT,
                                 &[
@@ -228,6 +234,7 @@ impl<B: Backend> Store for SqlStore<B> {
                                     });
                                 }
                                 (Some(wanted), None) => {
+                                    check_user_external_id(c, wanted, &id).await?;
                                     c.execute(
                                         USER_SET_EXTERNAL_ID,
                                         &[P::Text(wanted), P::I64(m.now_ms), P::Text(&id)],
@@ -280,6 +287,206 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Snapshot, move |c| {
                 Box::pin(async move {
                     list_with_children(c, &USER_LIST, MEMBERSHIPS_OF_PAGE, &org_id, cursor, size).await
+                })
+            })
+            .await
+    }
+
+    // --- organization updates, users and memberships (#11) ---------------------------------
+
+    async fn update_organization(
+        &self,
+        id: String,
+        display_name: Option<String>,
+        external_id: Option<Option<String>>,
+        now_ms: i64,
+    ) -> Result<Option<Organization>> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    let Some(current) = first(c.query(ORG_BY_ID, &[P::Text(&id)]).await?, org_from_row)?
+                    else {
+                        return Ok(None);
+                    };
+                    let external_id = external_id.unwrap_or(current.external_id);
+                    if let Some(e) = &external_id {
+                        let holder = first(c.query(ORG_ID_BY_EXTERNAL_ID, &[P::Text(e)]).await?, |mut r| {
+                            r.text("id")
+                        })?;
+                        if holder.is_some_and(|h| h != id) {
+                            return Err(Error::AlreadyExists {
+                                resource: "organization",
+                                message: "an organization with this external_id already exists".into(),
+                            });
+                        }
+                    }
+                    let display_name = display_name.unwrap_or(current.display_name);
+                    c.execute(
+                        ORG_UPDATE,
+                        &[
+                            P::Text(&display_name),
+                            (&external_id).into(),
+                            P::I64(now_ms),
+                            P::Text(&id),
+                        ],
+                    )
+                    .await?;
+                    first(c.query(ORG_BY_ID, &[P::Text(&id)]).await?, org_from_row)
+                })
+            })
+            .await
+    }
+
+    async fn get_user(&self, by: UserRef) -> Result<Option<User>> {
+        self.b
+            .run(Mode::Snapshot, move |c| {
+                Box::pin(async move {
+                    match resolve_user(c, &by).await? {
+                        Some(id) => user_by_id(c, &id).await,
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn list_users(&self, cursor: Cursor, size: u32) -> Result<Page<User>> {
+        self.b
+            .run(Mode::Snapshot, move |c| {
+                Box::pin(async move {
+                    let mut page = run_list(c, &USER_LIST_ALL, &[], cursor, size, user_from_row).await?;
+                    if let (Some((lo, _)), Some((hi, _))) = (page.items.first(), page.items.last()) {
+                        let rows = c
+                            .query(MEMBERSHIPS_OF_USER_RANGE, &[P::I64(*lo), P::I64(*hi)])
+                            .await?;
+                        attach(page.items.iter_mut().map(|(_, u)| u), rows)?;
+                    }
+                    Ok(page)
+                })
+            })
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        by: UserRef,
+        external_id: Option<String>,
+        now_ms: i64,
+    ) -> Result<Option<User>> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(USER_EXTERNAL_ID_LOCK).await?;
+                    let Some(id) = resolve_user(c, &by).await? else {
+                        return Ok(None);
+                    };
+                    if let Some(e) = &external_id {
+                        check_user_external_id(c, e, &id).await?;
+                    }
+                    c.execute(
+                        USER_SET_EXTERNAL_ID,
+                        &[(&external_id).into(), P::I64(now_ms), P::Text(&id)],
+                    )
+                    .await?;
+                    user_by_id(c, &id).await
+                })
+            })
+            .await
+    }
+
+    async fn delete_user(&self, by: UserRef) -> Result<bool> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    let Some(id) = resolve_user(c, &by).await? else {
+                        return Ok(false);
+                    };
+                    // Memberships and their API keys go with the user (ON DELETE CASCADE).
+                    Ok(c.execute(USER_DELETE, &[P::Text(&id)]).await? > 0)
+                })
+            })
+            .await
+    }
+
+    async fn insert_membership(
+        &self,
+        org_id: String,
+        by: UserRef,
+        roles_json: String,
+        now_ms: i64,
+    ) -> Result<User> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    let user_id = membership_parties(c, &org_id, &by).await?;
+                    // Checked first: a refused insert would still advance PostgreSQL's sequence.
+                    let exists = !c
+                        .query(MEMBERSHIP_EXISTS, &[P::Text(&org_id), P::Text(&user_id)])
+                        .await?
+                        .is_empty();
+                    let n = if exists {
+                        0
+                    } else {
+                        c.execute(
+                            MEMBERSHIP_INSERT,
+                            &[
+                                P::Text(&org_id),
+                                P::Text(&user_id),
+                                P::Text(&roles_json),
+                                P::I64(now_ms),
+                            ],
+                        )
+                        .await?
+                    };
+                    if n == 0 {
+                        return Err(Error::AlreadyExists {
+                            resource: "membership",
+                            message: format!("user {user_id} is already a member of organization {org_id}"),
+                        });
+                    }
+                    user_by_id(c, &user_id)
+                        .await?
+                        .ok_or_else(|| Error::Store("user vanished".into()))
+                })
+            })
+            .await
+    }
+
+    async fn update_membership(&self, org_id: String, by: UserRef, roles_json: String) -> Result<User> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    let user_id = membership_parties(c, &org_id, &by).await?;
+                    let n = c
+                        .execute(
+                            MEMBERSHIP_UPDATE,
+                            &[P::Text(&roles_json), P::Text(&org_id), P::Text(&user_id)],
+                        )
+                        .await?;
+                    if n == 0 {
+                        return Err(Error::not_found("membership", format!("{org_id}/{user_id}")));
+                    }
+                    user_by_id(c, &user_id)
+                        .await?
+                        .ok_or_else(|| Error::Store("user vanished".into()))
+                })
+            })
+            .await
+    }
+
+    async fn delete_membership(&self, org_id: String, by: UserRef) -> Result<()> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    let user_id = membership_parties(c, &org_id, &by).await?;
+                    // The user's API keys in the organization go with it (ON DELETE CASCADE).
+                    if c.execute(MEMBERSHIP_DELETE, &[P::Text(&org_id), P::Text(&user_id)])
+                        .await?
+                        == 0
+                    {
+                        return Err(Error::not_found("membership", format!("{org_id}/{user_id}")));
+                    }
+                    Ok(())
                 })
             })
             .await

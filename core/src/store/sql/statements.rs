@@ -16,6 +16,10 @@ pub(super) const ORG_INSERT: &str = "INSERT INTO authgate_organizations \
 pub(super) const ORG_DELETE: &str = "DELETE FROM authgate_organizations WHERE id = $1";
 pub(super) const ORG_EXTERNAL_ID: &str = "SELECT external_id FROM authgate_organizations WHERE id = $1";
 
+pub(super) const ORG_UPDATE: &str = "UPDATE authgate_organizations \
+                          SET display_name = $1, external_id = $2, update_time = $3 WHERE id = $4";
+pub(super) const ORG_ID_BY_EXTERNAL_ID: &str = "SELECT id FROM authgate_organizations WHERE external_id = $1";
+
 pub(super) static ORG_LIST: LazyLock<ListSql> = LazyLock::new(|| {
     ListSql::new(
         cols!(org),
@@ -61,6 +65,65 @@ pub(super) const MEMBERSHIPS_OF_PAGE: &str = "SELECT m2.user_id, m2.organization
      JOIN authgate_users u ON u.id = m.user_id \
      JOIN authgate_memberships m2 ON m2.user_id = u.id \
      WHERE m.organization_id = $1 AND u.seq >= $2 AND u.seq <= $3 ORDER BY m2.seq";
+
+pub(super) const USER_ID_BY_EXTERNAL_ID: &str =
+    "SELECT id FROM authgate_users WHERE external_id = $1 ORDER BY seq LIMIT 1";
+pub(super) const USER_EXTERNAL_ID_TAKEN: &str =
+    "SELECT 1 FROM authgate_users WHERE external_id = $1 AND id <> $2 LIMIT 1";
+pub(super) const USER_DELETE: &str = "DELETE FROM authgate_users WHERE id = $1";
+pub(super) const MEMBERSHIP_UPDATE: &str =
+    "UPDATE authgate_memberships SET roles = $1 WHERE organization_id = $2 AND user_id = $3";
+pub(super) const MEMBERSHIP_EXISTS: &str =
+    "SELECT 1 FROM authgate_memberships WHERE organization_id = $1 AND user_id = $2";
+pub(super) const MEMBERSHIP_DELETE: &str =
+    "DELETE FROM authgate_memberships WHERE organization_id = $1 AND user_id = $2";
+pub(super) const MEMBERSHIPS_OF_USER_RANGE: &str = "SELECT m.user_id, m.organization_id, m.roles \
+     FROM authgate_memberships m JOIN authgate_users u ON u.id = m.user_id \
+     WHERE u.seq >= $1 AND u.seq <= $2 ORDER BY m.seq";
+/// The lock under which a user's external id is checked for uniqueness and set.
+pub(super) const USER_EXTERNAL_ID_LOCK: &str = "authgate:user-external-id";
+
+pub(super) static USER_LIST_ALL: LazyLock<ListSql> =
+    LazyLock::new(|| ListSql::new(cols!(user), "FROM authgate_users u WHERE 1 = 1", 0, "u.seq"));
+
+/// The id of the user `by` names, if there is one.
+pub(super) async fn resolve_user<C: Conn>(c: &mut C, by: &UserRef) -> Result<Option<String>> {
+    match by {
+        UserRef::Id(id) => Ok((!c.query(USER_EXISTS, &[P::Text(id)]).await?.is_empty()).then(|| id.clone())),
+        UserRef::ExternalId(e) => first(c.query(USER_ID_BY_EXTERNAL_ID, &[P::Text(e)]).await?, |mut r| {
+            r.text("id")
+        }),
+    }
+}
+
+/// `AlreadyExists` when a user other than `user_id` has this external id. Call under
+/// [`USER_EXTERNAL_ID_LOCK`].
+pub(super) async fn check_user_external_id<C: Conn>(
+    c: &mut C,
+    external_id: &str,
+    user_id: &str,
+) -> Result<()> {
+    if c.query(USER_EXTERNAL_ID_TAKEN, &[P::Text(external_id), P::Text(user_id)])
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    Err(Error::AlreadyExists {
+        resource: "user",
+        message: "a user with this external_id already exists".into(),
+    })
+}
+
+/// The user a membership request names: `NotFound` for a missing organization or user.
+pub(super) async fn membership_parties<C: Conn>(c: &mut C, org_id: &str, by: &UserRef) -> Result<String> {
+    if org_exists(c, org_id).await?.is_none() {
+        return Err(Error::not_found("organization", org_id));
+    }
+    resolve_user(c, by)
+        .await?
+        .ok_or_else(|| Error::not_found("user", by.to_string()))
+}
 
 pub(super) static USER_LIST: LazyLock<ListSql> = LazyLock::new(|| {
     ListSql::new(

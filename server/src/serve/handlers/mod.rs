@@ -5,3 +5,4 @@ pub mod meta;
 pub mod oauth;
 pub mod orgs;
 pub mod tokens;
+pub mod users;

@@ -1,7 +1,7 @@
 //! Organizations and their users: `/api/v1/organizations[/{organization_id}[/users]]`.
 
 use authgate_core::model::{
-    CreateOrganization, ListOrganizations, ListOrganizationsResponse, ListUsersResponse,
+    CreateOrganization, ListOrganizations, ListOrganizationsResponse, ListUsersResponse, UpdateOrganization,
 };
 use authgate_core::wire::envelope::{CreateUserBody, Empty, OrganizationBody, UserBody};
 use axum::extract::State;
@@ -55,6 +55,19 @@ pub async fn get(
     Path(organization_id): Path<String>,
 ) -> Result<Reply<OrganizationBody>, ApiError> {
     let organization = state.api.get_organization(&organization_id).await?;
+    Ok(Reply(OrganizationBody { organization }))
+}
+
+/// `PATCH /api/v1/organizations/{organization_id}` — `{display_name?, external_id?}` →
+/// `{organization}`: the fields present are the update.
+pub async fn update(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(organization_id): Path<String>,
+    Json(input): Json<UpdateOrganization>,
+) -> Result<Reply<OrganizationBody>, ApiError> {
+    let organization = state.api.update_organization(&organization_id, input).await?;
+    tracing::info!(%organization_id, "organization updated");
     Ok(Reply(OrganizationBody { organization }))
 }
 

@@ -38,12 +38,22 @@ pub async fn list(
 
 /// `POST /api/v1/tokens:validate` — `{token}` → `{token_info}`; a refused key is a 401
 /// `token_validation_failed`, whatever the reason.
+///
+/// Like Scalekit's, this admin-authenticated endpoint also accepts a key's `apit_…` id and then
+/// answers the info of that key while it is live (an administrative lookup; the packages'
+/// request-path validation never accepts an id).
 pub async fn validate(
     State(state): State<AppState>,
     _admin: Admin,
     Json(input): Json<TokenRef>,
 ) -> Result<Reply<TokenInfoBody>, ApiError> {
-    match state.api.validate_token(input.token.expose()).await {
+    let token = input.token.expose();
+    let result = if token.starts_with("apit_") {
+        state.api.lookup_token(token).await
+    } else {
+        state.api.validate_token(token).await
+    };
+    match result {
         Ok(token_info) => {
             state.metrics.validation(Validation::Valid);
             Ok(Reply(TokenInfoBody { token_info }))
