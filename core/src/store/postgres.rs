@@ -14,7 +14,14 @@ use super::{
 use crate::error::{Error, Result};
 
 /// Embedded schema migrations.
-const MIGRATIONS: Migrations = &[(1, "init", include_str!("migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: Migrations = &[
+    (1, "init", include_str!("migrations/postgres/0001_init.sql")),
+    (
+        2,
+        "environment_revocation",
+        include_str!("migrations/postgres/0002_environment_revocation.sql"),
+    ),
+];
 
 /// Advisory lock key serialising migrations ("authgate" in ASCII, as a bigint).
 const MIGRATION_LOCK: i64 = 0x6175_7468_6761_7465;
@@ -209,6 +216,16 @@ fn pg_err(e: sqlx::Error) -> Error {
             Error::FailedPrecondition("a referenced record no longer exists".into())
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            Error::Unavailable(format!("PostgreSQL: {}", describe(&e)))
+        }
+        // Faults of the database, not of the request: connection exceptions (08…), operator
+        // intervention such as a shutdown (57…), insufficient resources (53…), a read-only
+        // transaction on a standby (25006).
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c == "25006"
+            }) =>
+        {
             Error::Unavailable(format!("PostgreSQL: {}", describe(&e)))
         }
         _ => Error::Store(format!("postgres: {}", describe(&e))),
