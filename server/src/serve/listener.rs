@@ -19,6 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::limiter::Peer;
 use super::state::Limits;
 use super::tls::Tls;
 
@@ -75,9 +76,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // EMFILE/ENFILE and friends: back off instead of spinning.
                     tracing::warn!(error = %err, "accept failed");
@@ -88,7 +89,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Every request carries its connection's peer address (the brute-force limits count by it).
+        let service = TowerToHyperService::new(tower_layer::Layer::layer(
+            &axum::Extension(Peer(peer)),
+            router.clone(),
+        ));
         let tls = match &transport {
             Transport::Plain => None,
             Transport::Tls(tls) | Transport::TlsOrPlain(tls) => Some(tls.config()),

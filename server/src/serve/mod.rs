@@ -11,11 +11,14 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod credentials;
 pub mod error;
 pub mod handlers;
 pub mod json;
+pub mod limiter;
 pub mod listener;
 pub mod logging;
+pub mod master_key;
 pub mod metrics;
 pub mod middleware;
 pub mod request_id;
