@@ -139,3 +139,48 @@ fn a_client_that_sends_the_whole_body_first_reads_the_413() {
         );
     }
 }
+
+/// Whether a fresh connection gets an answer to `GET /healthz` (false: closed unanswered).
+fn healthz_answers(server: &Server) -> bool {
+    let mut stream = connect(&server);
+    if stream.write_all(GET_HEALTHZ.as_bytes()).is_err() {
+        return false;
+    }
+    let mut first = [0u8; 12];
+    match stream.read(&mut first) {
+        Ok(n) if n > 0 => String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"),
+        _ => false,
+    }
+}
+
+/// One address holds at most `--max-connections-per-address` connections: the next one is
+/// closed unanswered; once one of them closes, a new one is served again.
+#[test]
+fn one_address_cannot_hold_every_connection() {
+    let server = Server::start_with(common::Options {
+        args: vec!["--max-connections-per-address".into(), "2".into()],
+        ..common::Options::default()
+    });
+    // Two connections, each proven open (served once, kept alive).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&server);
+        stream.write_all(GET_HEALTHZ.as_bytes()).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        assert_eq!(read_response(&mut reader).0, 200);
+        held.push(stream);
+    }
+    assert!(
+        !healthz_answers(&server),
+        "a third connection from the same address was served"
+    );
+    drop(held.pop());
+    // The server notices the close asynchronously: wait for that event (bounded).
+    let served = (0..200).any(|_| {
+        healthz_answers(&server) || {
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        }
+    });
+    assert!(served, "a slot freed by a closed connection was never reused");
+}

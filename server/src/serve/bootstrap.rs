@@ -83,7 +83,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "AUTHGATE_AUTH_FAILURES_PER_ADDRESS",
-        default_value_t = 50,
+        default_value_t = 300,
         value_name = "N"
     )]
     pub auth_failures_per_address: u32,
@@ -107,6 +107,16 @@ pub struct ServeArgs {
         value_name = "CIDR,…"
     )]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// Open connections from one source address (IPv6: one /64) beyond which new ones are
+    /// closed at once, so one client cannot hold every connection. 0: no cap. Per node.
+    #[arg(
+        long,
+        env = "AUTHGATE_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 1000,
+        value_name = "N"
+    )]
+    pub max_connections_per_address: usize,
 
     /// Serve /metrics on this address (`host:port`) only, on a listener of its own, and not on
     /// --listen: bind it to an internal interface. Default: /metrics on the main listener.
@@ -303,6 +313,7 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        max_connections_per_address: args.max_connections_per_address,
         ..Limits::default()
     };
     let clock = match &args.dangerous_test_clock_file {

@@ -93,7 +93,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// The key an address is counted under: IPv4 as is, IPv6 by its /64.
-fn address_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     match canonical(ip) {
         IpAddr::V6(v6) => {
             let bits = u128::from(v6) & (u128::MAX << 64);

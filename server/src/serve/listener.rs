@@ -34,6 +34,60 @@ pub enum Transport {
     TlsOrPlain(Arc<Tls>),
 }
 
+/// Open connections per peer address (IPv6: per /64), capped.
+#[derive(Clone)]
+struct PerAddress {
+    cap: usize,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One counted connection; uncounted on drop.
+struct AddressSlot {
+    key: std::net::IpAddr,
+    open: Option<Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>>,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Some(open) = &self.open {
+            let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = open.get_mut(&self.key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+impl PerAddress {
+    fn new(cap: usize) -> Self {
+        PerAddress {
+            cap,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for a connection from `ip`, unless that address is at the cap (0: no cap).
+    fn acquire(&self, ip: std::net::IpAddr) -> Option<AddressSlot> {
+        if self.cap == 0 {
+            return Some(AddressSlot { key: ip, open: None });
+        }
+        let key = super::limiter::address_key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.cap {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            key,
+            open: Some(self.open.clone()),
+        })
+    }
+}
+
 /// The first byte of a TLS connection (a handshake record).
 const TLS_HANDSHAKE: u8 = 0x16;
 
@@ -66,6 +120,7 @@ pub async fn serve(
 
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::new(limits.max_connections_per_address);
     tokio::pin!(shutdown);
 
     loop {
@@ -88,6 +143,14 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // One address may hold at most `max_connections_per_address` connections: more are
+        // closed at once, so one client cannot take every slot (or starve `/readyz`).
+        let Some(slot) = per_address.acquire(peer.ip()) else {
+            tracing::debug!(peer = %peer.ip(), "connection refused: per-address connection cap reached");
+            drop(stream);
+            continue;
+        };
+        let permit = (permit, slot);
         let _ = stream.set_nodelay(true);
         // Every request carries its connection's peer address (the brute-force limits count by it).
         let service = TowerToHyperService::new(tower_layer::Layer::layer(

@@ -185,7 +185,8 @@ pub async fn grpc_auth_limits(State(state): State<AppState>, req: Request, next:
     let response = next.run(req).await;
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
     let unauthenticated = header("grpc-status") == Some("16");
-    let missing = header("grpc-message").is_some_and(|m| m.starts_with("missing"));
+    // The message is percent-encoded ("missing%20bearer…"), after the code's own words.
+    let missing = header("grpc-message").is_some_and(|m| m.contains("missing"));
     if unauthenticated && !missing {
         let limited = state.limiter.failed(None, source);
         tracing::warn!(source = ?source, limit_reached = limited, "management authentication failed (gRPC)");

@@ -42,6 +42,9 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Open connections beyond this wait to be accepted. Default 10 000.
     pub max_connections: usize,
+    /// Open connections from one address (IPv6: one /64) beyond this are closed at once.
+    /// Default 1 000; 0: no cap.
+    pub max_connections_per_address: usize,
     /// How long shutdown waits for in-flight requests after SIGTERM/ctrl-c. Default 10 s.
     pub shutdown_grace: Duration,
 }
@@ -53,6 +56,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(15),
             header_read_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            max_connections_per_address: 1_000,
             shutdown_grace: Duration::from_secs(10),
         }
     }
