@@ -197,6 +197,12 @@ impl Server {
             cmd.env_remove("AUTHGATE_CLIENT_ID")
                 .env_remove("AUTHGATE_CLIENT_SECRET");
         }
+        // On PostgreSQL the server refuses to start without a master key; the tests share their
+        // databases with CLI runs that have none, so they run it as a development server
+        // (`serve_defaults.rs` checks the refusal itself).
+        if database.starts_with("postgres") {
+            cmd.env("AUTHGATE_INSECURE_DEV", "true");
+        }
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
