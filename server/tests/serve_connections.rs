@@ -142,7 +142,7 @@ fn a_client_that_sends_the_whole_body_first_reads_the_413() {
 
 /// Whether a fresh connection gets an answer to `GET /healthz` (false: closed unanswered).
 fn healthz_answers(server: &Server) -> bool {
-    let mut stream = connect(&server);
+    let mut stream = connect(server);
     if stream.write_all(GET_HEALTHZ.as_bytes()).is_err() {
         return false;
     }
