@@ -51,22 +51,63 @@ async fn without_a_master_key_the_server_makes_a_private_key_file_and_encrypts_s
     assert_eq!(listed["signing_keys"][0]["encrypted"], true);
 }
 
-/// A store whose signing key was written in plain text (by the CLI, before any server ran) is
-/// migrated when the server starts: the key is encrypted, and tokens it signed still validate.
+/// A store whose signing key was written in plain text (by a version before key files, here the
+/// core library opened without a master key) is migrated when the server starts: the key is
+/// encrypted, and tokens it signed still validate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_text_signing_keys_are_encrypted_on_start() {
-    let cli = common::Cli::new();
-    cli.json(&["signing-keys", "rotate", "--now"]);
-    let db = cli.url.strip_prefix("sqlite://").unwrap().to_owned();
+    use authgate_core::authority::{Authority, AuthorityConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("legacy.db").display().to_string();
+    let url = format!("sqlite://{db}");
+    {
+        let legacy = Authority::open(&url, AuthorityConfig::new("http://localhost"))
+            .await
+            .unwrap();
+        legacy
+            .rotate_signing_key(std::time::Duration::ZERO)
+            .await
+            .unwrap();
+    }
     assert_eq!(encryptions(&db), ["none"]);
     let server = Server::start_with(Options {
-        database: Some(cli.url.clone()),
+        database: Some(url),
         ..Options::default()
     });
     assert_eq!(encryptions(&db), ["aes-256-gcm"]);
     let admin = admin_token(&server).await;
     assert_eq!(server.management_status(&admin).await, 200);
     assert!(server.stderr().contains("were encrypted with the master key"));
+}
+
+/// A store the CLI creates first gets the key file before its first signing key: no signing
+/// key is ever written in plain text, and a server started later uses the same file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_the_cli_creates_first_never_holds_a_plain_text_signing_key() {
+    let cli = common::Cli::new();
+    cli.json(&["signing-keys", "rotate", "--now"]);
+    let db = cli.url.strip_prefix("sqlite://").unwrap().to_owned();
+    let key_file = format!("{db}.master-key");
+    let meta = std::fs::metadata(&key_file).expect("the CLI made a key file next to the database");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(encryptions(&db), ["aes-256-gcm"]);
+    let server = Server::start_with(Options {
+        database: Some(cli.url.clone()),
+        ..Options::default()
+    });
+    let admin = admin_token(&server).await;
+    assert_eq!(server.management_status(&admin).await, 200);
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        key,
+        "the server read the CLI's file"
+    );
+    assert!(!server.stderr().contains("were encrypted with the master key"));
 }
 
 /// A key file others can read is refused, with its path.

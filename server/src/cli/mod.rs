@@ -16,6 +16,7 @@ use authgate_core::model::{
     CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens,
     OrganizationClient, UpdateToken,
 };
+use authgate_core::setup::master_key::{self, PostgresWithoutKey};
 use authgate_core::{AuthApi, Error};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Subcommand};
@@ -95,7 +96,7 @@ impl Given {
 impl Global {
     /// The configuration: `--issuer`, then `AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY`,
     /// `AUTHGATE_ENVIRONMENT_TOKEN_TTL` and `AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY` from the
-    /// environment.
+    /// environment. The master key file of a SQLite store is resolved by [`Global::open`].
     pub fn config(&self) -> Result<AuthorityConfig, Error> {
         // Commands that issue no token do not need the issuer: an underivable one (port 0) is
         // refused by `token issue` only.
@@ -104,15 +105,19 @@ impl Global {
         } else {
             derived_issuer().unwrap_or_else(|_| self.issuer.clone())
         };
-        let mut config = AuthorityConfig::from_env(issuer)?;
-        // The master key file next to a SQLite database, made by `authgate serve`.
-        crate::serve::master_key::resolve(&self.database, &mut config, true, false)?;
-        Ok(config)
+        AuthorityConfig::from_env(issuer)
     }
 
-    /// Opens the authority on `--database` with [`Global::config`].
+    /// Opens the authority on `--database` with [`Global::config`] and the master key as
+    /// [`master_key`] resolves it for every mode: on SQLite without `AUTHGATE_MASTER_KEY`, the
+    /// key file next to the database, created if missing (so a store the CLI creates first
+    /// never holds a plain-text signing key); on PostgreSQL without it, plain-text keys (as
+    /// before; `authgate serve` refuses that without `--insecure-dev` and encrypts them once it
+    /// has a key).
     pub async fn open(&self) -> Result<Authority, Error> {
-        Authority::open(&self.database, self.config()?).await
+        let (authority, _) =
+            master_key::open_authority(&self.database, self.config()?, PostgresWithoutKey::PlainText).await?;
+        Ok(authority)
     }
 }
 

@@ -9,6 +9,7 @@ use authgate_core::authority::limits::{ENVIRONMENT_ID_MAX, ENVIRONMENT_SECRET_LE
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::jwt::{JwtValidator, KeySource, ValidatorConfig};
 use authgate_core::keys::ENVIRONMENT_CLIENT_ID_PREFIX;
+use authgate_core::setup::master_key::{self, PostgresWithoutKey};
 use authgate_core::{AuthApi, Error, Result, Secret};
 use axum::body::Bytes;
 use tokio::net::TcpListener;
@@ -20,7 +21,7 @@ use super::listener::Transport;
 use super::metrics::Metrics;
 use super::state::{AdminTokenVerifier, AppState, HealthCheck, Limits, Shared};
 use super::tls::Tls;
-use super::{listener, logging, master_key, router};
+use super::{listener, logging, router};
 
 /// The stdout line that announces the bound address (tests and scripts read it).
 pub const LISTENING: &str = "authgate listening on ";
@@ -266,8 +267,17 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     let issuer = issuer_for(issuer, bound, scheme)?;
 
     let mut config = AuthorityConfig::from_env(issuer.clone())?;
-    match master_key::resolve(database, &mut config, args.insecure_dev, true)? {
-        master_key::Source::Environment => {}
+    // `last_used_time` writes never delay a grant (a held SQLite write lock, a busy store).
+    config.defer_bookkeeping = true;
+    let pepper_missing = config.key_pepper.is_none();
+    let postgres = if args.insecure_dev {
+        PostgresWithoutKey::PlainText
+    } else {
+        PostgresWithoutKey::Refuse
+    };
+    let (authority, source) = master_key::open_authority(database, config, postgres).await?;
+    match source {
+        master_key::Source::Given => {}
         master_key::Source::File { path, created: true } => tracing::warn!(
             path = %path.display(),
             "AUTHGATE_MASTER_KEY is not set: created a master key file for the signing keys; \
@@ -281,16 +291,14 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
             "--insecure-dev: AUTHGATE_MASTER_KEY is not set, signing keys are stored in plain text"
         ),
     }
-    if config.key_pepper.is_none() {
+    if pepper_missing {
         tracing::warn!(
             "AUTHGATE_KEY_PEPPER is not set: API keys and client secrets are digested with plain \
              SHA-256; a stolen database allows offline guessing of weak provisioned secrets. Set a \
              pepper (at least 32 characters) when creating a store"
         );
     }
-    // `last_used_time` writes never delay a grant (a held SQLite write lock, a busy store).
-    config.defer_bookkeeping = true;
-    let authority = Arc::new(Authority::open(database, config).await?);
+    let authority = Arc::new(authority);
     let sealed = authority.encrypt_plaintext_signing_keys().await?;
     if !sealed.is_empty() {
         tracing::warn!(kids = ?sealed, "signing keys stored in plain text were encrypted with the master key");

@@ -18,7 +18,6 @@ pub mod json;
 pub mod limiter;
 pub mod listener;
 pub mod logging;
-pub mod master_key;
 pub mod metrics;
 pub mod middleware;
 pub mod request_id;
