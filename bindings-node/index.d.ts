@@ -305,7 +305,11 @@ export interface LocalOptions {
   issuer?: string
   /** Pepper of key digests (default `AUTHGATE_KEY_PEPPER`; ≥ 32 characters). */
   keyPepper?: string
-  /** Master key encrypting signing keys at rest (default `AUTHGATE_MASTER_KEY`; ≥ 32 characters). */
+  /**
+   * Master key encrypting signing keys at rest (default `AUTHGATE_MASTER_KEY`; ≥ 32 characters);
+   * without either, a SQLite store uses the key file `<database>.master-key` next to it (created
+   * 0600 if missing, as by `authgate serve` and the CLI; refused if others can read it).
+   */
   masterKey?: string
 }
 

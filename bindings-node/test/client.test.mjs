@@ -2,6 +2,7 @@
 import { describe, it, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
+import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs'
 
 import {
   ScalekitClient,
@@ -349,5 +350,43 @@ describe('remote client failures', () => {
     assert.throws(() => new ScalekitClient('http://127.0.0.1:1', 'id', ''), { message: 'clientSecret is required' })
     assert.throws(() => new ScalekitClient('ftp://x', 'id', 'secret'), (e) => e instanceof ScalekitBadRequestException)
     assert.throws(() => new ScalekitClient('http://auth.example.com', 'id', 'secret'), (e) => e instanceof ScalekitBadRequestException)
+  })
+})
+
+describe('embedded client and the master key file', () => {
+  test('opens a store a server created and encrypted (same key file), issues and validates a token', async () => {
+    const server = await startServer()
+    try {
+      const remote = new ScalekitClient(server.url, server.clientId, server.clientSecret)
+      const { organization } = await remote.organization.createOrganization('Shared', { externalId: `shared-${RUN}` })
+      const { client, plainSecret } = await remote.m2m.createOrganizationClient(organization.id, { name: 'svc', scopes: ['a'] })
+      await remote.generateClientToken(client.clientId, plainSecret)
+      const keyFile = `${server.database}.master-key`
+      assert.equal(statSync(keyFile).mode & 0o777, 0o600)
+      const key = readFileSync(keyFile, 'utf8')
+
+      const local = ScalekitClient.local(`sqlite://${server.database}`, { issuer: LOCAL_ISSUER })
+      const jwt = await local.generateClientToken(client.clientId, plainSecret)
+      assert.equal(await local.validateAccessToken(jwt), true)
+      assert.equal(readFileSync(keyFile, 'utf8'), key)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  test('a key file others can read is refused with a typed error, and no store is created', () => {
+    const tmp = tempDir()
+    try {
+      const db = join(tmp.dir, 'open.db')
+      writeFileSync(`${db}.master-key`, 'k'.repeat(44))
+      chmodSync(`${db}.master-key`, 0o644)
+      assert.throws(
+        () => ScalekitClient.local(`sqlite://${db}`),
+        (e) => e instanceof ScalekitBadRequestException && e.code === 'failed_precondition' && /chmod 600/.test(e.message),
+      )
+      assert.equal(existsSync(db), false)
+    } finally {
+      tmp.cleanup()
+    }
   })
 })

@@ -26,7 +26,7 @@ from authgate import (
     VerifiedToken,
 )
 
-from .conftest import M2M, Server, authgate_binary
+from .conftest import M2M, Server, authgate_binary, start_server
 
 
 def tamper(token: str) -> str:
@@ -251,6 +251,42 @@ def test_embedded_nodes_pick_up_a_rotated_key(tmp_path: Path) -> None:
     with pytest.raises(ScalekitValidateTokenFailureException) as caught:
         fresh.validate_access_token_and_get_claims(first)
     assert caught.value.code == "unknown_kid"
+
+
+def test_embedded_client_opens_a_store_a_server_encrypted(tmp_path: Path) -> None:
+    """A store `authgate serve` created (signing keys encrypted with the key file next to it, no
+    AUTHGATE_MASTER_KEY anywhere) is opened by an embedded client, which reads the same key file
+    and issues and validates tokens."""
+    server = start_server(tmp_path)
+    try:
+        remote = server.client()
+        org = remote.organization.create_organization(display_name="Shared").organization.id
+        created = remote.m2m_client.create_organization_client(org, {"name": "svc", "scopes": ["a"]})
+        remote.generate_client_token(created.client.client_id, created.plain_secret)
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+        if server.process.stdout is not None:
+            server.process.stdout.close()
+    key_file = tmp_path / "authgate.db.master-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text()
+
+    local = ScalekitClient.local(f"sqlite://{tmp_path / 'authgate.db'}", issuer="https://shared.example.test")
+    token = local.generate_client_token(created.client.client_id, created.plain_secret)
+    assert local.validate_access_token_and_get_claims(token)["oid"] == org
+    assert key_file.read_text() == key
+
+
+def test_embedded_client_refuses_a_key_file_others_can_read(tmp_path: Path) -> None:
+    key_file = tmp_path / "open.db.master-key"
+    key_file.write_text("k" * 44)
+    key_file.chmod(0o644)
+    with pytest.raises(ScalekitBadRequestException) as caught:
+        ScalekitClient.local(f"sqlite://{tmp_path / 'open.db'}")
+    assert caught.value.code == "failed_precondition"
+    assert "chmod 600" in str(caught.value)
+    assert not (tmp_path / "open.db").exists()
 
 
 def test_concurrent_validation_from_threads(client: ScalekitClient, m2m: M2M) -> None:

@@ -8,10 +8,11 @@
 //!   tokens must be issued by `env_url`, whose keys are fetched from `{env_url}/keys` (one
 //!   process-wide cache per URL).
 //! - **`embedded`** ([`Client::embedded`]): `database_url` and [`LocalSettings`] open an
-//!   [`Authority`] in this process; the issuer is `issuer`, else `AUTHGATE_ISSUER`, else
+//!   [`Authority`](crate::authority::Authority) in this process; the issuer is `issuer`, else `AUTHGATE_ISSUER`, else
 //!   [`DEFAULT_LOCAL_ISSUER`]; the pepper and master key are given or read from
-//!   `AUTHGATE_KEY_PEPPER` / `AUTHGATE_MASTER_KEY`, as by `authgate serve`; keys are read from
-//!   the store with [`JwksConfig::for_local_store`] tuning.
+//!   `AUTHGATE_KEY_PEPPER` / `AUTHGATE_MASTER_KEY`, as by `authgate serve`; without a master
+//!   key, a SQLite store uses the key file next to it exactly as `authgate serve` and the CLI do
+//!   ([`master_key`]); keys are read from the store with [`JwksConfig::for_local_store`] tuning.
 //!
 //! Option names and defaults are pinned by `tests/vectors/client_options.json`, which the Rust,
 //! Python and Node suites check against their real constructors.
@@ -21,10 +22,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::authority::{Authority, AuthorityConfig};
+use crate::authority::AuthorityConfig;
 use crate::jwt::{AuthApiKeys, JwksCache, JwksConfig, KeySource, ValidatorConfig};
 use crate::remote::{RemoteClient, RemoteOptions};
 use crate::{AuthApi, Error, Result, Secret};
+
+pub mod master_key;
 
 /// Issuer of an embedded authority when neither `issuer` nor `AUTHGATE_ISSUER` is given.
 pub const DEFAULT_LOCAL_ISSUER: &str = "http://localhost";
@@ -135,7 +138,7 @@ pub struct LocalSettings {
     /// Pepper of the stored digests (at least 32 characters). Default `AUTHGATE_KEY_PEPPER`.
     pub key_pepper: Option<Secret>,
     /// Master key encrypting signing keys at rest (at least 32 characters). Default
-    /// `AUTHGATE_MASTER_KEY`.
+    /// `AUTHGATE_MASTER_KEY`, else (SQLite) the key file next to the database ([`master_key`]).
     pub master_key: Option<Secret>,
 }
 
@@ -245,10 +248,15 @@ impl Client {
     }
 
     /// An embedded authority on `database_url` (`sqlite://PATH`, `postgres://…`): opens the store
-    /// and applies migrations.
+    /// and applies migrations. Without a master key, a SQLite store uses (or creates) the key
+    /// file next to it, as `authgate serve` does; a key file readable by others is refused
+    /// (`failed_precondition`). On PostgreSQL without a master key, signing keys this client
+    /// creates are stored in plain text ([`master_key::PostgresWithoutKey::PlainText`]).
     pub async fn embedded(database_url: &str, settings: &LocalSettings) -> Result<Client> {
         let config = settings.authority_config()?;
-        let authority = Authority::open(database_url, config).await?;
+        let (authority, _) =
+            master_key::open_authority(database_url, config, master_key::PostgresWithoutKey::PlainText)
+                .await?;
         let issuer = authority.config().issuer.clone();
         let api: Arc<dyn AuthApi> = Arc::new(authority);
         let keys = store_keys(api.clone())?;

@@ -616,3 +616,37 @@ fn remote_client_over_https_trusts_the_dev_ca() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 passed"), "{text}");
 }
+
+/// Failed gRPC management authentications count against the source address like REST ones:
+/// over the limit, calls are answered RESOURCE_EXHAUSTED (8) before they run, a valid token
+/// included; a call without any token ("missing", the Node SDK's first call) is not counted.
+#[test]
+fn failed_grpc_authentications_are_rate_limited() {
+    let server = Server::start_with(Options {
+        args: vec!["--auth-failures-per-address".into(), "3".into()],
+        ..Options::default()
+    });
+    let addr = addr_of(&server);
+    runtime().block_on(async {
+        let token = admin_token(&server).await;
+        let create = pb::organizations::CreateOrganizationRequest {
+            organization: Some(pb::organizations::CreateOrganization {
+                display_name: "Acme".into(),
+                ..Default::default()
+            }),
+        };
+        let path = format!("{ORGS}/CreateOrganization");
+        for _ in 0..5 {
+            let a = call(&addr, &path, &[], &create).await;
+            assert_eq!(a.grpc_status, 16, "{a:?}");
+        }
+        let a = call(&addr, &path, &[bearer(&token)], &create).await;
+        assert_eq!(a.grpc_status, 0, "missing tokens are not counted: {a:?}");
+        for _ in 0..3 {
+            let a = call(&addr, &path, &[bearer("not.a.jwt")], &create).await;
+            assert_eq!(a.grpc_status, 16, "{a:?}");
+        }
+        let a = call(&addr, &path, &[bearer(&token)], &create).await;
+        assert_eq!(a.grpc_status, 8, "{a:?}");
+    });
+}

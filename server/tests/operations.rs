@@ -157,6 +157,7 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
             "invalid_argument",
         ),
         refusal("POST", "/healthz", None, 405, "invalid_argument"),
+        refusal("POST", "/readyz", None, 405, "invalid_argument"),
         refusal("POST", "/metrics", None, 405, "invalid_argument"),
         // API keys
         refusal(
@@ -560,12 +561,12 @@ impl Relay {
     }
 }
 
-/// `/healthz` answers 200, then 503 `unavailable` once the server cannot reach its PostgreSQL
-/// store (the connection between them cut), and a management call fails the same way.
+/// `/readyz` answers 200, then 503 `unavailable` once the server cannot reach its PostgreSQL
+/// store (the connection between them cut), while `/healthz` (liveness) stays 200.
 #[test]
 #[ignore = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"]
-fn healthz_is_503_when_the_store_is_unreachable() {
-    let database = common::postgres_database("healthz_is_503_when_the_store_is_unreachable");
+fn readyz_is_503_when_the_store_is_unreachable() {
+    let database = common::postgres_database("readyz_is_503_when_the_store_is_unreachable");
     let mut url = url::Url::parse(&database.url).unwrap();
     let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let mut relay = Relay::start(upstream);
@@ -576,11 +577,13 @@ fn healthz_is_503_when_the_store_is_unreachable() {
         ..common::Options::default()
     });
     common::runtime().block_on(async {
-        let response = http().get(server.at("/healthz")).send().await.unwrap();
+        let response = http().get(server.at("/readyz")).send().await.unwrap();
         assert_eq!(response.status(), 200);
         relay.cut();
+        let response = http().get(server.at("/readyz")).send().await.unwrap();
+        assert_api_error("GET /readyz", response, 503, "unavailable").await;
         let response = http().get(server.at("/healthz")).send().await.unwrap();
-        assert_api_error("GET /healthz", response, 503, "unavailable").await;
+        assert_eq!(response.status(), 200);
     });
     drop(server);
 }

@@ -5,7 +5,8 @@
 //! 3. [`Authority::authenticate_client`]: the client's record and secrets, the secret compared
 //!    as a digest in constant time;
 //! 4. [`resolve_scopes`]: the scopes granted (all of the client's, or the requested subset);
-//! 5. [`Authority::record_secret_use`]: bookkeeping (`last_used_time`), never failing the grant;
+//! 5. [`Authority::record_secret_use`]: bookkeeping (`last_used_time`), never failing the grant
+//!    (and, in the server, never delaying it);
 //! 6. [`Authority::sign_access_token`]: the claims, signed with the active key (activating a
 //!    due pending key first).
 //!
@@ -25,6 +26,8 @@ use crate::store::{ClientAuth, ClientKind, unix_ms};
 
 /// `last_used_time` of a client secret is refreshed at most this often (milliseconds).
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+/// Compared with the presented secret's digest when the client does not exist.
+const UNKNOWN_CLIENT_DIGEST: [u8; 32] = [0x5a; 32];
 /// The scope of environment-client tokens.
 const ENVIRONMENT_SCOPE: &str = "openid";
 
@@ -62,11 +65,12 @@ impl Authority {
         client_secret: &str,
     ) -> Result<(ClientAuth, MatchedSecret)> {
         let digest = self.inner.digester.digest(client_secret);
-        let auth = self
-            .store()
-            .client_auth(kind, client_id.to_owned())
-            .await?
-            .ok_or(Error::InvalidClient)?;
+        let Some(auth) = self.store().client_auth(kind, client_id.to_owned()).await? else {
+            // An unknown id does the comparison a known one does, against a digest no secret
+            // has, so the answer takes the same time either way.
+            std::hint::black_box(keys::digests_equal(&UNKNOWN_CLIENT_DIGEST, &digest));
+            return Err(Error::InvalidClient);
+        };
         let mut matched = None;
         for (id, stored, last_used_ms) in &auth.secrets {
             if keys::digests_equal(stored, &digest) && matched.is_none() {
@@ -81,15 +85,43 @@ impl Authority {
     }
 
     /// Records the use of `secret` at most once per [`LAST_USED_GRANULARITY_MS`]. Bookkeeping
-    /// only: a busy store must not fail the grant, so a failure is logged and ignored.
+    /// only: a busy store must not fail the grant, so a failure is logged and ignored. With
+    /// [`AuthorityConfig::defer_bookkeeping`](super::AuthorityConfig::defer_bookkeeping) and a
+    /// tokio runtime, the write runs on a task of its own and the grant does not wait for it.
     async fn record_secret_use(&self, kind: ClientKind, secret: MatchedSecret, now_ms: i64) {
         let stale_before = now_ms - LAST_USED_GRANULARITY_MS;
         if secret.last_used_ms.is_some_and(|t| t > stale_before) {
             return;
         }
+        let runtime = tokio::runtime::Handle::try_current();
+        let (true, Ok(runtime)) = (self.inner.config.defer_bookkeeping, runtime) else {
+            self.touch_secret(kind, secret.id, now_ms, stale_before).await;
+            return;
+        };
+        {
+            let mut touching = self.inner.touching.lock().unwrap_or_else(|p| p.into_inner());
+            // A write for this secret is already waiting, or too many are: drop this one (the
+            // next grant after they land records the use).
+            if touching.len() >= super::MAX_DEFERRED_TOUCHES || !touching.insert(secret.id.clone()) {
+                return;
+            }
+        }
+        let this = self.clone();
+        runtime.spawn(async move {
+            let id = secret.id.clone();
+            this.touch_secret(kind, secret.id, now_ms, stale_before).await;
+            this.inner
+                .touching
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        });
+    }
+
+    async fn touch_secret(&self, kind: ClientKind, secret_id: String, now_ms: i64, stale_before: i64) {
         if let Err(e) = self
             .store()
-            .touch_secret(kind, secret.id, now_ms, stale_before)
+            .touch_secret(kind, secret_id, now_ms, stale_before)
             .await
         {
             tracing::warn!(error = %e, "could not record the last use of a client secret");

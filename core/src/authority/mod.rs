@@ -42,7 +42,9 @@
 //!   token, or one from another list or another store, is `invalid_argument` naming `page_token`.
 //!   `next_page_token` / `prev_page_token` are empty when there is no such page.
 //! - **Client secrets**: `last_used_time` is updated by the token endpoint at most once a minute
-//!   per secret (a write per token request would serialise busy SQLite stores).
+//!   per secret (a write per token request would serialise busy SQLite stores); with
+//!   [`AuthorityConfig::defer_bookkeeping`] (the server) the write happens off the request path
+//!   and is dropped under contention, so a held write lock never delays a grant.
 //! - **Environment clients** (`skc_…`) authenticate callers of the management API. Their access
 //!   tokens carry `iss`, `sub` = `client_id` = the `skc_` id, `scope` = `"openid"`,
 //!   `scopes` = `["openid"]`, `iat`, `nbf`, `exp` and `jti` — no `oid`, `aud` or `custom_claims` —
@@ -119,12 +121,14 @@ use crate::model::{Organization, Secret};
 use crate::store::{self, Cursor, KeyRef, NewSecret, Page, Store, StoreKind, unix_ms};
 
 mod api;
+mod environment;
 mod grant;
 pub mod limits;
 mod paging;
 mod rotation;
 mod signing;
 
+pub use environment::EnvironmentCredential;
 use paging::PageTokens;
 use signing::{Sealer, Signer};
 
@@ -135,6 +139,8 @@ const META_SIGNING_KEY_ENCRYPTION: &str = "signing_key_encryption";
 
 /// Minimum length of `AUTHGATE_KEY_PEPPER` and `AUTHGATE_MASTER_KEY`.
 pub const MIN_SECRET_CONFIG_LEN: usize = 32;
+/// Most deferred `last_used_time` writes waiting at once ([`AuthorityConfig::defer_bookkeeping`]).
+pub const MAX_DEFERRED_TOUCHES: usize = 64;
 /// Default of [`AuthorityConfig::signing_key_activation_delay`].
 pub const DEFAULT_SIGNING_KEY_ACTIVATION_DELAY: Duration = Duration::from_secs(60);
 
@@ -153,7 +159,8 @@ pub struct AuthorityConfig {
     /// derived with HKDF-SHA-256). At least [`MIN_SECRET_CONFIG_LEN`] characters. Default: `None`
     /// (private keys stored as plain PKCS#8). Once a store has encrypted keys it refuses to open
     /// without the same master key. Keys created before a master key was set stay unencrypted
-    /// (`encrypted: false`) until rotated out and retired.
+    /// (`encrypted: false`) until [`Authority::encrypt_plaintext_signing_keys`] encrypts them
+    /// (`authgate serve` does at start).
     pub master_key: Option<Secret>,
     /// Lifetime in seconds of the access tokens issued to environment (`skc_…`) clients, 60–86400.
     /// Default: 3600 (`AUTHGATE_ENVIRONMENT_TOKEN_TTL`).
@@ -169,6 +176,13 @@ pub struct AuthorityConfig {
     /// Raise it if your validators use a longer cooldown or cache lifetime. Zero makes rotations
     /// immediate, for emergencies (see [the module docs](self#signing-keys)).
     pub signing_key_activation_delay: Duration,
+    /// Record `last_used_time` of client secrets off the request path: the token endpoint
+    /// hands the write to a background task (on the current tokio runtime) and answers at once;
+    /// while a write for a secret is still waiting (a busy store, another process holding the
+    /// SQLite write lock), later ones for it are dropped, and at most
+    /// [`MAX_DEFERRED_TOUCHES`] wait at a time. Default `false` (the write is awaited, as an
+    /// embedded caller without a runtime needs); `authgate serve` sets it.
+    pub defer_bookkeeping: bool,
 }
 
 impl AuthorityConfig {
@@ -180,6 +194,7 @@ impl AuthorityConfig {
             master_key: None,
             environment_token_ttl: 3600,
             signing_key_activation_delay: DEFAULT_SIGNING_KEY_ACTIVATION_DELAY,
+            defer_bookkeeping: false,
         }
     }
 
@@ -263,6 +278,8 @@ struct Inner {
     signer: RwLock<Option<Arc<Signer>>>,
     /// One key generation at a time per process.
     keygen: tokio::sync::Mutex<()>,
+    /// Secrets whose deferred `last_used_time` write is in flight.
+    touching: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -369,6 +386,7 @@ impl Authority {
                 sealer,
                 signer: RwLock::new(None),
                 keygen: tokio::sync::Mutex::new(()),
+                touching: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         })
     }
@@ -386,6 +404,13 @@ impl Authority {
     /// Checks that the store answers (for health checks).
     pub async fn ping(&self) -> Result<()> {
         self.inner.store.ping().await
+    }
+
+    /// Readiness: the store is the one opened (SQLite: the same file, by device and inode),
+    /// answers, and takes a write transaction. [`Error::Unavailable`] otherwise. May wait for
+    /// the store's lock or pool; callers bound it with a timeout.
+    pub async fn ready(&self) -> Result<()> {
+        self.inner.store.ready().await
     }
 
     fn store(&self) -> &dyn Store {

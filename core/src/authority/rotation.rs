@@ -11,7 +11,7 @@ use super::{Authority, limits, now};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::{JwkSet, SigningKeyInfo, SigningKeyState};
-use crate::store::{self, Rotation, SigningKeyRow, unix_ms};
+use crate::store::{self, KeyEncryption, Rotation, SigningKeyRow, unix_ms};
 
 impl Authority {
     /// Every signing key (metadata only), oldest first. A pending key whose activation time has
@@ -85,6 +85,32 @@ impl Authority {
     }
 
     /// Every signing key, oldest first, after activating the pending key if it is due.
+    /// Encrypts, under the master key, every signing key stored in plain text (keys created
+    /// before `AUTHGATE_MASTER_KEY` was set), retired ones included: the migration `authgate
+    /// serve` runs at start. Returns the kids encrypted. Without a master key, does nothing.
+    pub async fn encrypt_plaintext_signing_keys(&self) -> Result<Vec<String>> {
+        let Some(sealer) = self.inner.sealer.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut sealed = Vec::new();
+        for listed in self.store().list_signing_keys().await? {
+            if listed.encryption != KeyEncryption::None {
+                continue;
+            }
+            let Some(row) = self.store().get_signing_key(listed.kid.clone()).await? else {
+                continue;
+            };
+            if row.encryption != KeyEncryption::None {
+                continue;
+            }
+            let blob = sealer.seal(&row.kid, &row.private_key)?;
+            if self.store().seal_signing_key(row.kid.clone(), blob).await? {
+                sealed.push(row.kid);
+            }
+        }
+        Ok(sealed)
+    }
+
     pub(super) async fn signing_key_rows(&self) -> Result<Vec<SigningKeyRow>> {
         let rows = self.store().list_signing_keys().await?;
         let now_ms = unix_ms(now());

@@ -66,7 +66,7 @@ impl Sealer {
         format!("{SEAL_CIPHER}:{}", self.fingerprint)
     }
 
-    fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce).map_err(|_| Error::Internal("the system CSPRNG failed".into()))?;
         let mut in_out = plaintext.to_vec();

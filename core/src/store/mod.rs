@@ -174,6 +174,17 @@ pub(crate) struct NewSecret {
     pub now_ms: i64,
 }
 
+/// An environment client (`skc_…`) as stored: no digest.
+#[derive(Debug, Clone)]
+pub(crate) struct EnvironmentClientRow {
+    pub id: String,
+    pub secret_suffix: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub last_used_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
+}
+
 /// What the token endpoint needs about a client.
 #[derive(Debug)]
 pub(crate) struct ClientAuth {
@@ -243,6 +254,8 @@ pub(crate) struct Activation {
 pub(crate) trait Store: Send + Sync + Debug {
     fn kind(&self) -> StoreKind;
     async fn ping(&self) -> Result<()>;
+    /// Readiness: the database is the one opened, answers, and takes a write transaction.
+    async fn ready(&self) -> Result<()>;
 
     async fn meta_get(&self, key: &'static str) -> Result<Option<String>>;
     /// Stores `value` under `key` unless a value is there; returns the stored value.
@@ -348,8 +361,20 @@ pub(crate) trait Store: Send + Sync + Debug {
 
     async fn upsert_environment_client(&self, id: String, secret: NewSecret) -> Result<()>;
     async fn count_environment_clients(&self) -> Result<u64>;
+    /// Every environment client, revoked ones included, oldest first.
+    async fn list_environment_clients(&self) -> Result<Vec<EnvironmentClientRow>>;
+    /// Whether `id` is an environment client that is not revoked.
+    async fn environment_client_live(&self, id: String) -> Result<bool>;
+    /// Revokes `id` (already revoked: unchanged). Refuses, with `FailedPrecondition`, to revoke
+    /// the last live one; `NotFound` when there is no such client.
+    async fn revoke_environment_client(&self, id: String, now_ms: i64) -> Result<EnvironmentClientRow>;
+    /// Revokes every live environment client but `keep` (which must be live); returns their ids.
+    async fn revoke_other_environment_clients(&self, keep: String, now_ms: i64) -> Result<Vec<String>>;
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRow>>;
+    /// Replaces the plain-text private key of `kid` with `sealed` (AES-256-GCM) when it is
+    /// still plain text; whether it did.
+    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>) -> Result<bool>;
     async fn get_signing_key(&self, kid: String) -> Result<Option<SigningKeyRow>>;
     async fn active_signing_kid(&self) -> Result<Option<String>>;
     /// Inserts the first key, active, unless a key is already active (then returns false).
@@ -624,6 +649,12 @@ pub(crate) trait Backend: Send + Sync + Debug + 'static {
     where
         R: Send + 'static,
         F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<R>> + Send + 'static;
+
+    /// `Ok` when the database is still the one opened (SQLite: the file at the path has the
+    /// device and inode it had at open). Default: nothing to check.
+    fn check_identity(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Migrations: `(version, name, sql)`, in order.

@@ -18,8 +18,13 @@ const MIGRATIONS: Migrations = &[
     (1, "init", include_str!("migrations/postgres/0001_init.sql")),
     (
         2,
+        "environment_revocation",
+        include_str!("migrations/postgres/0002_environment_revocation.sql"),
+    ),
+    (
+        3,
         "users_external_id",
-        include_str!("migrations/postgres/0002_users_external_id.sql"),
+        include_str!("migrations/postgres/0003_users_external_id.sql"),
     ),
 ];
 
@@ -216,6 +221,16 @@ fn pg_err(e: sqlx::Error) -> Error {
             Error::FailedPrecondition("a referenced record no longer exists".into())
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            Error::Unavailable(format!("PostgreSQL: {}", describe(&e)))
+        }
+        // Faults of the database, not of the request: connection exceptions (08…), operator
+        // intervention such as a shutdown (57…), insufficient resources (53…), a read-only
+        // transaction on a standby (25006).
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c == "25006"
+            }) =>
+        {
             Error::Unavailable(format!("PostgreSQL: {}", describe(&e)))
         }
         _ => Error::Store(format!("postgres: {}", describe(&e))),

@@ -24,8 +24,13 @@ const MIGRATIONS: Migrations = &[
     (1, "init", include_str!("migrations/sqlite/0001_init.sql")),
     (
         2,
+        "environment_revocation",
+        include_str!("migrations/sqlite/0002_environment_revocation.sql"),
+    ),
+    (
+        3,
         "users_external_id",
-        include_str!("migrations/sqlite/0002_users_external_id.sql"),
+        include_str!("migrations/sqlite/0003_users_external_id.sql"),
     ),
 ];
 
@@ -49,6 +54,43 @@ pub(crate) struct Sqlite {
 struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<SqliteConn>>,
+    /// `(device, inode)` of the file once opened: later connections never create the file
+    /// again, and writes are refused when the file at `path` is no longer this one.
+    identity: std::sync::OnceLock<(u64, u64)>,
+}
+
+/// `(device, inode)` of the file at `path`.
+#[cfg(unix)]
+fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    std::fs::metadata(path).map(|_| (0, 0))
+}
+
+impl Pool {
+    /// `Unavailable` when the database file was deleted or replaced since it was opened: a
+    /// write acknowledged now would be lost (or land in another database).
+    fn check_identity(&self) -> Result<()> {
+        let Some(opened) = self.identity.get() else {
+            return Ok(());
+        };
+        match file_identity(&self.path) {
+            Ok(now) if now == *opened => Ok(()),
+            Ok(_) => Err(Error::Unavailable(format!(
+                "the SQLite database file {} was replaced since it was opened; restart the server",
+                self.path.display()
+            ))),
+            Err(e) => Err(Error::Unavailable(format!(
+                "the SQLite database file {} is gone since it was opened ({e}); restart the server",
+                self.path.display()
+            ))),
+        }
+    }
 }
 
 /// One connection to the database file.
@@ -88,6 +130,7 @@ impl Sqlite {
         let pool = Arc::new(Pool {
             path,
             idle: Mutex::new(Vec::new()),
+            identity: std::sync::OnceLock::new(),
         });
         let migrate_pool = pool.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
@@ -104,7 +147,11 @@ impl Sqlite {
                     "could not switch the database to WAL mode (journal_mode is {mode})"
                 )));
             }
-            migrate(&mut conn)
+            migrate(&mut conn)?;
+            let identity = file_identity(&migrate_pool.path)
+                .map_err(|e| Error::Store(format!("cannot stat {}: {e}", migrate_pool.path.display())))?;
+            let _ = migrate_pool.identity.set(identity);
+            Ok(())
         })
         .await
         .map_err(|e| Error::Internal(format!("store task failed: {e}")))??;
@@ -198,9 +245,14 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<SqliteConn> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // Only the first connection may create the file: once open, a missing file is a fault
+        // (deleted at runtime), not a fresh store.
+        if self.identity.get().is_none() {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        } else {
+            self.check_identity()?;
+        }
         let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| {
             Error::Unavailable(format!(
                 "cannot open SQLite database {}: {e}",
@@ -269,6 +321,10 @@ impl Backend for Sqlite {
     type Conn = SqliteConn;
     const KIND: StoreKind = StoreKind::Sqlite;
 
+    fn check_identity(&self) -> Result<()> {
+        self.pool.check_identity()
+    }
+
     async fn run<R, F>(&self, mode: Mode, work: F) -> Result<R>
     where
         R: Send + 'static,
@@ -286,11 +342,17 @@ impl Backend for Sqlite {
                 finish(&conn.conn, result)
             }
             Mode::Write => {
+                self.pool.check_identity()?;
                 let _gate = self.write_gate.lock().await;
                 let pool = self.pool.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get()?;
                     conn.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err)?;
+                    // Checked again under the write lock: the file may have gone while waiting.
+                    if let Err(e) = pool.check_identity() {
+                        let _ = conn.conn.execute_batch("ROLLBACK");
+                        return Err(e);
+                    }
                     let result = poll_ready(work(&mut conn));
                     finish(&conn.conn, result)
                 })
@@ -405,6 +467,16 @@ fn sqlite_err(e: rusqlite::Error) -> Error {
         match f.code {
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
                 return Error::Unavailable("the SQLite database is locked by another writer".into());
+            }
+            // Faults of the storage, not of the request: retryable once the operator fixes them.
+            ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::PermissionDenied
+            | ErrorCode::NotADatabase
+            | ErrorCode::DatabaseCorrupt => {
+                return Error::Unavailable(format!("the SQLite database cannot be used: {e}"));
             }
             ErrorCode::ConstraintViolation => {
                 return match f.extended_code {

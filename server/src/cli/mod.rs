@@ -16,6 +16,7 @@ use authgate_core::model::{
     CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens,
     OrganizationClient, UpdateToken,
 };
+use authgate_core::setup::master_key::{self, PostgresWithoutKey};
 use authgate_core::{AuthApi, Error};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Subcommand};
@@ -47,7 +48,10 @@ pub struct Global {
     )]
     pub database: String,
 
-    /// Environment URL, the `iss` of issued access tokens.
+    /// Environment URL, the `iss` of issued access tokens. Default: derived as `authgate serve`
+    /// derives it, from AUTHGATE_LISTEN (`http://` + that address, `https://` when
+    /// AUTHGATE_TLS_CERT is set, 127.0.0.1 for an unspecified address); refused when that
+    /// address has port 0.
     #[arg(
         long,
         global = true,
@@ -92,15 +96,65 @@ impl Given {
 impl Global {
     /// The configuration: `--issuer`, then `AUTHGATE_KEY_PEPPER`, `AUTHGATE_MASTER_KEY`,
     /// `AUTHGATE_ENVIRONMENT_TOKEN_TTL` and `AUTHGATE_SIGNING_KEY_ACTIVATION_DELAY` from the
-    /// environment.
+    /// environment. The master key file of a SQLite store is resolved by [`Global::open`].
     pub fn config(&self) -> Result<AuthorityConfig, Error> {
-        AuthorityConfig::from_env(self.issuer.clone())
+        // Commands that issue no token do not need the issuer: an underivable one (port 0) is
+        // refused by `token issue` only.
+        let issuer = if self.given.issuer {
+            self.issuer.clone()
+        } else {
+            derived_issuer().unwrap_or_else(|_| self.issuer.clone())
+        };
+        AuthorityConfig::from_env(issuer)
     }
 
-    /// Opens the authority on `--database` with [`Global::config`].
+    /// Opens the authority on `--database` with [`Global::config`] and the master key as
+    /// [`master_key`] resolves it for every mode: on SQLite without `AUTHGATE_MASTER_KEY`, the
+    /// key file next to the database, created if missing (so a store the CLI creates first
+    /// never holds a plain-text signing key); on PostgreSQL without it, plain-text keys (as
+    /// before; `authgate serve` refuses that without `--insecure-dev` and encrypts them once it
+    /// has a key).
     pub async fn open(&self) -> Result<Authority, Error> {
-        Authority::open(&self.database, self.config()?).await
+        let (authority, _) =
+            master_key::open_authority(&self.database, self.config()?, PostgresWithoutKey::PlainText).await?;
+        Ok(authority)
     }
+}
+
+/// The issuer `authgate serve` would use with the same environment and no `--issuer`:
+/// `http(s)://` + AUTHGATE_LISTEN (default `127.0.0.1:8080`), an unspecified address shown as
+/// 127.0.0.1. A port 0 (picked at start-up) cannot be known here: refused.
+fn derived_issuer() -> Result<String, Error> {
+    use std::net::ToSocketAddrs;
+    let listen = std::env::var("AUTHGATE_LISTEN")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let mut addr = listen
+        .trim()
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            Error::invalid(
+                "issuer",
+                format!(
+                    "cannot derive the issuer from AUTHGATE_LISTEN={listen}: set --issuer or AUTHGATE_ISSUER"
+                ),
+            )
+        })?;
+    if addr.port() == 0 {
+        return Err(Error::invalid(
+            "issuer",
+            "AUTHGATE_LISTEN has port 0, so the server's address is only known once it runs: set \
+             --issuer or AUTHGATE_ISSUER to the URL clients use",
+        ));
+    }
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let tls = std::env::var_os("AUTHGATE_TLS_CERT").is_some_and(|v| !v.is_empty());
+    Ok(format!("{}://{addr}", if tls { "https" } else { "http" }))
 }
 
 /// The exit status of a failed command: 1, except for `token verify` ([`AdminCommand::exit_status`]).
@@ -148,6 +202,9 @@ pub enum AdminCommand {
     /// The client-credentials grant; access-token verification.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Environment credentials (skc_… ids): who may call the management API.
+    #[command(subcommand, name = "env-credentials")]
+    EnvCredentials(EnvCredentialsCommand),
 }
 
 impl AdminCommand {
@@ -287,15 +344,24 @@ pub struct ClientFlags {
     /// A custom claim K=V copied into its tokens (repeatable; on update, replaces the claims).
     #[arg(long = "claim", value_parser = parse_claim)]
     claims: Vec<(String, String)>,
-    /// Access-token lifetime in seconds (default 3600).
+    /// Access-token lifetime in seconds (default 3600; 0 is refused).
     #[arg(long)]
     expiry: Option<i64>,
 }
 
 impl ClientFlags {
-    fn into_input(self, name: Option<String>) -> OrganizationClient {
+    fn into_input(self, name: Option<String>) -> Result<OrganizationClient, Error> {
+        // Over REST a zero `expiry` means "unset" (proto3); on the command line it would be a
+        // silent 3600, so it is refused.
+        if self.expiry == Some(0) {
+            return Err(Error::invalid(
+                "expiry",
+                "--expiry 0 is not a lifetime: give the access-token lifetime in seconds, or leave \
+                 --expiry out for the default (3600)",
+            ));
+        }
         let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
-        OrganizationClient {
+        Ok(OrganizationClient {
             name,
             description: self.description,
             scopes: non_empty(self.scopes),
@@ -307,7 +373,7 @@ impl ClientFlags {
                     .collect()
             }),
             expiry: self.expiry,
-        }
+        })
     }
 }
 
@@ -431,6 +497,22 @@ pub struct RotateArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EnvCredentialsCommand {
+    /// List environment credentials, revoked ones included (never their secrets).
+    List,
+    /// Create an environment credential; its secret is printed once.
+    Create,
+    /// Revoke an environment credential: it can no longer obtain tokens, and the management
+    /// API refuses the tokens it holds (at once on the server that revoked it; within
+    /// --env-credential-recheck seconds on servers that share the store). The last live
+    /// credential cannot be revoked.
+    Revoke {
+        /// skc_…
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Issue an access token (client credentials).
     Issue {
@@ -491,6 +573,31 @@ pub async fn admin(global: &Global, command: AdminCommand) -> Outcome {
         AdminCommand::Clients(cmd) => clients(&global.open().await?, &out, cmd).await,
         AdminCommand::SigningKeys(cmd) => signing_keys(&global.open().await?, &out, cmd).await,
         AdminCommand::Token(cmd) => token(global, &out, cmd).await,
+        AdminCommand::EnvCredentials(cmd) => env_credentials(&global.open().await?, &out, cmd).await,
+    }
+}
+
+async fn env_credentials(a: &Authority, out: &Out, cmd: EnvCredentialsCommand) -> Outcome {
+    match cmd {
+        EnvCredentialsCommand::List => {
+            let list = a.list_environment_clients().await?;
+            out.emit(&json!({ "credentials": list }), || {
+                output::environment_credentials(&list)
+            })
+        }
+        EnvCredentialsCommand::Create => {
+            let (credential, secret) = a.create_environment_credential().await?;
+            out.emit(
+                &json!({ "credential": credential, "plain_secret": secret.expose() }),
+                || output::created_environment_credential(&credential, secret.expose()),
+            )
+        }
+        EnvCredentialsCommand::Revoke { client_id } => {
+            let credential = a.revoke_environment_client(&client_id).await?;
+            out.emit(&json!({ "credential": credential }), || {
+                format!("revoked {}\n", credential.client_id)
+            })
+        }
     }
 }
 
@@ -628,7 +735,7 @@ async fn clients(a: &Authority, out: &Out, cmd: ClientsCommand) -> Outcome {
     match cmd {
         ClientsCommand::Create { org, name, flags } => {
             let created = a
-                .create_organization_client(&org, flags.into_input(Some(name)))
+                .create_organization_client(&org, flags.into_input(Some(name))?)
                 .await?;
             out.emit(&created, || output::created_client(&created))
         }
@@ -643,7 +750,7 @@ async fn clients(a: &Authority, out: &Out, cmd: ClientsCommand) -> Outcome {
             flags,
         } => {
             let client = a
-                .update_organization_client(&org, &client_id, flags.into_input(name))
+                .update_organization_client(&org, &client_id, flags.into_input(name)?)
                 .await?;
             out.emit(&json!({ "client": client }), || output::client(&client))
         }
@@ -706,6 +813,9 @@ async fn token(global: &Global, out: &Out, cmd: TokenCommand) -> Outcome {
             client_secret,
             scopes,
         } => {
+            if !global.given.issuer {
+                derived_issuer()?;
+            }
             let a = global.open().await?;
             let secret = secret_arg(client_secret, "client_secret")?;
             let requested = (!scopes.is_empty()).then_some(scopes);

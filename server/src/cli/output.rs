@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use authgate_core::Error;
+use authgate_core::authority::EnvironmentCredential;
 use authgate_core::model::{
     AccessTokenResponse, ClientSecret, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateTokenResponse, ListOrganizationClientsResponse,
@@ -365,4 +366,37 @@ pub(crate) fn access_token(t: &AccessTokenResponse) -> String {
         .add("expires_in", t.expires_in.to_string())
         .add("scope", or_dash(Some(&t.scope)))
         .render()
+}
+
+/// The environment credentials, one line each.
+pub(crate) fn environment_credentials(list: &[EnvironmentCredential]) -> String {
+    let mut out = String::new();
+    for c in list {
+        let state = match &c.revoke_time {
+            None => "live".to_owned(),
+            Some(t) => format!("revoked {}", ts(t)),
+        };
+        let _ = writeln!(
+            out,
+            "{}  …{}  created {}  last used {}  {state}",
+            c.client_id,
+            c.secret_suffix,
+            ts(&c.create_time),
+            opt_ts(&c.last_used_time)
+        );
+    }
+    if list.is_empty() {
+        out.push_str("no environment credentials\n");
+    }
+    out
+}
+
+/// A new environment credential with its secret (shown once).
+pub(crate) fn created_environment_credential(c: &EnvironmentCredential, secret: &str) -> String {
+    let mut out = Fields::new()
+        .add("client_id", c.client_id.clone())
+        .add("client_secret", secret)
+        .render();
+    out.push_str("the secret is shown once: store it now\n");
+    out
 }

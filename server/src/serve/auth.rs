@@ -13,8 +13,10 @@ use authgate_core::{Error, TokenError};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use std::net::IpAddr;
 
 use super::error::ApiError;
+use super::limiter::Peer;
 use super::metrics::AdminAuth;
 use super::state::AppState;
 
@@ -52,6 +54,14 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Brute-force limits: an address that failed too often is refused before any check.
+        let source = state
+            .limiter
+            .source(parts.extensions.get::<Peer>(), &parts.headers);
+        if let Some(retry_after) = state.limiter.blocked(None, source) {
+            state.metrics.auth_rate_limited();
+            return Err(ApiError::rate_limited(retry_after));
+        }
         let token = match bearer(&parts.headers) {
             Ok(token) => token,
             Err(rejection) => {
@@ -70,6 +80,7 @@ impl FromRequestParts<AppState> for Admin {
             }
             Err(err) => {
                 state.metrics.admin_auth(AdminAuth::Invalid);
+                failed_admin_authentication(state, source);
                 let reason = match err {
                     Error::InvalidToken(why) => Some(why),
                     _ => None,
@@ -91,6 +102,13 @@ impl FromRequestParts<AppState> for Admin {
         tracing::Span::current().record("client_id", admin.client_id.as_str());
         Ok(admin)
     }
+}
+
+/// A management request with an invalid (or revoked) token: counted by the brute-force limits
+/// of its address and logged at warn.
+fn failed_admin_authentication(state: &AppState, source: Option<IpAddr>) {
+    let limited = state.limiter.failed(None, source);
+    tracing::warn!(source = ?source, limit_reached = limited, "management authentication failed");
 }
 
 #[cfg(test)]

@@ -9,11 +9,14 @@ use authgate_core::authority::limits::{ENVIRONMENT_ID_MAX, ENVIRONMENT_SECRET_LE
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::jwt::{JwtValidator, KeySource, ValidatorConfig};
 use authgate_core::keys::ENVIRONMENT_CLIENT_ID_PREFIX;
+use authgate_core::setup::master_key::{self, PostgresWithoutKey};
 use authgate_core::{AuthApi, Error, Result, Secret};
 use axum::body::Bytes;
 use tokio::net::TcpListener;
 
+use super::credentials::{CredentialGate, DEFAULT_RECHECK};
 use super::handlers::meta::Discovery;
+use super::limiter::{AuthLimiter, AuthLimits, Clock, IpNet};
 use super::listener::Transport;
 use super::metrics::Metrics;
 use super::state::{AdminTokenVerifier, AppState, HealthCheck, Limits, Shared};
@@ -22,6 +25,8 @@ use super::{listener, logging, router};
 
 /// The stdout line that announces the bound address (tests and scripts read it).
 pub const LISTENING: &str = "authgate listening on ";
+/// The stdout line that announces the `--metrics-listen` address.
+pub const METRICS_LISTENING: &str = "authgate metrics listening on ";
 
 /// Options of `authgate serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,22 +55,110 @@ pub struct ServeArgs {
     /// With TLS, also accept plaintext HTTP/1.1 and h2c on the same port (local development).
     #[arg(long, env = "AUTHGATE_TLS_ALLOW_PLAINTEXT", requires = "tls_cert")]
     pub tls_allow_plaintext: bool,
+
+    /// Seconds a "this environment credential is live" answer is reused before the store is
+    /// asked again. Revocations through this server apply at once; revocations by another
+    /// process (the CLI, another node) within this many seconds. 0: ask on every request.
+    #[arg(
+        long,
+        env = "AUTHGATE_ENV_CREDENTIAL_RECHECK",
+        default_value_t = DEFAULT_RECHECK.as_secs(),
+        value_name = "SECONDS"
+    )]
+    pub env_credential_recheck: u64,
+
+    /// Failed client authentications of one client id (at /oauth/token) per window before
+    /// that id is answered 429 until the window ends, right secret included. 0: no limit.
+    /// Counted per node.
+    #[arg(
+        long,
+        env = "AUTHGATE_AUTH_FAILURES_PER_CLIENT",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub auth_failures_per_client: u32,
+
+    /// Failed authentications (token endpoint and management API) from one source address
+    /// (IPv6: one /64) per window before it is answered 429 until the window ends. 0: no limit.
+    /// Counted per node.
+    #[arg(
+        long,
+        env = "AUTHGATE_AUTH_FAILURES_PER_ADDRESS",
+        default_value_t = 300,
+        value_name = "N"
+    )]
+    pub auth_failures_per_address: u32,
+
+    /// The window of the two limits above, in seconds.
+    #[arg(
+        long,
+        env = "AUTHGATE_AUTH_FAILURE_WINDOW",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
+    pub auth_failure_window: u64,
+
+    /// Proxies (addresses or networks, comma-separated, e.g. 10.0.0.0/8,::1) whose
+    /// X-Forwarded-For header names the client address the limits count. From any other peer
+    /// the header is ignored. Default: none (the TCP peer counts).
+    #[arg(
+        long,
+        env = "AUTHGATE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDR,…"
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Open connections from one source address (IPv6: one /64) beyond which new ones are
+    /// closed at once, so one client cannot hold every connection. 0: no cap. Per node.
+    #[arg(
+        long,
+        env = "AUTHGATE_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 1000,
+        value_name = "N"
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Serve /metrics on this address (`host:port`) only, on a listener of its own, and not on
+    /// --listen: bind it to an internal interface. Default: /metrics on the main listener.
+    #[arg(long, env = "AUTHGATE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+
+    /// Development only: on PostgreSQL, start without AUTHGATE_MASTER_KEY (signing keys then
+    /// stored in plain text). Without it, the server refuses to start there.
+    #[arg(long, env = "AUTHGATE_INSECURE_DEV")]
+    pub insecure_dev: bool,
+
+    /// TESTS ONLY, DANGEROUS: read the brute-force limits' clock (whole seconds) from this file
+    /// on every use instead of the system's monotonic clock.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub dangerous_test_clock_file: Option<std::path::PathBuf>,
 }
 
 /// Verifies environment access tokens with the JWT engine against the authority's own keys
-/// (cached JWKS, verified-token cache).
+/// (cached JWKS, verified-token cache), then checks that the environment credential they were
+/// issued to is still live ([`CredentialGate`]).
 #[derive(Debug)]
-struct JwtAdminVerifier(JwtValidator);
+struct JwtAdminVerifier {
+    validator: JwtValidator,
+    authority: Arc<Authority>,
+    credentials: Arc<CredentialGate>,
+}
 
 #[async_trait::async_trait]
 impl AdminTokenVerifier for JwtAdminVerifier {
     async fn verify(&self, token: &str) -> Result<String> {
-        let claims = self.0.validate(token).await?;
-        claims
+        let claims = self.validator.validate(token).await?;
+        let client_id = claims
             .client_id()
             .or_else(|| claims.subject())
             .map(str::to_owned)
-            .ok_or_else(|| Error::Unauthenticated("access token names no client".into()))
+            .ok_or_else(|| Error::Unauthenticated("access token names no client".into()))?;
+        // M2M tokens are refused by the caller (403); only environment tokens need a live client.
+        if client_id.starts_with(ENVIRONMENT_CLIENT_ID_PREFIX) {
+            self.credentials.check(&self.authority, &client_id).await?;
+        }
+        Ok(client_id)
     }
 }
 
@@ -75,7 +168,7 @@ struct StoreHealth(Arc<Authority>);
 #[async_trait::async_trait]
 impl HealthCheck for StoreHealth {
     async fn check(&self) -> Result<()> {
-        self.0.ping().await
+        self.0.ready().await
     }
 }
 
@@ -123,11 +216,15 @@ async fn provision(authority: &Authority) -> Result<()> {
                     format!("must be at least {min_secret_len} characters"),
                 ));
             }
-            // An upsert: the environment is the source of truth, so a changed secret re-keys it.
-            authority
-                .register_environment_client(&id, &Secret::new(secret))
+            // The environment is the source of truth: a changed secret re-keys the id, and the
+            // credentials it replaces are revoked (their tokens are refused from now on).
+            let revoked = authority
+                .provision_environment_client(&id, &Secret::new(secret))
                 .await?;
-            tracing::info!(client_id = %id, "environment credentials registered");
+            tracing::info!(client_id = %id, "environment credentials registered (the live pair)");
+            for old in &revoked {
+                tracing::warn!(client_id = %old, replaced_by = %id, "environment credential revoked: replaced by AUTHGATE_CLIENT_ID");
+            }
             Ok(())
         }
         (Some(_), None) | (None, Some(_)) => Err(Error::invalid(
@@ -169,8 +266,43 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     let scheme = if tls.is_some() { "https" } else { "http" };
     let issuer = issuer_for(issuer, bound, scheme)?;
 
-    let config = AuthorityConfig::from_env(issuer.clone())?;
-    let authority = Arc::new(Authority::open(database, config).await?);
+    let mut config = AuthorityConfig::from_env(issuer.clone())?;
+    // `last_used_time` writes never delay a grant (a held SQLite write lock, a busy store).
+    config.defer_bookkeeping = true;
+    let pepper_missing = config.key_pepper.is_none();
+    let postgres = if args.insecure_dev {
+        PostgresWithoutKey::PlainText
+    } else {
+        PostgresWithoutKey::Refuse
+    };
+    let (authority, source) = master_key::open_authority(database, config, postgres).await?;
+    match source {
+        master_key::Source::Given => {}
+        master_key::Source::File { path, created: true } => tracing::warn!(
+            path = %path.display(),
+            "AUTHGATE_MASTER_KEY is not set: created a master key file for the signing keys; \
+             back it up with the database (without it the signing keys cannot be decrypted)"
+        ),
+        master_key::Source::File { path, created: false } => tracing::info!(
+            path = %path.display(),
+            "signing keys encrypted with the master key file next to the database"
+        ),
+        master_key::Source::None => tracing::warn!(
+            "--insecure-dev: AUTHGATE_MASTER_KEY is not set, signing keys are stored in plain text"
+        ),
+    }
+    if pepper_missing {
+        tracing::warn!(
+            "AUTHGATE_KEY_PEPPER is not set: API keys and client secrets are digested with plain \
+             SHA-256; a stolen database allows offline guessing of weak provisioned secrets. Set a \
+             pepper (at least 32 characters) when creating a store"
+        );
+    }
+    let authority = Arc::new(authority);
+    let sealed = authority.encrypt_plaintext_signing_keys().await?;
+    if !sealed.is_empty() {
+        tracing::warn!(kids = ?sealed, "signing keys stored in plain text were encrypted with the master key");
+    }
     provision(&authority).await?;
 
     let api: Arc<dyn AuthApi> = authority.clone();
@@ -183,21 +315,82 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     let keys = authgate_core::setup::store_keys(api.clone())?;
     let validator =
         JwtValidator::new(ValidatorConfig::new(KeySource::Cache(keys)).with_issuer(issuer.clone()))?;
+    let credentials = Arc::new(CredentialGate::new(Duration::from_secs(
+        args.env_credential_recheck,
+    )));
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        max_connections_per_address: args.max_connections_per_address,
         ..Limits::default()
     };
+    let clock = match &args.dangerous_test_clock_file {
+        Some(path) => {
+            tracing::warn!(path = %path.display(), "DANGEROUS: the brute-force limits run on a test clock read from a file");
+            Clock::DangerousFile(path.clone())
+        }
+        None => Clock::Monotonic(std::time::Instant::now()),
+    };
+    if args.auth_failure_window == 0 {
+        return Err(Error::invalid("auth_failure_window", "must be at least 1 second"));
+    }
+    let auth_limits = AuthLimits {
+        per_client: args.auth_failures_per_client,
+        per_address: args.auth_failures_per_address,
+        window: Duration::from_secs(args.auth_failure_window),
+        trusted_proxies: args.trusted_proxies.clone(),
+    };
+    tracing::info!(
+        per_client = auth_limits.per_client,
+        per_address = auth_limits.per_address,
+        window_seconds = args.auth_failure_window,
+        trusted_proxies = auth_limits.trusted_proxies.len(),
+        "brute-force limits (per node)"
+    );
+    let limiter = Arc::new(AuthLimiter::new(auth_limits, clock));
     let discovery = serde_json::to_vec(&Discovery::new(&issuer))
         .map_err(|e| Error::Internal(format!("discovery document: {e}")))?;
     let state = AppState::new(Shared {
         api: api.clone(),
-        admin: Arc::new(JwtAdminVerifier(validator)),
+        authority: authority.clone(),
+        credentials: credentials.clone(),
+        limiter,
+        admin: Arc::new(JwtAdminVerifier {
+            validator,
+            authority: authority.clone(),
+            credentials,
+        }),
         health: Arc::new(StoreHealth(authority.clone())),
         metrics: Metrics::new(),
         discovery: Bytes::from(discovery),
         config: limits.clone(),
+        metrics_elsewhere: args.metrics_listen.is_some(),
     });
+    let metrics_task = match &args.metrics_listen {
+        Some(address) => {
+            let metrics_listener = TcpListener::bind(address)
+                .await
+                .map_err(|e| Error::invalid("metrics_listen", format!("cannot listen on {address}: {e}")))?;
+            let metrics_bound = metrics_listener
+                .local_addr()
+                .map_err(|e| Error::Internal(format!("local address: {e}")))?;
+            tracing::info!(address = %metrics_bound, "metrics listening (only /metrics; not on the main listener)");
+            println!("{METRICS_LISTENING}http://{metrics_bound}");
+            let router = router::metrics_router(state.clone());
+            let limits = limits.clone();
+            Some(tokio::spawn(async move {
+                listener::serve(
+                    metrics_listener,
+                    router,
+                    &limits,
+                    Transport::Plain,
+                    listener::shutdown_signal(),
+                )
+                .await;
+            }))
+        }
+        None => None,
+    };
 
     tracing::info!(address = %bound, %issuer, "listening");
     println!("{LISTENING}{scheme}://{bound} (issuer {issuer})");
@@ -214,6 +407,9 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
         listener::shutdown_signal(),
     )
     .await;
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

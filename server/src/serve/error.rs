@@ -79,6 +79,17 @@ impl ApiError {
         self
     }
 
+    /// 429 `resource_exhausted` with `Retry-After`: too many failed authentications from this
+    /// source ([`crate::serve::limiter`]).
+    pub fn rate_limited(retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(u32::try_from(retry_after).unwrap_or(u32::MAX)),
+            ..ApiError::from(Error::ResourceExhausted(
+                "too many failed authentications from this address; retry after the Retry-After delay".into(),
+            ))
+        }
+    }
+
     /// The core error this answers.
     pub fn error(&self) -> &Error {
         &self.error
@@ -99,11 +110,21 @@ impl From<Error> for ApiError {
                 .and_then(|v| HeaderValue::from_str(&v).ok()),
             _ => None,
         };
+        // A store or key-set outage is temporary: say when to try again.
+        let retry_after = match &error {
+            Error::Unavailable(_) | Error::KeysUnavailable(_) => {
+                policy::answer(&Rejection::Unavailable, &policy_options()).retry_after
+            }
+            _ => None,
+        };
+        if let Error::Unavailable(_) = &error {
+            tracing::warn!(%error, "request refused: unavailable");
+        }
         ApiError {
             error,
             status: None,
             challenge,
-            retry_after: None,
+            retry_after,
             close: false,
         }
     }
@@ -147,9 +168,23 @@ pub struct OAuthError {
     description: Cow<'static, str>,
     basic_challenge: bool,
     close: bool,
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
+    /// 429 `slow_down` with `Retry-After`: the client id or the source address failed to
+    /// authenticate too often (the brute-force limits, [`crate::serve::limiter`]).
+    pub fn rate_limited(retry_after: u64) -> Self {
+        OAuthError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "too many failed client authentications; retry after the Retry-After delay",
+            )
+        }
+    }
+
     /// `invalid_request` (400): a parameter is missing, repeated or malformed.
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
@@ -175,6 +210,7 @@ impl OAuthError {
             description: description.into(),
             basic_challenge: false,
             close: false,
+            retry_after: None,
         }
     }
 
@@ -202,11 +238,16 @@ impl From<Error> for OAuthError {
             e @ Error::InvalidArgument { .. } => OAuthError::invalid_request(e.to_string()),
             e @ (Error::Unavailable(_) | Error::KeysUnavailable(_) | Error::Timeout(_)) => {
                 tracing::warn!(error = %e, "token endpoint unavailable");
-                OAuthError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "the service is temporarily unavailable",
-                )
+                OAuthError {
+                    retry_after: policy::answer(&Rejection::Unavailable, &policy_options())
+                        .retry_after
+                        .map(u64::from),
+                    ..OAuthError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the service is temporarily unavailable",
+                    )
+                }
             }
             e => {
                 tracing::error!(error = %e, code = e.code(), "token endpoint failed");
@@ -240,6 +281,9 @@ impl IntoResponse for OAuthError {
         no_store(headers);
         if self.close {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.basic_challenge {
             headers.insert(

@@ -19,6 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::limiter::Peer;
 use super::state::Limits;
 use super::tls::Tls;
 
@@ -31,6 +32,60 @@ pub enum Transport {
     Tls(Arc<Tls>),
     /// TLS, and plaintext on the same port.
     TlsOrPlain(Arc<Tls>),
+}
+
+/// Open connections per peer address (IPv6: per /64), capped.
+#[derive(Clone)]
+struct PerAddress {
+    cap: usize,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One counted connection; uncounted on drop.
+struct AddressSlot {
+    key: std::net::IpAddr,
+    open: Option<Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>>,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Some(open) = &self.open {
+            let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = open.get_mut(&self.key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+impl PerAddress {
+    fn new(cap: usize) -> Self {
+        PerAddress {
+            cap,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for a connection from `ip`, unless that address is at the cap (0: no cap).
+    fn acquire(&self, ip: std::net::IpAddr) -> Option<AddressSlot> {
+        if self.cap == 0 {
+            return Some(AddressSlot { key: ip, open: None });
+        }
+        let key = super::limiter::address_key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.cap {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            key,
+            open: Some(self.open.clone()),
+        })
+    }
 }
 
 /// The first byte of a TLS connection (a handshake record).
@@ -65,6 +120,7 @@ pub async fn serve(
 
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::new(limits.max_connections_per_address);
     tokio::pin!(shutdown);
 
     loop {
@@ -75,9 +131,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // EMFILE/ENFILE and friends: back off instead of spinning.
                     tracing::warn!(error = %err, "accept failed");
@@ -87,8 +143,20 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // One address may hold at most `max_connections_per_address` connections: more are
+        // closed at once, so one client cannot take every slot (or starve `/readyz`).
+        let Some(slot) = per_address.acquire(peer.ip()) else {
+            tracing::debug!(peer = %peer.ip(), "connection refused: per-address connection cap reached");
+            drop(stream);
+            continue;
+        };
+        let permit = (permit, slot);
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Every request carries its connection's peer address (the brute-force limits count by it).
+        let service = TowerToHyperService::new(tower_layer::Layer::layer(
+            &axum::Extension(Peer(peer)),
+            router.clone(),
+        ));
         let tls = match &transport {
             Transport::Plain => None,
             Transport::Tls(tls) | Transport::TlsOrPlain(tls) => Some(tls.config()),

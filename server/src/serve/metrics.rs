@@ -9,6 +9,8 @@
 //! - `authgate_api_key_validations_total{outcome="valid"|"invalid"|"error"}`
 //! - `authgate_token_requests_total{outcome="issued"|<RFC 6749 error code>}`
 //! - `authgate_admin_auth_total{outcome="ok"|"missing"|"invalid"|"forbidden"|"unavailable"}`
+//! - `authgate_client_auth_failures_total` (failed client authentications at `/oauth/token`)
+//! - `authgate_auth_rate_limited_total` (requests refused 429 by the brute-force limits)
 //! - `authgate_build_info{version}`
 
 use std::fmt::Write as _;
@@ -35,12 +37,15 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/organizations/{organization_id}/clients/{client_id}",
     "/api/v1/organizations/{organization_id}/clients/{client_id}/secrets",
     "/api/v1/organizations/{organization_id}/clients/{client_id}/secrets/{secret_id}",
+    "/api/v1/environment/credentials",
+    "/api/v1/environment/credentials/{target}",
     // The gRPC services of the official SDKs (`crate::grpc::SERVICES`), one series per service.
     "/scalekit.v1.tokens.ApiTokenService/{method}",
     "/scalekit.v1.organizations.OrganizationService/{method}",
     "/scalekit.v1.users.UserService/{method}",
     "/scalekit.v1.clients.ClientService/{method}",
     "/healthz",
+    "/readyz",
     "/metrics",
     "unmatched",
 ];
@@ -139,6 +144,8 @@ pub struct Metrics {
     validations: [AtomicU64; 3],
     admin: [AtomicU64; 5],
     token: [AtomicU64; TOKEN_LABELS.len()],
+    client_auth_failures: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -185,6 +192,8 @@ impl Metrics {
             validations: std::array::from_fn(|_| AtomicU64::new(0)),
             admin: std::array::from_fn(|_| AtomicU64::new(0)),
             token: std::array::from_fn(|_| AtomicU64::new(0)),
+            client_auth_failures: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
         }
     }
 
@@ -221,6 +230,16 @@ impl Metrics {
     /// Records a management-authentication outcome.
     pub fn admin_auth(&self, outcome: AdminAuth) {
         self.admin[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a failed client authentication at the token endpoint.
+    pub fn client_auth_failed(&self) {
+        self.client_auth_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused by the brute-force limits.
+    pub fn auth_rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a token-endpoint outcome (`issued` or the RFC 6749 error code).
@@ -343,6 +362,22 @@ impl Metrics {
                     value.load(Ordering::Relaxed)
                 );
             }
+        }
+        for (name, help, value) in [
+            (
+                "authgate_client_auth_failures_total",
+                "Failed client authentications at the token endpoint.",
+                &self.client_auth_failures,
+            ),
+            (
+                "authgate_auth_rate_limited_total",
+                "Requests refused by the brute-force limits (429).",
+                &self.rate_limited,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
         out
     }

@@ -11,9 +11,11 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod credentials;
 pub mod error;
 pub mod handlers;
 pub mod json;
+pub mod limiter;
 pub mod listener;
 pub mod logging;
 pub mod metrics;

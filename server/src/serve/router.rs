@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
-use super::handlers::{clients, meta, oauth, orgs, tokens, users};
+use super::handlers::{clients, credentials, meta, oauth, orgs, tokens, users};
 use super::middleware;
 use super::state::AppState;
 
@@ -76,16 +76,38 @@ pub fn router(state: AppState) -> Router {
             &format!("{client}/secrets/{{secret_id}}"),
             axum::routing::delete(clients::remove_secret),
         )
+        // environment credentials (authgate's own routes; Scalekit has none)
+        .route(
+            "/api/v1/environment/credentials",
+            get(credentials::list).post(credentials::create),
+        )
+        .route(
+            "/api/v1/environment/credentials/{target}",
+            post(credentials::revoke),
+        )
         // operations
         .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics));
     // gRPC (the official Scalekit SDKs) on the same routes table, behind the same middleware.
     crate::grpc::mount(rest, &state)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // HTTP/1 bodies are read before any handler, so early answers keep the connection usable.
+        .layer(from_fn_with_state(state.clone(), middleware::read_body_first))
+        // gRPC calls authenticate inside the services: their failures count here.
+        .layer(from_fn_with_state(state.clone(), middleware::grpc_auth_limits))
         .layer(from_fn_with_state(state.clone(), middleware::observe))
         // Outermost: answers to gRPC requests stay gRPC (see `crate::grpc::http`).
         .layer(from_fn(crate::grpc::http::adapt))
+        .with_state(state)
+}
+
+/// The router of the `--metrics-listen` listener: `/metrics` only (everything else 404).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(meta::metrics_only))
+        .fallback(meta::not_found)
         .with_state(state)
 }

@@ -4,9 +4,12 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authgate_core::authority::Authority;
 use authgate_core::{AuthApi, Result};
 use axum::body::Bytes;
 
+use super::credentials::CredentialGate;
+use super::limiter::AuthLimiter;
 use super::metrics::Metrics;
 
 /// Verifies environment access tokens for the management routes.
@@ -16,10 +19,13 @@ pub trait AdminTokenVerifier: Send + Sync + std::fmt::Debug {
     async fn verify(&self, token: &str) -> Result<String>;
 }
 
-/// Checks that the store answers.
+/// The longest `/readyz` waits for the store before answering 503.
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Checks that the store is ready (`/readyz`).
 #[async_trait::async_trait]
 pub trait HealthCheck: Send + Sync + std::fmt::Debug {
-    /// `Ok` when the store answered a trivial query.
+    /// `Ok` when the store is the one opened, answers and takes a write.
     async fn check(&self) -> Result<()>;
 }
 
@@ -36,6 +42,9 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Open connections beyond this wait to be accepted. Default 10 000.
     pub max_connections: usize,
+    /// Open connections from one address (IPv6: one /64) beyond this are closed at once.
+    /// Default 1 000; 0: no cap.
+    pub max_connections_per_address: usize,
     /// How long shutdown waits for in-flight requests after SIGTERM/ctrl-c. Default 10 s.
     pub shutdown_grace: Duration,
 }
@@ -47,6 +56,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(15),
             header_read_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            max_connections_per_address: 1_000,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -61,9 +71,15 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     /// The authority behind the API.
     pub api: Arc<dyn AuthApi>,
+    /// The same authority, for what is not in [`AuthApi`] (environment credentials).
+    pub authority: Arc<Authority>,
+    /// Which environment credentials are live (shared with the admin-token verifier).
+    pub credentials: Arc<CredentialGate>,
+    /// Brute-force limits of client and management authentication.
+    pub limiter: Arc<AuthLimiter>,
     /// Verifies environment access tokens.
     pub admin: Arc<dyn AdminTokenVerifier>,
-    /// Checks the store for `/healthz`.
+    /// Checks the store for `/readyz`.
     pub health: Arc<dyn HealthCheck>,
     /// Request metrics.
     pub metrics: Metrics,
@@ -71,6 +87,8 @@ pub struct Shared {
     pub discovery: Bytes,
     /// Limits and timeouts.
     pub config: Limits,
+    /// `/metrics` is served on its own listener (`--metrics-listen`), not on the main one.
+    pub metrics_elsewhere: bool,
 }
 
 impl AppState {
@@ -84,9 +102,15 @@ impl AppState {
         self.admin.verify(token).await
     }
 
-    /// Checks the store.
+    /// Checks the store, within [`READINESS_TIMEOUT`].
     pub async fn health(&self) -> Result<()> {
-        self.health.check().await
+        match tokio::time::timeout(READINESS_TIMEOUT, self.health.check()).await {
+            Ok(result) => result,
+            Err(_) => Err(authgate_core::Error::Unavailable(format!(
+                "the store did not answer within {} s",
+                READINESS_TIMEOUT.as_secs()
+            ))),
+        }
     }
 }
 

@@ -197,6 +197,12 @@ impl Server {
             cmd.env_remove("AUTHGATE_CLIENT_ID")
                 .env_remove("AUTHGATE_CLIENT_SECRET");
         }
+        // On PostgreSQL the server refuses to start without a master key; the tests share their
+        // databases with CLI runs that have none, so they run it as a development server
+        // (`serve_defaults.rs` checks the refusal itself).
+        if database.starts_with("postgres") {
+            cmd.env("AUTHGATE_INSECURE_DEV", "true");
+        }
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
@@ -600,5 +606,63 @@ impl Cli {
 
     pub fn fails_in(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
         assert_fails(args, &self.run(args, stdin), 1, code)
+    }
+}
+
+/// A TCP relay to `upstream` on a free loopback port that can be made to stall: after
+/// [`BlackHole::stall`] it keeps every connection open and accepts new ones, but forwards
+/// nothing in either direction — a database that stopped answering without closing anything.
+pub struct BlackHole {
+    /// The loopback port to connect to.
+    pub port: u16,
+    stalled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHole {
+    pub fn start(upstream: String) -> BlackHole {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stalled.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                if flag.load(Ordering::SeqCst) {
+                    // Accepted, never answered (kept open until the test process ends).
+                    std::mem::forget(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            match from.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) if !flag.load(Ordering::SeqCst) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                                Ok(_) => {} // stalled: swallowed
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        BlackHole { port, stalled }
+    }
+
+    /// From now on nothing is forwarded.
+    pub fn stall(&self) {
+        self.stalled.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -8,9 +8,9 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Backend, ClientAuth, ClientKind, ClientPatch, Conn, Cursor, KeyRef, Mode, NewApiKey,
-    NewClient, NewMembership, NewSecret, P, Page, Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind,
-    StoredKey,
+    Activation, Backend, ClientAuth, ClientKind, ClientPatch, Conn, Cursor, EnvironmentClientRow, KeyRef,
+    Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page, Rotation, Row, SigningKeyRow, SqlEnum,
+    Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -45,6 +45,17 @@ fn json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
 
 fn first<T>(rows: Vec<Row>, f: impl FnOnce(Row) -> Result<T>) -> Result<Option<T>> {
     rows.into_iter().next().map(f).transpose()
+}
+
+fn environment_client_from_row(mut r: Row) -> Result<EnvironmentClientRow> {
+    Ok(EnvironmentClientRow {
+        id: r.text("id")?,
+        secret_suffix: r.text("secret_suffix")?,
+        created_ms: r.i64("create_time")?,
+        updated_ms: r.i64("update_time")?,
+        last_used_ms: r.opt_i64("last_used_time")?,
+        revoked_ms: r.opt_i64("revoked_at")?,
+    })
 }
 
 fn count(rows: Vec<Row>) -> Result<u64> {
@@ -101,6 +112,17 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn ping(&self) -> Result<()> {
         self.b
             .run(Mode::Read, |c| {
+                Box::pin(async move { c.query("SELECT 1", &[]).await.map(|_| ()) })
+            })
+            .await
+    }
+
+    async fn ready(&self) -> Result<()> {
+        self.b.check_identity()?;
+        // A write transaction that writes nothing: SQLite takes the write lock (BEGIN
+        // IMMEDIATE), PostgreSQL a transaction on a pooled connection.
+        self.b
+            .run(Mode::Write, |c| {
                 Box::pin(async move { c.query("SELECT 1", &[]).await.map(|_| ()) })
             })
             .await
@@ -878,7 +900,88 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
+    async fn list_environment_clients(&self) -> Result<Vec<EnvironmentClientRow>> {
+        self.b
+            .run(Mode::Read, |c| {
+                Box::pin(async move {
+                    c.query(ENV_LIST, &[])
+                        .await?
+                        .into_iter()
+                        .map(environment_client_from_row)
+                        .collect()
+                })
+            })
+            .await
+    }
+
+    async fn environment_client_live(&self, id: String) -> Result<bool> {
+        self.b
+            .run(Mode::Read, move |c| {
+                Box::pin(async move { Ok(!c.query(ENV_LIVE, &[P::Text(&id)]).await?.is_empty()) })
+            })
+            .await
+    }
+
+    async fn revoke_environment_client(&self, id: String, now_ms: i64) -> Result<EnvironmentClientRow> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
+                    let row = first(c.query(ENV_GET, &[P::Text(&id)]).await?, environment_client_from_row)?
+                        .ok_or_else(|| Error::not_found("environment_client", &id))?;
+                    if row.revoked_ms.is_some() {
+                        // Revoking again is a no-op, as for API keys.
+                        return Ok(row);
+                    }
+                    if c.query(ENV_LIVE_OTHERS, &[P::Text(&id)]).await?.is_empty() {
+                        return Err(Error::FailedPrecondition(
+                            "the last live environment credential cannot be revoked; create another one first \
+                             (authgate env-credentials create)"
+                                .into(),
+                        ));
+                    }
+                    c.execute(ENV_REVOKE, &[P::I64(now_ms), P::Text(&id)]).await?;
+                    first(c.query(ENV_GET, &[P::Text(&id)]).await?, environment_client_from_row)?
+                        .ok_or_else(|| Error::not_found("environment_client", &id))
+                })
+            })
+            .await
+    }
+
+    async fn revoke_other_environment_clients(&self, keep: String, now_ms: i64) -> Result<Vec<String>> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
+                    if c.query(ENV_LIVE, &[P::Text(&keep)]).await?.is_empty() {
+                        return Err(Error::FailedPrecondition(format!(
+                            "environment credential {keep} is not live; nothing was revoked"
+                        )));
+                    }
+                    let mut revoked = Vec::new();
+                    for mut r in c.query(ENV_LIVE_OTHERS, &[P::Text(&keep)]).await? {
+                        let other = r.text("id")?;
+                        c.execute(ENV_REVOKE, &[P::I64(now_ms), P::Text(&other)]).await?;
+                        revoked.push(other);
+                    }
+                    Ok(revoked)
+                })
+            })
+            .await
+    }
+
     // --- signing keys ----------------------------------------------------------------------
+
+    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>) -> Result<bool> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(SIGNING_KEYS_LOCK).await?;
+                    Ok(c.execute(SK_SEAL, &[P::Blob(&sealed), P::Text(&kid)]).await? == 1)
+                })
+            })
+            .await
+    }
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
         self.b
@@ -1066,6 +1169,11 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         ENV_COUNT,
         ENV_AUTH,
         ENV_TOUCH,
+        ENV_LIST,
+        ENV_GET,
+        ENV_LIVE,
+        ENV_REVOKE,
+        ENV_LIVE_OTHERS,
         META_GET,
         META_INIT,
         SK_LIST,
@@ -1076,6 +1184,7 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         SK_ACTIVATE,
         SK_INSERT,
         SK_RETIRE,
+        SK_SEAL,
     ];
     for list in [&*ORG_LIST, &*USER_LIST, &*KEY_LIST, &*CLIENT_LIST] {
         all.extend([

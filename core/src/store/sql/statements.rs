@@ -422,12 +422,27 @@ pub(super) async fn insert_secret<C: Conn>(c: &mut C, client_id: &str, secret: &
 pub(super) const ENV_UPSERT: &str = "INSERT INTO authgate_environment_clients \
      (id, digest, secret_suffix, create_time, update_time) VALUES ($1, $2, $3, $4, $4) \
      ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, secret_suffix = excluded.secret_suffix, \
-     update_time = excluded.update_time";
-pub(super) const ENV_COUNT: &str = "SELECT COUNT(*) AS n FROM authgate_environment_clients";
+     update_time = excluded.update_time, revoked_at = NULL";
+/// Live (not revoked) environment clients.
+pub(super) const ENV_COUNT: &str =
+    "SELECT COUNT(*) AS n FROM authgate_environment_clients WHERE revoked_at IS NULL";
 pub(super) const ENV_AUTH: &str = "SELECT e.id AS secret_id, e.digest, e.last_used_time, \
      (SELECT kid FROM authgate_signing_keys WHERE state = 'active') AS active_kid, \
      (SELECT activate_at FROM authgate_signing_keys WHERE state = 'pending') AS pending_activate_at \
-     FROM authgate_environment_clients e WHERE e.id = $1";
+     FROM authgate_environment_clients e WHERE e.id = $1 AND e.revoked_at IS NULL";
+pub(super) const ENV_LIST: &str = "SELECT id, secret_suffix, create_time, update_time, last_used_time, \
+     revoked_at FROM authgate_environment_clients ORDER BY seq";
+pub(super) const ENV_GET: &str = "SELECT id, secret_suffix, create_time, update_time, last_used_time, \
+     revoked_at FROM authgate_environment_clients WHERE id = $1";
+pub(super) const ENV_LIVE: &str =
+    "SELECT 1 AS live FROM authgate_environment_clients WHERE id = $1 AND revoked_at IS NULL";
+pub(super) const ENV_REVOKE: &str = "UPDATE authgate_environment_clients SET revoked_at = $1, update_time = $1 \
+     WHERE id = $2 AND revoked_at IS NULL";
+pub(super) const ENV_LIVE_OTHERS: &str = "SELECT id FROM authgate_environment_clients \
+     WHERE id <> $1 AND revoked_at IS NULL ORDER BY seq";
+/// Serialises environment-client revocations (PostgreSQL; SQLite writes are serial anyway), so
+/// two concurrent revocations cannot both pass the "not the last live credential" check.
+pub(super) const ENVIRONMENT_CLIENTS_LOCK: &str = "authgate_environment_clients";
 pub(super) const ENV_TOUCH: &str = "UPDATE authgate_environment_clients SET last_used_time = $1 \
      WHERE id = $2 AND (last_used_time IS NULL OR last_used_time < $3)";
 
@@ -454,6 +469,9 @@ pub(super) const SK_ACTIVATE: &str = "UPDATE authgate_signing_keys SET state = '
 pub(super) const SK_INSERT: &str = "INSERT INTO authgate_signing_keys \
      (kid, algorithm, state, encryption, private_key, public_jwk, create_time, activate_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// Encrypts a plain-text private key in place (the start-up migration to a master key).
+pub(super) const SK_SEAL: &str = "UPDATE authgate_signing_keys SET encryption = 'aes-256-gcm', \
+     private_key = $1 WHERE kid = $2 AND encryption = 'none'";
 pub(super) const SK_RETIRE: &str =
     "UPDATE authgate_signing_keys SET state = 'retired', retired_at = $1 WHERE kid = $2";
 pub(super) const SIGNING_KEYS_LOCK: &str = "authgate:signing-keys";

@@ -68,17 +68,38 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
     response
 }
 
-/// `GET /healthz`: `{"status":"ok"}` when the store answers, a 503 error body otherwise.
-pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// `GET /healthz`: liveness, `{"status":"ok"}` while the process serves requests. It does not
+/// look at the store (a store outage is not cured by restarting the server): see `/readyz`.
+pub async fn healthz() -> Response {
+    crate::serve::json::response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: readiness, `{"status":"ready"}` when the store answers, takes a write and (on
+/// SQLite) is still the file opened at start; otherwise 503 `unavailable` with `Retry-After`,
+/// within [`crate::serve::state::READINESS_TIMEOUT`] whatever the store does.
+pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     state.health().await?;
     Ok(crate::serve::json::response(
         StatusCode::OK,
-        &serde_json::json!({"status": "ok"}),
+        &serde_json::json!({"status": "ready"}),
     ))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text format; a 404 on the main listener when `--metrics-listen`
+/// serves it elsewhere.
+pub async fn metrics(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    if state.metrics_elsewhere {
+        return not_found(uri).await.into_response();
+    }
+    metrics_text(&state)
+}
+
+/// `GET /metrics` on the `--metrics-listen` listener.
+pub async fn metrics_only(State(state): State<AppState>) -> Response {
+    metrics_text(&state)
+}
+
+fn metrics_text(state: &AppState) -> Response {
     (
         [(
             header::CONTENT_TYPE,

@@ -1,6 +1,7 @@
 //! Request handlers, one module per resource.
 
 pub mod clients;
+pub mod credentials;
 pub mod meta;
 pub mod oauth;
 pub mod orgs;

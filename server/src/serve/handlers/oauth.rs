@@ -5,6 +5,7 @@
 //! RFC 6749 §5.2 bodies; every answer carries `Cache-Control: no-store`.
 
 use authgate_core::model::AccessTokenResponse;
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use crate::serve::error::{OAuthError, no_store};
+use crate::serve::limiter::Peer;
 use crate::serve::state::AppState;
 
 /// Longest accepted `client_id` / `client_secret` / `scope` value; longer input is refused before
@@ -142,10 +144,12 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// `POST /oauth/token`
 pub async fn token(
     State(state): State<AppState>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match issue(&state, &headers, body).await {
+    let source = state.limiter.source(peer.as_deref(), &headers);
+    match issue(&state, source, &headers, body).await {
         Ok(token) => {
             state.metrics.token_request("issued");
             let mut response = crate::serve::json::response(StatusCode::OK, &token);
@@ -161,6 +165,7 @@ pub async fn token(
 
 async fn issue(
     state: &AppState,
+    source: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<AccessTokenResponse, OAuthError> {
@@ -205,8 +210,16 @@ async fn issue(
         }
         (Some(credentials), None, None) => credentials,
         (None, Some(id), Some(secret)) => (id, secret),
-        (None, _, _) => return Err(OAuthError::invalid_client()),
+        (None, _, _) => {
+            failed_authentication(state, None, source);
+            return Err(OAuthError::invalid_client());
+        }
     };
+    // Brute-force limits: refused before the secret is looked at, the right one included.
+    if let Some(retry_after) = state.limiter.blocked(Some(&client_id), source) {
+        state.metrics.auth_rate_limited();
+        return Err(OAuthError::rate_limited(retry_after));
+    }
     // A scope parameter of only spaces requests nothing in particular: the client's defaults.
     let scopes = params
         .scope
@@ -214,13 +227,35 @@ async fn issue(
         .map(parse_scope)
         .transpose()?
         .filter(|s| !s.is_empty());
-    let token = state
+    let token = match state
         .api
         .issue_client_token(&client_id, &client_secret, scopes)
         .await
-        .map_err(OAuthError::from)?;
+    {
+        Ok(token) => token,
+        Err(authgate_core::Error::InvalidClient) => {
+            failed_authentication(state, Some(&client_id), source);
+            return Err(OAuthError::invalid_client());
+        }
+        Err(err) => return Err(OAuthError::from(err)),
+    };
     tracing::info!(%client_id, scope = %token.scope, expires_in = token.expires_in, "access token issued");
     Ok(token)
+}
+
+/// A failed client authentication: logged at warn with the client id (never the secret), counted
+/// in `/metrics` and by the brute-force limits.
+fn failed_authentication(state: &AppState, client_id: Option<&str>, source: Option<std::net::IpAddr>) {
+    state.metrics.client_auth_failed();
+    let limited = state.limiter.failed(client_id, source);
+    // The id is attacker-chosen text: logged quoted and cut short.
+    let shown: String = client_id.unwrap_or("").chars().take(80).collect();
+    tracing::warn!(
+        client_id = ?shown,
+        source = ?source,
+        limit_reached = limited,
+        "client authentication failed"
+    );
 }
 
 #[cfg(test)]
