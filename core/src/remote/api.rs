@@ -189,13 +189,7 @@ impl AuthApi for RemoteClient {
         {
             return Err(Error::TokenValidationFailed);
         }
-        let mut call = Call::new(Method::POST, &["tokens:validate"])
-            .json(&TokenRef {
-                token: Secret::new(token),
-            })?
-            .idempotent();
-        call.validation = true;
-        Ok(self.call::<TokenInfoBody>(call).await?.token_info)
+        self.tokens_validate(token).await
     }
 
     async fn lookup_token(&self, token_id: &str) -> Result<TokenInfo> {
@@ -205,13 +199,7 @@ impl AuthApi for RemoteClient {
         {
             return Err(Error::TokenValidationFailed);
         }
-        let mut call = Call::new(Method::POST, &["tokens:validate"])
-            .json(&TokenRef {
-                token: Secret::new(token_id),
-            })?
-            .idempotent();
-        call.validation = true;
-        Ok(self.call::<TokenInfoBody>(call).await?.token_info)
+        self.tokens_validate(token_id).await
     }
 
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
@@ -346,5 +334,19 @@ impl AuthApi for RemoteClient {
 
     async fn jwks(&self) -> Result<JwkSet> {
         self.send_public(&["keys"], None).await
+    }
+}
+
+impl RemoteClient {
+    /// `POST tokens:validate` with a key or a token id the caller has already screened: a refusal
+    /// is a validation failure, not a server error.
+    async fn tokens_validate(&self, value: &str) -> Result<TokenInfo> {
+        let mut call = Call::new(Method::POST, &["tokens:validate"])
+            .json(&TokenRef {
+                token: Secret::new(value),
+            })?
+            .idempotent();
+        call.validation = true;
+        Ok(self.call::<TokenInfoBody>(call).await?.token_info)
     }
 }
