@@ -9,13 +9,14 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use authgate_core::model::CreateToken;
 use common::{Server, admin_token, http};
 use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::Value;
 
+/// One real server per test (dropped, so killed, when the test ends), an admin token and an
+/// organization.
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     server: Server,
@@ -24,9 +25,8 @@ struct Fixture {
     client: reqwest::Client,
 }
 
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
+impl Fixture {
+    fn start() -> Fixture {
         let runtime = common::runtime();
         let server = Server::start();
         let (admin, org) = runtime.block_on(async {
@@ -43,7 +43,6 @@ fn fixture() -> &'static Fixture {
                 .unwrap();
             let org = org["organization"]["id"]
                 .as_str()
-                .or_else(|| org["id"].as_str())
                 .expect("organization id")
                 .to_owned();
             (admin, org)
@@ -55,31 +54,43 @@ fn fixture() -> &'static Fixture {
             org,
             client: http(),
         }
-    })
+    }
+
+    /// (status, body) of one request.
+    fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            let body = response.json::<Value>().await.unwrap_or(Value::Null);
+            (status, body)
+        })
+    }
+
+    fn key_count(&self) -> u64 {
+        let (status, body) = self.send(
+            self.client
+                .get(
+                    self.server
+                        .at(&format!("/api/v1/tokens?organization_id={}", self.org)),
+                )
+                .bearer_auth(&self.admin),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["total_count"].as_u64().unwrap_or(0)
+    }
 }
 
-/// (status, body) of one request.
-fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    fixture().runtime.block_on(async {
-        let response = request.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.unwrap_or(Value::Null);
-        (status, body)
-    })
-}
-
-fn key_count() -> u64 {
-    let f = fixture();
-    let (status, body) = send(
-        f.client
-            .get(f.server.at(&format!("/api/v1/tokens?organization_id={}", f.org)))
-            .bearer_auth(&f.admin),
-    );
-    assert_eq!(status, 200, "{body}");
-    body["total_count"]
-        .as_u64()
-        .or_else(|| body["totalCount"].as_u64())
-        .unwrap_or(0)
+/// Runs `property` on `config`'s number of cases of `strategy` against one fresh [`Fixture`].
+fn check<S: Strategy>(
+    config: ProptestConfig,
+    strategy: S,
+    property: impl Fn(&Fixture, S::Value) -> Result<(), TestCaseError>,
+) {
+    let fixture = Fixture::start();
+    let mut runner = TestRunner::new(config);
+    if let Err(e) = runner.run(&strategy, |value| property(&fixture, value)) {
+        panic!("{e}");
+    }
 }
 
 fn form_value() -> impl Strategy<Value = String> {
@@ -146,35 +157,49 @@ fn json_text() -> impl Strategy<Value = String> {
     prop_oneof![shaped, ".{0,80}", "[\\[\\]{}\":,0-9a-z ]{0,60}"]
 }
 
-proptest! {
-    /// The token endpoint: random forms (repeated, unknown, over-long, badly escaped parameters)
-    /// are refused (400/401, or 429 once brute-force limits apply); none is granted a token.
-    #[test]
-    fn token_endpoint_form(params in prop::collection::vec((form_name(), form_value()), 0..6),
-                           raw in prop::collection::vec(any::<u8>(), 0..120), use_raw in any::<bool>()) {
-        let f = fixture();
-        let body: Vec<u8> = if use_raw {
-            raw
-        } else {
-            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish().into_bytes()
-        };
-        let (status, answer) = send(
-            f.client.post(f.server.at("/oauth/token"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body),
-        );
-        prop_assert!(matches!(status, 400 | 401 | 429), "status {status}: {answer}");
-        prop_assert!(answer["error"].is_string(), "{answer}");
-    }
+/// The token endpoint: random forms (repeated, unknown, over-long, badly escaped parameters)
+/// are refused (400/401, or 429 once brute-force limits apply); none is granted a token.
+#[test]
+fn token_endpoint_form() {
+    let strategy = (
+        prop::collection::vec((form_name(), form_value()), 0..6),
+        prop::collection::vec(any::<u8>(), 0..120),
+        any::<bool>(),
+    );
+    check(
+        ProptestConfig::default(),
+        strategy,
+        |f, (params, raw, use_raw)| {
+            let body: Vec<u8> = if use_raw {
+                raw
+            } else {
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&params)
+                    .finish()
+                    .into_bytes()
+            };
+            let (status, answer) = f.send(
+                f.client
+                    .post(f.server.at("/oauth/token"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
+            );
+            prop_assert!(matches!(status, 400 | 401 | 429), "status {status}: {answer}");
+            prop_assert!(answer["error"].is_string(), "{answer}");
+            Ok(())
+        },
+    );
+}
 
-    /// Key create: random and near-valid JSON bodies. Never a 5xx; what the core's decoder
-    /// refuses is a 400 `invalid_argument`; nothing is created without a real organization.
-    #[test]
-    fn key_create_json(text in json_text()) {
-        let f = fixture();
+/// Key create: random and near-valid JSON bodies. Never a 5xx; what the core's decoder refuses
+/// is a 400 `invalid_argument`; nothing is created without a real organization.
+#[test]
+fn key_create_json() {
+    check(ProptestConfig::default(), json_text(), |f, text| {
         let decodes = serde_json::from_str::<CreateToken>(&text).is_ok();
-        let (status, answer) = send(
-            f.client.post(f.server.at("/api/v1/tokens"))
+        let (status, answer) = f.send(
+            f.client
+                .post(f.server.at("/api/v1/tokens"))
                 .bearer_auth(&f.admin)
                 .header("content-type", "application/json")
                 .body(text.clone()),
@@ -183,30 +208,51 @@ proptest! {
         prop_assert!(status != 201, "created a key for {text}");
         if !decodes {
             prop_assert_eq!(status, 400, "{} -> {}", text, answer);
-            prop_assert_eq!(answer["details"][0]["error_code"].as_str(), Some("invalid_argument"), "{}", answer);
+            prop_assert_eq!(
+                answer["details"][0]["error_code"].as_str(),
+                Some("invalid_argument"),
+                "{}",
+                answer
+            );
         }
-    }
+        Ok(())
+    });
 }
 
-proptest! {
-    // A fixed, small number of cases: each is three requests and the property is simple.
-    #![proptest_config(ProptestConfig::with_cases(32))]
-
-    /// Duplicate `custom_claims` keys: 400 `invalid_argument` naming the field, nothing created.
-    #[test]
-    fn duplicate_custom_claims_are_refused(claim in "[a-z]{1,8}", a in "[a-z]{1,8}", b in "[a-z]{1,8}") {
-        let f = fixture();
-        let before = key_count();
-        let body = format!(r#"{{"organization_id":"{}","custom_claims":{{"{claim}":"{a}","{claim}":"{b}"}}}}"#, f.org);
-        let (status, answer) = send(
-            f.client.post(f.server.at("/api/v1/tokens"))
+/// Duplicate `custom_claims` keys: 400 `invalid_argument` naming the field, nothing created. A
+/// fixed, small number of cases: each is three requests and the property is simple.
+#[test]
+fn duplicate_custom_claims_are_refused() {
+    let strategy = ("[a-z]{1,8}", "[a-z]{1,8}", "[a-z]{1,8}");
+    check(ProptestConfig::with_cases(32), strategy, |f, (claim, a, b)| {
+        let before = f.key_count();
+        let body = format!(
+            r#"{{"organization_id":"{}","custom_claims":{{"{claim}":"{a}","{claim}":"{b}"}}}}"#,
+            f.org
+        );
+        let (status, answer) = f.send(
+            f.client
+                .post(f.server.at("/api/v1/tokens"))
                 .bearer_auth(&f.admin)
                 .header("content-type", "application/json")
                 .body(body),
         );
         prop_assert_eq!(status, 400, "{}", answer);
-        prop_assert_eq!(answer["details"][0]["error_code"].as_str(), Some("invalid_argument"), "{}", answer);
-        prop_assert!(answer["message"].as_str().unwrap_or_default().contains("custom_claims"), "{}", answer);
-        prop_assert_eq!(key_count(), before);
-    }
+        prop_assert_eq!(
+            answer["details"][0]["error_code"].as_str(),
+            Some("invalid_argument"),
+            "{}",
+            answer
+        );
+        prop_assert!(
+            answer["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("custom_claims"),
+            "{}",
+            answer
+        );
+        prop_assert_eq!(f.key_count(), before);
+        Ok(())
+    });
 }

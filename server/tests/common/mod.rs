@@ -320,6 +320,15 @@ impl Server {
         (dir, self.terminate())
     }
 
+    /// Kills the server with SIGKILL (no shutdown of any kind), waits for it, and hands back the
+    /// temp dir so the store outlives the process.
+    pub fn kill_keeping_store(mut self) -> Option<tempfile::TempDir> {
+        let dir = self.dir.take();
+        self.child.kill().expect("SIGKILL the server");
+        self.child.wait().expect("reap the server");
+        dir
+    }
+
     /// Sends SIGTERM and waits for the exit status (bounded).
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
