@@ -254,9 +254,10 @@ impl Client {
     /// creates are stored in plain text ([`master_key::PostgresWithoutKey::PlainText`]).
     pub async fn embedded(database_url: &str, settings: &LocalSettings) -> Result<Client> {
         let config = settings.authority_config()?;
-        let (authority, _) =
+        let authority =
             master_key::open_authority(database_url, config, master_key::PostgresWithoutKey::PlainText)
-                .await?;
+                .await?
+                .authority;
         let issuer = authority.config().issuer.clone();
         let api: Arc<dyn AuthApi> = Arc::new(authority);
         let keys = store_keys(api.clone())?;

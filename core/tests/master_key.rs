@@ -19,7 +19,9 @@ async fn an_embedded_client_creates_then_reuses_the_key_file() {
     let url = format!("sqlite://{}", dir.path().join("a.db").display());
     let key_file = dir.path().join("a.db.master-key");
 
-    let (authority, source) = master_key::open_authority(
+    let master_key::Opened {
+        authority, source, ..
+    } = master_key::open_authority(
         &url,
         AuthorityConfig::new("http://localhost"),
         PostgresWithoutKey::Refuse,
@@ -87,7 +89,9 @@ async fn a_key_file_is_removed_when_the_store_cannot_be_opened_with_it() {
     config.master_key = Some(authgate_core::Secret::new(
         "master-key-master-key-master-key-0001",
     ));
-    let (authority, source) = master_key::open_authority(&url, config, PostgresWithoutKey::Refuse)
+    let master_key::Opened {
+        authority, source, ..
+    } = master_key::open_authority(&url, config, PostgresWithoutKey::Refuse)
         .await
         .unwrap();
     assert_eq!(source, Source::Given);
@@ -115,4 +119,68 @@ fn postgres_without_a_key_is_refused_only_when_asked() {
         Source::None
     );
     assert!(config.master_key.is_none());
+}
+
+#[tokio::test]
+async fn every_mode_encrypts_signing_keys_left_in_plain_text() {
+    use authgate_core::authority::Authority;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("e.db").display());
+    // A store from before key files existed: the authority opened without any master key.
+    let old = Authority::open(&url, AuthorityConfig::new("http://localhost"))
+        .await
+        .unwrap();
+    let kid = old
+        .rotate_signing_key(std::time::Duration::ZERO)
+        .await
+        .unwrap()
+        .kid;
+    assert!(
+        old.list_signing_keys()
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| !k.encrypted)
+    );
+    drop(old);
+
+    // Opening it the way an embedded client (and the CLI, and the server) does encrypts them.
+    let master_key::Opened {
+        authority,
+        source,
+        sealed,
+    } = master_key::open_authority(
+        &url,
+        AuthorityConfig::new("http://localhost"),
+        PostgresWithoutKey::PlainText,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(source, Source::File { created: true, .. }), "{source:?}");
+    assert!(sealed.contains(&kid), "{sealed:?}");
+    let keys = authority.list_signing_keys().await.unwrap();
+    assert!(!keys.is_empty() && keys.iter().all(|k| k.encrypted), "{keys:?}");
+    drop(authority);
+
+    // Nothing left to do the next time; the keys still sign through an embedded client.
+    let again = master_key::open_authority(
+        &url,
+        AuthorityConfig::new("http://localhost"),
+        PostgresWithoutKey::PlainText,
+    )
+    .await
+    .unwrap();
+    assert!(again.sealed.is_empty());
+    drop(again);
+    let client = Client::embedded(&url, &LocalSettings::default()).await.unwrap();
+    assert!(
+        client
+            .api
+            .jwks()
+            .await
+            .unwrap()
+            .keys
+            .iter()
+            .any(|k| k.kid.as_deref() == Some(kid.as_str()))
+    );
 }

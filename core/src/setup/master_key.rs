@@ -95,7 +95,21 @@ pub fn resolve(
     }
 }
 
-/// [`resolve`]s the master key, then opens the authority.
+/// An authority opened by [`open_authority`], with what its opening did.
+#[derive(Debug)]
+pub struct Opened {
+    /// The authority.
+    pub authority: Authority,
+    /// Where its master key came from.
+    pub source: Source,
+    /// Signing keys found in plain text (written before the store had a master key) and
+    /// encrypted under it by this opening: the migration every mode runs, the server, the CLI
+    /// and embedded clients alike. Empty without a master key.
+    pub sealed: Vec<String>,
+}
+
+/// [`resolve`]s the master key, opens the authority, then encrypts every signing key still
+/// stored in plain text ([`Authority::encrypt_plaintext_signing_keys`]).
 ///
 /// If the store's signing keys are encrypted with another key (a server run with
 /// `AUTHGATE_MASTER_KEY`), a key file created by this call is removed again: it could never open
@@ -105,19 +119,25 @@ pub async fn open_authority(
     database_url: &str,
     mut config: AuthorityConfig,
     postgres: PostgresWithoutKey,
-) -> Result<(Authority, Source)> {
+) -> Result<Opened> {
     let source = resolve(database_url, &mut config, postgres)?;
-    match Authority::open(database_url, config).await {
-        Ok(authority) => Ok((authority, source)),
+    let authority = match Authority::open(database_url, config).await {
+        Ok(authority) => authority,
         Err(e) => {
             if let Source::File { path, created: true } = &source
                 && is_other_master_key(&e)
             {
                 let _ = std::fs::remove_file(path);
             }
-            Err(e)
+            return Err(e);
         }
-    }
+    };
+    let sealed = authority.encrypt_plaintext_signing_keys().await?;
+    Ok(Opened {
+        authority,
+        source,
+        sealed,
+    })
 }
 
 /// The refusal of [`Authority::open`] when the store's signing keys are encrypted with another

@@ -112,12 +112,12 @@ impl Global {
     /// [`master_key`] resolves it for every mode: on SQLite without `AUTHGATE_MASTER_KEY`, the
     /// key file next to the database, created if missing (so a store the CLI creates first
     /// never holds a plain-text signing key); on PostgreSQL without it, plain-text keys (as
-    /// before; `authgate serve` refuses that without `--insecure-dev` and encrypts them once it
-    /// has a key).
+    /// before; `authgate serve` refuses that without `--insecure-dev`). Signing keys left in plain
+    /// text are encrypted once a master key is there, by whichever opens the store first.
     pub async fn open(&self) -> Result<Authority, Error> {
-        let (authority, _) =
+        let opened =
             master_key::open_authority(&self.database, self.config()?, PostgresWithoutKey::PlainText).await?;
-        Ok(authority)
+        Ok(opened.authority)
     }
 }
 

@@ -275,7 +275,11 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     } else {
         PostgresWithoutKey::Refuse
     };
-    let (authority, source) = master_key::open_authority(database, config, postgres).await?;
+    let master_key::Opened {
+        authority,
+        source,
+        sealed,
+    } = master_key::open_authority(database, config, postgres).await?;
     match source {
         master_key::Source::Given => {}
         master_key::Source::File { path, created: true } => tracing::warn!(
@@ -299,7 +303,6 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
         );
     }
     let authority = Arc::new(authority);
-    let sealed = authority.encrypt_plaintext_signing_keys().await?;
     if !sealed.is_empty() {
         tracing::warn!(kids = ?sealed, "signing keys stored in plain text were encrypted with the master key");
     }
