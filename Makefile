@@ -131,10 +131,24 @@ test-sdk: $(SDK_STAMP) ## The official Scalekit SDKs (Python 2.21.0 over TLS, No
 
 # --- quality ---------------------------------------------------------------------------------
 
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := api_key jwt jwks request_json
+
 .PHONY: fuzz
-fuzz: ## Property tests of every untrusted-input parser and the jsonwebtoken differential, 10^6 cases per target (PROPTEST_CASES overrides)
+fuzz: ## Property tests of every untrusted-input parser and the jsonwebtoken differential, 10^6 cases per target (PROPTEST_CASES overrides); then fuzz-cargo
 	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} cargo test --release -p authgate-core --test prop_parsers --test prop_differential -- --test-threads=2
 	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} cargo test --release -p authgate-server --test prop_http_decoders -- --test-threads=2
+	$(MAKE) fuzz-cargo
+
+.PHONY: fuzz-cargo
+fuzz-cargo: ## Coverage-guided libFuzzer runs of core/fuzz (FUZZ_SECONDS each, default 120), where a nightly toolchain is installed; installs cargo-fuzz
+	@if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then \
+	  echo "fuzz-cargo: SKIPPED: no nightly toolchain (rustup toolchain install nightly); the proptest suites above ran"; exit 0; fi; \
+	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz; \
+	for target in $(FUZZ_TARGETS); do \
+	  echo "fuzz-cargo: $$target for $(FUZZ_SECONDS) s"; \
+	  (cd core && env -u CARGO_BUILD_TARGET cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) || exit 1; \
+	done
 
 .PHONY: lint
 lint: ## rustfmt check and clippy with warnings denied
