@@ -10,7 +10,7 @@ declare global {
     interface Request {
       /** Set by `authenticateToken`: the validated API key's metadata. */
       tokenInfo?: import('./index').Token
-      /** Set by `requireScope`: the verified JWT's claims. */
+      /** Set by `requireScope` and `requireOrganizationToken`: the verified JWT's claims. */
       tokenClaims?: import('./index').JwtClaims
     }
   }
@@ -49,6 +49,14 @@ export interface RequireScopeOptions {
 
 /** JWT authorisation (`req.tokenClaims`): verify, then require `scopes` (at least one: `TypeError` when the route is defined otherwise). */
 export declare function requireScope(scopes: string | string[], options?: RequireScopeOptions): AuthMiddleware
+
+export type RequireOrganizationTokenOptions = Omit<RequireScopeOptions, 'any'>
+
+/**
+ * JWT authorisation (`req.tokenClaims`) open to any organization's token whatever its scopes; the
+ * environment's own admin token (no `oid` claim) is refused with 403 `insufficient_scope`.
+ */
+export declare function requireOrganizationToken(options?: RequireOrganizationTokenOptions): AuthMiddleware
 
 /**
  * The bearer token of a request by the core's rule (scheme case-insensitive, exactly one token68

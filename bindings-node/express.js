@@ -8,6 +8,7 @@
  *   app.get('/api/mine', authenticateToken(scalekit), handler)
  *   app.post('/deploy', requireScope('deploy:write'), handler)       // JWT → req.tokenClaims
  *   app.get('/reports', requireScope(['a', 'b'], { any: true, client: scalekit }), handler)
+ *   app.get('/status', requireOrganizationToken(), handler)  // any organization's JWT, not the admin's
  *
  * Responses come from the core's request policy, the same as `authgate serve`'s and the Flask /
  * FastAPI adapters' (`tests/vectors/middleware.json`): no credentials → 401 with
@@ -173,16 +174,30 @@ function requireScope(scopes, options) {
   for (const s of list) {
     if (typeof s !== 'string' || s === '') throw new TypeError('requireScope: scopes must be non-empty strings')
   }
+  return jwtMiddleware('requireScope', { requiredScopes: list, any: (options || {}).any === true }, options)
+}
+
+/**
+ * Requires a valid JWT access token issued to one of the environment's organizations, whatever its
+ * scopes, and sets `req.tokenClaims`: for routes open to every customer machine. The environment's
+ * own admin token (no `oid` claim) is refused with 403 `insufficient_scope`. Options as
+ * `requireScope`'s: `client`, `validator`, `audience`, `issuer`, `realm`.
+ */
+function requireOrganizationToken(options) {
+  return jwtMiddleware('requireOrganizationToken', { organization: true }, options)
+}
+
+/** The JWT middleware of `requireScope` / `requireOrganizationToken`: `check` is the validator's requirement. */
+function jwtMiddleware(name, check, options) {
   const o = options || {}
   if (o.validator !== undefined && !(o.validator instanceof JwtValidator)) {
-    throw new TypeError('requireScope: `validator` must be a JwtValidator')
+    throw new TypeError(`${name}: \`validator\` must be a JwtValidator`)
   }
   const explicit = clientFrom(o.client === undefined ? undefined : { client: o.client })
-  const check = { requiredScopes: list, any: o.any === true }
   const realm = realmOf(o.realm)
   let validator = o.validator || null
 
-  return function requireScopeMiddleware(req, res, next) {
+  return function jwtAuthMiddleware(req, res, next) {
     const token = tokenOrAnswer(req, res, realm)
     if (token === null) return
     let claims
@@ -208,4 +223,4 @@ function requireScope(scopes, options) {
   }
 }
 
-module.exports = { setup, authenticateToken, requireScope, bearerToken }
+module.exports = { setup, authenticateToken, requireScope, requireOrganizationToken, bearerToken }

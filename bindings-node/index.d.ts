@@ -186,6 +186,11 @@ export interface ScopeCheck {
   requiredScopes?: string[]
   /** Require at least one of `requiredScopes` instead of all. */
   any?: boolean
+  /**
+   * Require an organization's token (an `oid` claim): refuses the environment's own admin token
+   * with `ScalekitInsufficientScopeException` (403) whatever the scopes.
+   */
+  organization?: boolean
 }
 
 /**

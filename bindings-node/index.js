@@ -450,9 +450,13 @@ class UserService {
 // ---------------------------------------------------------------------------------------------
 
 function scopeArgs(options) {
-  if (!options) return [undefined, undefined]
+  if (!options) return [undefined, undefined, undefined]
   const scopes = options.requiredScopes
-  return [scopes && scopes.length ? scopes : undefined, options.any === true ? true : undefined]
+  return [
+    scopes && scopes.length ? scopes : undefined,
+    options.any === true ? true : undefined,
+    options.organization === true ? true : undefined,
+  ]
 }
 
 /**
@@ -480,8 +484,8 @@ class JwtValidator {
    * keys are not cached yet (`await validator.refresh()` at startup avoids that).
    */
   validateSync(token, options) {
-    const [scopes, any] = scopeArgs(options)
-    return JSON.parse(callSync(() => this[NATIVE].validateSync(token, scopes, any)))
+    const [scopes, any, organization] = scopeArgs(options)
+    return JSON.parse(callSync(() => this[NATIVE].validateSync(token, scopes, any, organization)))
   }
 
   /**
@@ -490,16 +494,16 @@ class JwtValidator {
    * `ScalekitKeysUnavailableException` when the keys cannot be had).
    */
   validate(token, options) {
-    const [scopes, any] = scopeArgs(options)
+    const [scopes, any, organization] = scopeArgs(options)
     const n = this[NATIVE]
     let json
     try {
-      json = n.tryValidate(token, scopes, any)
+      json = n.tryValidate(token, scopes, any, organization)
     } catch (err) {
       return Promise.reject(toScalekitError(err))
     }
     if (json != null) return Promise.resolve(JSON.parse(json))
-    return call(() => n.validate(token, scopes, any)).then(JSON.parse)
+    return call(() => n.validate(token, scopes, any, organization)).then(JSON.parse)
   }
 
   /**
@@ -507,8 +511,8 @@ class JwtValidator {
    * (then call `validate`). Throws like `validateSync`.
    */
   tryValidate(token, options) {
-    const [scopes, any] = scopeArgs(options)
-    const json = callSync(() => this[NATIVE].tryValidate(token, scopes, any))
+    const [scopes, any, organization] = scopeArgs(options)
+    const json = callSync(() => this[NATIVE].tryValidate(token, scopes, any, organization))
     return json == null ? undefined : JSON.parse(json)
   }
 

@@ -75,14 +75,14 @@ export declare class NativeJwtValidator {
    * first (call `validate`). Then checks `scopes` (all, or any with `any = true`). The claims
    * come back as JSON text (see [`claims_json`]).
    */
-  tryValidate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): string | undefined | null
+  tryValidate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null, organization?: boolean | undefined | null): string | undefined | null
   /**
    * Verifies `token` on this thread, blocking on a key fetch only when the keys are not cached
    * (call `refresh()` at startup to avoid that). Then checks `scopes`.
    */
-  validateSync(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): string
+  validateSync(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null, organization?: boolean | undefined | null): string
   /** Verifies `token` on napi's runtime, fetching keys as needed. Then checks `scopes`. */
-  validate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null): Promise<string>
+  validate(token: string, scopes?: Array<string> | undefined | null, any?: boolean | undefined | null, organization?: boolean | undefined | null): Promise<string>
   /**
    * Verifies `token` like `validateSync` and returns the scopes it grants (the union of the
    * configured scope claims, in order of appearance).

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use authgate_core::Error as CoreError;
 use authgate_core::jwt::{
-    Algorithm, Claims, FixedClock, JwtValidator, KeySource, ScopeMatch, SyncValidation, ValidatorConfig,
+    Algorithm, Claims, FixedClock, JwtValidator, KeySource, Requirement, ScopeMatch, SyncValidation,
+    ValidatorConfig,
 };
 use authgate_core::setup::Client;
 use napi::bindgen_prelude::{Either, PromiseRaw, block_on, within_runtime_if_available};
@@ -191,14 +192,19 @@ impl JsJwtValidator {
         }
     }
 
+    /// Checks the requirement of a method's arguments: `scopes` (all, or any with `any`) and, with
+    /// `organization`, an organization's token ([`Claims::check`]).
     fn authorise(
         claims: Claims,
         scopes: Option<Vec<String>>,
         any: Option<bool>,
+        organization: Option<bool>,
     ) -> authgate_core::Result<String> {
-        if let Some(required) = scopes.filter(|s| !s.is_empty()) {
-            claims.require(&required, scope_match(any))?;
-        }
+        claims.check(&Requirement {
+            scopes: scopes.unwrap_or_default(),
+            mode: scope_match(any),
+            organization: organization == Some(true),
+        })?;
         claims_json(&claims)
     }
 }
@@ -231,11 +237,14 @@ impl JsJwtValidator {
         token: String,
         scopes: Option<Vec<String>>,
         any: Option<bool>,
+        organization: Option<bool>,
     ) -> Result<Option<String>> {
         match self.inner.try_validate(&token) {
-            SyncValidation::Done(result) => {
-                sync(&env, result.and_then(|c| Self::authorise(c, scopes, any))).map(Some)
-            }
+            SyncValidation::Done(result) => sync(
+                &env,
+                result.and_then(|c| Self::authorise(c, scopes, any, organization)),
+            )
+            .map(Some),
             SyncValidation::NeedsFetch => Ok(None),
         }
     }
@@ -249,9 +258,13 @@ impl JsJwtValidator {
         token: String,
         scopes: Option<Vec<String>>,
         any: Option<bool>,
+        organization: Option<bool>,
     ) -> Result<String> {
         let result = self.verify_blocking(&token);
-        sync(&env, result.and_then(|c| Self::authorise(c, scopes, any)))
+        sync(
+            &env,
+            result.and_then(|c| Self::authorise(c, scopes, any, organization)),
+        )
     }
 
     /// Verifies `token` on napi's runtime, fetching keys as needed. Then checks `scopes`.
@@ -262,11 +275,12 @@ impl JsJwtValidator {
         token: String,
         scopes: Option<Vec<String>>,
         any: Option<bool>,
+        organization: Option<bool>,
     ) -> Result<PromiseRaw<'env, String>> {
         let inner = self.inner.clone();
         spawn(env, async move {
             let claims = inner.validate(&token).await?;
-            Self::authorise(claims, scopes, any)
+            Self::authorise(claims, scopes, any, organization)
         })
     }
 

@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 
 import { ScalekitClient, JwtValidator } from 'authgate'
-import { setup, authenticateToken, requireScope, bearerToken } from 'authgate/express'
+import { setup, authenticateToken, requireScope, requireOrganizationToken, bearerToken } from 'authgate/express'
 import { startServer, listen, require } from './helpers.mjs'
 
 const versions = [
@@ -93,6 +93,7 @@ describe('authgate/express', () => {
           res.json({ scopes: req.tokenClaims.scopes })
         })
         app.get('/admin', requireScope(['reports:read', 'admin'], { client: sk }), (req, res) => res.json({ ok: true }))
+        app.get('/status', requireOrganizationToken(), (req, res) => res.json({ org: req.tokenClaims.oid }))
         app.get('/realm', requireScope('deployments:write', { client: sk, realm: 'orders' }), (req, res) => res.json({ ok: true }))
         app.get('/down', requireScope('x', { validator: new JwtValidator({ jwksUrl: 'http://127.0.0.1:9/keys', jwksFetchTimeout: 1 }) }), (req, res) =>
           res.json({ ok: true }),
@@ -192,6 +193,21 @@ describe('authgate/express', () => {
         // An opaque API key is not a JWT.
         const key = await sk.token.createToken(orgId)
         r = await get(`${http.url}/deploy`, key.token, 'POST')
+        assert.equal(r.status, 401)
+      })
+
+      test('requireOrganizationToken: any organization token passes, the environment admin token is 403', async () => {
+        const narrow = await oauthToken(server.url, m2m.client.clientId, m2m.plainSecret, 'reports:read')
+        let r = await get(`${http.url}/status`, narrow)
+        assert.equal(r.status, 200)
+        assert.deepEqual(r.body, { org: orgId })
+        // The environment's own token: valid, signed by the same keys, but no organization's.
+        const admin = await oauthToken(server.url, server.clientId, server.clientSecret)
+        r = await get(`${http.url}/status`, admin)
+        assert.equal(r.status, 403)
+        assert.deepEqual(r.body, { error: 'Insufficient permissions' })
+        assert.match(r.challenge, /error="insufficient_scope", error_description="the token may not use this resource"/)
+        r = await get(`${http.url}/status`)
         assert.equal(r.status, 401)
       })
 

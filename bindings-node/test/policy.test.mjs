@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { ScalekitClient, JwtValidator } from 'authgate'
-import { authenticateToken, requireScope, bearerToken } from 'authgate/express'
+import { authenticateToken, requireScope, requireOrganizationToken, bearerToken } from 'authgate/express'
 import { listen, repoDir, require, tempDir } from './helpers.mjs'
 
 const doc = JSON.parse(readFileSync(join(repoDir, 'tests', 'vectors', 'middleware.json'), 'utf8'))
-const PATHS = { api_key: '/key', scope: '/scope', keys_down: '/down' }
+const PATHS = { api_key: '/key', scope: '/scope', organization: '/org', keys_down: '/down' }
 
 const versions = [
   ['Express 5', require('express')],
@@ -53,6 +53,7 @@ describe('middleware vectors', () => {
         const app = express()
         app.get(PATHS.api_key, authenticateToken(client), ok)
         app.get(PATHS.scope, requireScope(jwt.required_scopes, { validator: scoped }), ok)
+        app.get(PATHS.organization, requireOrganizationToken({ validator: scoped }), ok)
         app.get(PATHS.keys_down, requireScope(jwt.required_scopes, { validator: down }), ok)
         app.use((err, req, res, next) => res.status(500).json({ fault: String(err && err.message) }))
         http = await listen(app)

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use authgate_core::jwt::{JwtValidator, ScopeMatch};
+use authgate_core::jwt::JwtValidator;
 use authgate_core::setup::{self, Client, LocalSettings, RemoteSettings};
 use authgate_core::{AuthApi, Error, Secret};
 use pyo3::prelude::*;
@@ -156,7 +156,12 @@ impl PyScalekitClient {
         audience: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let (validator, required) = self.resolve(py, options, audience)?;
-        let claims = jwt::validate(py, &validator.get().inner, token, &required, ScopeMatch::All)?;
+        let claims = jwt::validate(
+            py,
+            &validator.get().inner,
+            token,
+            &jwt::requirement(Some(required), false, false),
+        )?;
         jwt::claims_dict(py, &claims)
     }
 }
@@ -344,8 +349,7 @@ impl PyScalekitClient {
             py,
             &validator.get().inner,
             token,
-            &required_scopes,
-            ScopeMatch::All,
+            &jwt::requirement(Some(required_scopes), false, false),
         )?;
         Ok(true)
     }

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use authgate_core::jwt::{
-    Algorithm, Claims, FixedClock, JwksConfig, JwtValidator, KeySource, ScopeMatch, SyncValidation,
-    ValidatorConfig,
+    Algorithm, Claims, FixedClock, JwksConfig, JwtValidator, KeySource, Requirement, ScopeMatch,
+    SyncValidation, ValidatorConfig,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,24 +19,29 @@ use crate::errors;
 use crate::runtime;
 use crate::types::{self, repr_opt, repr_opt_list};
 
-fn scope_match(any: bool) -> ScopeMatch {
-    if any { ScopeMatch::Any } else { ScopeMatch::All }
+/// The requirement of a validator method's arguments: `required_scopes` (all, or any with
+/// `any=True`) and, with `organization=True`, an organization's token.
+pub fn requirement(required_scopes: Option<Vec<String>>, any: bool, organization: bool) -> Requirement {
+    Requirement {
+        scopes: required_scopes.unwrap_or_default(),
+        mode: if any { ScopeMatch::Any } else { ScopeMatch::All },
+        organization,
+    }
 }
 
-/// Verifies `token` with `validator`, then checks `required` scopes. Synchronous on cached
-/// keys; a key fetch releases the GIL.
+/// Verifies `token` with `validator`, then checks `requirement`. Synchronous on cached keys; a
+/// key fetch releases the GIL.
 pub fn validate(
     py: Python<'_>,
     validator: &JwtValidator,
     token: &str,
-    required: &[String],
-    mode: ScopeMatch,
+    requirement: &Requirement,
 ) -> PyResult<Claims> {
-    match try_validate(validator, token, required, mode)? {
+    match try_validate(validator, token, requirement)? {
         Some(claims) => Ok(claims),
         None => runtime::block_on(py, async {
             let claims = validator.validate(token).await?;
-            claims.require(required, mode)?;
+            claims.check(requirement)?;
             Ok(claims)
         }),
     }
@@ -46,8 +51,7 @@ pub fn validate(
 pub fn try_validate(
     validator: &JwtValidator,
     token: &str,
-    required: &[String],
-    mode: ScopeMatch,
+    requirement: &Requirement,
 ) -> PyResult<Option<Claims>> {
     // Inside the runtime's context so a due refresh-ahead can start in the background.
     let outcome = {
@@ -56,7 +60,7 @@ pub fn try_validate(
     };
     match outcome {
         SyncValidation::Done(result) => result
-            .and_then(|claims| claims.require(required, mode).map(|()| claims))
+            .and_then(|claims| claims.check(requirement).map(|()| claims))
             .map(Some)
             .map_err(errors::to_py),
         SyncValidation::NeedsFetch => Ok(None),
@@ -369,79 +373,81 @@ impl PyJwtValidator {
 
     /// Verifies `token` and returns its claims as a `dict`. Raises
     /// `ScalekitValidateTokenFailureException` (401), `ScalekitInsufficientScopeException`
-    /// (403) when `required_scopes` are not all (or, with `any=True`, none) granted, or
+    /// (403) when `required_scopes` are not all (or, with `any=True`, none) granted or, with
+    /// `organization=True`, when the token is not an organization's (the environment's admin
+    /// token: no `oid`), or
     /// `ScalekitKeysUnavailableException` (503).
-    #[pyo3(signature = (token, required_scopes=None, *, any=false))]
+    #[pyo3(signature = (token, required_scopes=None, *, any=false, organization=false))]
     fn validate<'py>(
         &self,
         py: Python<'py>,
         token: &str,
         required_scopes: Option<Vec<String>>,
         any: bool,
+        organization: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let claims = validate(
             py,
             &self.inner,
             token,
-            &required_scopes.unwrap_or_default(),
-            scope_match(any),
+            &requirement(required_scopes, any, organization),
         )?;
         claims_dict(py, &claims)
     }
 
     /// Like `validate`, but returns a `VerifiedToken` (claims plus the derived scopes, subject,
     /// organization…).
-    #[pyo3(signature = (token, required_scopes=None, *, any=false))]
+    #[pyo3(signature = (token, required_scopes=None, *, any=false, organization=false))]
     fn verify(
         &self,
         py: Python<'_>,
         token: &str,
         required_scopes: Option<Vec<String>>,
         any: bool,
+        organization: bool,
     ) -> PyResult<PyVerifiedToken> {
         validate(
             py,
             &self.inner,
             token,
-            &required_scopes.unwrap_or_default(),
-            scope_match(any),
+            &requirement(required_scopes, any, organization),
         )
         .map(PyVerifiedToken)
     }
 
     /// Like `validate`, but never blocks: returns `None` when the keys must be fetched first
     /// (call `validate` from a worker thread then). For async frameworks.
-    #[pyo3(signature = (token, required_scopes=None, *, any=false))]
+    #[pyo3(signature = (token, required_scopes=None, *, any=false, organization=false))]
     fn try_validate<'py>(
         &self,
         py: Python<'py>,
         token: &str,
         required_scopes: Option<Vec<String>>,
         any: bool,
+        organization: bool,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         try_validate(
             &self.inner,
             token,
-            &required_scopes.unwrap_or_default(),
-            scope_match(any),
+            &requirement(required_scopes, any, organization),
         )?
         .map(|claims| claims_dict(py, &claims))
         .transpose()
     }
 
     /// Like `verify`, but never blocks: `None` when the keys must be fetched first.
-    #[pyo3(signature = (token, required_scopes=None, *, any=false))]
+    #[pyo3(signature = (token, required_scopes=None, *, any=false, organization=false))]
     fn try_verify(
         &self,
         token: &str,
         required_scopes: Option<Vec<String>>,
         any: bool,
+        organization: bool,
     ) -> PyResult<Option<PyVerifiedToken>> {
         Ok(try_validate(
             &self.inner,
             token,
-            &required_scopes.unwrap_or_default(),
-            scope_match(any),
+            &requirement(required_scopes, any, organization),
         )?
         .map(PyVerifiedToken))
     }

@@ -8,8 +8,8 @@ from typing import Any, Tuple
 import pytest
 from flask import Flask, g
 
-from authgate import CreateUser, JwtValidator, ScalekitClient
-from authgate.flask import CONFIG_KEY, authenticate_token, init_app, require_scope
+from authgate import CreateUser, JwtValidator, OrganizationClient, ScalekitClient
+from authgate.flask import CONFIG_KEY, authenticate_token, init_app, require_organization_token, require_scope
 
 from .conftest import M2M, unique
 
@@ -134,6 +134,33 @@ def test_config_key_and_explicit_client(remote_client: ScalekitClient, server: A
     assert web.get("/key", headers=bearer(key)).get_json() == {"org": org}
     token = remote_client.get_client_access_token()
     assert web.get("/jwt", headers=bearer(token)).get_json()["sub"].startswith("skc_")
+
+
+def test_organization_token_route_refuses_the_environment_token(remote_client: ScalekitClient, server: Any) -> None:
+    """``require_organization_token``: any organization's token, with or without scopes; the
+    environment's own admin token (valid, signed by the same keys) is 403 — against the real server."""
+    org = remote_client.organization.create_organization(display_name="Org-token route").organization.id
+    created = remote_client.m2m_client.create_organization_client(
+        organization_id=org, m2m_client=OrganizationClient(name="no scopes")
+    )
+    app = Flask(__name__)
+    validator = JwtValidator(issuer=server.url, jwks_url=f"{server.url}/keys")
+
+    @app.route("/status")
+    @require_organization_token(client=validator)
+    def status() -> Any:
+        return {"org": g.token_claims["oid"]}
+
+    web = app.test_client()
+    token = remote_client.generate_client_token(created.client.client_id, created.plain_secret)
+    assert web.get("/status", headers=bearer(token)).get_json() == {"org": org}
+    check_denied(
+        web.get("/status", headers=bearer(remote_client.get_client_access_token())),
+        403,
+        "Insufficient permissions",
+        ('error="insufficient_scope"', 'error_description="the token may not use this resource"'),
+    )
+    check_denied(web.get("/status"), 401, "Missing authorization token", ())
 
 
 def test_keys_unavailable_is_503(remote_client: ScalekitClient) -> None:

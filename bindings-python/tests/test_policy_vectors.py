@@ -17,7 +17,7 @@ from authgate import JwtValidator, ScalekitClient
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "middleware.json"
 DOC: Dict[str, Any] = json.loads(VECTORS.read_text())
 CASES: List[Dict[str, Any]] = DOC["cases"]
-PATHS = {"api_key": "/key", "scope": "/scope", "keys_down": "/down"}
+PATHS = {"api_key": "/key", "scope": "/scope", "organization": "/org", "keys_down": "/down"}
 
 
 class Fixtures:
@@ -59,7 +59,7 @@ def check(case: Dict[str, Any], status: int, body: Any, headers: Callable[[str],
 def flask_app(f: Fixtures) -> Any:
     from flask import Flask
 
-    from authgate.flask import authenticate_token, require_scope
+    from authgate.flask import authenticate_token, require_organization_token, require_scope
 
     app = Flask(__name__)
 
@@ -71,6 +71,11 @@ def flask_app(f: Fixtures) -> Any:
     @app.route(PATHS["scope"])
     @require_scope(*f.scopes, client=f.scoped)
     def scope() -> Any:
+        return {"ok": True}
+
+    @app.route(PATHS["organization"])
+    @require_organization_token(client=f.scoped)
+    def organization() -> Any:
         return {"ok": True}
 
     @app.route(PATHS["keys_down"])
@@ -91,7 +96,7 @@ def test_flask(fixtures: Fixtures, case: Dict[str, Any]) -> None:
 def fastapi_app(f: Fixtures, install_handler: bool) -> Any:
     from fastapi import Depends, FastAPI, Security
 
-    from authgate.fastapi import ApiKey, RequireScope, init_app
+    from authgate.fastapi import ApiKey, RequireOrganizationToken, RequireScope, init_app
 
     app = FastAPI()
     if install_handler:
@@ -103,6 +108,10 @@ def fastapi_app(f: Fixtures, install_handler: bool) -> Any:
 
     @app.get(PATHS["scope"])
     async def scope(_: Any = Security(RequireScope(f.scoped, *f.scopes))) -> Any:
+        return {"ok": True}
+
+    @app.get(PATHS["organization"])
+    async def organization(_: Any = Depends(RequireOrganizationToken(f.scoped))) -> Any:
         return {"ok": True}
 
     @app.get(PATHS["keys_down"])

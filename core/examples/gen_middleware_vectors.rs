@@ -59,6 +59,14 @@ fn forbidden(scopes: &str) -> Value {
                        "retry-after": null}})
 }
 
+/// 403 for a verified token the route refuses for another reason than scopes.
+fn not_allowed() -> Value {
+    json!({"status": 403, "body": {"error": FORBIDDEN},
+           "headers": {"www-authenticate": challenge(
+               "error=\"insufficient_scope\", error_description=\"the token may not use this resource\""),
+                       "retry-after": null}})
+}
+
 fn unavailable() -> Value {
     json!({"status": 503, "body": {"error": UNAVAILABLE},
            "headers": {"www-authenticate": null, "retry-after": "5"}})
@@ -85,6 +93,11 @@ fn main() {
     let valid = token(claims("invoices:read invoices:write", FAR));
     let expired = token(claims("invoices:read", IAT + 3600));
     let write_only = token(claims("invoices:write", FAR));
+    // The environment's own admin token: issued to an `skc_` credential, with no organization.
+    let environment =
+        token(json!({"iss": ISSUER, "sub": "skc_77", "client_id": "skc_77", "iat": IAT, "exp": FAR}));
+    let unscoped =
+        token(json!({"iss": ISSUER, "sub": "m2morg_1001", "oid": "org_42", "iat": IAT, "exp": FAR}));
     let other_issuer =
         token(json!({"iss": "https://elsewhere.test", "sub": "x", "exp": FAR, "scope": "invoices:read"}));
     // One character in the middle of the signature changed (the last one may hold padding bits).
@@ -305,6 +318,42 @@ fn main() {
             "verified, but without invoices:read",
             forbidden("invoices:read"),
         ),
+        // --- JWT route open to any organization's token (no scope required) -------------------
+        case(
+            "org_token",
+            "organization",
+            Some(&bearer(&unscoped)),
+            "an organization's token without scopes",
+            ok(),
+        ),
+        case(
+            "org_token_with_scopes",
+            "organization",
+            Some(&bearer(&valid)),
+            "an organization's token with scopes",
+            ok(),
+        ),
+        case(
+            "org_environment_token",
+            "organization",
+            Some(&bearer(&environment)),
+            "the environment's admin token (no oid): valid, but not an organization's",
+            not_allowed(),
+        ),
+        case(
+            "org_expired",
+            "organization",
+            Some(&bearer(&expired)),
+            "an organization's token, expired",
+            invalid("token expired"),
+        ),
+        case(
+            "org_missing_header",
+            "organization",
+            None,
+            "no Authorization header",
+            missing(),
+        ),
         // --- JWT route whose keys cannot be fetched ------------------------------------------
         case(
             "keys_unavailable",
@@ -328,7 +377,8 @@ fn main() {
         "routes": {
             "api_key": "API-key authentication (authenticate_token / ApiKey / authenticateToken) with a real client; {valid_key} is a live key, {revoked_key} a revoked one, both created by the suite",
             "scope": "JWT authentication requiring the scope invoices:read, with a validator of `jwt.jwks` (static) and `jwt.issuer`",
-            "keys_down": "the same, with a validator whose JWKS URL is `jwt.unreachable_jwks_url` (a closed loopback port)"
+            "organization": "JWT authentication requiring an organization's token, any scopes (require_organization_token / RequireOrganizationToken / requireOrganizationToken), with the validator of `scope`",
+            "keys_down": "the scope route, with a validator whose JWKS URL is `jwt.unreachable_jwks_url` (a closed loopback port)"
         },
         "success": "a route that lets the request through answers 200 with {\"ok\": true}",
         "headers": "each listed header must have exactly this value; null: it must be absent. Header names are case-insensitive",

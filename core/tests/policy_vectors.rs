@@ -73,7 +73,11 @@ async fn middleware_vectors() {
         ValidatorConfig::jwks_url(jwt["unreachable_jwks_url"].as_str().unwrap()).with_issuer(issuer),
     )
     .unwrap();
-    let validators = BTreeMap::from([("scope", &scoped), ("keys_down", &down)]);
+    let validators = BTreeMap::from([
+        ("scope", &scoped),
+        ("organization", &scoped),
+        ("keys_down", &down),
+    ]);
     let options = AnswerOptions::with_realm(doc["realm"].as_str());
 
     let cases = doc["cases"].as_array().unwrap();
@@ -88,6 +92,9 @@ async fn middleware_vectors() {
             Ok(token) => {
                 let validator = validators[route];
                 match validator.validate(token).await {
+                    Ok(claims) if route == "organization" => {
+                        claims.require_organization().map(|_| ()).map_err(rejection)
+                    }
                     Ok(claims) => claims.require(&required, ScopeMatch::All).map_err(rejection),
                     Err(err) => Err(rejection(err)),
                 }

@@ -19,8 +19,9 @@
     async def deploy(claims: dict = Security(RequireScope(client, "deploy:applications"))):
         return {"by": claims["sub"]}
 
-``RequireScope`` also honours FastAPI's ``Security(..., scopes=[...])``. Both dependencies
-declare an HTTP bearer security scheme, so the OpenAPI document (and Swagger UI's lock) shows it.
+``RequireScope`` also honours FastAPI's ``Security(..., scopes=[...])``.
+``RequireOrganizationToken`` accepts any organization's token whatever its scopes, and refuses
+the environment's own admin token. The dependencies declare an HTTP bearer security scheme, so the OpenAPI document (and Swagger UI's lock) shows it.
 
 Answers come from the core's request policy, the same as Flask's, the server's and the Express
 middleware's (``tests/vectors/middleware.json``): no credentials → 401 with
@@ -38,7 +39,7 @@ lookup) run in a worker thread.
 from __future__ import annotations
 
 import functools
-from typing import Any, Dict, NoReturn, Optional, Union
+from typing import Any, Dict, List, NoReturn, Optional, Union
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -48,7 +49,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 from authgate import _policy
 from authgate._native import JwtValidator, ScalekitClient, TokenInfo
 
-__all__ = ["init_app", "ApiKey", "RequireScope", "AuthError", "bearer_scheme"]
+__all__ = ["init_app", "ApiKey", "RequireScope", "RequireOrganizationToken", "AuthError", "bearer_scheme"]
 
 Source = _policy.JwtSource
 
@@ -188,17 +189,58 @@ class RequireScope:
             )
             _raise((500, {"error": _policy.FAULT}, {}))
         validator = _policy.jwt_validator(self.client if self.client is not None else _bound(request))
-        try:
-            claims = validator.try_validate(token, required, any=self.any)
-            if claims is None:
-                # Keys must be fetched: wait for them off the event loop.
-                claims = await anyio.to_thread.run_sync(
-                    functools.partial(validator.validate, token, required, any=self.any)
-                )
-        except Exception as error:  # noqa: BLE001 - mapped or re-raised below
-            answer = _policy.answer_for(error, self.realm) or _policy.fault_answer(error, "access token")
-            if answer is None:
-                raise
-            _raise(answer)
-        request.state.token_claims = claims
-        return claims
+        return await _verify_jwt(request, validator, token, self.realm, required, any=self.any)
+
+
+async def _verify_jwt(
+    request: Request,
+    validator: JwtValidator,
+    token: str,
+    realm: Optional[str],
+    required: List[str],
+    *,
+    any: bool = False,  # noqa: A002 - the validator's name
+    organization: bool = False,
+) -> Dict[str, Any]:
+    """Verifies ``token`` (on this thread when its key is cached, else in a worker thread) against
+    ``required`` scopes and, with ``organization``, requires an organization's token; stores and
+    returns the claims, or raises the answer."""
+    check = functools.partial(validator.validate, token, required, any=any, organization=organization)
+    try:
+        claims = validator.try_validate(token, required, any=any, organization=organization)
+        if claims is None:
+            # Keys must be fetched: wait for them off the event loop.
+            claims = await anyio.to_thread.run_sync(check)
+    except Exception as error:  # noqa: BLE001 - mapped or re-raised below
+        answer = _policy.answer_for(error, realm) or _policy.fault_answer(error, "access token")
+        if answer is None:
+            raise
+        _raise(answer)
+    request.state.token_claims = claims
+    return claims
+
+
+class RequireOrganizationToken:
+    """Dependency: requires a valid JWT access token issued to one of the environment's
+    organizations, whatever its scopes; returns the verified claims (also in
+    ``request.state.token_claims``). The environment's own admin token (no ``oid`` claim) is
+    refused with 403 ``insufficient_scope``. For routes open to every customer machine; use
+    ``RequireScope`` when a scope decides. ``client`` is a ``ScalekitClient`` or any
+    ``JwtValidator`` (default: the one bound by ``init_app``)."""
+
+    def __init__(self, client: Optional[Source] = None, *, realm: Optional[str] = _policy.DEFAULT_REALM) -> None:
+        if client is not None and not isinstance(client, (ScalekitClient, JwtValidator)):
+            raise TypeError(
+                f"RequireOrganizationToken: expected a ScalekitClient or a JwtValidator, got {type(client).__name__}"
+            )
+        self.client: Optional[Source] = client
+        self.realm = realm
+
+    async def __call__(
+        self,
+        request: Request,
+        credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme),  # for OpenAPI
+    ) -> Dict[str, Any]:
+        token = _token(request, self.realm)
+        validator = _policy.jwt_validator(self.client if self.client is not None else _bound(request))
+        return await _verify_jwt(request, validator, token, self.realm, [], organization=True)

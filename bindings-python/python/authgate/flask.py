@@ -21,7 +21,8 @@ Bind a client once, then use the decorators bare::
 
 or pass the client explicitly: ``@authenticate_token(client=client)``,
 ``@require_scope("a", "b", any=True, client=validator)`` (a ``ScalekitClient`` or any
-``JwtValidator``, e.g. for Auth0 or Keycloak tokens).
+``JwtValidator``, e.g. for Auth0 or Keycloak tokens). ``@require_organization_token`` accepts
+any organization's token whatever its scopes, and refuses the environment's own admin token.
 
 Answers come from the core's request policy, the same as the server's and the Express
 middleware's (``tests/vectors/middleware.json``), with JSON bodies ``{"error": …}``: no
@@ -47,7 +48,14 @@ from flask.typing import ResponseReturnValue
 from authgate import _policy
 from authgate._native import JwtValidator, ScalekitClient
 
-__all__ = ["init_app", "authenticate_token", "require_scope", "EXTENSION_KEY", "CONFIG_KEY"]
+__all__ = [
+    "init_app",
+    "authenticate_token",
+    "require_scope",
+    "require_organization_token",
+    "EXTENSION_KEY",
+    "CONFIG_KEY",
+]
 
 #: ``app.extensions`` key ``init_app`` binds the client under.
 EXTENSION_KEY = "authgate"
@@ -167,13 +175,13 @@ def authenticate_token(
 
 
 def _scope_check(
-    scopes: Sequence[str], any_scope: bool, client: Optional[Source]
+    scopes: Sequence[str], any_scope: bool, client: Optional[Source], organization: bool = False
 ) -> Callable[[], Optional[ResponseReturnValue]]:
     required = list(scopes)
 
     def verify(token: str) -> None:
         validator = _policy.jwt_validator(client if client is not None else _bound())
-        g.token_claims = validator.validate(token, required, any=any_scope)
+        g.token_claims = validator.validate(token, required, any=any_scope, organization=organization)
 
     return _guard(verify, "access token")
 
@@ -192,3 +200,22 @@ def require_scope(*scopes: str, any: bool = False, client: Optional[Source] = No
         return _wrap(f, _scope_check(scopes, any, client))
 
     return decorate
+
+
+@overload
+def require_organization_token(view: F, *, client: Optional[Source] = None) -> F: ...
+@overload
+def require_organization_token(view: None = None, *, client: Optional[Source] = None) -> Callable[[F], F]: ...
+
+
+def require_organization_token(view: Optional[F] = None, *, client: Optional[Source] = None) -> Union[F, Callable[[F], F]]:
+    """Requires a valid JWT access token issued to one of the environment's organizations,
+    whatever its scopes; sets ``g.token_claims``. The environment's own admin token (no ``oid``
+    claim) is refused with 403 ``insufficient_scope``. For routes open to every customer
+    machine; use ``require_scope`` when a scope decides. Bare with a bound client, or
+    ``@require_organization_token(client=client)``."""
+
+    def decorate(f: F) -> F:
+        return _wrap(f, _scope_check((), False, client, organization=True))
+
+    return decorate(view) if view is not None else decorate

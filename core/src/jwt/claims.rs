@@ -28,6 +28,19 @@ pub enum ScopeMatch {
     Any,
 }
 
+/// What a route requires of a verified token, beyond its signature and registered claims: the
+/// one check every adapter (Flask, FastAPI, Express) and validator method applies, through
+/// [`Claims::check`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requirement {
+    /// Required scopes (none: no scope check).
+    pub scopes: Vec<String>,
+    /// How `scopes` are matched.
+    pub mode: ScopeMatch,
+    /// The token must be an organization's ([`Claims::require_organization`]).
+    pub organization: bool,
+}
+
 /// The verified claims of a JWT access token.
 ///
 /// Only ever built from a token whose signature, algorithm, key and registered claims have been
@@ -165,6 +178,29 @@ impl Claims {
         }
     }
 
+    /// Succeeds when the token was issued to one of the environment's organizations (a
+    /// non-empty `oid`), returning that organization's id; otherwise
+    /// [`Error::InsufficientScope`] with no missing scope (403 "the token may not use this
+    /// resource"). This is the check of a route open to *any* organization's token whatever its
+    /// scopes: it refuses the environment's own admin token (issued to an `skc_` credential, with
+    /// no `oid`), which a route with no scope requirement would otherwise accept.
+    pub fn require_organization(&self) -> Result<&str> {
+        match self.organization_id() {
+            Some(oid) if !oid.is_empty() => Ok(oid),
+            _ => Err(Error::InsufficientScope { missing: Vec::new() }),
+        }
+    }
+
+    /// The scopes of `requirement` ([`require`](Claims::require)), then, when it asks for one,
+    /// the organization ([`require_organization`](Claims::require_organization)).
+    pub fn check(&self, requirement: &Requirement) -> Result<()> {
+        self.require(&requirement.scopes, requirement.mode)?;
+        if requirement.organization {
+            self.require_organization()?;
+        }
+        Ok(())
+    }
+
     /// [`require_all`](Claims::require_all) or [`require_any`](Claims::require_any).
     pub fn require<S: AsRef<str>>(&self, required: &[S], mode: ScopeMatch) -> Result<()> {
         match mode {
@@ -269,6 +305,22 @@ mod tests {
         );
         assert!(c.require(&["admin", "read"], ScopeMatch::Any).is_ok());
         assert!(c.require(&["admin", "read"], ScopeMatch::All).is_err());
+    }
+
+    #[test]
+    fn require_organization_refuses_tokens_without_an_organization() {
+        let org = claims(json!({"sub": "m2morg_1", "oid": "org_1"}));
+        assert_eq!(org.require_organization(), Ok("org_1"));
+        for environment in [
+            json!({"sub": "skc_1"}),
+            json!({"sub": "skc_1", "oid": ""}),
+            json!({"oid": 7}),
+        ] {
+            assert_eq!(
+                claims(environment).require_organization(),
+                Err(Error::InsufficientScope { missing: vec![] })
+            );
+        }
     }
 
     #[test]

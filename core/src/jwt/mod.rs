@@ -70,7 +70,7 @@ mod validator;
 
 pub use crate::policy::www_authenticate;
 pub use algorithm::{Algorithm, DEFAULT_ALGORITHMS};
-pub use claims::{Claims, DEFAULT_SCOPE_CLAIMS, ScopeMatch};
+pub use claims::{Claims, DEFAULT_SCOPE_CLAIMS, Requirement, ScopeMatch};
 pub(crate) use clock::monotonic_now as clock_monotonic_now;
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 pub use jwks::{AuthApiKeys, JwksCache, JwksConfig, JwksStatus, KeyProvider, KeySource};
