@@ -245,7 +245,11 @@ async fn issue(
 
 /// A failed client authentication: logged at warn with the client id (never the secret), counted
 /// in `/metrics` and by the brute-force limits.
-fn failed_authentication(state: &AppState, client_id: Option<&str>, source: Option<std::net::IpAddr>) {
+pub(crate) fn failed_authentication(
+    state: &AppState,
+    client_id: Option<&str>,
+    source: Option<std::net::IpAddr>,
+) {
     state.metrics.client_auth_failed();
     let limited = state.limiter.failed(client_id, source);
     // The id is attacker-chosen text: logged quoted and cut short.
