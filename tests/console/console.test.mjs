@@ -198,7 +198,7 @@ test('the console: sign-in, organizations, API keys, M2M clients, signing keys, 
     assert.equal(await page.evaluate(() => document.cookie.includes('authgate_console')), false, 'not readable by script')
   })
 
-  await t.test('the dashboard charts the server\'s own counters', async () => {
+  await t.test(`the dashboard charts the server's own counters`, async () => {
     // Some traffic to chart: a grant and a failed grant.
     await adminToken()
     await clientToken(server.clientId, 'nope-nope-nope-nope')

@@ -109,7 +109,10 @@ pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> R
         return error(err);
     }
     let Some((content_type, body)) = super::assets::file(&file) else {
-        return error(ApiError::from(Error::not_found("console asset", file)));
+        return error(ApiError::from(Error::not_found(
+            "route",
+            format!("/console/assets/{file}"),
+        )));
     };
     let mut response = (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],

@@ -227,12 +227,12 @@ pub(crate) async fn authenticate(
             return Err(ApiError::from(Error::Unauthenticated(end.describe().into())));
         }
     };
-    if !is_safe(&parts.method) {
-        if let Err(err) = check_csrf(console, parts, &session) {
-            state.metrics.admin_auth(AdminAuth::Forbidden);
-            tracing::warn!(client_id = %session.client_id, source = ?source, "console request refused by the CSRF rule");
-            return Err(err);
-        }
+    if !is_safe(&parts.method)
+        && let Err(err) = check_csrf(console, parts, &session)
+    {
+        state.metrics.admin_auth(AdminAuth::Forbidden);
+        tracing::warn!(client_id = %session.client_id, source = ?source, "console request refused by the CSRF rule");
+        return Err(err);
     }
     match state
         .credentials
