@@ -255,7 +255,12 @@ mod tests {
         assert_eq!(id.len(), 43);
         assert_eq!(info.client_id, "skc_1");
         assert_ne!(info.csrf_token, id);
-        assert_eq!(s.get(&id, true).unwrap(), info);
+        let got = s.get(&id, true).unwrap();
+        assert_eq!(
+            (&got.client_id, &got.csrf_token),
+            (&info.client_id, &info.csrf_token)
+        );
+        assert!(got.expires_in <= info.expires_in && got.expires_in + 1 >= info.expires_in);
         assert_eq!(s.get("nope", true), Err(SessionEnd::Unknown));
         assert!(s.remove(&id));
         assert_eq!(s.get(&id, true), Err(SessionEnd::Unknown));
