@@ -88,6 +88,10 @@ async fn console_sign_in_sessions_and_the_csrf_rule() {
         .unwrap();
     assert_eq!(foreign.status(), 403);
     assert_eq!(error_code(foreign).await, "permission_denied");
+    // Oversized credentials are refused before any check, as at the token endpoint.
+    let long = sign_in_raw(&server, &"skc_x".repeat(1000), &server.client_secret).await;
+    assert_eq!(long.status(), 400);
+    assert_eq!(error_code(long).await, "invalid_argument");
 
     // The right credentials: a session cookie with the expected attributes.
     let response = sign_in_raw(&server, &server.client_id, &server.client_secret).await;
@@ -196,6 +200,34 @@ async fn console_sign_in_sessions_and_the_csrf_rule() {
         .await
         .unwrap();
     assert_eq!(bad_bearer.status(), 401);
+
+    // Signing in again from the same browser replaces its session.
+    let again = client
+        .post(server.at("/console/api/session"))
+        .header("cookie", &cookie)
+        .json(&json!({ "client_id": server.client_id, "client_secret": server.client_secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201);
+    let replaced = client
+        .get(server.at("/console/api/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), 401);
+    let cookie = again.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf: String = again.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Sign-out needs the token too; afterwards the cookie is refused everywhere.
     let no_token = client
@@ -552,4 +584,65 @@ async fn signing_keys_are_listed_rotated_and_retired_over_rest() {
         left.iter()
             .any(|k| k["kid"] == first_kid.as_str() && k["state"] == "retired")
     );
+}
+
+/// Under TLS the cookie is `Secure`, and the origin check expects `https://`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_cookie_is_secure_under_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::binary())
+        .args(["dev-cert", "--force", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = Server::start_with(Options {
+        args: vec![
+            "--tls-cert".into(),
+            dir.path().join("cert.pem").display().to_string(),
+            "--tls-key".into(),
+            dir.path().join("key.pem").display().to_string(),
+        ],
+        ..Options::default()
+    });
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .build()
+        .unwrap();
+    let response = client
+        .post(server.at("/console/api/session"))
+        .header("origin", &server.url)
+        .json(&json!({ "client_id": server.client_id, "client_secret": server.client_secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.ends_with("; Secure"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    let plain_origin = server.url.replacen("https://", "http://", 1);
+    let refused = client
+        .post(server.at("/api/v1/organizations"))
+        .header("cookie", &cookie)
+        .header("origin", plain_origin)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "display_name": "Over TLS" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let created = client
+        .post(server.at("/api/v1/organizations"))
+        .header("cookie", &cookie)
+        .header("origin", &server.url)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "display_name": "Over TLS" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
 }

@@ -246,6 +246,8 @@ test('the console: sign-in, organizations, API keys, M2M clients, signing keys, 
     assert.equal(await main().getByRole('link', { name: hostile }).count(), 0)
     await assertAccessibleNames('organizations')
     await screenshot('organizations')
+    await page.getByRole('button', { name: 'Show all' }).click()
+    await page.getByText(/Page 1 of 1 · 2 in all/).waitFor()
   })
 
   await t.test('a user-scoped API key: shown once, validates over REST, revoked in the console', async () => {

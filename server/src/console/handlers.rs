@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Console, authenticate, check_same_origin, secure_headers, session_cookie};
 use crate::serve::error::ApiError;
-use crate::serve::handlers::oauth::failed_authentication;
+use crate::serve::handlers::oauth::{MAX_PARAM_LEN, failed_authentication};
 use crate::serve::json::{Json, NoBody, Path};
 use crate::serve::limiter::Peer;
 use crate::serve::metrics::Snapshot;
@@ -201,6 +201,12 @@ async fn sign_in_inner(
         client_id,
         client_secret,
     }) = body?;
+    if client_id.len() > MAX_PARAM_LEN || client_secret.len() > MAX_PARAM_LEN {
+        return Err(ApiError::from(Error::invalid(
+            "client_id",
+            "the client id and secret are at most 4096 bytes each",
+        )));
+    }
     let source = state.limiter.source(peer, headers);
     if let Some(retry_after) = state.limiter.blocked(Some(&client_id), source) {
         state.metrics.auth_rate_limited();
@@ -223,6 +229,10 @@ async fn sign_in_inner(
             return Err(bad_credentials());
         }
         Err(err) => return Err(ApiError::from(err)),
+    }
+    // A sign-in replaces the session this browser held, if any (no two live sessions per cookie).
+    if let Some(old) = session_cookie(headers) {
+        console.sessions.remove(old);
     }
     let (session_id, info) = console.sessions.create(&client_id);
     tracing::info!(%client_id, source = ?source, "console sign-in");

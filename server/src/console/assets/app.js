@@ -455,7 +455,16 @@
     const searchForm = h('form.search', { role: 'search', 'aria-label': 'Search organizations' },
       h('label', { for: 'org-search', text: 'Find by ID or external ID' }),
       h('input', { id: 'org-search', type: 'search', name: 'q', placeholder: 'org_… or external id', autocomplete: 'off' }),
-      h('button', { type: 'submit', text: 'Search' }));
+      h('button', { type: 'submit', text: 'Search' }),
+      h('button', {
+        type: 'button',
+        text: 'Show all',
+        onclick: () => {
+          searchForm.q.value = '';
+          search = '';
+          list.reload();
+        },
+      }));
     searchForm.addEventListener('submit', (event) => {
       event.preventDefault();
       search = searchForm.q.value.trim();
@@ -569,6 +578,7 @@
       ['Claims', (t) => claimsText(t.custom_claims) || '—'],
       ['Created', (t) => when(t.created_at)],
       ['Expires', (t) => when(t.expiry)],
+      ...optionalKeyColumns(rows),
       ['Actions', (t) => keyActions(t, list)],
     ], rows, 'No API keys yet.'));
 
@@ -605,6 +615,17 @@
     });
     list.reload();
     return section('API keys', onceSlot, list.el, h('h3', { text: 'Create an API key' }), create);
+  }
+
+  /** Columns for key fields the server may or may not return (shown when any row has them). */
+  function optionalKeyColumns(rows) {
+    const optional = [
+      ['Last used', 'last_used_time', (v) => when(v)],
+      ['Rate limit', 'rate_limit', (v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))],
+    ];
+    return optional
+      .filter(([, key]) => rows.some((r) => r[key] !== undefined && r[key] !== null))
+      .map(([name, key, show]) => [name, (r) => (r[key] === undefined || r[key] === null ? '—' : show(r[key]))]);
   }
 
   function keyActions(t, list) {

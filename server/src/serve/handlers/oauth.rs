@@ -19,7 +19,7 @@ use crate::serve::state::AppState;
 
 /// Longest accepted `client_id` / `client_secret` / `scope` value; longer input is refused before
 /// any store access.
-const MAX_PARAM_LEN: usize = 4096;
+pub(crate) const MAX_PARAM_LEN: usize = 4096;
 
 /// The parameters of a token request that the grant uses. Unknown parameters are ignored
 /// (RFC 6749 §3.2); empty values count as absent (§3.1); repeated ones are errors (§3.2).
