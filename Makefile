@@ -26,7 +26,7 @@ run: build ## Start `authgate serve` on an embedded SQLite file (sqlite://authga
 # --- test ------------------------------------------------------------------------------------
 
 .PHONY: test
-test: test-rust test-python test-node test-sdk ## Install what is needed, build everything and run every suite
+test: test-rust test-python test-node test-sdk test-console ## Install what is needed, build everything and run every suite
 
 # The official Python SDK's venv (tests/sdk): the gRPC descriptor comparison needs it.
 SDK_VENV  := target/sdk-venv
@@ -128,6 +128,23 @@ test-sdk: $(SDK_STAMP) ## The official Scalekit SDKs (Python 2.21.0 over TLS, No
 	AUTHGATE_BIN=$(AUTHGATE_DEBUG) $(SDK_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
 	cd tests/sdk/node && if [ -d node_modules/@scalekit-sdk ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi
 	cd tests/sdk/node && AUTHGATE_BIN=$(AUTHGATE_DEBUG) node --test sdk.test.mjs
+
+# --- admin console (server/src/console; tests/console) -----------------------------------------
+
+CHROMIUM := /usr/bin/chromium
+CONSOLE_SHOTS := $(CURDIR)/target/console-screenshots
+
+# Debian's chromium, installed when missing (the browser test drives it with playwright-core).
+$(CHROMIUM):
+	apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+
+.PHONY: test-console
+test-console: $(CHROMIUM) ## Admin console in headless chromium (playwright-core from npm) against `authgate serve`; screenshots in target/console-screenshots/
+	cargo build -p authgate-server
+	cd tests/console && if [ -d node_modules/playwright-core ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi
+	rm -rf $(CONSOLE_SHOTS) && mkdir -p $(CONSOLE_SHOTS)
+	cd tests/console && AUTHGATE_BIN=$(AUTHGATE_DEBUG) CHROMIUM=$(CHROMIUM) SCREENSHOT_DIR=$(CONSOLE_SHOTS) node --test console.test.mjs
+	@echo "console screenshots: $$(ls $(CONSOLE_SHOTS) | wc -l) files in $(CONSOLE_SHOTS)"
 
 # --- quality ---------------------------------------------------------------------------------
 

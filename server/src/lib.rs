@@ -3,5 +3,6 @@
 //! the router) through it.
 
 pub mod cli;
+pub mod console;
 pub mod grpc;
 pub mod serve;

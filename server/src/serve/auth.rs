@@ -6,6 +6,10 @@
 //! challenge; a valid token of an M2M client (`m2morg_…`) is a 403. The bearer rule and the
 //! challenges are the core's request policy ([`authgate_core::policy`]), shared with the Flask,
 //! FastAPI and Express middleware; the body stays the Scalekit error body.
+//!
+//! A request without an `Authorization` header that carries the admin console's session cookie
+//! is authenticated by that session instead ([`crate::console::authenticate`]: a live session,
+//! the CSRF rule for state-changing methods, a live environment credential).
 
 use authgate_core::keys::ENVIRONMENT_CLIENT_ID_PREFIX;
 use authgate_core::policy::{self, Rejection};
@@ -61,6 +65,16 @@ impl FromRequestParts<AppState> for Admin {
         if let Some(retry_after) = state.limiter.blocked(None, source) {
             state.metrics.auth_rate_limited();
             return Err(ApiError::rate_limited(retry_after));
+        }
+        if !parts.headers.contains_key(header::AUTHORIZATION)
+            && state.console.is_some()
+            && let Some(session_id) = crate::console::session_cookie(&parts.headers)
+        {
+            let session_id = session_id.to_owned();
+            let session = crate::console::authenticate(state, parts, &session_id, true).await?;
+            return Ok(Admin {
+                client_id: session.client_id,
+            });
         }
         let token = match bearer(&parts.headers) {
             Ok(token) => token,

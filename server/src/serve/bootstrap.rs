@@ -129,6 +129,29 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHGATE_INSECURE_DEV")]
     pub insecure_dev: bool,
 
+    /// Do not serve the admin console (`/console`, and session-cookie authentication of the
+    /// management API). Default: served.
+    #[arg(long, env = "AUTHGATE_NO_CONSOLE")]
+    pub no_console: bool,
+
+    /// Seconds an admin-console session may stay unused before it ends.
+    #[arg(
+        long,
+        env = "AUTHGATE_CONSOLE_IDLE_TIMEOUT",
+        default_value_t = crate::console::session::DEFAULT_IDLE.as_secs(),
+        value_name = "SECONDS"
+    )]
+    pub console_idle_timeout: u64,
+
+    /// Seconds after sign-in an admin-console session ends, however busy.
+    #[arg(
+        long,
+        env = "AUTHGATE_CONSOLE_SESSION_LIFETIME",
+        default_value_t = crate::console::session::DEFAULT_LIFETIME.as_secs(),
+        value_name = "SECONDS"
+    )]
+    pub console_session_lifetime: u64,
+
     /// TESTS ONLY, DANGEROUS: read the brute-force limits' clock (whole seconds) from this file
     /// on every use instead of the system's monotonic clock.
     #[arg(long, hide = true, value_name = "FILE")]
@@ -351,6 +374,33 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
         "brute-force limits (per node)"
     );
     let limiter = Arc::new(AuthLimiter::new(auth_limits, clock));
+    if args.console_idle_timeout == 0 || args.console_session_lifetime == 0 {
+        return Err(Error::invalid(
+            "console_idle_timeout",
+            "the console's idle timeout and session lifetime must be at least 1 second",
+        ));
+    }
+    let console = if args.no_console {
+        tracing::info!("admin console disabled (--no-console)");
+        None
+    } else {
+        let transport = match (&tls, args.tls_allow_plaintext) {
+            (None, _) => crate::console::Transport::Plain,
+            (Some(_), false) => crate::console::Transport::Tls,
+            (Some(_), true) => crate::console::Transport::TlsOrPlain,
+        };
+        let limits = crate::console::session::SessionLimits {
+            idle: Duration::from_secs(args.console_idle_timeout),
+            lifetime: Duration::from_secs(args.console_session_lifetime),
+            ..Default::default()
+        };
+        tracing::info!(
+            idle_seconds = args.console_idle_timeout,
+            lifetime_seconds = args.console_session_lifetime,
+            "admin console at /console"
+        );
+        Some(Arc::new(crate::console::Console::new(limits, transport)))
+    };
     let discovery = serde_json::to_vec(&Discovery::new(&issuer))
         .map_err(|e| Error::Internal(format!("discovery document: {e}")))?;
     let state = AppState::new(Shared {
@@ -367,6 +417,7 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
         metrics: Metrics::new(),
         discovery: Bytes::from(discovery),
         config: limits.clone(),
+        console,
         metrics_elsewhere: args.metrics_listen.is_some(),
     });
     let metrics_task = match &args.metrics_listen {

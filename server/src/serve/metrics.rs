@@ -39,6 +39,14 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/organizations/{organization_id}/clients/{client_id}/secrets/{secret_id}",
     "/api/v1/environment/credentials",
     "/api/v1/environment/credentials/{target}",
+    "/api/v1/environment/signing-keys",
+    "/api/v1/environment/signing-keys:rotate",
+    "/api/v1/environment/signing-keys/{target}",
+    // The admin console (`crate::console`).
+    "/console",
+    "/console/assets/{file}",
+    "/console/api/session",
+    "/console/api/stats",
     // The gRPC services of the official SDKs (`crate::grpc::SERVICES`), one series per service.
     "/scalekit.v1.tokens.ApiTokenService/{method}",
     "/scalekit.v1.organizations.OrganizationService/{method}",
@@ -134,6 +142,29 @@ impl Histogram {
             Ordering::Relaxed,
         );
     }
+}
+
+/// The counters the console's dashboard charts (`GET /console/api/stats`), read at one moment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Snapshot {
+    /// API-key validations that succeeded.
+    pub validations_valid: u64,
+    /// API-key validations that were refused (unknown, expired, revoked, malformed key).
+    pub validations_invalid: u64,
+    /// API-key validations that failed for another reason.
+    pub validations_error: u64,
+    /// Access tokens issued by the token endpoint.
+    pub tokens_issued: u64,
+    /// Token requests refused (any RFC 6749 error).
+    pub tokens_refused: u64,
+    /// Failed client authentications (token endpoint and console sign-in).
+    pub client_auth_failures: u64,
+    /// Failed management authentications (invalid, forbidden).
+    pub admin_auth_failures: u64,
+    /// Requests refused by the brute-force limits.
+    pub rate_limited: u64,
+    /// Requests being served.
+    pub in_flight: i64,
 }
 
 /// All the server's metrics.
@@ -249,6 +280,23 @@ impl Metrics {
             .position(|l| *l == outcome)
             .unwrap_or(TOKEN_LABELS.len() - 1);
         self.token[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The dashboard's counters.
+    pub fn snapshot(&self) -> Snapshot {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            validations_valid: load(&self.validations[Validation::Valid as usize]),
+            validations_invalid: load(&self.validations[Validation::Invalid as usize]),
+            validations_error: load(&self.validations[Validation::Error as usize]),
+            tokens_issued: load(&self.token[0]),
+            tokens_refused: self.token[1..].iter().map(load).sum(),
+            client_auth_failures: load(&self.client_auth_failures),
+            admin_auth_failures: load(&self.admin[AdminAuth::Invalid as usize])
+                + load(&self.admin[AdminAuth::Forbidden as usize]),
+            rate_limited: load(&self.rate_limited),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+        }
     }
 
     /// The Prometheus text exposition.

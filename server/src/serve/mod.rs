@@ -1,7 +1,8 @@
 //! `authgate serve`: the Scalekit-compatible HTTP server.
 //!
 //! Routes (see [`router`]): the OAuth token endpoint and JWKS/discovery (public), the management
-//! API under `/api/v1` (environment access token required), `/healthz` and `/metrics`.
+//! API under `/api/v1` (environment access token required, or a console session), `/healthz`,
+//! `/metrics`, and the admin console under `/console` ([`crate::console`], off with `--no-console`).
 //!
 //! Layout: [`handlers`] hold one module per resource; [`json`] the strict extractors; [`auth`]
 //! the management-token check; [`error`] the two error bodies; [`middleware`] request ids,

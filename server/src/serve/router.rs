@@ -5,9 +5,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
-use super::handlers::{clients, credentials, meta, oauth, orgs, tokens, users};
+use super::handlers::{clients, credentials, meta, oauth, orgs, signing_keys, tokens, users};
 use super::middleware;
 use super::state::AppState;
+use crate::console::handlers as console;
 
 /// All routes of `authgate serve`, with the observing middleware and the body limit.
 ///
@@ -85,6 +86,26 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/environment/credentials/{target}",
             post(credentials::revoke),
         )
+        // signing keys (authgate's own routes, as `authgate signing-keys`)
+        .route("/api/v1/environment/signing-keys", get(signing_keys::list))
+        .route(
+            "/api/v1/environment/signing-keys:rotate",
+            post(signing_keys::rotate),
+        )
+        .route(
+            "/api/v1/environment/signing-keys/{target}",
+            post(signing_keys::retire),
+        )
+        // the admin console (`crate::console`; 404 with `--no-console`)
+        .route("/console", get(console::page))
+        .route("/console/assets/{file}", get(console::asset))
+        .route(
+            "/console/api/session",
+            get(console::session)
+                .post(console::sign_in)
+                .delete(console::sign_out),
+        )
+        .route("/console/api/stats", get(console::stats))
         // operations
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))

@@ -87,6 +87,8 @@ pub struct Shared {
     pub discovery: Bytes,
     /// Limits and timeouts.
     pub config: Limits,
+    /// The admin console (`None` with `--no-console`).
+    pub console: Option<Arc<crate::console::Console>>,
     /// `/metrics` is served on its own listener (`--metrics-listen`), not on the main one.
     pub metrics_elsewhere: bool,
 }

@@ -5,5 +5,6 @@ pub mod credentials;
 pub mod meta;
 pub mod oauth;
 pub mod orgs;
+pub mod signing_keys;
 pub mod tokens;
 pub mod users;

@@ -19,7 +19,7 @@ use crate::serve::state::AppState;
 
 /// Longest accepted `client_id` / `client_secret` / `scope` value; longer input is refused before
 /// any store access.
-const MAX_PARAM_LEN: usize = 4096;
+pub(crate) const MAX_PARAM_LEN: usize = 4096;
 
 /// The parameters of a token request that the grant uses. Unknown parameters are ignored
 /// (RFC 6749 §3.2); empty values count as absent (§3.1); repeated ones are errors (§3.2).
@@ -245,7 +245,11 @@ async fn issue(
 
 /// A failed client authentication: logged at warn with the client id (never the secret), counted
 /// in `/metrics` and by the brute-force limits.
-fn failed_authentication(state: &AppState, client_id: Option<&str>, source: Option<std::net::IpAddr>) {
+pub(crate) fn failed_authentication(
+    state: &AppState,
+    client_id: Option<&str>,
+    source: Option<std::net::IpAddr>,
+) {
     state.metrics.client_auth_failed();
     let limited = state.limiter.failed(client_id, source);
     // The id is attacker-chosen text: logged quoted and cut short.
