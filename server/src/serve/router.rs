@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
-use super::handlers::{clients, credentials, meta, oauth, orgs, tokens, users};
+use super::handlers::{audit, clients, credentials, meta, oauth, orgs, tokens, users};
 use super::middleware;
 use super::state::AppState;
 
@@ -85,6 +85,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/environment/credentials/{target}",
             post(credentials::revoke),
         )
+        // the audit log (authgate's own route)
+        .route("/api/v1/audit-events", get(audit::list))
         // operations
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))

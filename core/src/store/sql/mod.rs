@@ -8,14 +8,14 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Backend, ClientAuth, ClientKind, ClientPatch, Conn, Cursor, EnvironmentClientRow, KeyRef,
-    Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page, Rotation, Row, SigningKeyRow, SqlEnum,
-    Store, StoreKind, StoredKey,
+    Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
+    Cursor, EnvironmentClientRow, KeyRef, Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page,
+    Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role, SecretStatus, SigningKeyState,
-    TokenInfo, User, UserRef,
+    AuditEvent, AuditOutcome, ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role,
+    SecretStatus, SigningKeyState, TokenInfo, User, UserRef,
 };
 
 /// The store: SQL run on a backend.
@@ -93,9 +93,11 @@ macro_rules! select {
     };
 }
 
+mod audit;
 mod paging;
 mod statements;
 
+use audit::*;
 use paging::*;
 use statements::*;
 
@@ -151,33 +153,32 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- organizations ---------------------------------------------------------------------
 
-    async fn insert_organization(&self, org: Organization) -> Result<()> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move {
-                    let created = unix_ms(org.create_time);
-                    let n = c
-                        .execute(
-                            ORG_INSERT,
-                            &[
-                                P::Text(&org.id),
-                                P::Text(&org.display_name),
-                                (&org.external_id).into(),
-                                P::I64(created),
-                                P::I64(unix_ms(org.update_time)),
-                            ],
-                        )
-                        .await?;
-                    if n == 0 {
-                        return Err(Error::AlreadyExists {
-                            resource: "organization",
-                            message: "an organization with this external_id already exists".into(),
-                        });
-                    }
-                    Ok(())
-                })
+    async fn insert_organization(&self, org: Organization, audit: AuditRecord) -> Result<()> {
+        self.audited(audit, always, move |c| {
+            Box::pin(async move {
+                let created = unix_ms(org.create_time);
+                let n = c
+                    .execute(
+                        ORG_INSERT,
+                        &[
+                            P::Text(&org.id),
+                            P::Text(&org.display_name),
+                            (&org.external_id).into(),
+                            P::I64(created),
+                            P::I64(unix_ms(org.update_time)),
+                        ],
+                    )
+                    .await?;
+                if n == 0 {
+                    return Err(Error::AlreadyExists {
+                        resource: "organization",
+                        message: "an organization with this external_id already exists".into(),
+                    });
+                }
+                Ok(())
             })
-            .await
+        })
+        .await
     }
 
     async fn get_organization(&self, id: String) -> Result<Option<Organization>> {
@@ -204,19 +205,22 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn delete_organization(&self, id: String) -> Result<bool> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move { Ok(c.execute(ORG_DELETE, &[P::Text(&id)]).await? > 0) })
-            })
-            .await
+    async fn delete_organization(&self, id: String, audit: AuditRecord) -> Result<bool> {
+        self.audited(
+            audit,
+            |done: &bool, _: &mut AuditRecord| *done,
+            move |c| Box::pin(async move { Ok(c.execute(ORG_DELETE, &[P::Text(&id)]).await? > 0) }),
+        )
+        .await
     }
 
     // --- users -----------------------------------------------------------------------------
 
-    async fn add_membership(&self, m: NewMembership) -> Result<User> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn add_membership(&self, m: NewMembership, audit: AuditRecord) -> Result<User> {
+        self.audited(
+            audit,
+            |u: &User, a: &mut AuditRecord| a.add_target(&u.id),
+            move |c| {
                 Box::pin(async move {
                     c.lock(&format!("authgate:user:{}", m.email)).await?;
                     if m.external_id.is_some() {
@@ -292,8 +296,9 @@ impl<B: Backend> Store for SqlStore<B> {
                         .await?
                         .ok_or_else(|| Error::Store("user vanished".into()))
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn user_exists(&self, id: String) -> Result<bool> {
@@ -322,9 +327,12 @@ impl<B: Backend> Store for SqlStore<B> {
         display_name: Option<String>,
         external_id: Option<Option<String>>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<Organization>> {
-        self.b
-            .run(Mode::Write, move |c| {
+        self.audited(
+            audit,
+            |o: &Option<Organization>, _: &mut AuditRecord| o.is_some(),
+            move |c| {
                 Box::pin(async move {
                     let Some(current) = first(c.query(ORG_BY_ID, &[P::Text(&id)]).await?, org_from_row)?
                     else {
@@ -355,8 +363,9 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     first(c.query(ORG_BY_ID, &[P::Text(&id)]).await?, org_from_row)
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn get_user(&self, by: UserRef) -> Result<Option<User>> {
@@ -394,9 +403,12 @@ impl<B: Backend> Store for SqlStore<B> {
         by: UserRef,
         external_id: Option<String>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<User>> {
-        self.b
-            .run(Mode::Write, move |c| {
+        self.audited(
+            audit,
+            |u: &Option<User>, a: &mut AuditRecord| u.as_ref().is_some_and(|u| a.add_target(&u.id)),
+            move |c| {
                 Box::pin(async move {
                     c.lock(USER_EXTERNAL_ID_LOCK).await?;
                     let Some(id) = resolve_user(c, &by).await? else {
@@ -412,22 +424,26 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     user_by_id(c, &id).await
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
-    async fn delete_user(&self, by: UserRef) -> Result<bool> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn delete_user(&self, by: UserRef, audit: AuditRecord) -> Result<Option<String>> {
+        self.audited(
+            audit,
+            |id: &Option<String>, a: &mut AuditRecord| id.as_ref().is_some_and(|id| a.add_target(id)),
+            move |c| {
                 Box::pin(async move {
                     let Some(id) = resolve_user(c, &by).await? else {
-                        return Ok(false);
+                        return Ok(None);
                     };
                     // Memberships and their API keys go with the user (ON DELETE CASCADE).
-                    Ok(c.execute(USER_DELETE, &[P::Text(&id)]).await? > 0)
+                    Ok((c.execute(USER_DELETE, &[P::Text(&id)]).await? > 0).then_some(id))
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn insert_membership(
@@ -436,9 +452,12 @@ impl<B: Backend> Store for SqlStore<B> {
         by: UserRef,
         roles_json: String,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<User> {
-        self.b
-            .run(Mode::Write, move |c| {
+        self.audited(
+            audit,
+            |u: &User, a: &mut AuditRecord| a.add_target(&u.id),
+            move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
                     // Checked first: a refused insert would still advance PostgreSQL's sequence.
@@ -470,13 +489,22 @@ impl<B: Backend> Store for SqlStore<B> {
                         .await?
                         .ok_or_else(|| Error::Store("user vanished".into()))
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
-    async fn update_membership(&self, org_id: String, by: UserRef, roles_json: String) -> Result<User> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn update_membership(
+        &self,
+        org_id: String,
+        by: UserRef,
+        roles_json: String,
+        audit: AuditRecord,
+    ) -> Result<User> {
+        self.audited(
+            audit,
+            |u: &User, a: &mut AuditRecord| a.add_target(&u.id),
+            move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
                     let n = c
@@ -492,13 +520,16 @@ impl<B: Backend> Store for SqlStore<B> {
                         .await?
                         .ok_or_else(|| Error::Store("user vanished".into()))
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
-    async fn delete_membership(&self, org_id: String, by: UserRef) -> Result<()> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn delete_membership(&self, org_id: String, by: UserRef, audit: AuditRecord) -> Result<String> {
+        self.audited(
+            audit,
+            |id: &String, a: &mut AuditRecord| a.add_target(id),
+            move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
                     // The user's API keys in the organization go with it (ON DELETE CASCADE).
@@ -508,60 +539,60 @@ impl<B: Backend> Store for SqlStore<B> {
                     {
                         return Err(Error::not_found("membership", format!("{org_id}/{user_id}")));
                     }
-                    Ok(())
+                    Ok(user_id)
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     // --- API keys --------------------------------------------------------------------------
 
-    async fn insert_api_key(&self, key: NewApiKey) -> Result<TokenInfo> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move {
-                    if org_exists(c, &key.organization_id).await?.is_none() {
-                        return Err(Error::not_found("organization", &key.organization_id));
-                    }
-                    if let Some(user_id) = &key.user_id {
-                        let member = first(
-                            c.query(MEMBER_OF, &[P::Text(&key.organization_id), P::Text(user_id)])
-                                .await?,
-                            |mut r| r.opt_text("user_id"),
-                        )?;
-                        match member {
-                            None => return Err(Error::not_found("user", user_id)),
-                            Some(None) => {
-                                return Err(Error::FailedPrecondition(format!(
-                                    "user {user_id} is not a member of organization {}",
-                                    key.organization_id
-                                )));
-                            }
-                            Some(Some(_)) => {}
+    async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo> {
+        self.audited(audit, always, move |c| {
+            Box::pin(async move {
+                if org_exists(c, &key.organization_id).await?.is_none() {
+                    return Err(Error::not_found("organization", &key.organization_id));
+                }
+                if let Some(user_id) = &key.user_id {
+                    let member = first(
+                        c.query(MEMBER_OF, &[P::Text(&key.organization_id), P::Text(user_id)])
+                            .await?,
+                        |mut r| r.opt_text("user_id"),
+                    )?;
+                    match member {
+                        None => return Err(Error::not_found("user", user_id)),
+                        Some(None) => {
+                            return Err(Error::FailedPrecondition(format!(
+                                "user {user_id} is not a member of organization {}",
+                                key.organization_id
+                            )));
                         }
+                        Some(Some(_)) => {}
                     }
-                    c.execute(
-                        KEY_INSERT,
-                        &[
-                            P::Text(&key.id),
-                            P::Blob(&key.digest),
-                            P::Text(&key.organization_id),
-                            (&key.user_id).into(),
-                            P::Text(&key.custom_claims_json),
-                            (&key.description).into(),
-                            P::Text(&key.token_suffix),
-                            key.expiry_ms.into(),
-                            P::I64(key.now_ms),
-                        ],
-                    )
-                    .await?;
-                    key_by(c, &KeyRef::Id(key.id.clone()))
-                        .await?
-                        .map(|k| k.info)
-                        .ok_or_else(|| Error::Store("inserted key vanished".into()))
-                })
+                }
+                c.execute(
+                    KEY_INSERT,
+                    &[
+                        P::Text(&key.id),
+                        P::Blob(&key.digest),
+                        P::Text(&key.organization_id),
+                        (&key.user_id).into(),
+                        P::Text(&key.custom_claims_json),
+                        (&key.description).into(),
+                        P::Text(&key.token_suffix),
+                        key.expiry_ms.into(),
+                        P::I64(key.now_ms),
+                    ],
+                )
+                .await?;
+                key_by(c, &KeyRef::Id(key.id.clone()))
+                    .await?
+                    .map(|k| k.info)
+                    .ok_or_else(|| Error::Store("inserted key vanished".into()))
             })
-            .await
+        })
+        .await
     }
 
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>> {
@@ -593,9 +624,17 @@ impl<B: Backend> Store for SqlStore<B> {
         custom_claims_json: Option<String>,
         description: Option<Option<String>>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<TokenInfo>> {
-        self.b
-            .run(Mode::Write, move |c| {
+        self.audited(
+            audit,
+            |k: &Option<TokenInfo>, a: &mut AuditRecord| {
+                k.as_ref().is_some_and(|k| {
+                    a.organization_id = Some(k.organization_id.clone());
+                    true
+                })
+            },
+            move |c| {
                 Box::pin(async move {
                     let by = KeyRef::Id(id.clone());
                     let Some(current) = key_by(c, &by).await?.filter(|k| !k.revoked) else {
@@ -615,13 +654,16 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     Ok(key_by(c, &by).await?.map(|k| k.info))
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
-    async fn revoke_api_key(&self, by: KeyRef, now_ms: i64) -> Result<bool> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn revoke_api_key(&self, by: KeyRef, now_ms: i64, audit: AuditRecord) -> Result<bool> {
+        self.audited(
+            audit,
+            |done: &bool, _: &mut AuditRecord| *done,
+            move |c| {
                 Box::pin(async move {
                     let (revoke, exists, param) = match &by {
                         KeyRef::Digest(d) => (KEY_REVOKE_BY_DIGEST, KEY_EXISTS_BY_DIGEST, P::Blob(d)),
@@ -632,41 +674,46 @@ impl<B: Backend> Store for SqlStore<B> {
                     }
                     Ok(!c.query(exists, &[param]).await?.is_empty())
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     // --- M2M clients -----------------------------------------------------------------------
 
-    async fn insert_client(&self, client: NewClient, secret: NewSecret) -> Result<M2MClient> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move {
-                    if org_exists(c, &client.organization_id).await?.is_none() {
-                        return Err(Error::not_found("organization", &client.organization_id));
-                    }
-                    c.execute(
-                        CLIENT_INSERT,
-                        &[
-                            P::Text(&client.id),
-                            P::Text(&client.organization_id),
-                            P::Text(&client.name),
-                            P::Text(&client.description),
-                            P::Text(&client.scopes_json),
-                            P::Text(&client.audience_json),
-                            P::Text(&client.custom_claims_json),
-                            P::I64(client.expiry),
-                            P::I64(client.now_ms),
-                        ],
-                    )
-                    .await?;
-                    insert_secret(c, &client.id, &secret).await?;
-                    client_get(c, &client.organization_id, &client.id)
-                        .await?
-                        .ok_or_else(|| Error::Store("inserted client vanished".into()))
-                })
+    async fn insert_client(
+        &self,
+        client: NewClient,
+        secret: NewSecret,
+        audit: AuditRecord,
+    ) -> Result<M2MClient> {
+        self.audited(audit, always, move |c| {
+            Box::pin(async move {
+                if org_exists(c, &client.organization_id).await?.is_none() {
+                    return Err(Error::not_found("organization", &client.organization_id));
+                }
+                c.execute(
+                    CLIENT_INSERT,
+                    &[
+                        P::Text(&client.id),
+                        P::Text(&client.organization_id),
+                        P::Text(&client.name),
+                        P::Text(&client.description),
+                        P::Text(&client.scopes_json),
+                        P::Text(&client.audience_json),
+                        P::Text(&client.custom_claims_json),
+                        P::I64(client.expiry),
+                        P::I64(client.now_ms),
+                    ],
+                )
+                .await?;
+                insert_secret(c, &client.id, &secret).await?;
+                client_get(c, &client.organization_id, &client.id)
+                    .await?
+                    .ok_or_else(|| Error::Store("inserted client vanished".into()))
             })
-            .await
+        })
+        .await
     }
 
     async fn get_client(&self, org_id: String, client_id: String) -> Result<Option<M2MClient>> {
@@ -682,9 +729,12 @@ impl<B: Backend> Store for SqlStore<B> {
         org_id: String,
         client_id: String,
         patch: ClientPatch,
+        audit: AuditRecord,
     ) -> Result<Option<M2MClient>> {
-        self.b
-            .run(Mode::Write, move |c| {
+        self.audited(
+            audit,
+            |c: &Option<M2MClient>, _: &mut AuditRecord| c.is_some(),
+            move |c| {
                 Box::pin(async move {
                     let Some(current) = client_get(c, &org_id, &client_id).await? else {
                         return Ok(None);
@@ -708,20 +758,24 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     client_get(c, &org_id, &client_id).await
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
-    async fn delete_client(&self, org_id: String, client_id: String) -> Result<bool> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn delete_client(&self, org_id: String, client_id: String, audit: AuditRecord) -> Result<bool> {
+        self.audited(
+            audit,
+            |done: &bool, _: &mut AuditRecord| *done,
+            move |c| {
                 Box::pin(async move {
                     Ok(c.execute(CLIENT_DELETE, &[P::Text(&org_id), P::Text(&client_id)])
                         .await?
                         > 0)
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn list_clients(&self, org_id: String, cursor: Cursor, size: u32) -> Result<Page<M2MClient>> {
@@ -740,53 +794,58 @@ impl<B: Backend> Store for SqlStore<B> {
         client_id: String,
         secret: NewSecret,
         max_secrets: usize,
+        audit: AuditRecord,
     ) -> Result<ClientSecret> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move {
-                    lock_client(c, &org_id, &client_id).await?;
-                    let n = count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)?;
-                    if n >= max_secrets as u64 {
-                        return Err(Error::FailedPrecondition(format!(
-                            "client {client_id} already has {n} secrets (the maximum); remove one first"
-                        )));
-                    }
-                    insert_secret(c, &client_id, &secret).await?;
-                    let created = time_from_ms(secret.now_ms)?;
-                    Ok(ClientSecret {
-                        id: secret.id,
-                        create_time: created,
-                        update_time: created,
-                        secret_suffix: secret.suffix,
-                        created_by: None,
-                        status: SecretStatus::Active,
-                        expire_time: None,
-                        last_used_time: None,
-                    })
+        self.audited(audit, always, move |c| {
+            Box::pin(async move {
+                lock_client(c, &org_id, &client_id).await?;
+                let n = count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)?;
+                if n >= max_secrets as u64 {
+                    return Err(Error::FailedPrecondition(format!(
+                        "client {client_id} already has {n} secrets (the maximum); remove one first"
+                    )));
+                }
+                insert_secret(c, &client_id, &secret).await?;
+                let created = time_from_ms(secret.now_ms)?;
+                Ok(ClientSecret {
+                    id: secret.id,
+                    create_time: created,
+                    update_time: created,
+                    secret_suffix: secret.suffix,
+                    created_by: None,
+                    status: SecretStatus::Active,
+                    expire_time: None,
+                    last_used_time: None,
                 })
             })
-            .await
+        })
+        .await
     }
 
-    async fn delete_client_secret(&self, org_id: String, client_id: String, secret_id: String) -> Result<()> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move {
-                    lock_client(c, &org_id, &client_id).await?;
-                    let params = [P::Text(&client_id), P::Text(&secret_id)];
-                    if c.query(SECRET_EXISTS, &params).await?.is_empty() {
-                        return Err(Error::not_found("secret", &secret_id));
-                    }
-                    if count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)? <= 1 {
-                        return Err(Error::FailedPrecondition(
-                            "last client secret cannot be deleted; add another secret first".into(),
-                        ));
-                    }
-                    c.execute(SECRET_DELETE, &params).await?;
-                    Ok(())
-                })
+    async fn delete_client_secret(
+        &self,
+        org_id: String,
+        client_id: String,
+        secret_id: String,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.audited(audit, always, move |c| {
+            Box::pin(async move {
+                lock_client(c, &org_id, &client_id).await?;
+                let params = [P::Text(&client_id), P::Text(&secret_id)];
+                if c.query(SECRET_EXISTS, &params).await?.is_empty() {
+                    return Err(Error::not_found("secret", &secret_id));
+                }
+                if count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)? <= 1 {
+                    return Err(Error::FailedPrecondition(
+                        "last client secret cannot be deleted; add another secret first".into(),
+                    ));
+                }
+                c.execute(SECRET_DELETE, &params).await?;
+                Ok(())
             })
-            .await
+        })
+        .await
     }
 
     async fn client_auth(&self, kind: ClientKind, client_id: String) -> Result<Option<ClientAuth>> {
@@ -872,24 +931,28 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- environment clients ---------------------------------------------------------------
 
-    async fn upsert_environment_client(&self, id: String, secret: NewSecret) -> Result<()> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move {
-                    c.execute(
-                        ENV_UPSERT,
-                        &[
-                            P::Text(&id),
-                            P::Blob(&secret.digest),
-                            P::Text(&secret.suffix),
-                            P::I64(secret.now_ms),
-                        ],
-                    )
-                    .await?;
-                    Ok(())
-                })
+    async fn upsert_environment_client(
+        &self,
+        id: String,
+        secret: NewSecret,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.audited(audit, always, move |c| {
+            Box::pin(async move {
+                c.execute(
+                    ENV_UPSERT,
+                    &[
+                        P::Text(&id),
+                        P::Blob(&secret.digest),
+                        P::Text(&secret.suffix),
+                        P::I64(secret.now_ms),
+                    ],
+                )
+                .await?;
+                Ok(())
             })
-            .await
+        })
+        .await
     }
 
     async fn count_environment_clients(&self) -> Result<u64> {
@@ -922,35 +985,55 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn revoke_environment_client(&self, id: String, now_ms: i64) -> Result<EnvironmentClientRow> {
-        self.b
-            .run(Mode::Write, move |c| {
-                Box::pin(async move {
-                    c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
-                    let row = first(c.query(ENV_GET, &[P::Text(&id)]).await?, environment_client_from_row)?
-                        .ok_or_else(|| Error::not_found("environment_client", &id))?;
-                    if row.revoked_ms.is_some() {
-                        // Revoking again is a no-op, as for API keys.
-                        return Ok(row);
-                    }
-                    if c.query(ENV_LIVE_OTHERS, &[P::Text(&id)]).await?.is_empty() {
-                        return Err(Error::FailedPrecondition(
-                            "the last live environment credential cannot be revoked; create another one first \
+    async fn revoke_environment_client(
+        &self,
+        id: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<EnvironmentClientRow> {
+        self.audited(audit, always, move |c| {
+            Box::pin(async move {
+                c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
+                let row = first(
+                    c.query(ENV_GET, &[P::Text(&id)]).await?,
+                    environment_client_from_row,
+                )?
+                .ok_or_else(|| Error::not_found("environment_client", &id))?;
+                if row.revoked_ms.is_some() {
+                    // Revoking again is a no-op, as for API keys.
+                    return Ok(row);
+                }
+                if c.query(ENV_LIVE_OTHERS, &[P::Text(&id)]).await?.is_empty() {
+                    return Err(Error::FailedPrecondition(
+                        "the last live environment credential cannot be revoked; create another one first \
                              (authgate env-credentials create)"
-                                .into(),
-                        ));
-                    }
-                    c.execute(ENV_REVOKE, &[P::I64(now_ms), P::Text(&id)]).await?;
-                    first(c.query(ENV_GET, &[P::Text(&id)]).await?, environment_client_from_row)?
-                        .ok_or_else(|| Error::not_found("environment_client", &id))
-                })
+                            .into(),
+                    ));
+                }
+                c.execute(ENV_REVOKE, &[P::I64(now_ms), P::Text(&id)]).await?;
+                first(
+                    c.query(ENV_GET, &[P::Text(&id)]).await?,
+                    environment_client_from_row,
+                )?
+                .ok_or_else(|| Error::not_found("environment_client", &id))
             })
-            .await
+        })
+        .await
     }
 
-    async fn revoke_other_environment_clients(&self, keep: String, now_ms: i64) -> Result<Vec<String>> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn revoke_other_environment_clients(
+        &self,
+        keep: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<Vec<String>> {
+        self.audited(
+            audit,
+            |ids: &Vec<String>, a: &mut AuditRecord| {
+                a.target_ids.extend(ids.iter().cloned());
+                !ids.is_empty()
+            },
+            move |c| {
                 Box::pin(async move {
                     c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
                     if c.query(ENV_LIVE, &[P::Text(&keep)]).await?.is_empty() {
@@ -966,21 +1049,25 @@ impl<B: Backend> Store for SqlStore<B> {
                     }
                     Ok(revoked)
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     // --- signing keys ----------------------------------------------------------------------
 
-    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>) -> Result<bool> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>, audit: AuditRecord) -> Result<bool> {
+        self.audited(
+            audit,
+            |done: &bool, _: &mut AuditRecord| *done,
+            move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
                     Ok(c.execute(SK_SEAL, &[P::Blob(&sealed), P::Text(&kid)]).await? == 1)
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
@@ -1033,9 +1120,12 @@ impl<B: Backend> Store for SqlStore<B> {
         key: Option<SigningKeyRow>,
         now_ms: i64,
         delay_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Rotation> {
-        self.b
-            .run(Mode::Write, move |c| {
+        self.audited(
+            audit,
+            |r: &Rotation, a: &mut AuditRecord| matches!(r, Rotation::Done(row) if a.add_target(&row.kid)),
+            move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
                     activate_if_due(c, now_ms).await?;
@@ -1070,8 +1160,9 @@ impl<B: Backend> Store for SqlStore<B> {
                         None => Err(Error::Internal("the inserted key vanished".into())),
                     }
                 })
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn activate_due_signing_key(&self, now_ms: i64) -> Result<Activation> {
@@ -1089,9 +1180,16 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn retire_signing_key(&self, kid: String, now_ms: i64) -> Result<Option<SigningKeyRow>> {
-        self.b
-            .run(Mode::Write, move |c| {
+    async fn retire_signing_key(
+        &self,
+        kid: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<Option<SigningKeyRow>> {
+        self.audited(
+            audit,
+            |k: &Option<SigningKeyRow>, _: &mut AuditRecord| k.is_some(),
+            move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
                     activate_if_due(c, now_ms).await?;
@@ -1109,8 +1207,28 @@ impl<B: Backend> Store for SqlStore<B> {
                         }
                     }
                 })
-            })
-            .await
+            },
+        )
+        .await
+    }
+
+    // --- the audit log (audit.rs) -----------------------------------------------------------
+
+    async fn insert_audit_event(&self, event: AuditRecord) -> Result<()> {
+        self.audit_insert(event).await
+    }
+
+    async fn list_audit_events(
+        &self,
+        filter: AuditFilter,
+        cursor: Cursor,
+        size: u32,
+    ) -> Result<Page<AuditEvent>> {
+        self.audit_list(filter, cursor, size).await
+    }
+
+    async fn prune_audit_events(&self, before_ms: i64, limit: u32) -> Result<u64> {
+        self.audit_prune(before_ms, limit).await
     }
 }
 
@@ -1185,8 +1303,10 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         SK_INSERT,
         SK_RETIRE,
         SK_SEAL,
+        AUDIT_INSERT,
+        AUDIT_PRUNE,
     ];
-    for list in [&*ORG_LIST, &*USER_LIST, &*KEY_LIST, &*CLIENT_LIST] {
+    for list in [&*ORG_LIST, &*USER_LIST, &*KEY_LIST, &*CLIENT_LIST, &*AUDIT_LIST] {
         all.extend([
             list.after.as_str(),
             list.before.as_str(),
