@@ -286,6 +286,22 @@ async fn retention_prunes_old_events_at_start() {
     drop(server);
 
     // The CLI prunes on demand; a retention under a day is refused.
+    exec_sql(
+        &database,
+        "UPDATE authgate_audit_events SET time = time - 864000000",
+    );
+    let output = Command::new(binary())
+        .args(["--json", "audit", "prune", "--retention-days", "7"])
+        .env("AUTHGATE_DATABASE_URL", &database)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let pruned: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(pruned["deleted"], 2);
     let output = Command::new(binary())
         .args(["audit", "prune", "--retention-days", "0"])
         .env("AUTHGATE_DATABASE_URL", &database)
