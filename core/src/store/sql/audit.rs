@@ -70,24 +70,85 @@ pub(super) async fn insert_audit<C: Conn>(c: &mut C, event: &AuditRecord) -> Res
     Ok(())
 }
 
-/// What [`SqlStore::audited`] asks of a write's result: did the action happen (then `audit` is
-/// written), after adding to it the ids the write settled.
+// What `SqlStore::audited` asks of a write's result: did the action happen (then the event is
+// written), after adding to the event the ids the write settled.
+
+/// Every successful write is the action.
 pub(super) fn always<R>(_: &R, _: &mut AuditRecord) -> bool {
     true
 }
 
-impl<B: Backend> SqlStore<B> {
-    /// A write transaction running `work`, then, when it succeeded and `happened` says the action
-    /// took place, writing `audit` in the same transaction: an action that happened is always in
-    /// the log, one that failed (rolled back) never is.
-    pub(super) async fn audited<R, H, F>(&self, mut audit: AuditRecord, happened: H, work: F) -> Result<R>
+/// `true` when the write did it (`false`: there was nothing to do it to).
+pub(super) fn done(did: &bool, _: &mut AuditRecord) -> bool {
+    *did
+}
+
+/// The record written, when there was one.
+pub(super) fn found<T>(row: &Option<T>, _: &mut AuditRecord) -> bool {
+    row.is_some()
+}
+
+/// A user the write resolved (by id or external id) is the target.
+pub(super) fn user_target(user: &User, a: &mut AuditRecord) -> bool {
+    a.add_target(&user.id)
+}
+
+pub(super) fn found_user(user: &Option<User>, a: &mut AuditRecord) -> bool {
+    user.as_ref().is_some_and(|u| a.add_target(&u.id))
+}
+
+pub(super) fn deleted_user(id: &Option<String>, a: &mut AuditRecord) -> bool {
+    id.as_ref().is_some_and(|id| a.add_target(id))
+}
+
+pub(super) fn removed_member(user_id: &String, a: &mut AuditRecord) -> bool {
+    a.add_target(user_id)
+}
+
+/// An updated key: its organization is the event's.
+pub(super) fn found_key(key: &Option<TokenInfo>, a: &mut AuditRecord) -> bool {
+    key.as_ref().is_some_and(|k| {
+        a.organization_id = Some(k.organization_id.clone());
+        true
+    })
+}
+
+/// The credentials revoked are the targets; none revoked, nothing happened.
+pub(super) fn revoked_others(ids: &Vec<String>, a: &mut AuditRecord) -> bool {
+    a.target_ids.extend(ids.iter().cloned());
+    !ids.is_empty()
+}
+
+/// A rotation that happened names the key now pending or active.
+pub(super) fn rotated(r: &Rotation, a: &mut AuditRecord) -> bool {
+    matches!(r, Rotation::Done(row) if a.add_target(&row.kid))
+}
+
+/// A write of a management action with its audit event: see `SqlStore::audited`.
+pub(super) struct Audited<'s, B, H> {
+    store: &'s SqlStore<B>,
+    audit: AuditRecord,
+    happened: H,
+}
+
+impl<B: Backend, H> Audited<'_, B, H> {
+    /// Runs `work` in a transaction of `mode` (a write), then, when it succeeded and `happened`
+    /// says the action took place, writes the event in the same transaction: an action that
+    /// happened is always in the log, one that failed (rolled back) never is.
+    pub(super) async fn run<R, F>(self, mode: Mode, work: F) -> Result<R>
     where
         R: Send + 'static,
         H: FnOnce(&R, &mut AuditRecord) -> bool + Send + 'static,
         F: for<'c> FnOnce(&'c mut B::Conn) -> BoxFuture<'c, Result<R>> + Send + 'static,
     {
-        self.b
-            .run(Mode::Write, move |c| {
+        let Audited {
+            store,
+            mut audit,
+            happened,
+        } = self;
+        store
+            .b
+            .run(mode, move |c| {
                 Box::pin(async move {
                     let result = work(&mut *c).await?;
                     if happened(&result, &mut audit) {
@@ -97,6 +158,18 @@ impl<B: Backend> SqlStore<B> {
                 })
             })
             .await
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// `self.audited(event, happened).run(Mode::Write, work)`: the write `work` of a management
+    /// action, recording `event` in its transaction when `happened` says it took place.
+    pub(super) fn audited<H>(&self, audit: AuditRecord, happened: H) -> Audited<'_, B, H> {
+        Audited {
+            store: self,
+            audit,
+            happened,
+        }
     }
 
     pub(super) async fn audit_insert(&self, event: AuditRecord) -> Result<()> {

@@ -154,31 +154,32 @@ impl<B: Backend> Store for SqlStore<B> {
     // --- organizations ---------------------------------------------------------------------
 
     async fn insert_organization(&self, org: Organization, audit: AuditRecord) -> Result<()> {
-        self.audited(audit, always, move |c| {
-            Box::pin(async move {
-                let created = unix_ms(org.create_time);
-                let n = c
-                    .execute(
-                        ORG_INSERT,
-                        &[
-                            P::Text(&org.id),
-                            P::Text(&org.display_name),
-                            (&org.external_id).into(),
-                            P::I64(created),
-                            P::I64(unix_ms(org.update_time)),
-                        ],
-                    )
-                    .await?;
-                if n == 0 {
-                    return Err(Error::AlreadyExists {
-                        resource: "organization",
-                        message: "an organization with this external_id already exists".into(),
-                    });
-                }
-                Ok(())
+        self.audited(audit, always)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    let created = unix_ms(org.create_time);
+                    let n = c
+                        .execute(
+                            ORG_INSERT,
+                            &[
+                                P::Text(&org.id),
+                                P::Text(&org.display_name),
+                                (&org.external_id).into(),
+                                P::I64(created),
+                                P::I64(unix_ms(org.update_time)),
+                            ],
+                        )
+                        .await?;
+                    if n == 0 {
+                        return Err(Error::AlreadyExists {
+                            resource: "organization",
+                            message: "an organization with this external_id already exists".into(),
+                        });
+                    }
+                    Ok(())
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn get_organization(&self, id: String) -> Result<Option<Organization>> {
@@ -206,21 +207,18 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn delete_organization(&self, id: String, audit: AuditRecord) -> Result<bool> {
-        self.audited(
-            audit,
-            |done: &bool, _: &mut AuditRecord| *done,
-            move |c| Box::pin(async move { Ok(c.execute(ORG_DELETE, &[P::Text(&id)]).await? > 0) }),
-        )
-        .await
+        self.audited(audit, done)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move { Ok(c.execute(ORG_DELETE, &[P::Text(&id)]).await? > 0) })
+            })
+            .await
     }
 
     // --- users -----------------------------------------------------------------------------
 
     async fn add_membership(&self, m: NewMembership, audit: AuditRecord) -> Result<User> {
-        self.audited(
-            audit,
-            |u: &User, a: &mut AuditRecord| a.add_target(&u.id),
-            move |c| {
+        self.audited(audit, user_target)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(&format!("authgate:user:{}", m.email)).await?;
                     if m.external_id.is_some() {
@@ -296,9 +294,8 @@ impl<B: Backend> Store for SqlStore<B> {
                         .await?
                         .ok_or_else(|| Error::Store("user vanished".into()))
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn user_exists(&self, id: String) -> Result<bool> {
@@ -329,10 +326,8 @@ impl<B: Backend> Store for SqlStore<B> {
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<Option<Organization>> {
-        self.audited(
-            audit,
-            |o: &Option<Organization>, _: &mut AuditRecord| o.is_some(),
-            move |c| {
+        self.audited(audit, found)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let Some(current) = first(c.query(ORG_BY_ID, &[P::Text(&id)]).await?, org_from_row)?
                     else {
@@ -363,9 +358,8 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     first(c.query(ORG_BY_ID, &[P::Text(&id)]).await?, org_from_row)
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn get_user(&self, by: UserRef) -> Result<Option<User>> {
@@ -405,10 +399,8 @@ impl<B: Backend> Store for SqlStore<B> {
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<Option<User>> {
-        self.audited(
-            audit,
-            |u: &Option<User>, a: &mut AuditRecord| u.as_ref().is_some_and(|u| a.add_target(&u.id)),
-            move |c| {
+        self.audited(audit, found_user)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(USER_EXTERNAL_ID_LOCK).await?;
                     let Some(id) = resolve_user(c, &by).await? else {
@@ -424,16 +416,13 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     user_by_id(c, &id).await
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn delete_user(&self, by: UserRef, audit: AuditRecord) -> Result<Option<String>> {
-        self.audited(
-            audit,
-            |id: &Option<String>, a: &mut AuditRecord| id.as_ref().is_some_and(|id| a.add_target(id)),
-            move |c| {
+        self.audited(audit, deleted_user)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let Some(id) = resolve_user(c, &by).await? else {
                         return Ok(None);
@@ -441,9 +430,8 @@ impl<B: Backend> Store for SqlStore<B> {
                     // Memberships and their API keys go with the user (ON DELETE CASCADE).
                     Ok((c.execute(USER_DELETE, &[P::Text(&id)]).await? > 0).then_some(id))
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn insert_membership(
@@ -454,10 +442,8 @@ impl<B: Backend> Store for SqlStore<B> {
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<User> {
-        self.audited(
-            audit,
-            |u: &User, a: &mut AuditRecord| a.add_target(&u.id),
-            move |c| {
+        self.audited(audit, user_target)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
                     // Checked first: a refused insert would still advance PostgreSQL's sequence.
@@ -489,9 +475,8 @@ impl<B: Backend> Store for SqlStore<B> {
                         .await?
                         .ok_or_else(|| Error::Store("user vanished".into()))
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn update_membership(
@@ -501,10 +486,8 @@ impl<B: Backend> Store for SqlStore<B> {
         roles_json: String,
         audit: AuditRecord,
     ) -> Result<User> {
-        self.audited(
-            audit,
-            |u: &User, a: &mut AuditRecord| a.add_target(&u.id),
-            move |c| {
+        self.audited(audit, user_target)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
                     let n = c
@@ -520,16 +503,13 @@ impl<B: Backend> Store for SqlStore<B> {
                         .await?
                         .ok_or_else(|| Error::Store("user vanished".into()))
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn delete_membership(&self, org_id: String, by: UserRef, audit: AuditRecord) -> Result<String> {
-        self.audited(
-            audit,
-            |id: &String, a: &mut AuditRecord| a.add_target(id),
-            move |c| {
+        self.audited(audit, removed_member)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
                     // The user's API keys in the organization go with it (ON DELETE CASCADE).
@@ -541,58 +521,58 @@ impl<B: Backend> Store for SqlStore<B> {
                     }
                     Ok(user_id)
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     // --- API keys --------------------------------------------------------------------------
 
     async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo> {
-        self.audited(audit, always, move |c| {
-            Box::pin(async move {
-                if org_exists(c, &key.organization_id).await?.is_none() {
-                    return Err(Error::not_found("organization", &key.organization_id));
-                }
-                if let Some(user_id) = &key.user_id {
-                    let member = first(
-                        c.query(MEMBER_OF, &[P::Text(&key.organization_id), P::Text(user_id)])
-                            .await?,
-                        |mut r| r.opt_text("user_id"),
-                    )?;
-                    match member {
-                        None => return Err(Error::not_found("user", user_id)),
-                        Some(None) => {
-                            return Err(Error::FailedPrecondition(format!(
-                                "user {user_id} is not a member of organization {}",
-                                key.organization_id
-                            )));
-                        }
-                        Some(Some(_)) => {}
+        self.audited(audit, always)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    if org_exists(c, &key.organization_id).await?.is_none() {
+                        return Err(Error::not_found("organization", &key.organization_id));
                     }
-                }
-                c.execute(
-                    KEY_INSERT,
-                    &[
-                        P::Text(&key.id),
-                        P::Blob(&key.digest),
-                        P::Text(&key.organization_id),
-                        (&key.user_id).into(),
-                        P::Text(&key.custom_claims_json),
-                        (&key.description).into(),
-                        P::Text(&key.token_suffix),
-                        key.expiry_ms.into(),
-                        P::I64(key.now_ms),
-                    ],
-                )
-                .await?;
-                key_by(c, &KeyRef::Id(key.id.clone()))
-                    .await?
-                    .map(|k| k.info)
-                    .ok_or_else(|| Error::Store("inserted key vanished".into()))
+                    if let Some(user_id) = &key.user_id {
+                        let member = first(
+                            c.query(MEMBER_OF, &[P::Text(&key.organization_id), P::Text(user_id)])
+                                .await?,
+                            |mut r| r.opt_text("user_id"),
+                        )?;
+                        match member {
+                            None => return Err(Error::not_found("user", user_id)),
+                            Some(None) => {
+                                return Err(Error::FailedPrecondition(format!(
+                                    "user {user_id} is not a member of organization {}",
+                                    key.organization_id
+                                )));
+                            }
+                            Some(Some(_)) => {}
+                        }
+                    }
+                    c.execute(
+                        KEY_INSERT,
+                        &[
+                            P::Text(&key.id),
+                            P::Blob(&key.digest),
+                            P::Text(&key.organization_id),
+                            (&key.user_id).into(),
+                            P::Text(&key.custom_claims_json),
+                            (&key.description).into(),
+                            P::Text(&key.token_suffix),
+                            key.expiry_ms.into(),
+                            P::I64(key.now_ms),
+                        ],
+                    )
+                    .await?;
+                    key_by(c, &KeyRef::Id(key.id.clone()))
+                        .await?
+                        .map(|k| k.info)
+                        .ok_or_else(|| Error::Store("inserted key vanished".into()))
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>> {
@@ -626,15 +606,8 @@ impl<B: Backend> Store for SqlStore<B> {
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<Option<TokenInfo>> {
-        self.audited(
-            audit,
-            |k: &Option<TokenInfo>, a: &mut AuditRecord| {
-                k.as_ref().is_some_and(|k| {
-                    a.organization_id = Some(k.organization_id.clone());
-                    true
-                })
-            },
-            move |c| {
+        self.audited(audit, found_key)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let by = KeyRef::Id(id.clone());
                     let Some(current) = key_by(c, &by).await?.filter(|k| !k.revoked) else {
@@ -654,16 +627,13 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     Ok(key_by(c, &by).await?.map(|k| k.info))
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn revoke_api_key(&self, by: KeyRef, now_ms: i64, audit: AuditRecord) -> Result<bool> {
-        self.audited(
-            audit,
-            |done: &bool, _: &mut AuditRecord| *done,
-            move |c| {
+        self.audited(audit, done)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let (revoke, exists, param) = match &by {
                         KeyRef::Digest(d) => (KEY_REVOKE_BY_DIGEST, KEY_EXISTS_BY_DIGEST, P::Blob(d)),
@@ -674,9 +644,8 @@ impl<B: Backend> Store for SqlStore<B> {
                     }
                     Ok(!c.query(exists, &[param]).await?.is_empty())
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     // --- M2M clients -----------------------------------------------------------------------
@@ -687,33 +656,34 @@ impl<B: Backend> Store for SqlStore<B> {
         secret: NewSecret,
         audit: AuditRecord,
     ) -> Result<M2MClient> {
-        self.audited(audit, always, move |c| {
-            Box::pin(async move {
-                if org_exists(c, &client.organization_id).await?.is_none() {
-                    return Err(Error::not_found("organization", &client.organization_id));
-                }
-                c.execute(
-                    CLIENT_INSERT,
-                    &[
-                        P::Text(&client.id),
-                        P::Text(&client.organization_id),
-                        P::Text(&client.name),
-                        P::Text(&client.description),
-                        P::Text(&client.scopes_json),
-                        P::Text(&client.audience_json),
-                        P::Text(&client.custom_claims_json),
-                        P::I64(client.expiry),
-                        P::I64(client.now_ms),
-                    ],
-                )
-                .await?;
-                insert_secret(c, &client.id, &secret).await?;
-                client_get(c, &client.organization_id, &client.id)
-                    .await?
-                    .ok_or_else(|| Error::Store("inserted client vanished".into()))
+        self.audited(audit, always)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    if org_exists(c, &client.organization_id).await?.is_none() {
+                        return Err(Error::not_found("organization", &client.organization_id));
+                    }
+                    c.execute(
+                        CLIENT_INSERT,
+                        &[
+                            P::Text(&client.id),
+                            P::Text(&client.organization_id),
+                            P::Text(&client.name),
+                            P::Text(&client.description),
+                            P::Text(&client.scopes_json),
+                            P::Text(&client.audience_json),
+                            P::Text(&client.custom_claims_json),
+                            P::I64(client.expiry),
+                            P::I64(client.now_ms),
+                        ],
+                    )
+                    .await?;
+                    insert_secret(c, &client.id, &secret).await?;
+                    client_get(c, &client.organization_id, &client.id)
+                        .await?
+                        .ok_or_else(|| Error::Store("inserted client vanished".into()))
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn get_client(&self, org_id: String, client_id: String) -> Result<Option<M2MClient>> {
@@ -731,10 +701,8 @@ impl<B: Backend> Store for SqlStore<B> {
         patch: ClientPatch,
         audit: AuditRecord,
     ) -> Result<Option<M2MClient>> {
-        self.audited(
-            audit,
-            |c: &Option<M2MClient>, _: &mut AuditRecord| c.is_some(),
-            move |c| {
+        self.audited(audit, found)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let Some(current) = client_get(c, &org_id, &client_id).await? else {
                         return Ok(None);
@@ -758,24 +726,20 @@ impl<B: Backend> Store for SqlStore<B> {
                     .await?;
                     client_get(c, &org_id, &client_id).await
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn delete_client(&self, org_id: String, client_id: String, audit: AuditRecord) -> Result<bool> {
-        self.audited(
-            audit,
-            |done: &bool, _: &mut AuditRecord| *done,
-            move |c| {
+        self.audited(audit, done)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     Ok(c.execute(CLIENT_DELETE, &[P::Text(&org_id), P::Text(&client_id)])
                         .await?
                         > 0)
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn list_clients(&self, org_id: String, cursor: Cursor, size: u32) -> Result<Page<M2MClient>> {
@@ -796,30 +760,31 @@ impl<B: Backend> Store for SqlStore<B> {
         max_secrets: usize,
         audit: AuditRecord,
     ) -> Result<ClientSecret> {
-        self.audited(audit, always, move |c| {
-            Box::pin(async move {
-                lock_client(c, &org_id, &client_id).await?;
-                let n = count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)?;
-                if n >= max_secrets as u64 {
-                    return Err(Error::FailedPrecondition(format!(
-                        "client {client_id} already has {n} secrets (the maximum); remove one first"
-                    )));
-                }
-                insert_secret(c, &client_id, &secret).await?;
-                let created = time_from_ms(secret.now_ms)?;
-                Ok(ClientSecret {
-                    id: secret.id,
-                    create_time: created,
-                    update_time: created,
-                    secret_suffix: secret.suffix,
-                    created_by: None,
-                    status: SecretStatus::Active,
-                    expire_time: None,
-                    last_used_time: None,
+        self.audited(audit, always)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    lock_client(c, &org_id, &client_id).await?;
+                    let n = count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)?;
+                    if n >= max_secrets as u64 {
+                        return Err(Error::FailedPrecondition(format!(
+                            "client {client_id} already has {n} secrets (the maximum); remove one first"
+                        )));
+                    }
+                    insert_secret(c, &client_id, &secret).await?;
+                    let created = time_from_ms(secret.now_ms)?;
+                    Ok(ClientSecret {
+                        id: secret.id,
+                        create_time: created,
+                        update_time: created,
+                        secret_suffix: secret.suffix,
+                        created_by: None,
+                        status: SecretStatus::Active,
+                        expire_time: None,
+                        last_used_time: None,
+                    })
                 })
             })
-        })
-        .await
+            .await
     }
 
     async fn delete_client_secret(
@@ -829,23 +794,24 @@ impl<B: Backend> Store for SqlStore<B> {
         secret_id: String,
         audit: AuditRecord,
     ) -> Result<()> {
-        self.audited(audit, always, move |c| {
-            Box::pin(async move {
-                lock_client(c, &org_id, &client_id).await?;
-                let params = [P::Text(&client_id), P::Text(&secret_id)];
-                if c.query(SECRET_EXISTS, &params).await?.is_empty() {
-                    return Err(Error::not_found("secret", &secret_id));
-                }
-                if count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)? <= 1 {
-                    return Err(Error::FailedPrecondition(
-                        "last client secret cannot be deleted; add another secret first".into(),
-                    ));
-                }
-                c.execute(SECRET_DELETE, &params).await?;
-                Ok(())
+        self.audited(audit, always)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    lock_client(c, &org_id, &client_id).await?;
+                    let params = [P::Text(&client_id), P::Text(&secret_id)];
+                    if c.query(SECRET_EXISTS, &params).await?.is_empty() {
+                        return Err(Error::not_found("secret", &secret_id));
+                    }
+                    if count(c.query(SECRET_COUNT, &[P::Text(&client_id)]).await?)? <= 1 {
+                        return Err(Error::FailedPrecondition(
+                            "last client secret cannot be deleted; add another secret first".into(),
+                        ));
+                    }
+                    c.execute(SECRET_DELETE, &params).await?;
+                    Ok(())
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn client_auth(&self, kind: ClientKind, client_id: String) -> Result<Option<ClientAuth>> {
@@ -937,22 +903,23 @@ impl<B: Backend> Store for SqlStore<B> {
         secret: NewSecret,
         audit: AuditRecord,
     ) -> Result<()> {
-        self.audited(audit, always, move |c| {
-            Box::pin(async move {
-                c.execute(
-                    ENV_UPSERT,
-                    &[
-                        P::Text(&id),
-                        P::Blob(&secret.digest),
-                        P::Text(&secret.suffix),
-                        P::I64(secret.now_ms),
-                    ],
-                )
-                .await?;
-                Ok(())
+        self.audited(audit, always)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.execute(
+                        ENV_UPSERT,
+                        &[
+                            P::Text(&id),
+                            P::Blob(&secret.digest),
+                            P::Text(&secret.suffix),
+                            P::I64(secret.now_ms),
+                        ],
+                    )
+                    .await?;
+                    Ok(())
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn count_environment_clients(&self) -> Result<u64> {
@@ -991,34 +958,29 @@ impl<B: Backend> Store for SqlStore<B> {
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<EnvironmentClientRow> {
-        self.audited(audit, always, move |c| {
-            Box::pin(async move {
-                c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
-                let row = first(
-                    c.query(ENV_GET, &[P::Text(&id)]).await?,
-                    environment_client_from_row,
-                )?
-                .ok_or_else(|| Error::not_found("environment_client", &id))?;
-                if row.revoked_ms.is_some() {
-                    // Revoking again is a no-op, as for API keys.
-                    return Ok(row);
-                }
-                if c.query(ENV_LIVE_OTHERS, &[P::Text(&id)]).await?.is_empty() {
-                    return Err(Error::FailedPrecondition(
-                        "the last live environment credential cannot be revoked; create another one first \
+        self.audited(audit, always)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
+                    let row = first(c.query(ENV_GET, &[P::Text(&id)]).await?, environment_client_from_row)?
+                        .ok_or_else(|| Error::not_found("environment_client", &id))?;
+                    if row.revoked_ms.is_some() {
+                        // Revoking again is a no-op, as for API keys.
+                        return Ok(row);
+                    }
+                    if c.query(ENV_LIVE_OTHERS, &[P::Text(&id)]).await?.is_empty() {
+                        return Err(Error::FailedPrecondition(
+                            "the last live environment credential cannot be revoked; create another one first \
                              (authgate env-credentials create)"
-                            .into(),
-                    ));
-                }
-                c.execute(ENV_REVOKE, &[P::I64(now_ms), P::Text(&id)]).await?;
-                first(
-                    c.query(ENV_GET, &[P::Text(&id)]).await?,
-                    environment_client_from_row,
-                )?
-                .ok_or_else(|| Error::not_found("environment_client", &id))
+                                .into(),
+                        ));
+                    }
+                    c.execute(ENV_REVOKE, &[P::I64(now_ms), P::Text(&id)]).await?;
+                    first(c.query(ENV_GET, &[P::Text(&id)]).await?, environment_client_from_row)?
+                        .ok_or_else(|| Error::not_found("environment_client", &id))
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn revoke_other_environment_clients(
@@ -1027,13 +989,8 @@ impl<B: Backend> Store for SqlStore<B> {
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<Vec<String>> {
-        self.audited(
-            audit,
-            |ids: &Vec<String>, a: &mut AuditRecord| {
-                a.target_ids.extend(ids.iter().cloned());
-                !ids.is_empty()
-            },
-            move |c| {
+        self.audited(audit, revoked_others)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
                     if c.query(ENV_LIVE, &[P::Text(&keep)]).await?.is_empty() {
@@ -1049,25 +1006,21 @@ impl<B: Backend> Store for SqlStore<B> {
                     }
                     Ok(revoked)
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     // --- signing keys ----------------------------------------------------------------------
 
     async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>, audit: AuditRecord) -> Result<bool> {
-        self.audited(
-            audit,
-            |done: &bool, _: &mut AuditRecord| *done,
-            move |c| {
+        self.audited(audit, done)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
                     Ok(c.execute(SK_SEAL, &[P::Blob(&sealed), P::Text(&kid)]).await? == 1)
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
@@ -1122,10 +1075,8 @@ impl<B: Backend> Store for SqlStore<B> {
         delay_ms: i64,
         audit: AuditRecord,
     ) -> Result<Rotation> {
-        self.audited(
-            audit,
-            |r: &Rotation, a: &mut AuditRecord| matches!(r, Rotation::Done(row) if a.add_target(&row.kid)),
-            move |c| {
+        self.audited(audit, rotated)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
                     activate_if_due(c, now_ms).await?;
@@ -1160,9 +1111,8 @@ impl<B: Backend> Store for SqlStore<B> {
                         None => Err(Error::Internal("the inserted key vanished".into())),
                     }
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn activate_due_signing_key(&self, now_ms: i64) -> Result<Activation> {
@@ -1186,10 +1136,8 @@ impl<B: Backend> Store for SqlStore<B> {
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<Option<SigningKeyRow>> {
-        self.audited(
-            audit,
-            |k: &Option<SigningKeyRow>, _: &mut AuditRecord| k.is_some(),
-            move |c| {
+        self.audited(audit, found)
+            .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
                     activate_if_due(c, now_ms).await?;
@@ -1207,9 +1155,8 @@ impl<B: Backend> Store for SqlStore<B> {
                         }
                     }
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 
     // --- the audit log (audit.rs) -----------------------------------------------------------
