@@ -54,7 +54,9 @@ def test_bad_filters_are_typed_errors(client: ScalekitClient, org_id: str) -> No
         with pytest.raises(ScalekitBadRequestException) as caught:
             client.audit.list_events(**kwargs)  # type: ignore[arg-type]
         assert caught.value.code == "invalid_argument", kwargs
+    client.tokens.create_token(organization_id=org_id)
     first = client.audit.list_events(organization_id=org_id, page_size=1)
+    assert first.next_page_token
     with pytest.raises(ScalekitBadRequestException) as caught:
         client.audit.list_events(organization_id=org_id, actor="someone", page_token=first.next_page_token)
     assert caught.value.code == "invalid_argument"
