@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use napi::bindgen_prelude::{Either3, PromiseRaw};
 use napi::{Env, Result};
 use napi_derive::napi;
+use time::OffsetDateTime;
 
 use crate::errors::spawn;
 use crate::to_date;
@@ -58,7 +59,7 @@ impl From<AuditEvent> for JsAuditEvent {
 
 /// Options of `listEvents`: every filter is optional and they combine.
 #[napi(object, js_name = "ListAuditEventsOptions")]
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct JsListAuditEventsOptions {
     /// Only events of this organization.
     pub organization_id: Option<String>,
@@ -90,6 +91,18 @@ pub struct JsListAuditEventsResponse {
     pub prev_page_token: String,
 }
 
+/// A filter time: a `Date` to the millisecond (events are recorded to the millisecond, and a
+/// filter built from an event's `time` must keep it); strings and numbers as for other times.
+fn instant(field: &str, value: Either3<DateTime<Utc>, String, f64>) -> authgate_core::Result<OffsetDateTime> {
+    match value {
+        Either3::A(date) => {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(date.timestamp_millis()) * 1_000_000)
+                .map_err(|_| authgate_core::Error::invalid(field, "date out of range"))
+        }
+        other => timestamp(field, other),
+    }
+}
+
 /// `scalekit.audit`: read the audit log.
 #[napi(js_name = "NativeAuditClient")]
 #[derive(Debug)]
@@ -113,8 +126,8 @@ impl JsAuditClient {
                 organization_id: o.organization_id,
                 actor: o.actor,
                 action: o.action,
-                start_time: o.start_time.map(|t| timestamp("startTime", t)).transpose()?,
-                end_time: o.end_time.map(|t| timestamp("endTime", t)).transpose()?,
+                start_time: o.start_time.map(|t| instant("startTime", t)).transpose()?,
+                end_time: o.end_time.map(|t| instant("endTime", t)).transpose()?,
                 page_size: o.page_size,
                 page_token: o.page_token.filter(|t| !t.is_empty()),
             };
