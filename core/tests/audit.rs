@@ -216,10 +216,17 @@ async fn every_management_action_is_recorded(db: &TestDb) {
     let user_id = &by("user.create").target_ids[0];
     assert!(user_id.starts_with("usr_"));
     for action in ["user.update", "membership.delete", "user.delete"] {
-        assert_eq!(&by(action).target_ids, &[user_id.clone()], "{action}");
+        assert_eq!(
+            by(action).target_ids.as_slice(),
+            std::slice::from_ref(user_id),
+            "{action}"
+        );
     }
     let org_id = by("organization.create").organization_id.clone().unwrap();
-    assert_eq!(by("organization.create").target_ids, [org_id.clone()]);
+    assert_eq!(
+        by("organization.create").target_ids.as_slice(),
+        std::slice::from_ref(&org_id)
+    );
     for action in ["api_key.create", "api_key.update", "api_key.revoke"] {
         let e = by(action);
         assert_eq!(e.organization_id.as_deref(), Some(org_id.as_str()), "{action}");
