@@ -48,6 +48,9 @@ __all__ = [
     "UpdateMembership",
     "UpdateUser",
     "UserResponse",
+    "AuditEvent",
+    "AuditService",
+    "ListAuditEventsResponse",
     "__version__",
 ]
 
