@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeAuditClient = nativeBinding.NativeAuditClient
+module.exports.JsAuditClient = nativeBinding.JsAuditClient
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.JsClient = nativeBinding.JsClient
 module.exports.NativeClientCredentials = nativeBinding.NativeClientCredentials

@@ -5,6 +5,7 @@
 
 import type {
   CreateUserAndMembershipOptions as NativeCreateUserAndMembershipOptions,
+  AuditEvent,
   ClientAccessToken,
   ClientCredentialsOptions,
   ClientSecret,
@@ -17,6 +18,8 @@ import type {
   CustomClaim,
   JwksStatus,
   JwtValidatorOptions,
+  ListAuditEventsOptions,
+  ListAuditEventsResponse,
   ListOrganizationClientsOptions,
   ListOrganizationClientsResponse,
   ListOrganizationsOptions,
@@ -42,6 +45,7 @@ import type {
 } from './native'
 
 export type {
+  AuditEvent,
   ClientAccessToken,
   ClientCredentialsOptions,
   ClientSecret,
@@ -54,6 +58,8 @@ export type {
   CustomClaim,
   JwksStatus,
   JwtValidatorOptions,
+  ListAuditEventsOptions,
+  ListAuditEventsResponse,
   ListOrganizationClientsOptions,
   ListOrganizationClientsResponse,
   ListOrganizationsOptions,
@@ -285,6 +291,16 @@ export declare class UserService {
   deleteMembershipByExternalId(organizationId: string, externalId: string): Promise<Empty>
 }
 
+/** `scalekit.audit`: the audit log (an authgate extension; `AuditService` in Python too). */
+export declare class AuditService {
+  /**
+   * Audit events, oldest first, one page at a time: management actions and refused management
+   * authentications. Filters combine; `startTime` is inclusive, `endTime` exclusive. An unknown
+   * `action` or a malformed filter rejects with `ScalekitBadRequestException` (`invalid_argument`).
+   */
+  listEvents(options?: ListAuditEventsOptions): Promise<ListAuditEventsResponse>
+}
+
 /**
  * The options of a remote client: the same names (snake_case there) and defaults as Python's, set
  * up by the core (tests/vectors/client_options.json). Unknown names are refused.
@@ -334,6 +350,8 @@ export declare class ScalekitClient {
   readonly m2m: M2MClientService
   readonly organization: OrganizationService
   readonly user: UserService
+  /** The audit log (an authgate extension). */
+  readonly audit: AuditService
   /** `'remote'` or `'embedded'` (the same names in Python). */
   readonly mode: 'remote' | 'embedded'
   /** The remote options in effect; `null` for an embedded client. */

@@ -319,6 +319,22 @@ function unsupported(options, names, what) {
   }
 }
 
+/** `scalekit.audit`: the audit log (an authgate extension). */
+class AuditService {
+  constructor(nativeAudit) {
+    this[NATIVE] = nativeAudit
+  }
+
+  /**
+   * Audit events, oldest first, one page at a time. Options (all optional, combined):
+   * `organizationId`, `actor`, `action`, `startTime` (inclusive), `endTime` (exclusive) as a
+   * `Date`, RFC 3339 string or Unix seconds, `pageSize` (1–100, default 50), `pageToken`.
+   */
+  async listEvents(options) {
+    return call(() => this[NATIVE].listEvents(options))
+  }
+}
+
 /** The roles of a membership option object: names, or `{ name }` objects. */
 function roleNames(options) {
   if (!options || options.roles === undefined || options.roles === null) return undefined
@@ -636,6 +652,8 @@ class ScalekitClient {
     this.organization = new OrganizationService(n.organizations())
     /** Users and memberships. */
     this.user = new UserService(n.users())
+    /** The audit log. */
+    this.audit = new AuditService(n.audit())
     Object.defineProperty(this, '_validators', { value: new Map() })
   }
 
@@ -768,6 +786,7 @@ module.exports = {
   M2MClientService,
   OrganizationService,
   UserService,
+  AuditService,
   ClientSecretStatus,
   ScalekitException,
   ScalekitValidateTokenFailureException,

@@ -9,6 +9,13 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** `scalekit.audit`: read the audit log. */
+export declare class NativeAuditClient {
+  /** Lists audit events, oldest first, one page at a time. */
+  listEvents(options?: ListAuditEventsOptions | undefined | null): Promise<ListAuditEventsResponse>
+}
+export type JsAuditClient = NativeAuditClient
+
 /** The backend of a `ScalekitClient`. */
 export declare class NativeClient {
   /**
@@ -40,6 +47,8 @@ export declare class NativeClient {
   organizations(): JsOrganizationClient
   /** The `scalekit.user` backend. */
   users(): JsUserClient
+  /** The `scalekit.audit` backend. */
+  audit(): NativeAuditClient
   /**
    * A validator of this environment's access tokens: keys from `{envUrl}/keys` when remote,
    * straight from the store when embedded; `iss` must be the environment URL unless
@@ -176,6 +185,34 @@ export declare class NativeUserClient {
   deleteMembership(organizationId: string, user: string, external?: boolean | undefined | null): Promise<Empty>
 }
 export type JsUserClient = NativeUserClient
+
+/**
+ * One audit event: who (`actor`) did what (`action`) to what (`targetIds`), in which
+ * organization, from where, and whether it happened. Never holds a secret, key or token.
+ */
+export interface AuditEvent {
+  /** `aud_…` */
+  id: string
+  /** When it was recorded (millisecond precision). */
+  time: Date
+  /**
+   * `skc_…` (a management API caller), `cli:<OS user>`, `embedded`, `server` or
+   * `unauthenticated`.
+   */
+  actor: string
+  /** `resource.verb`, e.g. `api_key.revoke`, `admin.authenticate`. */
+  action: string
+  /** `org_…`, when the action concerns an organization. */
+  organizationId?: string
+  /** Ids of what the action created, changed or removed. */
+  targetIds: Array<string>
+  /** The caller's IP address, when known. */
+  sourceAddress?: string
+  /** `success` or `failure`. */
+  outcome: 'success' | 'failure'
+  /** For a failure, the error code it was refused with. */
+  errorCode?: string
+}
 
 /**
  * The bearer token of an `Authorization` header value (RFC 6750, the core's one rule), or the
@@ -393,6 +430,36 @@ export interface JwtValidatorOptions {
    * For tests only: a frozen clock accepts expired tokens.
    */
   dangerousNow?: number
+}
+
+/** Options of `listEvents`: every filter is optional and they combine. */
+export interface ListAuditEventsOptions {
+  /** Only events of this organization. */
+  organizationId?: string
+  /** Only events of this actor (exact). */
+  actor?: string
+  /** Only events of this action (e.g. `api_key.revoke`). */
+  action?: string
+  /** Only events at or after this time (`Date`, RFC 3339 string or Unix seconds). */
+  startTime?: Date | string | number
+  /** Only events before this time. */
+  endTime?: Date | string | number
+  /** Page size (1–100, default 50). */
+  pageSize?: number
+  /** Token of the page to read (bound to the same filters). */
+  pageToken?: string
+}
+
+/** Result of `listEvents`. */
+export interface ListAuditEventsResponse {
+  /** This page, oldest first. */
+  events: Array<AuditEvent>
+  /** Number of events matching the filters, over all pages. */
+  totalSize: number
+  /** Token of the next page; empty on the last one. */
+  nextPageToken: string
+  /** Token of the previous page; empty on the first one. */
+  prevPageToken: string
 }
 
 /** Options of `listOrganizationClients`. */

@@ -197,6 +197,14 @@ impl JsClient {
         }
     }
 
+    /// The `scalekit.audit` backend.
+    #[napi]
+    pub fn audit(&self) -> crate::audit::JsAuditClient {
+        crate::audit::JsAuditClient {
+            api: self.setup.api.clone(),
+        }
+    }
+
     /// A validator of this environment's access tokens: keys from `{envUrl}/keys` when remote,
     /// straight from the store when embedded; `iss` must be the environment URL unless
     /// `options.issuer` says otherwise.

@@ -11,6 +11,7 @@
 //! - [`token`]: API keys (`scalekit.token`).
 //! - [`m2m`]: M2M clients and their secrets (`scalekit.m2m`).
 //! - [`organization`]: organizations and users (`scalekit.organization`, `scalekit.user`).
+//! - [`audit`]: the audit log (`scalekit.audit`).
 //! - [`jwt`]: `JwtValidator`, synchronous verification on the calling thread.
 //! - [`oauth`]: `ClientCredentials`, the client-credentials token fetcher.
 //! - [`policy`]: the request policy of the Express middleware (bearer rule, answers).
@@ -21,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod client;
 pub mod errors;
 pub mod jwt;

@@ -43,6 +43,7 @@ function operations() {
     M2MClient: Object.getPrototypeOf(sk.m2m),
     OrganizationClient: Object.getPrototypeOf(sk.organization),
     UserClient: Object.getPrototypeOf(sk.user),
+    AuditClient: Object.getPrototypeOf(sk.audit),
     JwtValidator: JwtValidator.prototype,
     ClientCredentials: ClientCredentials.prototype,
   }
@@ -140,6 +141,7 @@ async function rejectsWith(promise, Class, code, what) {
 
 // operation → [the failing call, the exception class, its exact code]
 const FAILURES = {
+  'AuditClient.listEvents': [(sk, i) => sk.audit.listEvents({ organizationId: i.org, action: 'api_key.explode' }), ScalekitBadRequestException, 'invalid_argument'],
   'TokenClient.createToken': [(sk) => sk.token.createToken('org_404404'), ScalekitNotFoundException, 'not_found'],
   'TokenClient.validateToken': [(sk) => sk.token.validateToken('agk_not-a-key'), ScalekitValidateTokenFailureException, 'token_validation_failed'],
   'TokenClient.listTokens': [(sk, i) => sk.token.listTokens(i.org, { pageSize: 31 }), ScalekitBadRequestException, 'invalid_argument'],

@@ -9,6 +9,7 @@ use authgate_core::{AuthApi, Error, Secret};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::audit::PyAuditService;
 use crate::errors::{self, ScalekitValidateTokenFailureException};
 use crate::jwt::{self, PyJwtValidator, PyTokenValidationOptions};
 use crate::m2m::PyM2MClientService;
@@ -110,6 +111,7 @@ pub struct PyScalekitClient {
     m2m_client: Py<PyM2MClientService>,
     organization: Py<PyOrganizationService>,
     users: Py<PyUserService>,
+    audit: Py<PyAuditService>,
 }
 
 impl PyScalekitClient {
@@ -120,6 +122,7 @@ impl PyScalekitClient {
             m2m_client: Py::new(py, PyM2MClientService::new(api.clone()))?,
             organization: Py::new(py, PyOrganizationService::new(api.clone()))?,
             users: Py::new(py, PyUserService::new(api.clone()))?,
+            audit: Py::new(py, PyAuditService::new(api.clone()))?,
             env_url: setup.issuer.clone(),
             jwt: Jwt::new(setup),
             api,
@@ -266,6 +269,12 @@ impl PyScalekitClient {
     #[getter]
     fn users(&self, py: Python<'_>) -> Py<PyUserService> {
         self.users.clone_ref(py)
+    }
+
+    /// The audit log (an authgate extension).
+    #[getter]
+    fn audit(&self, py: Python<'_>) -> Py<PyAuditService> {
+        self.audit.clone_ref(py)
     }
 
     /// The environment URL (remote) or the issuer (embedded), without a trailing slash: the

@@ -1,13 +1,14 @@
 //! `authgate._native`: the Python extension module of authgate.
 //!
 //! This crate translates; the logic lives in `authgate-core`. One file per concept:
-//! [`client`] (`ScalekitClient`), [`tokens`] (API keys), [`m2m`] (M2M clients),
+//! [`client`] (`ScalekitClient`), [`audit`] (the audit log), [`tokens`] (API keys), [`m2m`] (M2M clients),
 //! [`organizations`], [`users`], [`jwt`] (`JwtValidator`), [`oauth`] (`ClientCredentials`),
 //! [`policy`] (the request policy of the web adapters),
 //! [`errors`] (the one error mapping), [`types`] (value conversions) and [`runtime`] (the tokio
 //! runtime owned by the binding). The public Python
 //! package (`python/authgate/`) re-exports this module and adds the Flask / FastAPI adapters.
 
+mod audit;
 mod client;
 mod errors;
 mod jwt;
@@ -25,6 +26,8 @@ mod users;
 mod _native {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::audit::{PyAuditEvent, PyAuditService, PyListAuditEventsResponse};
     #[pymodule_export]
     use crate::client::PyScalekitClient;
     #[pymodule_export]

@@ -18,6 +18,7 @@ import pytest
 
 import authgate
 from authgate import (
+    AuditService,
     ClientCredentials,
     JwtValidator,
     M2MClientService,
@@ -47,6 +48,7 @@ CLASSES: Dict[str, type] = {
     "M2MClientService": M2MClientService,
     "OrganizationService": OrganizationService,
     "UserService": UserService,
+    "AuditService": AuditService,
     "JwtValidator": JwtValidator,
     "ClientCredentials": ClientCredentials,
 }
@@ -181,6 +183,11 @@ Call = Callable[[ScalekitClient, Ids], Any]
 
 #: operation → (the failing call, the exception class, its exact code)
 FAILURES: Dict[str, Tuple[Call, Type[ScalekitException], str]] = {
+    "AuditService.list_events": (
+        lambda c, i: c.audit.list_events(organization_id=i.org, action="api_key.explode"),
+        ScalekitBadRequestException,
+        "invalid_argument",
+    ),
     "TokenService.create_token": (
         lambda c, i: c.tokens.create_token(organization_id="org_404404"),
         ScalekitNotFoundException,

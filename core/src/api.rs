@@ -11,9 +11,9 @@ use crate::error::Result;
 use crate::model::{
     AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
-    ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
-    ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput, Organization, OrganizationClient,
-    TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
+    ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
+    ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
+    Organization, OrganizationClient, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
 };
 
 /// Operations on organizations, users, API keys, M2M clients and the token endpoint.
@@ -196,4 +196,14 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
 
     /// The public signing keys (what `GET /keys` serves).
     async fn jwks(&self) -> Result<JwkSet>;
+
+    // --- audit log (authgate extension) --------------------------------------------------------
+
+    /// Lists the audit log, oldest first: every management action that happened and every
+    /// refused management authentication (see [`audit`](crate::audit)), filtered by
+    /// organization, actor, action and time range (`start_time` inclusive, `end_time`
+    /// exclusive). An unknown `action`, a malformed `organization_id`, an `end_time` not after
+    /// `start_time` or a page size outside 1–100 is `InvalidArgument`; a page token is bound to
+    /// its filters. Over HTTP this is `GET /api/v1/audit-events` (admin-only).
+    async fn list_audit_events(&self, input: ListAuditEvents) -> Result<ListAuditEventsResponse>;
 }

@@ -17,12 +17,14 @@
 //! - [`setup`]: the rules that turn client settings into an [`AuthApi`], its keys and validators.
 //! - [`remote`]: an HTTP client of a Scalekit-compatible environment.
 //! - [`api`]: [`AuthApi`], the operations both the authority and the remote client offer.
+//! - [`audit`]: the audit log's actions and actors, and the request scope naming who acts.
 //! - [`error`]: [`Error`], one error type with stable codes.
 //! - [`wire`]: what goes on the wire: the error description every transport answers with (and
 //!   the way back), the REST envelopes the server and the remote client share.
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod audit;
 pub mod authority;
 pub mod error;
 pub(crate) mod flight;

@@ -967,3 +967,118 @@ mod tests {
         assert_eq!(a, b);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Audit log (authgate extension; Scalekit has no such route)
+// ---------------------------------------------------------------------------------------------
+
+/// Whether an audited action happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// The action happened (written in the action's own transaction).
+    Success,
+    /// The action was refused and changed nothing (a refused management authentication).
+    Failure,
+}
+
+impl AuditOutcome {
+    /// `"success"` or `"failure"`, as stored and serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Success => "success",
+            AuditOutcome::Failure => "failure",
+        }
+    }
+}
+
+/// One entry of the audit log: who did what, to what, from where, and whether it happened.
+///
+/// Never carries a secret, an API key or a token: only ids (`org_…`, `usr_…`, `apit_…`,
+/// `m2morg_…`, `sks_…`, `skc_…`, `snk_…`), the actor and the caller's address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// `aud_…`.
+    pub id: String,
+    /// When it was recorded (millisecond precision).
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    /// Who: the environment client id (`skc_…`) of a management API call, `cli:<OS user>` for
+    /// the `authgate` CLI, `embedded` for an application using an embedded client, `server` for
+    /// what `authgate serve` does on its own (registering its configured credential at start),
+    /// or `unauthenticated` for a refused authentication.
+    pub actor: String,
+    /// What, e.g. `organization.create`, `api_key.revoke`, `admin.authenticate`
+    /// ([`crate::audit::ACTIONS`] lists them all).
+    pub action: String,
+    /// The organization concerned, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// The ids of what the action created, changed or removed (the organization's id is in
+    /// `organization_id`, not here, unless the organization itself is the target).
+    #[serde(default)]
+    pub target_ids: Vec<String>,
+    /// The caller's IP address, when known (the REST and gRPC APIs; behind a trusted proxy, the
+    /// address it forwarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_address: Option<String>,
+    /// Whether it happened.
+    pub outcome: AuditOutcome,
+    /// For a failure, the error code it was refused with (e.g. `unauthenticated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+/// Input of `list_audit_events`: every filter is optional and they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListAuditEvents {
+    /// Only events of this organization.
+    #[serde(default, alias = "organizationId", skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Only events of this actor (exact match, e.g. `skc_…` or `cli:alice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only events of this action (one of [`crate::audit::ACTIONS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only events at or after this time.
+    #[serde(
+        default,
+        alias = "startTime",
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start_time: Option<OffsetDateTime>,
+    /// Only events before this time.
+    #[serde(
+        default,
+        alias = "endTime",
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub end_time: Option<OffsetDateTime>,
+    /// Page size, 1–100 (default 50).
+    #[serde(default, alias = "pageSize", deserialize_with = "de::opt_u32")]
+    pub page_size: Option<u32>,
+    /// An opaque token from a previous response (bound to the same filters).
+    #[serde(default, alias = "pageToken", skip_serializing_if = "Option::is_none")]
+    pub page_token: Option<String>,
+}
+
+/// Output of `list_audit_events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListAuditEventsResponse {
+    /// This page, oldest first.
+    #[serde(default)]
+    pub events: Vec<AuditEvent>,
+    /// Number of events matching the filters, over all pages.
+    #[serde(default)]
+    pub total_size: u32,
+    /// Opaque token for the next page; empty on the last page.
+    #[serde(default)]
+    pub next_page_token: String,
+    /// Opaque token for the previous page; empty on the first page.
+    #[serde(default)]
+    pub prev_page_token: String,
+}

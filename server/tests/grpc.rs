@@ -262,6 +262,50 @@ fn grpc_over_h2c_auth_errors_and_unknown_methods() {
             metrics.contains("authgate_api_key_validations_total{outcome=\"invalid\"} 1"),
             "{metrics}"
         );
+
+        // The audit log: the gRPC creation with its caller and address, and the refused calls
+        // (written off the request path: wait for them).
+        let mut refusals = Vec::new();
+        for _ in 0..300 {
+            let page = authgate_core::AuthApi::list_audit_events(
+                &api,
+                authgate_core::model::ListAuditEvents {
+                    action: Some("admin.authenticate".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            refusals = page.events;
+            if refusals.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let refused: Vec<_> = refusals
+            .iter()
+            .map(|e| (e.actor.as_str(), e.error_code.as_deref()))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("unauthenticated", Some("unauthenticated")),
+                (m2m.client.client_id.as_str(), Some("permission_denied")),
+            ]
+        );
+        let created = authgate_core::AuthApi::list_audit_events(
+            &api,
+            authgate_core::model::ListAuditEvents {
+                organization_id: Some(org.id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.events.len(), 1);
+        assert_eq!(created.events[0].action, "organization.create");
+        assert_eq!(created.events[0].actor, server.client_id);
+        assert_eq!(created.events[0].source_address.as_deref(), Some("127.0.0.1"));
     });
 }
 

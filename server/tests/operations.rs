@@ -21,7 +21,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Every row of every table of a SQLite store, as text (the store's whole state).
+/// Every row of every table of a SQLite store, as text (the store's whole state) — but for the
+/// audit log's records of refused authentications (and the sequence they advance): a refused
+/// request changes nothing else, and recording it is the point (`serve_audit.rs` checks them).
 fn sqlite_snapshot(database: &str) -> String {
     let path = database.strip_prefix("sqlite://").expect("a SQLite URL");
     let c = rusqlite::Connection::open(path).expect("open the store");
@@ -36,8 +38,13 @@ fn sqlite_snapshot(database: &str) -> String {
     let mut out = String::new();
     for table in tables {
         out.push_str(&format!("== {table}\n"));
+        let filter = match table.as_str() {
+            "authgate_audit_events" => "WHERE outcome <> 'failure'",
+            "sqlite_sequence" => "WHERE name <> 'authgate_audit_events'",
+            _ => "",
+        };
         let mut stmt = c
-            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+            .prepare(&format!("SELECT * FROM {table} {filter} ORDER BY rowid"))
             .unwrap();
         let n = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();
@@ -159,6 +166,15 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
         refusal("POST", "/healthz", None, 405, "invalid_argument"),
         refusal("POST", "/readyz", None, 405, "invalid_argument"),
         refusal("POST", "/metrics", None, 405, "invalid_argument"),
+        // the audit log
+        refusal(
+            "GET",
+            "/api/v1/audit-events?action=nope",
+            None,
+            400,
+            "invalid_argument",
+        ),
+        refusal("POST", "/api/v1/audit-events", None, 405, "invalid_argument"),
         // API keys
         refusal(
             "POST",
@@ -410,6 +426,7 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
 
     // Every management route refuses a request without credentials (401), changing nothing.
     for (method, path) in [
+        ("GET", "/api/v1/audit-events".to_owned()),
         ("POST", "/api/v1/tokens".to_owned()),
         ("GET", format!("/api/v1/tokens?organization_id={org_id}")),
         ("POST", "/api/v1/tokens:validate".to_owned()),
@@ -680,6 +697,12 @@ fn every_cli_command_refuses_bad_input_with_the_exact_code_and_changes_nothing()
         (
             vec!["clients", "secrets", "remove", "--org", o, c, "sks_404404"],
             "not_found",
+        ),
+        (vec!["audit", "list", "--action", "nope"], "invalid_argument"),
+        (vec!["audit", "list", "--page-size", "101"], "invalid_argument"),
+        (
+            vec!["audit", "prune", "--retention-days", "0"],
+            "invalid_argument",
         ),
         (vec!["signing-keys", "retire", "snk_404404"], "not_found"),
         (vec!["signing-keys", "retire", &kid], "failed_precondition"),

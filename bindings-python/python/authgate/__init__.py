@@ -22,6 +22,8 @@ import os as _os
 from authgate import _native
 from authgate._native import (
     AccessToken,
+    AuditEvent,
+    AuditService,
     ClientCredentials,
     ClientSecret,
     CreateMembership,
@@ -33,6 +35,7 @@ from authgate._native import (
     CreateUserAndMembershipResponse,
     CustomClaim,
     JwtValidator,
+    ListAuditEventsResponse,
     ListOrganizationClientsResponse,
     ListOrganizationsResponse,
     ListOrganizationUsersResponse,
@@ -73,6 +76,7 @@ __all__ = [
     "M2MClientService",
     "OrganizationService",
     "UserService",
+    "AuditService",
     # JWT validation and client credentials
     "JwtValidator",
     "VerifiedToken",
@@ -111,6 +115,9 @@ __all__ = [
     "UpdateMembership",
     "UserResponse",
     "ListUsersResponse",
+    # the audit log
+    "AuditEvent",
+    "ListAuditEventsResponse",
 ]
 __all__ += _errors.__all__
 

@@ -12,9 +12,9 @@ use crate::keys;
 use crate::model::{
     AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
-    ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
-    ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput, Organization, OrganizationClient,
-    TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
+    ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
+    ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
+    Organization, OrganizationClient, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
 };
 use crate::store::{ClientPatch, KeyRef, NewApiKey, NewClient, NewMembership, StoreKind, unix_ms};
 
@@ -36,7 +36,12 @@ impl AuthApi for Authority {
             create_time: t,
             update_time: t,
         };
-        self.store().insert_organization(org.clone()).await?;
+        self.store()
+            .insert_organization(
+                org.clone(),
+                self.audit("organization.create", Some(&org.id), &[&org.id]),
+            )
+            .await?;
         Ok(org)
     }
 
@@ -64,7 +69,10 @@ impl AuthApi for Authority {
         limits::org_id(organization_id)?;
         if !self
             .store()
-            .delete_organization(organization_id.to_owned())
+            .delete_organization(
+                organization_id.to_owned(),
+                self.audit("organization.delete", Some(organization_id), &[organization_id]),
+            )
             .await?
         {
             return Err(Error::not_found("organization", organization_id));
@@ -78,14 +86,17 @@ impl AuthApi for Authority {
         let external_id = limits::optional(input.external_id, limits::external_id)?;
         let roles = limits::roles(&input.roles)?;
         self.store()
-            .add_membership(NewMembership {
-                organization_id: organization_id.to_owned(),
-                new_user_id: keys::new_id(keys::USER_ID_PREFIX),
-                email,
-                external_id,
-                roles_json: to_json(&roles)?,
-                now_ms: unix_ms(now()),
-            })
+            .add_membership(
+                NewMembership {
+                    organization_id: organization_id.to_owned(),
+                    new_user_id: keys::new_id(keys::USER_ID_PREFIX),
+                    email,
+                    external_id,
+                    roles_json: to_json(&roles)?,
+                    now_ms: unix_ms(now()),
+                },
+                self.audit("user.create", Some(organization_id), &[]),
+            )
             .await
     }
 
@@ -146,6 +157,7 @@ impl AuthApi for Authority {
                 input.display_name,
                 external_id,
                 unix_ms(now()),
+                self.audit("organization.update", Some(organization_id), &[organization_id]),
             )
             .await?
             .ok_or_else(|| Error::not_found("organization", organization_id))
@@ -189,14 +201,23 @@ impl AuthApi for Authority {
             }
         };
         self.store()
-            .update_user(user.clone(), external_id, unix_ms(now()))
+            .update_user(
+                user.clone(),
+                external_id,
+                unix_ms(now()),
+                self.audit("user.update", None, &[]),
+            )
             .await?
             .ok_or_else(|| Error::not_found("user", user.to_string()))
     }
 
     async fn delete_user(&self, user: &UserRef) -> Result<()> {
         limits::user_ref(user)?;
-        if !self.store().delete_user(user.clone()).await? {
+        let deleted = self
+            .store()
+            .delete_user(user.clone(), self.audit("user.delete", None, &[]))
+            .await?;
+        if deleted.is_none() {
             return Err(Error::not_found("user", user.to_string()));
         }
         Ok(())
@@ -217,6 +238,7 @@ impl AuthApi for Authority {
                 user.clone(),
                 to_json(&roles)?,
                 unix_ms(now()),
+                self.audit("membership.create", Some(organization_id), &[]),
             )
             .await
     }
@@ -231,7 +253,12 @@ impl AuthApi for Authority {
         limits::user_ref(user)?;
         let roles = limits::roles(&input.roles)?;
         self.store()
-            .update_membership(organization_id.to_owned(), user.clone(), to_json(&roles)?)
+            .update_membership(
+                organization_id.to_owned(),
+                user.clone(),
+                to_json(&roles)?,
+                self.audit("membership.update", Some(organization_id), &[]),
+            )
             .await
     }
 
@@ -239,8 +266,13 @@ impl AuthApi for Authority {
         limits::org_id(organization_id)?;
         limits::user_ref(user)?;
         self.store()
-            .delete_membership(organization_id.to_owned(), user.clone())
-            .await
+            .delete_membership(
+                organization_id.to_owned(),
+                user.clone(),
+                self.audit("membership.delete", Some(organization_id), &[]),
+            )
+            .await?;
+        Ok(())
     }
 
     // --- API keys ------------------------------------------------------------------------
@@ -257,19 +289,24 @@ impl AuthApi for Authority {
             None => None,
         };
         let key = keys::generate_api_key();
+        let id = keys::new_id(keys::TOKEN_ID_PREFIX);
+        let audit = self.audit("api_key.create", Some(&input.organization_id), &[&id]);
         let info = self
             .store()
-            .insert_api_key(NewApiKey {
-                id: keys::new_id(keys::TOKEN_ID_PREFIX),
-                digest: self.inner.digester.digest(key.expose()),
-                organization_id: input.organization_id,
-                user_id,
-                custom_claims_json: to_json(&input.custom_claims)?,
-                description,
-                token_suffix: keys::suffix(key.expose()),
-                expiry_ms,
-                now_ms: unix_ms(created),
-            })
+            .insert_api_key(
+                NewApiKey {
+                    id,
+                    digest: self.inner.digester.digest(key.expose()),
+                    organization_id: input.organization_id,
+                    user_id,
+                    custom_claims_json: to_json(&input.custom_claims)?,
+                    description,
+                    token_suffix: keys::suffix(key.expose()),
+                    expiry_ms,
+                    now_ms: unix_ms(created),
+                },
+                audit,
+            )
             .await?;
         Ok(CreateTokenResponse {
             token: key,
@@ -364,14 +401,33 @@ impl AuthApi for Authority {
             },
         };
         self.store()
-            .update_api_key(id, claims_json, description, unix_ms(now()))
+            .update_api_key(
+                id.clone(),
+                claims_json,
+                description,
+                unix_ms(now()),
+                self.audit("api_key.update", None, &[&id]),
+            )
             .await?
             .ok_or_else(|| not_found(&by))
     }
 
     async fn invalidate_token(&self, token: &str) -> Result<()> {
         let by = self.key_ref(token)?;
-        if self.store().revoke_api_key(by.clone(), unix_ms(now())).await? {
+        // The event names the key by id (never the key) and its organization.
+        let audit = match self.store().find_api_key(by.clone()).await? {
+            Some(k) => self.audit(
+                "api_key.revoke",
+                Some(&k.info.organization_id),
+                &[&k.info.token_id],
+            ),
+            None => self.audit("api_key.revoke", None, &[]),
+        };
+        if self
+            .store()
+            .revoke_api_key(by.clone(), unix_ms(now()), audit)
+            .await?
+        {
             return Ok(());
         }
         Err(match by {
@@ -400,11 +456,14 @@ impl AuthApi for Authority {
 
         let secret = keys::generate_client_secret();
         let now_ms = unix_ms(now());
+        let id = keys::new_id(keys::M2M_CLIENT_ID_PREFIX);
+        let first = self.new_secret(keys::SECRET_ID_PREFIX, &secret);
+        let audit = self.audit("client.create", Some(organization_id), &[&id, &first.id]);
         let created = self
             .store()
             .insert_client(
                 NewClient {
-                    id: keys::new_id(keys::M2M_CLIENT_ID_PREFIX),
+                    id,
                     organization_id: organization_id.to_owned(),
                     name,
                     description,
@@ -414,7 +473,8 @@ impl AuthApi for Authority {
                     expiry,
                     now_ms,
                 },
-                self.new_secret(keys::SECRET_ID_PREFIX, &secret),
+                first,
+                audit,
             )
             .await?;
         Ok(CreateOrganizationClientResponse {
@@ -463,7 +523,12 @@ impl AuthApi for Authority {
             now_ms: unix_ms(now()),
         };
         self.store()
-            .update_client(organization_id.to_owned(), client_id.to_owned(), patch)
+            .update_client(
+                organization_id.to_owned(),
+                client_id.to_owned(),
+                patch,
+                self.audit("client.update", Some(organization_id), &[client_id]),
+            )
             .await?
             .ok_or_else(|| Error::not_found("client", client_id))
     }
@@ -472,7 +537,11 @@ impl AuthApi for Authority {
         limits::client_ids(organization_id, client_id)?;
         if !self
             .store()
-            .delete_client(organization_id.to_owned(), client_id.to_owned())
+            .delete_client(
+                organization_id.to_owned(),
+                client_id.to_owned(),
+                self.audit("client.delete", Some(organization_id), &[client_id]),
+            )
             .await?
         {
             return Err(Error::not_found("client", client_id));
@@ -511,13 +580,20 @@ impl AuthApi for Authority {
     ) -> Result<CreateOrganizationClientSecretResponse> {
         limits::client_ids(organization_id, client_id)?;
         let plain = keys::generate_client_secret();
+        let new = self.new_secret(keys::SECRET_ID_PREFIX, &plain);
+        let audit = self.audit(
+            "client_secret.create",
+            Some(organization_id),
+            &[client_id, &new.id],
+        );
         let secret = self
             .store()
             .insert_client_secret(
                 organization_id.to_owned(),
                 client_id.to_owned(),
-                self.new_secret(keys::SECRET_ID_PREFIX, &plain),
+                new,
                 limits::CLIENT_MAX_SECRETS,
+                audit,
             )
             .await?;
         Ok(CreateOrganizationClientSecretResponse {
@@ -539,6 +615,11 @@ impl AuthApi for Authority {
                 organization_id.to_owned(),
                 client_id.to_owned(),
                 secret_id.to_owned(),
+                self.audit(
+                    "client_secret.delete",
+                    Some(organization_id),
+                    &[client_id, secret_id],
+                ),
             )
             .await
     }
@@ -556,5 +637,11 @@ impl AuthApi for Authority {
 
     async fn jwks(&self) -> Result<JwkSet> {
         self.jwk_set().await
+    }
+
+    // --- audit log -----------------------------------------------------------------------
+
+    async fn list_audit_events(&self, input: ListAuditEvents) -> Result<ListAuditEventsResponse> {
+        self.list_audit(input).await
     }
 }

@@ -101,7 +101,11 @@ impl Authority {
     pub async fn revoke_environment_client(&self, client_id: &str) -> Result<EnvironmentCredential> {
         check_id(client_id)?;
         self.store()
-            .revoke_environment_client(client_id.to_owned(), unix_ms(now()))
+            .revoke_environment_client(
+                client_id.to_owned(),
+                unix_ms(now()),
+                self.audit("environment_credential.revoke", None, &[client_id]),
+            )
             .await?
             .try_into()
     }
@@ -116,7 +120,11 @@ impl Authority {
     ) -> Result<Vec<String>> {
         self.register_environment_client(client_id, secret).await?;
         self.store()
-            .revoke_other_environment_clients(client_id.to_owned(), unix_ms(now()))
+            .revoke_other_environment_clients(
+                client_id.to_owned(),
+                unix_ms(now()),
+                self.audit("environment_credential.revoke", None, &[]),
+            )
             .await
     }
 }

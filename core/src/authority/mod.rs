@@ -121,6 +121,7 @@ use crate::model::{Organization, Secret};
 use crate::store::{self, Cursor, KeyRef, NewSecret, Page, Store, StoreKind, unix_ms};
 
 mod api;
+pub mod audit;
 mod environment;
 mod grant;
 pub mod limits;
@@ -183,6 +184,11 @@ pub struct AuthorityConfig {
     /// [`MAX_DEFERRED_TOUCHES`] wait at a time. Default `false` (the write is awaited, as an
     /// embedded caller without a runtime needs); `authgate serve` sets it.
     pub defer_bookkeeping: bool,
+    /// The actor recorded in the audit log for management actions run outside an
+    /// [`audit::scope`](crate::audit::scope) that names one: [`audit::EMBEDDED`](crate::audit::EMBEDDED)
+    /// by default; the `authgate` CLI sets [`audit::cli_actor`](crate::audit::cli_actor), `authgate
+    /// serve` [`audit::SERVER`](crate::audit::SERVER) (each management request names its caller).
+    pub audit_actor: String,
 }
 
 impl AuthorityConfig {
@@ -195,6 +201,7 @@ impl AuthorityConfig {
             environment_token_ttl: 3600,
             signing_key_activation_delay: DEFAULT_SIGNING_KEY_ACTIVATION_DELAY,
             defer_bookkeeping: false,
+            audit_actor: crate::audit::EMBEDDED.to_owned(),
         }
     }
 
@@ -258,6 +265,10 @@ impl AuthorityConfig {
             ));
         }
         limits::activation_delay("signing_key_activation_delay", self.signing_key_activation_delay)?;
+        if self.audit_actor.trim().is_empty() {
+            return Err(Error::invalid("audit_actor", "must not be blank"));
+        }
+        self.audit_actor = crate::audit::clip(std::mem::take(&mut self.audit_actor));
         Ok(())
     }
 }
@@ -425,7 +436,11 @@ impl Authority {
         let id = keys::new_id(keys::ENVIRONMENT_CLIENT_ID_PREFIX);
         let secret = keys::generate_client_secret();
         self.store()
-            .upsert_environment_client(id.clone(), self.new_secret(keys::SECRET_ID_PREFIX, &secret))
+            .upsert_environment_client(
+                id.clone(),
+                self.new_secret(keys::SECRET_ID_PREFIX, &secret),
+                self.audit("environment_credential.create", None, &[&id]),
+            )
             .await?;
         Ok((id, secret))
     }
@@ -458,6 +473,7 @@ impl Authority {
             .upsert_environment_client(
                 client_id.to_owned(),
                 self.new_secret(keys::SECRET_ID_PREFIX, secret),
+                self.audit("environment_credential.register", None, &[client_id]),
             )
             .await
     }

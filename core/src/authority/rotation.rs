@@ -42,13 +42,23 @@ impl Authority {
         // A first pass without a new key: no RSA key generation when a pending key settles it.
         let outcome = match self
             .store()
-            .rotate_signing_key(None, unix_ms(now()), delay_ms)
+            .rotate_signing_key(
+                None,
+                unix_ms(now()),
+                delay_ms,
+                self.audit("signing_key.rotate", None, &[]),
+            )
             .await?
         {
             Rotation::NeedKey => {
                 let key = self.generate_key().await?;
                 self.store()
-                    .rotate_signing_key(Some(key), unix_ms(now()), delay_ms)
+                    .rotate_signing_key(
+                        Some(key),
+                        unix_ms(now()),
+                        delay_ms,
+                        self.audit("signing_key.rotate", None, &[]),
+                    )
                     .await?
             }
             other => other,
@@ -78,7 +88,11 @@ impl Authority {
         limits::id("kid", kid, keys::SIGNING_KEY_ID_PREFIX)?;
         let row = self
             .store()
-            .retire_signing_key(kid.to_owned(), unix_ms(now()))
+            .retire_signing_key(
+                kid.to_owned(),
+                unix_ms(now()),
+                self.audit("signing_key.retire", None, &[kid]),
+            )
             .await?
             .ok_or_else(|| Error::not_found("signing_key", kid))?;
         signing::info(&row)
@@ -104,7 +118,15 @@ impl Authority {
                 continue;
             }
             let blob = sealer.seal(&row.kid, &row.private_key)?;
-            if self.store().seal_signing_key(row.kid.clone(), blob).await? {
+            if self
+                .store()
+                .seal_signing_key(
+                    row.kid.clone(),
+                    blob,
+                    self.audit("signing_key.encrypt", None, &[&row.kid]),
+                )
+                .await?
+            {
                 sealed.push(row.kid);
             }
         }

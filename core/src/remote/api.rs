@@ -11,9 +11,10 @@ use crate::error::{Error, Result};
 use crate::model::{
     AccessTokenResponse, CreateOrganization, CreateOrganizationClientResponse,
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
-    ListOrganizationClientsResponse, ListOrganizations, ListOrganizationsResponse, ListTokens,
-    ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput, Organization, OrganizationClient,
-    Secret, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
+    ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
+    ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
+    Organization, OrganizationClient, Secret, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User,
+    UserRef,
 };
 use crate::wire::envelope::{
     ClientBody, CreateUserBody, Empty, MembershipBody, OrganizationBody, RoleRef, TokenInfoBody, TokenRef,
@@ -334,6 +335,25 @@ impl AuthApi for RemoteClient {
 
     async fn jwks(&self) -> Result<JwkSet> {
         self.send_public(&["keys"], None).await
+    }
+
+    async fn list_audit_events(&self, input: ListAuditEvents) -> Result<ListAuditEventsResponse> {
+        let rfc3339 = |t: Option<time::OffsetDateTime>, field: &str| {
+            t.map(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .map_err(|_| Error::invalid(field, "not representable as RFC 3339"))
+            })
+            .transpose()
+        };
+        let call = Call::new(Method::GET, &["audit-events"])
+            .query("organization_id", input.organization_id)
+            .query("actor", input.actor)
+            .query("action", input.action)
+            .query("start_time", rfc3339(input.start_time, "start_time")?)
+            .query("end_time", rfc3339(input.end_time, "end_time")?)
+            .query("page_size", input.page_size)
+            .query("page_token", input.page_token);
+        self.call(call).await
     }
 }
 

@@ -20,6 +20,9 @@
 //! same store at the same time are safe. A store migrated by a newer authgate is refused.
 //!
 //! Only digests of secrets are stored; see [`keys`](crate::keys).
+//!
+//! Every write of a management action takes the action's audit event (`AuditRecord`) and writes
+//! it in the same transaction when the action happened (see [`audit`](crate::audit)).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -30,7 +33,8 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    ClientSecret, CustomClaim, M2MClient, Organization, SigningKeyState, TokenInfo, User, UserRef,
+    AuditEvent, AuditOutcome, ClientSecret, CustomClaim, M2MClient, Organization, SigningKeyState, TokenInfo,
+    User, UserRef,
 };
 
 mod postgres;
@@ -249,6 +253,43 @@ pub(crate) struct Activation {
     pub activated: Option<String>,
 }
 
+/// An audit event to write: in the transaction of the write it is given to (recorded only when
+/// that write did something), or on its own ([`Store::insert_audit_event`]).
+#[derive(Debug, Clone)]
+pub(crate) struct AuditRecord {
+    pub id: String,
+    pub time_ms: i64,
+    pub actor: String,
+    pub action: &'static str,
+    pub organization_id: Option<String>,
+    pub target_ids: Vec<String>,
+    pub source_address: Option<String>,
+    pub outcome: AuditOutcome,
+    pub error_code: Option<&'static str>,
+}
+
+impl AuditRecord {
+    /// Adds a target id (once); true, so a write's "did it happen" check can end with it.
+    pub fn add_target(&mut self, id: &str) -> bool {
+        if !self.target_ids.iter().any(|t| t == id) {
+            self.target_ids.push(id.to_owned());
+        }
+        true
+    }
+}
+
+/// The filters of [`Store::list_audit_events`] (AND-ed; `None` matches everything).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuditFilter {
+    pub organization_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// At or after (Unix ms).
+    pub start_ms: Option<i64>,
+    /// Before (Unix ms).
+    pub end_ms: Option<i64>,
+}
+
 /// The persistence operations of the authority. Every method is one transaction.
 #[async_trait]
 pub(crate) trait Store: Send + Sync + Debug {
@@ -261,7 +302,7 @@ pub(crate) trait Store: Send + Sync + Debug {
     /// Stores `value` under `key` unless a value is there; returns the stored value.
     async fn meta_init(&self, key: &'static str, value: String) -> Result<String>;
 
-    async fn insert_organization(&self, org: Organization) -> Result<()>;
+    async fn insert_organization(&self, org: Organization, audit: AuditRecord) -> Result<()>;
     async fn get_organization(&self, id: String) -> Result<Option<Organization>>;
     async fn list_organizations(
         &self,
@@ -269,9 +310,9 @@ pub(crate) trait Store: Send + Sync + Debug {
         cursor: Cursor,
         size: u32,
     ) -> Result<Page<Organization>>;
-    async fn delete_organization(&self, id: String) -> Result<bool>;
+    async fn delete_organization(&self, id: String, audit: AuditRecord) -> Result<bool>;
 
-    async fn add_membership(&self, m: NewMembership) -> Result<User>;
+    async fn add_membership(&self, m: NewMembership, audit: AuditRecord) -> Result<User>;
     async fn user_exists(&self, id: String) -> Result<bool>;
     async fn list_organization_users(&self, org_id: String, cursor: Cursor, size: u32) -> Result<Page<User>>;
 
@@ -285,6 +326,7 @@ pub(crate) trait Store: Send + Sync + Debug {
         display_name: Option<String>,
         external_id: Option<Option<String>>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<Organization>>;
     async fn get_user(&self, by: UserRef) -> Result<Option<User>>;
     async fn list_users(&self, cursor: Cursor, size: u32) -> Result<Page<User>>;
@@ -295,9 +337,11 @@ pub(crate) trait Store: Send + Sync + Debug {
         by: UserRef,
         external_id: Option<String>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<User>>;
-    /// Deletes a user, their memberships and their API keys; false when there is no such user.
-    async fn delete_user(&self, by: UserRef) -> Result<bool>;
+    /// Deletes a user, their memberships and their API keys; the user's id, `None` when there is
+    /// no such user.
+    async fn delete_user(&self, by: UserRef, audit: AuditRecord) -> Result<Option<String>>;
     /// Adds an existing user to an organization (`NotFound` for either, `AlreadyExists` if a member).
     async fn insert_membership(
         &self,
@@ -305,13 +349,21 @@ pub(crate) trait Store: Send + Sync + Debug {
         by: UserRef,
         roles_json: String,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<User>;
     /// Replaces the roles of a membership (`NotFound` for the organization, user or membership).
-    async fn update_membership(&self, org_id: String, by: UserRef, roles_json: String) -> Result<User>;
-    /// Deletes a membership and the user's API keys in that organization (`NotFound` as above).
-    async fn delete_membership(&self, org_id: String, by: UserRef) -> Result<()>;
+    async fn update_membership(
+        &self,
+        org_id: String,
+        by: UserRef,
+        roles_json: String,
+        audit: AuditRecord,
+    ) -> Result<User>;
+    /// Deletes a membership and the user's API keys in that organization (`NotFound` as above);
+    /// the user's id.
+    async fn delete_membership(&self, org_id: String, by: UserRef, audit: AuditRecord) -> Result<String>;
 
-    async fn insert_api_key(&self, key: NewApiKey) -> Result<TokenInfo>;
+    async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo>;
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;
     async fn list_api_keys(
         &self,
@@ -327,19 +379,26 @@ pub(crate) trait Store: Send + Sync + Debug {
         custom_claims_json: Option<String>,
         description: Option<Option<String>>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<TokenInfo>>;
     /// Marks a key revoked (no-op if it already is); false when there is no such key.
-    async fn revoke_api_key(&self, by: KeyRef, now_ms: i64) -> Result<bool>;
+    async fn revoke_api_key(&self, by: KeyRef, now_ms: i64, audit: AuditRecord) -> Result<bool>;
 
-    async fn insert_client(&self, client: NewClient, secret: NewSecret) -> Result<M2MClient>;
+    async fn insert_client(
+        &self,
+        client: NewClient,
+        secret: NewSecret,
+        audit: AuditRecord,
+    ) -> Result<M2MClient>;
     async fn get_client(&self, org_id: String, client_id: String) -> Result<Option<M2MClient>>;
     async fn update_client(
         &self,
         org_id: String,
         client_id: String,
         patch: ClientPatch,
+        audit: AuditRecord,
     ) -> Result<Option<M2MClient>>;
-    async fn delete_client(&self, org_id: String, client_id: String) -> Result<bool>;
+    async fn delete_client(&self, org_id: String, client_id: String, audit: AuditRecord) -> Result<bool>;
     async fn list_clients(&self, org_id: String, cursor: Cursor, size: u32) -> Result<Page<M2MClient>>;
     async fn insert_client_secret(
         &self,
@@ -347,8 +406,15 @@ pub(crate) trait Store: Send + Sync + Debug {
         client_id: String,
         secret: NewSecret,
         max_secrets: usize,
+        audit: AuditRecord,
     ) -> Result<ClientSecret>;
-    async fn delete_client_secret(&self, org_id: String, client_id: String, secret_id: String) -> Result<()>;
+    async fn delete_client_secret(
+        &self,
+        org_id: String,
+        client_id: String,
+        secret_id: String,
+        audit: AuditRecord,
+    ) -> Result<()>;
     async fn client_auth(&self, kind: ClientKind, client_id: String) -> Result<Option<ClientAuth>>;
     /// Sets `last_used_time` unless it is already at or after `stale_before_ms`.
     async fn touch_secret(
@@ -359,7 +425,12 @@ pub(crate) trait Store: Send + Sync + Debug {
         stale_before_ms: i64,
     ) -> Result<()>;
 
-    async fn upsert_environment_client(&self, id: String, secret: NewSecret) -> Result<()>;
+    async fn upsert_environment_client(
+        &self,
+        id: String,
+        secret: NewSecret,
+        audit: AuditRecord,
+    ) -> Result<()>;
     async fn count_environment_clients(&self) -> Result<u64>;
     /// Every environment client, revoked ones included, oldest first.
     async fn list_environment_clients(&self) -> Result<Vec<EnvironmentClientRow>>;
@@ -367,14 +438,24 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn environment_client_live(&self, id: String) -> Result<bool>;
     /// Revokes `id` (already revoked: unchanged). Refuses, with `FailedPrecondition`, to revoke
     /// the last live one; `NotFound` when there is no such client.
-    async fn revoke_environment_client(&self, id: String, now_ms: i64) -> Result<EnvironmentClientRow>;
+    async fn revoke_environment_client(
+        &self,
+        id: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<EnvironmentClientRow>;
     /// Revokes every live environment client but `keep` (which must be live); returns their ids.
-    async fn revoke_other_environment_clients(&self, keep: String, now_ms: i64) -> Result<Vec<String>>;
+    async fn revoke_other_environment_clients(
+        &self,
+        keep: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<Vec<String>>;
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRow>>;
     /// Replaces the plain-text private key of `kid` with `sealed` (AES-256-GCM) when it is
     /// still plain text; whether it did.
-    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>) -> Result<bool>;
+    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>, audit: AuditRecord) -> Result<bool>;
     async fn get_signing_key(&self, kid: String) -> Result<Option<SigningKeyRow>>;
     async fn active_signing_kid(&self) -> Result<Option<String>>;
     /// Inserts the first key, active, unless a key is already active (then returns false).
@@ -389,6 +470,7 @@ pub(crate) trait Store: Send + Sync + Debug {
         key: Option<SigningKeyRow>,
         now_ms: i64,
         delay_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Rotation>;
     /// Activates the pending key if its activation time is at or before `now_ms`: it becomes
     /// `active`, the active key `published`. Under the signing-keys lock, so of several
@@ -396,7 +478,25 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn activate_due_signing_key(&self, now_ms: i64) -> Result<Activation>;
     /// Retires a key that is not active (after activating a due pending key, which then counts
     /// as active); `None` when there is no such key.
-    async fn retire_signing_key(&self, kid: String, now_ms: i64) -> Result<Option<SigningKeyRow>>;
+    async fn retire_signing_key(
+        &self,
+        kid: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<Option<SigningKeyRow>>;
+
+    // The audit log (#13).
+
+    /// Writes an event on its own (a refused authentication: nothing else was written).
+    async fn insert_audit_event(&self, event: AuditRecord) -> Result<()>;
+    async fn list_audit_events(
+        &self,
+        filter: AuditFilter,
+        cursor: Cursor,
+        size: u32,
+    ) -> Result<Page<AuditEvent>>;
+    /// Deletes up to `limit` of the oldest events recorded before `before_ms`; how many it deleted.
+    async fn prune_audit_events(&self, before_ms: i64, limit: u32) -> Result<u64>;
 }
 
 // ---------------------------------------------------------------------------------------------

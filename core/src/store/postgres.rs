@@ -26,6 +26,11 @@ const MIGRATIONS: Migrations = &[
         "users_external_id",
         include_str!("migrations/postgres/0003_users_external_id.sql"),
     ),
+    (
+        5,
+        "audit_log",
+        include_str!("migrations/postgres/0005_audit_log.sql"),
+    ),
 ];
 
 /// Advisory lock key serialising migrations ("authgate" in ASCII, as a bigint).

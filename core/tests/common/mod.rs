@@ -25,6 +25,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("authgate_client_secrets", "seq"),
     ("authgate_environment_clients", "seq"),
     ("authgate_signing_keys", "seq"),
+    ("authgate_audit_events", "seq"),
 ];
 
 /// The PostgreSQL cluster's admin URL; a test that needs it and runs without it FAILS (it is

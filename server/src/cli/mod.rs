@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{
-    CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens,
+    CreateOrganization, CreateToken, CreateUser, CustomClaim, ListAuditEvents, ListOrganizations, ListTokens,
     OrganizationClient, UpdateToken,
 };
 use authgate_core::setup::master_key::{self, PostgresWithoutKey};
@@ -105,7 +105,10 @@ impl Global {
         } else {
             derived_issuer().unwrap_or_else(|_| self.issuer.clone())
         };
-        AuthorityConfig::from_env(issuer)
+        let mut config = AuthorityConfig::from_env(issuer)?;
+        // The audit log names the OS user running the CLI.
+        config.audit_actor = authgate_core::audit::cli_actor();
+        Ok(config)
     }
 
     /// Opens the authority on `--database` with [`Global::config`] and the master key as
@@ -205,6 +208,44 @@ pub enum AdminCommand {
     /// Environment credentials (skc_… ids): who may call the management API.
     #[command(subcommand, name = "env-credentials")]
     EnvCredentials(EnvCredentialsCommand),
+    /// The audit log: management actions and refused management authentications.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit events, oldest first (filters combine).
+    List {
+        /// Only events of this organization (org_…).
+        #[arg(long)]
+        org: Option<String>,
+        /// Only events of this actor (skc_…, cli:USER, embedded, server, unauthenticated).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events of this action (e.g. api_key.revoke, admin.authenticate).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events at or after this time, RFC 3339.
+        #[arg(long, value_parser = parse_rfc3339)]
+        since: Option<OffsetDateTime>,
+        /// Only events before this time, RFC 3339.
+        #[arg(long, value_parser = parse_rfc3339)]
+        until: Option<OffsetDateTime>,
+        /// 1–100 (default 50).
+        #[arg(long)]
+        page_size: Option<u32>,
+        /// From a previous listing.
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// Delete events older than a retention (what `serve --audit-retention-days` does hourly);
+    /// for deployments without a server, e.g. from cron.
+    Prune {
+        /// Keep this many days of events (1–36500).
+        #[arg(long)]
+        retention_days: u64,
+    },
 }
 
 impl AdminCommand {
@@ -574,6 +615,51 @@ pub async fn admin(global: &Global, command: AdminCommand) -> Outcome {
         AdminCommand::SigningKeys(cmd) => signing_keys(&global.open().await?, &out, cmd).await,
         AdminCommand::Token(cmd) => token(global, &out, cmd).await,
         AdminCommand::EnvCredentials(cmd) => env_credentials(&global.open().await?, &out, cmd).await,
+        AdminCommand::Audit(cmd) => audit(&global.open().await?, &out, cmd).await,
+    }
+}
+
+async fn audit(a: &Authority, out: &Out, cmd: AuditCommand) -> Outcome {
+    match cmd {
+        AuditCommand::List {
+            org,
+            actor,
+            action,
+            since,
+            until,
+            page_size,
+            page_token,
+        } => {
+            let page = a
+                .list_audit_events(ListAuditEvents {
+                    organization_id: org,
+                    actor,
+                    action,
+                    start_time: since,
+                    end_time: until,
+                    page_size,
+                    page_token,
+                })
+                .await?;
+            out.emit(&page, || output::audit_events(&page))
+        }
+        AuditCommand::Prune { retention_days } => {
+            if !(1..=authgate_core::authority::audit::MAX_AUDIT_RETENTION_DAYS).contains(&retention_days) {
+                return Err(Error::invalid(
+                    "retention_days",
+                    format!(
+                        "must be 1–{} days",
+                        authgate_core::authority::audit::MAX_AUDIT_RETENTION_DAYS
+                    ),
+                ));
+            }
+            let deleted = a
+                .prune_audit_events(Duration::from_secs(retention_days * 86_400))
+                .await?;
+            out.emit(&json!({ "deleted": deleted }), || {
+                format!("deleted {deleted} audit events older than {retention_days} days\n")
+            })
+        }
     }
 }
 

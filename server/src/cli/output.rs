@@ -7,9 +7,9 @@ use authgate_core::Error;
 use authgate_core::authority::EnvironmentCredential;
 use authgate_core::model::{
     AccessTokenResponse, ClientSecret, CreateOrganizationClientResponse,
-    CreateOrganizationClientSecretResponse, CreateTokenResponse, ListOrganizationClientsResponse,
-    ListOrganizationsResponse, ListTokensResponse, M2MClient, Organization, SigningKeyInfo, SigningKeyState,
-    TokenInfo, User,
+    CreateOrganizationClientSecretResponse, CreateTokenResponse, ListAuditEventsResponse,
+    ListOrganizationClientsResponse, ListOrganizationsResponse, ListTokensResponse, M2MClient, Organization,
+    SigningKeyInfo, SigningKeyState, TokenInfo, User,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -399,4 +399,44 @@ pub(crate) fn created_environment_credential(c: &EnvironmentCredential, secret: 
         .render();
     out.push_str("the secret is shown once: store it now\n");
     out
+}
+
+pub(crate) fn audit_events(page: &ListAuditEventsResponse) -> String {
+    let rows: Vec<Vec<String>> = page
+        .events
+        .iter()
+        .map(|e| {
+            vec![
+                ts(&e.time),
+                e.actor.clone(),
+                e.action.clone(),
+                or_dash(e.organization_id.as_deref()).to_owned(),
+                if e.target_ids.is_empty() {
+                    "-".to_owned()
+                } else {
+                    e.target_ids.join(",")
+                },
+                or_dash(e.source_address.as_deref()).to_owned(),
+                match &e.error_code {
+                    Some(code) => format!("{} ({code})", e.outcome.as_str()),
+                    None => e.outcome.as_str().to_owned(),
+                },
+            ]
+        })
+        .collect();
+    paged_table(
+        &[
+            "TIME",
+            "ACTOR",
+            "ACTION",
+            "ORGANIZATION",
+            "TARGETS",
+            "SOURCE",
+            "OUTCOME",
+        ],
+        &rows,
+        page.total_size,
+        &page.next_page_token,
+        &page.prev_page_token,
+    )
 }

@@ -13,6 +13,7 @@ use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use super::status::from_error;
+use crate::serve::audit;
 use crate::serve::metrics::AdminAuth;
 use crate::serve::state::AppState;
 
@@ -37,14 +38,16 @@ pub async fn authorize(state: &AppState, metadata: &MetadataMap) -> Result<Strin
         .filter_map(|v| v.to_str().ok())
         .filter_map(bearer)
         .collect();
+    let source = authgate_core::audit::source();
     if tokens.is_empty() {
         state.metrics.admin_auth(AdminAuth::Missing);
+        audit::refused(&state.authority, source, None, "unauthenticated");
         return Err(from_error(Error::Unauthenticated(
             "missing bearer access token in the authorization metadata".into(),
         )));
     }
     // The last value is the freshest (the Python SDK appends the current token): try it first.
-    let mut forbidden = false;
+    let mut forbidden = None;
     let mut unavailable = None;
     let mut invalid = None;
     for token in tokens.iter().rev() {
@@ -56,9 +59,10 @@ pub async fn authorize(state: &AppState, metadata: &MetadataMap) -> Result<Strin
             Ok(client_id) if client_id.starts_with(ENVIRONMENT_CLIENT_ID_PREFIX) => {
                 state.metrics.admin_auth(AdminAuth::Ok);
                 tracing::Span::current().record("client_id", client_id.as_str());
+                audit::authenticated(&client_id);
                 return Ok(client_id);
             }
-            Ok(_) => forbidden = true,
+            Ok(client_id) => forbidden = Some(client_id),
             Err(err @ (Error::KeysUnavailable(_) | Error::Unavailable(_) | Error::Store(_))) => {
                 unavailable.get_or_insert(err);
             }
@@ -67,8 +71,9 @@ pub async fn authorize(state: &AppState, metadata: &MetadataMap) -> Result<Strin
             }
         }
     }
-    if forbidden {
+    if let Some(client_id) = forbidden {
         state.metrics.admin_auth(AdminAuth::Forbidden);
+        audit::refused(&state.authority, source, Some(&client_id), "permission_denied");
         return Err(from_error(Error::PermissionDenied(
             "the management API requires an environment access token (skc_ credentials); \
              M2M client tokens are refused"
@@ -80,6 +85,7 @@ pub async fn authorize(state: &AppState, metadata: &MetadataMap) -> Result<Strin
         return Err(from_error(err));
     }
     state.metrics.admin_auth(AdminAuth::Invalid);
+    audit::refused(&state.authority, source, None, "unauthenticated");
     let message = match invalid {
         Some(Error::InvalidToken(why)) => format!("invalid access token: {why}"),
         Some(other) => format!("invalid access token: {}", other.code()),

@@ -19,6 +19,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use std::net::IpAddr;
 
+use super::audit;
 use super::error::ApiError;
 use super::limiter::Peer;
 use super::metrics::AdminAuth;
@@ -64,6 +65,7 @@ impl FromRequestParts<AppState> for Admin {
             .source(parts.extensions.get::<Peer>(), &parts.headers);
         if let Some(retry_after) = state.limiter.blocked(None, source) {
             state.metrics.auth_rate_limited();
+            audit::refused(&state.authority, source, None, RESOURCE_EXHAUSTED);
             return Err(ApiError::rate_limited(retry_after));
         }
         if !parts.headers.contains_key(header::AUTHORIZATION)
@@ -83,6 +85,7 @@ impl FromRequestParts<AppState> for Admin {
                     Rejection::Missing => AdminAuth::Missing,
                     _ => AdminAuth::Invalid,
                 });
+                audit::refused(&state.authority, source, None, UNAUTHENTICATED);
                 return Err(rejected(rejection));
             }
         };
@@ -95,6 +98,7 @@ impl FromRequestParts<AppState> for Admin {
             Err(err) => {
                 state.metrics.admin_auth(AdminAuth::Invalid);
                 failed_admin_authentication(state, source);
+                audit::refused(&state.authority, source, None, UNAUTHENTICATED);
                 let reason = match err {
                     Error::InvalidToken(why) => Some(why),
                     _ => None,
@@ -104,6 +108,7 @@ impl FromRequestParts<AppState> for Admin {
         };
         if !client_id.starts_with(ENVIRONMENT_CLIENT_ID_PREFIX) {
             state.metrics.admin_auth(AdminAuth::Forbidden);
+            audit::refused(&state.authority, source, Some(&client_id), PERMISSION_DENIED);
             return Err(ApiError::from(Error::PermissionDenied(
                 "the management API requires an environment access token (skc_ credentials); \
                  M2M client tokens are refused"
@@ -112,11 +117,17 @@ impl FromRequestParts<AppState> for Admin {
             .with_rejection(&Rejection::Forbidden { missing: Vec::new() }));
         }
         state.metrics.admin_auth(AdminAuth::Ok);
+        audit::authenticated(&client_id);
         let admin = Admin { client_id };
         tracing::Span::current().record("client_id", admin.client_id.as_str());
         Ok(admin)
     }
 }
+
+/// Error codes of refused authentications, as the audit log records them.
+const UNAUTHENTICATED: &str = "unauthenticated";
+const PERMISSION_DENIED: &str = "permission_denied";
+const RESOURCE_EXHAUSTED: &str = "resource_exhausted";
 
 /// A management request with an invalid (or revoked) token: counted by the brute-force limits
 /// of its address and logged at warn.

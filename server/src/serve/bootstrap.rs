@@ -124,6 +124,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHGATE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<String>,
 
+    /// Delete audit events older than this many days (1–36500), at start and then hourly, off
+    /// the request path. Default: keep every event.
+    #[arg(long, env = "AUTHGATE_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
+    pub audit_retention_days: Option<u64>,
+
     /// Development only: on PostgreSQL, start without AUTHGATE_MASTER_KEY (signing keys then
     /// stored in plain text). Without it, the server refuses to start there.
     #[arg(long, env = "AUTHGATE_INSECURE_DEV")]
@@ -292,6 +297,19 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     let mut config = AuthorityConfig::from_env(issuer.clone())?;
     // `last_used_time` writes never delay a grant (a held SQLite write lock, a busy store).
     config.defer_bookkeeping = true;
+    // What the server does on its own (registering its credential); requests name their caller.
+    config.audit_actor = authgate_core::audit::SERVER.to_owned();
+    if let Some(days) = args.audit_retention_days
+        && !(1..=authgate_core::authority::audit::MAX_AUDIT_RETENTION_DAYS).contains(&days)
+    {
+        return Err(Error::invalid(
+            "audit_retention_days",
+            format!(
+                "must be 1–{} days",
+                authgate_core::authority::audit::MAX_AUDIT_RETENTION_DAYS
+            ),
+        ));
+    }
     let pepper_missing = config.key_pepper.is_none();
     let postgres = if args.insecure_dev {
         PostgresWithoutKey::PlainText
@@ -330,6 +348,13 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
         tracing::warn!(kids = ?sealed, "signing keys stored in plain text were encrypted with the master key");
     }
     provision(&authority).await?;
+    let retention_task = args.audit_retention_days.map(|days| {
+        tracing::info!(
+            retention_days = days,
+            "audit events older than the retention are pruned hourly"
+        );
+        super::audit::spawn_retention(authority.clone(), days)
+    });
 
     let api: Arc<dyn AuthApi> = authority.clone();
     // Environment tokens are verified with the JWT engine against the authority's own keys
@@ -462,6 +487,9 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     )
     .await;
     if let Some(task) = metrics_task {
+        task.abort();
+    }
+    if let Some(task) = retention_task {
         task.abort();
     }
     tracing::info!("stopped");

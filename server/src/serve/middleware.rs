@@ -12,6 +12,7 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::error::{ApiError, ErrorCode};
+use super::limiter::Peer;
 use super::metrics::{Metrics, ROUTES};
 use super::request_id;
 use super::state::AppState;
@@ -41,7 +42,15 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
 
     state.metrics.request_started();
     let guard = InFlight(&state.metrics);
-    let handler = AssertUnwindSafe(request_id::scope(id.clone(), next.run(req))).catch_unwind();
+    // The audit scope: management actions of this request are recorded with its source address.
+    let source = state
+        .limiter
+        .source(req.extensions().get::<Peer>(), req.headers());
+    let handler = AssertUnwindSafe(request_id::scope(
+        id.clone(),
+        authgate_core::audit::scope(source, next.run(req)),
+    ))
+    .catch_unwind();
     let outcome = tokio::time::timeout(state.config.request_timeout, handler)
         .instrument(span.clone())
         .await;

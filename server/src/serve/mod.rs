@@ -10,6 +10,7 @@
 //! graceful shutdown; [`tls`] the TLS configuration (SIGHUP reload) and `authgate dev-cert`.
 //! The gRPC services of the official SDKs are mounted on the same router ([`crate::grpc`]).
 
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod credentials;

@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
-use super::handlers::{clients, credentials, meta, oauth, orgs, signing_keys, tokens, users};
+use super::handlers::{audit, clients, credentials, meta, oauth, orgs, signing_keys, tokens, users};
 use super::middleware;
 use super::state::AppState;
 use crate::console::handlers as console;
@@ -106,6 +106,8 @@ pub fn router(state: AppState) -> Router {
                 .delete(console::sign_out),
         )
         .route("/console/api/stats", get(console::stats))
+        // the audit log (authgate's own route)
+        .route("/api/v1/audit-events", get(audit::list))
         // operations
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))

@@ -8,14 +8,14 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::{
-    Activation, Backend, ClientAuth, ClientKind, ClientPatch, Conn, Cursor, EnvironmentClientRow, KeyRef,
-    Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page, Rotation, Row, SigningKeyRow, SqlEnum,
-    Store, StoreKind, StoredKey,
+    Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
+    Cursor, EnvironmentClientRow, KeyRef, Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page,
+    Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role, SecretStatus, SigningKeyState,
-    TokenInfo, User, UserRef,
+    AuditEvent, AuditOutcome, ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role,
+    SecretStatus, SigningKeyState, TokenInfo, User, UserRef,
 };
 
 /// The store: SQL run on a backend.
@@ -93,9 +93,11 @@ macro_rules! select {
     };
 }
 
+mod audit;
 mod paging;
 mod statements;
 
+use audit::*;
 use paging::*;
 use statements::*;
 
@@ -151,8 +153,8 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- organizations ---------------------------------------------------------------------
 
-    async fn insert_organization(&self, org: Organization) -> Result<()> {
-        self.b
+    async fn insert_organization(&self, org: Organization, audit: AuditRecord) -> Result<()> {
+        self.audited(audit, always)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let created = unix_ms(org.create_time);
@@ -204,8 +206,8 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn delete_organization(&self, id: String) -> Result<bool> {
-        self.b
+    async fn delete_organization(&self, id: String, audit: AuditRecord) -> Result<bool> {
+        self.audited(audit, done)
             .run(Mode::Write, move |c| {
                 Box::pin(async move { Ok(c.execute(ORG_DELETE, &[P::Text(&id)]).await? > 0) })
             })
@@ -214,8 +216,8 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- users -----------------------------------------------------------------------------
 
-    async fn add_membership(&self, m: NewMembership) -> Result<User> {
-        self.b
+    async fn add_membership(&self, m: NewMembership, audit: AuditRecord) -> Result<User> {
+        self.audited(audit, user_target)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(&format!("authgate:user:{}", m.email)).await?;
@@ -322,8 +324,9 @@ impl<B: Backend> Store for SqlStore<B> {
         display_name: Option<String>,
         external_id: Option<Option<String>>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<Organization>> {
-        self.b
+        self.audited(audit, found)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let Some(current) = first(c.query(ORG_BY_ID, &[P::Text(&id)]).await?, org_from_row)?
@@ -394,8 +397,9 @@ impl<B: Backend> Store for SqlStore<B> {
         by: UserRef,
         external_id: Option<String>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<User>> {
-        self.b
+        self.audited(audit, found_user)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(USER_EXTERNAL_ID_LOCK).await?;
@@ -416,15 +420,15 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn delete_user(&self, by: UserRef) -> Result<bool> {
-        self.b
+    async fn delete_user(&self, by: UserRef, audit: AuditRecord) -> Result<Option<String>> {
+        self.audited(audit, deleted_user)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let Some(id) = resolve_user(c, &by).await? else {
-                        return Ok(false);
+                        return Ok(None);
                     };
                     // Memberships and their API keys go with the user (ON DELETE CASCADE).
-                    Ok(c.execute(USER_DELETE, &[P::Text(&id)]).await? > 0)
+                    Ok((c.execute(USER_DELETE, &[P::Text(&id)]).await? > 0).then_some(id))
                 })
             })
             .await
@@ -436,8 +440,9 @@ impl<B: Backend> Store for SqlStore<B> {
         by: UserRef,
         roles_json: String,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<User> {
-        self.b
+        self.audited(audit, user_target)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
@@ -474,8 +479,14 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn update_membership(&self, org_id: String, by: UserRef, roles_json: String) -> Result<User> {
-        self.b
+    async fn update_membership(
+        &self,
+        org_id: String,
+        by: UserRef,
+        roles_json: String,
+        audit: AuditRecord,
+    ) -> Result<User> {
+        self.audited(audit, user_target)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
@@ -496,8 +507,8 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn delete_membership(&self, org_id: String, by: UserRef) -> Result<()> {
-        self.b
+    async fn delete_membership(&self, org_id: String, by: UserRef, audit: AuditRecord) -> Result<String> {
+        self.audited(audit, removed_member)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let user_id = membership_parties(c, &org_id, &by).await?;
@@ -508,7 +519,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     {
                         return Err(Error::not_found("membership", format!("{org_id}/{user_id}")));
                     }
-                    Ok(())
+                    Ok(user_id)
                 })
             })
             .await
@@ -516,8 +527,8 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- API keys --------------------------------------------------------------------------
 
-    async fn insert_api_key(&self, key: NewApiKey) -> Result<TokenInfo> {
-        self.b
+    async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo> {
+        self.audited(audit, always)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     if org_exists(c, &key.organization_id).await?.is_none() {
@@ -593,8 +604,9 @@ impl<B: Backend> Store for SqlStore<B> {
         custom_claims_json: Option<String>,
         description: Option<Option<String>>,
         now_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Option<TokenInfo>> {
-        self.b
+        self.audited(audit, found_key)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let by = KeyRef::Id(id.clone());
@@ -619,8 +631,8 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn revoke_api_key(&self, by: KeyRef, now_ms: i64) -> Result<bool> {
-        self.b
+    async fn revoke_api_key(&self, by: KeyRef, now_ms: i64, audit: AuditRecord) -> Result<bool> {
+        self.audited(audit, done)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let (revoke, exists, param) = match &by {
@@ -638,8 +650,13 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- M2M clients -----------------------------------------------------------------------
 
-    async fn insert_client(&self, client: NewClient, secret: NewSecret) -> Result<M2MClient> {
-        self.b
+    async fn insert_client(
+        &self,
+        client: NewClient,
+        secret: NewSecret,
+        audit: AuditRecord,
+    ) -> Result<M2MClient> {
+        self.audited(audit, always)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     if org_exists(c, &client.organization_id).await?.is_none() {
@@ -682,8 +699,9 @@ impl<B: Backend> Store for SqlStore<B> {
         org_id: String,
         client_id: String,
         patch: ClientPatch,
+        audit: AuditRecord,
     ) -> Result<Option<M2MClient>> {
-        self.b
+        self.audited(audit, found)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let Some(current) = client_get(c, &org_id, &client_id).await? else {
@@ -712,8 +730,8 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn delete_client(&self, org_id: String, client_id: String) -> Result<bool> {
-        self.b
+    async fn delete_client(&self, org_id: String, client_id: String, audit: AuditRecord) -> Result<bool> {
+        self.audited(audit, done)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     Ok(c.execute(CLIENT_DELETE, &[P::Text(&org_id), P::Text(&client_id)])
@@ -740,8 +758,9 @@ impl<B: Backend> Store for SqlStore<B> {
         client_id: String,
         secret: NewSecret,
         max_secrets: usize,
+        audit: AuditRecord,
     ) -> Result<ClientSecret> {
-        self.b
+        self.audited(audit, always)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     lock_client(c, &org_id, &client_id).await?;
@@ -768,8 +787,14 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn delete_client_secret(&self, org_id: String, client_id: String, secret_id: String) -> Result<()> {
-        self.b
+    async fn delete_client_secret(
+        &self,
+        org_id: String,
+        client_id: String,
+        secret_id: String,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.audited(audit, always)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     lock_client(c, &org_id, &client_id).await?;
@@ -872,8 +897,13 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- environment clients ---------------------------------------------------------------
 
-    async fn upsert_environment_client(&self, id: String, secret: NewSecret) -> Result<()> {
-        self.b
+    async fn upsert_environment_client(
+        &self,
+        id: String,
+        secret: NewSecret,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.audited(audit, always)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.execute(
@@ -922,8 +952,13 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn revoke_environment_client(&self, id: String, now_ms: i64) -> Result<EnvironmentClientRow> {
-        self.b
+    async fn revoke_environment_client(
+        &self,
+        id: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<EnvironmentClientRow> {
+        self.audited(audit, always)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
@@ -948,8 +983,13 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn revoke_other_environment_clients(&self, keep: String, now_ms: i64) -> Result<Vec<String>> {
-        self.b
+    async fn revoke_other_environment_clients(
+        &self,
+        keep: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<Vec<String>> {
+        self.audited(audit, revoked_others)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(ENVIRONMENT_CLIENTS_LOCK).await?;
@@ -972,8 +1012,8 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // --- signing keys ----------------------------------------------------------------------
 
-    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>) -> Result<bool> {
-        self.b
+    async fn seal_signing_key(&self, kid: String, sealed: Vec<u8>, audit: AuditRecord) -> Result<bool> {
+        self.audited(audit, done)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
@@ -1033,8 +1073,9 @@ impl<B: Backend> Store for SqlStore<B> {
         key: Option<SigningKeyRow>,
         now_ms: i64,
         delay_ms: i64,
+        audit: AuditRecord,
     ) -> Result<Rotation> {
-        self.b
+        self.audited(audit, rotated)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
@@ -1089,8 +1130,13 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn retire_signing_key(&self, kid: String, now_ms: i64) -> Result<Option<SigningKeyRow>> {
-        self.b
+    async fn retire_signing_key(
+        &self,
+        kid: String,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<Option<SigningKeyRow>> {
+        self.audited(audit, found)
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     c.lock(SIGNING_KEYS_LOCK).await?;
@@ -1111,6 +1157,25 @@ impl<B: Backend> Store for SqlStore<B> {
                 })
             })
             .await
+    }
+
+    // --- the audit log (audit.rs) -----------------------------------------------------------
+
+    async fn insert_audit_event(&self, event: AuditRecord) -> Result<()> {
+        self.audit_insert(event).await
+    }
+
+    async fn list_audit_events(
+        &self,
+        filter: AuditFilter,
+        cursor: Cursor,
+        size: u32,
+    ) -> Result<Page<AuditEvent>> {
+        self.audit_list(filter, cursor, size).await
+    }
+
+    async fn prune_audit_events(&self, before_ms: i64, limit: u32) -> Result<u64> {
+        self.audit_prune(before_ms, limit).await
     }
 }
 
@@ -1185,8 +1250,10 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         SK_INSERT,
         SK_RETIRE,
         SK_SEAL,
+        AUDIT_INSERT,
+        AUDIT_PRUNE,
     ];
-    for list in [&*ORG_LIST, &*USER_LIST, &*KEY_LIST, &*CLIENT_LIST] {
+    for list in [&*ORG_LIST, &*USER_LIST, &*KEY_LIST, &*CLIENT_LIST, &*AUDIT_LIST] {
         all.extend([
             list.after.as_str(),
             list.before.as_str(),
