@@ -31,7 +31,11 @@
 //!   through any process sharing the store takes effect on the next validation everywhere.
 //! - **Live keys** are the keys not revoked; expired keys stay listed (with their `expiry`) and can
 //!   still be updated or revoked. Revoked keys are kept as tombstones: revoking again is `Ok`,
-//!   while update and list ignore them.
+//!   while update ignores them and list shows them only with `include_revoked` (with `revoked_at`).
+//! - **Rotation** ([`AuthApi::rotate_token`](crate::AuthApi::rotate_token)) inserts the new key and
+//!   marks the old one in one transaction (under a per-key lock): the old key's `revoked_at` and
+//!   `expiry` become the end of the grace period, so it is revoked then without any further write
+//!   — a key is revoked once `revoked_at <= now`, compared by each node with its own clock.
 //! - **Users** are unique by email (trimmed and lowercased). Creating a user with the email of an
 //!   existing one adds a membership to that user; a different `external_id` for the same email is
 //!   `already_exists`, as is a second membership in the same organization.

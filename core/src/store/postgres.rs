@@ -26,6 +26,11 @@ const MIGRATIONS: Migrations = &[
         "users_external_id",
         include_str!("migrations/postgres/0003_users_external_id.sql"),
     ),
+    (
+        4,
+        "key_lifecycle",
+        include_str!("migrations/postgres/0004_key_lifecycle.sql"),
+    ),
 ];
 
 /// Advisory lock key serialising migrations ("authgate" in ASCII, as a bigint).

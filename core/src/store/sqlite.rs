@@ -32,6 +32,11 @@ const MIGRATIONS: Migrations = &[
         "users_external_id",
         include_str!("migrations/sqlite/0003_users_external_id.sql"),
     ),
+    (
+        4,
+        "key_lifecycle",
+        include_str!("migrations/sqlite/0004_key_lifecycle.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's (or process's) lock before failing.

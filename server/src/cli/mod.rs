@@ -14,7 +14,7 @@ use std::time::Duration;
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{
     CreateOrganization, CreateToken, CreateUser, CustomClaim, ListOrganizations, ListTokens,
-    OrganizationClient, UpdateToken,
+    OrganizationClient, RotateToken, UpdateToken,
 };
 use authgate_core::setup::master_key::{self, PostgresWithoutKey};
 use authgate_core::{AuthApi, Error};
@@ -310,6 +310,19 @@ pub enum KeysCommand {
         /// From a previous listing.
         #[arg(long)]
         page_token: Option<String>,
+        /// Also list revoked keys, with when they were revoked.
+        #[arg(long)]
+        include_revoked: bool,
+    },
+    /// Rotate a key: print a new key with the same organization, user, claims, description,
+    /// expiry and settings; the old key keeps validating for the grace period, then is revoked.
+    Rotate {
+        /// The key, its apit_… id, or `-` to read either from stdin.
+        key_or_id: String,
+        /// Seconds the old key keeps validating (0 = revoke it at once; default 86400, at most
+        /// 2592000).
+        #[arg(long = "grace")]
+        grace_seconds: Option<i64>,
     },
     /// Replace a key's claims and/or description.
     Update {
@@ -692,6 +705,7 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
             user,
             page_size,
             page_token,
+            include_revoked,
         } => {
             let page = a
                 .list_tokens(ListTokens {
@@ -699,9 +713,23 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
                     user_id: user,
                     page_size,
                     page_token,
+                    include_revoked,
                 })
                 .await?;
             out.emit(&page, || output::tokens(&page))
+        }
+        KeysCommand::Rotate {
+            key_or_id,
+            grace_seconds,
+        } => {
+            let token = secret_arg(key_or_id, "key_or_id")?;
+            let rotated = a
+                .rotate_token(RotateToken {
+                    token,
+                    grace_period_seconds: grace_seconds,
+                })
+                .await?;
+            out.emit(&rotated, || output::created_key(&rotated))
         }
         KeysCommand::Update {
             key_or_id,
