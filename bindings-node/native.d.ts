@@ -453,6 +453,8 @@ export interface ListTokensOptions {
   pageToken?: string
   /** Also list revoked keys, each with its `revokedAt`. */
   includeRevoked?: boolean
+  /** Only keys not used since this time (a `Date`, an RFC 3339 string or Unix seconds). */
+  unusedSince?: Date | string | number
 }
 
 /** Result of `listTokens`. */
@@ -680,6 +682,8 @@ export interface Token {
   rotatedFrom?: string
   /** The `apit_…` id of the key that replaced this one (its `expiry` is the end of grace). */
   rotatedTo?: string
+  /** The last successful validation, written at most every few seconds (5 s by default). */
+  lastUsedTime?: Date
 }
 
 /**

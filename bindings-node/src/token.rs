@@ -49,6 +49,8 @@ pub struct JsToken {
     pub rotated_from: Option<String>,
     /// The `apit_…` id of the key that replaced this one (its `expiry` is the end of grace).
     pub rotated_to: Option<String>,
+    /// The last successful validation, written at most every few seconds (5 s by default).
+    pub last_used_time: Option<DateTime<Utc>>,
 }
 
 impl From<TokenInfo> for JsToken {
@@ -69,6 +71,7 @@ impl From<TokenInfo> for JsToken {
             revoked_at: t.revoked_at.map(to_date),
             rotated_from: t.rotated_from,
             rotated_to: t.rotated_to,
+            last_used_time: t.last_used_time.map(to_date),
         }
     }
 }
@@ -127,6 +130,8 @@ pub struct JsListTokensOptions {
     pub page_token: Option<String>,
     /// Also list revoked keys, each with its `revokedAt`.
     pub include_revoked: Option<bool>,
+    /// Only keys not used since this time (a `Date`, an RFC 3339 string or Unix seconds).
+    pub unused_since: Option<Either3<DateTime<Utc>, String, f64>>,
 }
 
 /// Options of `rotateToken`.
@@ -265,14 +270,15 @@ impl JsTokenClient {
     ) -> Result<PromiseRaw<'env, JsListTokensResponse>> {
         let api = self.api.clone();
         let o = options.unwrap_or_default();
-        let input = ListTokens {
-            organization_id,
-            user_id: o.user_id,
-            page_size: o.page_size,
-            page_token: o.page_token,
-            include_revoked: o.include_revoked.unwrap_or(false),
-        };
         spawn(env, async move {
+            let input = ListTokens {
+                organization_id,
+                user_id: o.user_id,
+                page_size: o.page_size,
+                page_token: o.page_token,
+                include_revoked: o.include_revoked.unwrap_or(false),
+                unused_since: o.unused_since.map(|t| timestamp("unusedSince", t)).transpose()?,
+            };
             let r = api.list_tokens(input).await?;
             Ok(JsListTokensResponse {
                 tokens: r.tokens.into_iter().map(Into::into).collect(),

@@ -201,6 +201,13 @@ for (const mode of modes) {
 
       await rejectsWith(sk.token.rotateToken(third.tokenId, { gracePeriodSeconds: -1 }), ScalekitBadRequestException, 'invalid_argument')
       assert.equal((await sk.token.listTokens(org, { includeRevoked: true })).totalCount, 3)
+
+      // Last use: written every few seconds, never by the validation; unusedSince filters on it.
+      assert.equal(third.tokenInfo.lastUsedTime, undefined)
+      const later = new Date(Date.now() + 60_000)
+      const unused = await sk.token.listTokens(org, { unusedSince: later })
+      assert.deepEqual(unused.tokens.map((t) => t.tokenId), [old.tokenId, third.tokenId])
+      await rejectsWith(sk.token.listTokens(org, { unusedSince: 'yesterday' }), ScalekitBadRequestException, 'invalid_argument')
     })
 
     test('m2m: create, get, update, list, secrets, delete', async () => {

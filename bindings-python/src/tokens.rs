@@ -103,6 +103,13 @@ impl PyTokenInfo {
         self.0.rotated_from.as_deref()
     }
 
+    /// The last successful validation (aware UTC `datetime`), written at most every few seconds
+    /// (5 s by default) per process; `None` until then.
+    #[getter]
+    fn last_used_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        types::opt_datetime(py, self.0.last_used_time)
+    }
+
     /// The `apit_…` id of the key that replaced this one by `rotate_token`, if any (this key's
     /// `expiry` is then the end of its grace period).
     #[getter]
@@ -262,8 +269,10 @@ impl PyTokenService {
     }
 
     /// Lists an organization's live keys (optionally one user's), oldest first, one page at a
-    /// time; with `include_revoked=True`, revoked keys too (each with its `revoked_at`).
-    #[pyo3(signature = (organization_id, user_id=None, page_size=None, page_token=None, include_revoked=false))]
+    /// time; with `include_revoked=True`, revoked keys too (each with its `revoked_at`); with
+    /// `unused_since` (a `datetime` or Unix seconds), only keys not used since.
+    #[pyo3(signature = (organization_id, user_id=None, page_size=None, page_token=None, include_revoked=false, unused_since=None))]
+    #[allow(clippy::too_many_arguments)]
     fn list_tokens(
         &self,
         py: Python<'_>,
@@ -272,8 +281,13 @@ impl PyTokenService {
         page_size: Option<u32>,
         page_token: Option<String>,
         include_revoked: bool,
+        unused_since: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyListTokensResponse> {
+        let unused_since = unused_since
+            .map(|t| types::extract_instant(&t, "unused_since"))
+            .transpose()?;
         let input = ListTokens {
+            unused_since,
             organization_id,
             user_id,
             page_size,

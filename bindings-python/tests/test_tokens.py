@@ -191,6 +191,21 @@ def test_rotation_with_a_grace_period_and_revoked_keys_in_listings(client: Scale
     assert client.tokens.list_tokens(organization_id=org_id, include_revoked=True).total_count == 3
 
 
+def test_last_used_time_and_unused_since(client: ScalekitClient, org_id: str) -> None:
+    used = client.tokens.create_token(organization_id=org_id)
+    idle = client.tokens.create_token(organization_id=org_id)
+    assert used.token_info.last_used_time is None  # written by a flush, every few seconds
+    client.tokens.validate_token(used.token)
+    # Keys not used since a future time: every live key, the one just validated included.
+    later = dt.datetime.now(UTC) + dt.timedelta(minutes=1)
+    page = client.tokens.list_tokens(organization_id=org_id, unused_since=later)
+    assert [t.token_id for t in page.tokens] == [used.token_id, idle.token_id]
+    page = client.tokens.list_tokens(organization_id=org_id, unused_since=int(later.timestamp()))
+    assert page.total_count == 2
+    with pytest.raises(TypeError):
+        client.tokens.list_tokens(organization_id=org_id, unused_since="yesterday")  # type: ignore[arg-type]
+
+
 def test_reprs_never_show_secrets(client: ScalekitClient, org_id: str) -> None:
     created = client.tokens.create_token(organization_id=org_id, description="repr")
     assert created.token not in repr(created) and "<redacted>" in repr(created)

@@ -328,6 +328,15 @@ pub struct TokenInfo {
     /// then the end of its grace period. (authgate extension.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_to: Option<String>,
+    /// The last successful validation, as written by the coalesced usage flush: at most the
+    /// flush interval (5 s by default) behind, and absent until the first flush after the first
+    /// use. (authgate extension.)
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_used_time: Option<OffsetDateTime>,
 }
 
 /// Input of `create_token` (the REST body of `POST /api/v1/tokens`).
@@ -398,6 +407,16 @@ pub struct ListTokens {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub include_revoked: bool,
+    /// Only keys not used since this time (never used, or last used before it): dead keys to
+    /// retire. RFC 3339 string or Unix seconds. (authgate extension.)
+    #[serde(
+        default,
+        alias = "unusedSince",
+        deserialize_with = "de::opt_timestamp",
+        serialize_with = "ser::opt_timestamp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unused_since: Option<OffsetDateTime>,
 }
 
 /// Output of `list_tokens`.

@@ -505,7 +505,7 @@ async fn api_key_pagination(db: &TestDb) {
             user_id: None,
             page_size: size,
             page_token: token,
-            include_revoked: false,
+            ..Default::default()
         })
     };
     let p1 = list(None, None).await.unwrap();
@@ -540,7 +540,7 @@ async fn api_key_pagination(db: &TestDb) {
             user_id: Some(u.clone()),
             page_size: Some(2),
             page_token: None,
-            include_revoked: false,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -1551,7 +1551,7 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
             user_id: Some(u.clone()),
             page_size: size,
             page_token: token.map(Into::into),
-            include_revoked: false,
+            ..Default::default()
         })
     };
     refused!(db, "invalid_argument", list(Some(31), None));

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use authgate_core::authority::Authority;
+use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{
     CreateOrganization, CreateToken, CreateTokenResponse, CreateUser, ListTokens, ListTokensResponse,
     RotateToken, UpdateToken,
@@ -20,6 +20,7 @@ on_both!(
     rotation_keeps_the_old_key_for_the_grace_period,
     rotation_without_grace_revokes_at_once,
     rotation_refusals_change_nothing,
+    last_use_is_coalesced_and_listed,
 );
 
 async fn org(a: &Authority) -> String {
@@ -298,4 +299,81 @@ async fn rotation_refusals_change_nothing(db: &TestDb) {
     a.invalidate_token(&r.token_id).await.unwrap();
     refused!(db, "not_found", a.rotate_token(rotate(r.token.expose(), None)));
     refused!(db, "not_found", a.rotate_token(rotate(&r.token_id, None)));
+}
+
+async fn last_use_is_coalesced_and_listed(db: &TestDb) {
+    let mut config = TestDb::config();
+    config.usage_flush_interval = std::time::Duration::from_secs(1);
+    let a = db.open_with(config).await.unwrap();
+    let o = org(&a).await;
+    let used = key(&a, &o).await;
+    let idle = key(&a, &o).await;
+    assert_eq!(used.token_info.last_used_time, None);
+
+    let started = OffsetDateTime::now_utc();
+    let writes_before = a.usage_writes();
+    let n = 10_000;
+    for _ in 0..n {
+        a.validate_token(used.token.expose()).await.unwrap();
+    }
+    let elapsed = OffsetDateTime::now_utc() - started;
+    a.flush_usage().await;
+    let writes = a.usage_writes() - writes_before;
+    // One row update per flush (every second, plus the final one), never one per validation.
+    let bound = elapsed.whole_seconds() as u64 + 2;
+    println!("{n} validations in {elapsed}: {writes} last_used_time writes (bound {bound})");
+    assert!(
+        writes >= 1 && writes <= bound,
+        "{writes} writes for {n} validations in {elapsed}"
+    );
+
+    let info = a.lookup_token(&used.token_id).await.unwrap();
+    let last = info.last_used_time.expect("last_used_time after a flush");
+    assert!(last >= started - Duration::milliseconds(1) && last <= OffsetDateTime::now_utc());
+    assert_eq!(a.lookup_token(&idle.token_id).await.unwrap().last_used_time, None);
+    // The admin lookup by id is not a use.
+    a.flush_usage().await;
+    assert_eq!(a.lookup_token(&idle.token_id).await.unwrap().last_used_time, None);
+
+    // unused_since: keys never used, or last used before the time.
+    let unused = |t: OffsetDateTime| {
+        a.list_tokens(ListTokens {
+            organization_id: o.clone(),
+            unused_since: Some(t),
+            ..Default::default()
+        })
+    };
+    let page = unused(started - Duration::minutes(1)).await.unwrap();
+    assert_eq!(ids(&page), [idle.token_id.as_str()]);
+    let page = unused(OffsetDateTime::now_utc() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), [used.token_id.as_str(), idle.token_id.as_str()]);
+    assert!(page.tokens[0].last_used_time.is_some());
+
+    // Another process's older flush never moves the time backwards.
+    let b = db.open().await;
+    db.exec(&format!(
+        "UPDATE authgate_api_keys SET last_used_time = 4102444800000 WHERE id = '{}'",
+        used.token_id
+    ))
+    .await;
+    b.validate_token(used.token.expose()).await.unwrap();
+    b.flush_usage().await;
+    let kept = b
+        .lookup_token(&used.token_id)
+        .await
+        .unwrap()
+        .last_used_time
+        .unwrap();
+    assert_eq!(kept.unix_timestamp(), 4_102_444_800);
+
+    // The interval is bounded.
+    for bad in [0, 61] {
+        let mut config = TestDb::config();
+        config.usage_flush_interval = std::time::Duration::from_secs(bad);
+        let err = db.open_with(config).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_argument");
+    }
+    let _ = AuthorityConfig::new("http://x.test");
 }

@@ -242,3 +242,104 @@ fn keys_rotate_and_list_include_revoked_on_the_cli() {
         3
     );
 }
+
+#[tokio::test]
+async fn last_used_time_over_rest_and_the_cli() {
+    let mut options = common::Options::default();
+    options
+        .env
+        .push(("AUTHGATE_USAGE_FLUSH_INTERVAL".into(), "1".into()));
+    let server = Server::start_with(options);
+    let admin = admin_token(&server).await;
+    let (_, org) = call(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/organizations",
+        Some(json!({"display_name": "Acme"})),
+    )
+    .await;
+    let org_id = s(&org["organization"]["id"]).to_owned();
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let (status, created) = call(
+            &server,
+            &admin,
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"organization_id": org_id})),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        assert!(created["token_info"].get("last_used_time").is_none(), "{created}");
+        keys.push((
+            s(&created["token"]).to_owned(),
+            s(&created["token_id"]).to_owned(),
+        ));
+    }
+    let since = time::OffsetDateTime::now_utc().unix_timestamp() - 60;
+    for _ in 0..50 {
+        let (status, body) = call(
+            &server,
+            &admin,
+            "POST",
+            "/api/v1/tokens:validate",
+            Some(json!({"token": keys[0].0})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Written by the flush task within a second or so, never by the validations themselves.
+    let list = format!("/api/v1/tokens?organization_id={org_id}");
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        listed = call(&server, &admin, "GET", &list, None).await.1;
+        if listed["tokens"][0]["last_used_time"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(listed["tokens"][0]["last_used_time"].is_string(), "{listed}");
+    assert!(listed["tokens"][1].get("last_used_time").is_none(), "{listed}");
+
+    // unused_since: only the key not used since.
+    let (status, dead) = call(
+        &server,
+        &admin,
+        "GET",
+        &format!("{list}&unused_since={since}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{dead}");
+    assert_eq!(ids(&dead), [keys[1].1.as_str()]);
+    let page = server
+        .remote()
+        .list_tokens(ListTokens {
+            organization_id: org_id.clone(),
+            unused_since: Some(time::OffsetDateTime::from_unix_timestamp(since).unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.tokens.len(), 1);
+    assert_eq!(page.tokens[0].token_id, keys[1].1);
+    let (status, bad) = call(
+        &server,
+        &admin,
+        "GET",
+        &format!("{list}&unused_since=yesterday"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+
+    // The CLI on the same store: a LAST_USED column, and its own validations are written before
+    // it exits.
+    let table = String::from_utf8(server.cli(&["keys", "list", "--org", &org_id])).unwrap();
+    assert!(table.contains("LAST_USED"), "{table}");
+    server.cli(&["keys", "validate", &keys[1].0]);
+    let out = server.cli(&["--json", "keys", "list", "--org", &org_id]);
+    let listed: Value = serde_json::from_slice(&out).unwrap();
+    assert!(listed["tokens"][1]["last_used_time"].is_string(), "{listed}");
+}

@@ -134,6 +134,7 @@ class TokenService:
         page_size: int | None = None,
         page_token: str | None = None,
         include_revoked: bool = False,
+        unused_since: datetime | int | float | Any | None = None,
     ) -> ListTokensResponse: ...
     def update_token(
         self, token: str, custom_claims: Mapping[str, str] | None = None, description: str | None = None
@@ -170,6 +171,8 @@ class TokenInfo:
     def roles(self) -> list[str]: ...
     @property
     def revoked_at(self) -> datetime | None: ...
+    @property
+    def last_used_time(self) -> datetime | None: ...
     @property
     def rotated_from(self) -> str | None: ...
     @property

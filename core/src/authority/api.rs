@@ -286,7 +286,10 @@ impl AuthApi for Authority {
         }
         let digest = self.inner.digester.digest(token);
         let key = self.store().find_api_key(KeyRef::Digest(digest)).await?;
-        live_key(key, now())
+        let at = now();
+        let info = live_key(key, at)?;
+        self.note_key_use(&info.token_id, unix_ms(at));
+        Ok(info)
     }
 
     fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
@@ -313,9 +316,16 @@ impl AuthApi for Authority {
         let user_id = limits::optional(input.user_id, limits::user_id)?;
         let size = limits::page_size(input.page_size, limits::TOKEN_PAGE_SIZE)?;
         let revoked_too = input.include_revoked.then_some("include_revoked");
+        let unused_since_ms = input.unused_since.map(unix_ms);
+        let unused_since = unused_since_ms.map(|t| t.to_string());
         let scope = scope(
             "tokens",
-            &[Some(&input.organization_id), user_id.as_deref(), revoked_too],
+            &[
+                Some(&input.organization_id),
+                user_id.as_deref(),
+                revoked_too,
+                unused_since.as_deref(),
+            ],
         );
         let cursor = self.cursor(&scope, input.page_token.as_deref())?;
         self.require_org(&input.organization_id).await?;
@@ -328,7 +338,14 @@ impl AuthApi for Authority {
         let live_at_ms = if input.include_revoked { i64::MIN } else { now_ms };
         let page = self
             .store()
-            .list_api_keys(input.organization_id, user_id, live_at_ms, cursor, size)
+            .list_api_keys(
+                input.organization_id,
+                user_id,
+                live_at_ms,
+                unused_since_ms.unwrap_or(i64::MAX),
+                cursor,
+                size,
+            )
             .await?;
         let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
         Ok(ListTokensResponse {

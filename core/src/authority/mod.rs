@@ -25,7 +25,9 @@
 //!
 //! # Semantics worth knowing
 //!
-//! - **Validation** does one indexed read and no write. Unknown, malformed (bad prefix, length,
+//! - **Validation** does one indexed read and no write: a successful one notes the key's use in
+//!   memory, and a background task writes each key's latest use (`last_used_time`) every
+//!   [`AuthorityConfig::usage_flush_interval`] (5 s) in one transaction — see `usage.rs`. Unknown, malformed (bad prefix, length,
 //!   alphabet or checksum — caught before the store), expired and revoked keys, and bare `apit_…`
 //!   ids all fail with the same [`Error::TokenValidationFailed`]. Nothing is cached, so a revocation
 //!   through any process sharing the store takes effect on the next validation everywhere.
@@ -131,6 +133,7 @@ pub mod limits;
 mod paging;
 mod rotation;
 mod signing;
+mod usage;
 
 pub use environment::EnvironmentCredential;
 use paging::PageTokens;
@@ -143,8 +146,11 @@ const META_SIGNING_KEY_ENCRYPTION: &str = "signing_key_encryption";
 
 /// Minimum length of `AUTHGATE_KEY_PEPPER` and `AUTHGATE_MASTER_KEY`.
 pub const MIN_SECRET_CONFIG_LEN: usize = 32;
-/// Most deferred `last_used_time` writes waiting at once ([`AuthorityConfig::defer_bookkeeping`]).
+/// Most client secrets whose deferred `last_used_time` write waits at once
+/// ([`AuthorityConfig::defer_bookkeeping`]); API keys are not capped (one entry per key used).
 pub const MAX_DEFERRED_TOUCHES: usize = 64;
+/// Default of [`AuthorityConfig::usage_flush_interval`].
+pub const DEFAULT_USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// Default of [`AuthorityConfig::signing_key_activation_delay`].
 pub const DEFAULT_SIGNING_KEY_ACTIVATION_DELAY: Duration = Duration::from_secs(60);
 
@@ -181,12 +187,19 @@ pub struct AuthorityConfig {
     /// immediate, for emergencies (see [the module docs](self#signing-keys)).
     pub signing_key_activation_delay: Duration,
     /// Record `last_used_time` of client secrets off the request path: the token endpoint
-    /// hands the write to a background task (on the current tokio runtime) and answers at once;
-    /// while a write for a secret is still waiting (a busy store, another process holding the
-    /// SQLite write lock), later ones for it are dropped, and at most
-    /// [`MAX_DEFERRED_TOUCHES`] wait at a time. Default `false` (the write is awaited, as an
-    /// embedded caller without a runtime needs); `authgate serve` sets it.
+    /// notes the use in memory and answers at once; the flush task that writes API keys' last
+    /// use (every [`usage_flush_interval`](Self::usage_flush_interval)) writes it, so a busy
+    /// store or another process holding the SQLite write lock never delays a grant. At most
+    /// [`MAX_DEFERRED_TOUCHES`] secrets wait at a time (further ones are dropped until the next
+    /// flush). Default `false` (the write is awaited, as an embedded caller without a runtime
+    /// needs); `authgate serve` sets it.
     pub defer_bookkeeping: bool,
+    /// How often noted uses are written: API keys' `last_used_time` (never written by the
+    /// validation itself) and, with [`defer_bookkeeping`](Self::defer_bookkeeping), client
+    /// secrets'. The stored time lags the last use by at most this much. 1–60 s
+    /// (`AUTHGATE_USAGE_FLUSH_INTERVAL`, whole seconds); default
+    /// [5 s](DEFAULT_USAGE_FLUSH_INTERVAL).
+    pub usage_flush_interval: Duration,
 }
 
 impl AuthorityConfig {
@@ -199,6 +212,7 @@ impl AuthorityConfig {
             environment_token_ttl: 3600,
             signing_key_activation_delay: DEFAULT_SIGNING_KEY_ACTIVATION_DELAY,
             defer_bookkeeping: false,
+            usage_flush_interval: DEFAULT_USAGE_FLUSH_INTERVAL,
         }
     }
 
@@ -227,6 +241,15 @@ impl AuthorityConfig {
                 Duration::from_secs(seconds),
             )?;
             config.signing_key_activation_delay = Duration::from_secs(seconds);
+        }
+        if let Some(every) = var("AUTHGATE_USAGE_FLUSH_INTERVAL") {
+            let seconds: u64 = every.trim().parse().map_err(|_| {
+                Error::invalid(
+                    "AUTHGATE_USAGE_FLUSH_INTERVAL",
+                    "must be a whole number of seconds",
+                )
+            })?;
+            config.usage_flush_interval = Duration::from_secs(seconds);
         }
         config.validate()?;
         Ok(config)
@@ -262,6 +285,12 @@ impl AuthorityConfig {
             ));
         }
         limits::activation_delay("signing_key_activation_delay", self.signing_key_activation_delay)?;
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.usage_flush_interval) {
+            return Err(Error::invalid(
+                "usage_flush_interval",
+                "must be between 1 and 60 seconds",
+            ));
+        }
         Ok(())
     }
 }
@@ -282,8 +311,8 @@ struct Inner {
     signer: RwLock<Option<Arc<Signer>>>,
     /// One key generation at a time per process.
     keygen: tokio::sync::Mutex<()>,
-    /// Secrets whose deferred `last_used_time` write is in flight.
-    touching: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Uses of keys and secrets waiting for the flush task.
+    usage: usage::Usage,
 }
 
 impl std::fmt::Debug for Authority {
@@ -381,18 +410,19 @@ impl Authority {
         };
         let secret = unhex(&secret).ok_or_else(|| Error::Store("corrupt page token secret".into()))?;
 
-        Ok(Authority {
-            inner: Arc::new(Inner {
-                config,
-                store,
-                digester,
-                pages: PageTokens::new(&secret),
-                sealer,
-                signer: RwLock::new(None),
-                keygen: tokio::sync::Mutex::new(()),
-                touching: std::sync::Mutex::new(std::collections::HashSet::new()),
-            }),
-        })
+        let flush_every = config.usage_flush_interval;
+        let inner = Arc::new(Inner {
+            config,
+            store,
+            digester,
+            pages: PageTokens::new(&secret),
+            sealer,
+            signer: RwLock::new(None),
+            keygen: tokio::sync::Mutex::new(()),
+            usage: usage::Usage::default(),
+        });
+        usage::start_flusher(Arc::downgrade(&inner), flush_every);
+        Ok(Authority { inner })
     }
 
     /// The configuration (validated: the issuer without a trailing `/`).

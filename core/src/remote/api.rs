@@ -209,7 +209,8 @@ impl AuthApi for RemoteClient {
             .query("user_id", input.user_id.as_ref())
             .query("page_size", input.page_size)
             .query("page_token", input.page_token.as_ref())
-            .query("include_revoked", input.include_revoked.then_some(true));
+            .query("include_revoked", input.include_revoked.then_some(true))
+            .query("unused_since", input.unused_since.map(|t| t.unix_timestamp()));
         self.call(call).await
     }
 

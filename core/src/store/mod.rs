@@ -233,7 +233,7 @@ pub(crate) struct ClientAuth {
 }
 
 /// The kind of client whose secret is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum ClientKind {
     M2m,
     Environment,
@@ -344,15 +344,20 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn insert_api_key(&self, key: NewApiKey) -> Result<TokenInfo>;
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;
     /// A page of an organization's keys (one user's with `user_id`): those not revoked at
-    /// `live_at_ms` (every key with `i64::MIN`).
+    /// `live_at_ms` (every key with `i64::MIN`) and not used since `unused_since_ms` (every key
+    /// with `i64::MAX`).
     async fn list_api_keys(
         &self,
         org_id: String,
         user_id: Option<String>,
         live_at_ms: i64,
+        unused_since_ms: i64,
         cursor: Cursor,
         size: u32,
     ) -> Result<Page<StoredKey>>;
+    /// Records the last use `(id, Unix ms)` of keys, in one transaction; a stored later use is
+    /// kept.
+    async fn touch_api_keys(&self, uses: Vec<(String, i64)>) -> Result<()>;
     /// Rotates key `old_id` in one transaction: inserts `new_id` as its copy, and marks the old
     /// key rotated to it, revoked and expiring at `grace_end_ms`. Refused (nothing changed) when
     /// the key does not exist, is revoked at `now_ms`, has expired or was already rotated.

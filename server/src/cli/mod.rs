@@ -313,6 +313,9 @@ pub enum KeysCommand {
         /// Also list revoked keys, with when they were revoked.
         #[arg(long)]
         include_revoked: bool,
+        /// Only keys not used since this time (RFC 3339): never used, or last used before it.
+        #[arg(long, value_parser = parse_rfc3339)]
+        unused_since: Option<OffsetDateTime>,
     },
     /// Rotate a key: print a new key with the same organization, user, claims, description,
     /// expiry and settings; the old key keeps validating for the grace period, then is revoked.
@@ -696,6 +699,8 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
         KeysCommand::Validate { key } => {
             let key = secret_arg(key, "key")?;
             let info = a.validate_token(&key).await?;
+            // The use is noted in memory: write it before the process exits.
+            a.flush_usage().await;
             out.emit(&json!({ "token_info": info }), || {
                 format!("valid\n{}", output::token_info(&info))
             })
@@ -706,6 +711,7 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
             page_size,
             page_token,
             include_revoked,
+            unused_since,
         } => {
             let page = a
                 .list_tokens(ListTokens {
@@ -714,6 +720,7 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
                     page_size,
                     page_token,
                     include_revoked,
+                    unused_since,
                 })
                 .await?;
             out.emit(&page, || output::tokens(&page))

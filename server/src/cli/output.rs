@@ -200,6 +200,7 @@ pub(crate) fn token_info(t: &TokenInfo) -> String {
         .add_some("rotated_from", t.rotated_from.as_deref())
         .add_some("rotated_to", t.rotated_to.as_deref())
         .add_some("revoked_at", t.revoked_at.as_ref().map(ts).as_deref())
+        .add_some("last_used_time", t.last_used_time.as_ref().map(ts).as_deref())
         .render()
 }
 
@@ -224,6 +225,7 @@ pub(crate) fn tokens(page: &ListTokensResponse) -> String {
                 format!("…{}", t.token_suffix),
                 opt_ts(&t.expiry),
                 ts(&t.created_at),
+                opt_ts(&t.last_used_time),
             ];
             if revoked_column {
                 row.push(opt_ts(&t.revoked_at));
@@ -239,11 +241,20 @@ pub(crate) fn tokens(page: &ListTokensResponse) -> String {
             "KEY",
             "EXPIRY",
             "CREATED",
+            "LAST_USED",
             "REVOKED",
             "DESCRIPTION",
         ]
     } else {
-        &["TOKEN_ID", "USER_ID", "KEY", "EXPIRY", "CREATED", "DESCRIPTION"]
+        &[
+            "TOKEN_ID",
+            "USER_ID",
+            "KEY",
+            "EXPIRY",
+            "CREATED",
+            "LAST_USED",
+            "DESCRIPTION",
+        ]
     };
     paged_table(
         header,

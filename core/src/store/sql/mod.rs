@@ -575,14 +575,33 @@ impl<B: Backend> Store for SqlStore<B> {
         org_id: String,
         user_id: Option<String>,
         live_at_ms: i64,
+        unused_since_ms: i64,
         cursor: Cursor,
         size: u32,
     ) -> Result<Page<StoredKey>> {
         self.b
             .run(Mode::Snapshot, move |c| {
                 Box::pin(async move {
-                    let filter = [P::Text(&org_id), (&user_id).into(), P::I64(live_at_ms)];
+                    let filter = [
+                        P::Text(&org_id),
+                        (&user_id).into(),
+                        P::I64(live_at_ms),
+                        P::I64(unused_since_ms),
+                    ];
                     run_list(c, &KEY_LIST, &filter, cursor, size, key_from_row).await
+                })
+            })
+            .await
+    }
+
+    async fn touch_api_keys(&self, uses: Vec<(String, i64)>) -> Result<()> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    for (id, at_ms) in &uses {
+                        c.execute(KEY_TOUCH, &[P::I64(*at_ms), P::Text(id)]).await?;
+                    }
+                    Ok(())
                 })
             })
             .await
@@ -1207,6 +1226,7 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         KEY_REVOKE_BY_ID,
         KEY_INSERT_ROTATED,
         KEY_MARK_ROTATED,
+        KEY_TOUCH,
         KEY_EXISTS_BY_DIGEST,
         KEY_EXISTS_BY_ID,
         MEMBER_OF,

@@ -191,7 +191,8 @@ macro_rules! token_select {
     () => {
         "SELECT k.seq, k.id, k.organization_id, o.external_id AS organization_external_id, k.user_id, \
          u.external_id AS user_external_id, k.custom_claims, k.expiry, k.create_time, k.description, \
-         k.token_suffix, u.email, m.roles, k.revoked_at, k.rotated_from, k.rotated_to \
+         k.token_suffix, u.email, m.roles, k.revoked_at, k.rotated_from, k.rotated_to, \
+         k.last_used_time \
          FROM authgate_api_keys k \
          JOIN authgate_organizations o ON o.id = k.organization_id \
          LEFT JOIN authgate_users u ON u.id = k.user_id \
@@ -227,6 +228,9 @@ pub(super) const KEY_INSERT_ROTATED: &str = "INSERT INTO authgate_api_keys \
 pub(super) const KEY_MARK_ROTATED: &str = "UPDATE authgate_api_keys SET rotated_to = $1, revoked_at = $2, \
      expiry = CASE WHEN expiry IS NULL OR expiry > $2 THEN $2 ELSE expiry END, update_time = $3 \
      WHERE id = $4";
+/// A key's last use, never moved backwards (processes sharing the store flush independently).
+pub(super) const KEY_TOUCH: &str = "UPDATE authgate_api_keys SET last_used_time = $1 \
+     WHERE id = $2 AND (last_used_time IS NULL OR last_used_time < $1)";
 pub(super) const KEY_EXISTS_BY_DIGEST: &str = "SELECT 1 FROM authgate_api_keys WHERE digest = $1";
 pub(super) const KEY_EXISTS_BY_ID: &str = "SELECT 1 FROM authgate_api_keys WHERE id = $1";
 pub(super) const MEMBER_OF: &str = "SELECT m.user_id FROM authgate_users u \
@@ -244,9 +248,10 @@ pub(super) static KEY_LIST: LazyLock<ListSql> = LazyLock::new(|| {
         &format!(
             "FROM {from} WHERE k.organization_id = $1 \
              AND ($2 IS NULL OR k.user_id = $2) \
-             AND (k.revoked_at IS NULL OR k.revoked_at > $3)"
+             AND (k.revoked_at IS NULL OR k.revoked_at > $3) \
+             AND (k.last_used_time IS NULL OR k.last_used_time < $4)"
         ),
-        3,
+        4,
         "k.seq",
     )
 });
@@ -273,6 +278,7 @@ pub(super) fn key_from_row(mut r: Row) -> Result<StoredKey> {
         revoked_at: None,
         rotated_from: r.opt_text("rotated_from")?,
         rotated_to: r.opt_text("rotated_to")?,
+        last_used_time: r.opt_i64("last_used_time")?.map(time_from_ms).transpose()?,
     };
     Ok(StoredKey {
         info,
