@@ -35,6 +35,7 @@ import type {
   OrganizationMembership,
   OrganizationResponse,
   Role,
+  RotateTokenOptions,
   Token,
   UpdateOrganizationOptions,
   UpdateTokenOptions,
@@ -75,6 +76,7 @@ export type {
   OrganizationMembership,
   OrganizationResponse,
   Role,
+  RotateTokenOptions,
   Token,
   UpdateOrganizationOptions,
   UpdateTokenOptions,
@@ -244,6 +246,8 @@ export declare class TokenService {
   listTokens(organizationId: string, options?: ListTokensOptions): Promise<ListTokensResponse>
   invalidateToken(token: string): Promise<Empty>
   updateToken(token: string, options?: UpdateTokenOptions): Promise<UpdateTokenResponse>
+  /** authgate extension: a new key; the old one validates until its grace period ends. */
+  rotateToken(token: string, options?: RotateTokenOptions): Promise<CreateTokenResponse>
 }
 
 /** `scalekit.m2m`: M2M clients (`M2MClientService` in Python too; the record is `M2MClient`). */

@@ -210,6 +210,16 @@ class TokenService {
     required(token, 'token')
     return call(() => this[NATIVE].updateToken(token, options))
   }
+
+  /**
+   * Rotates a key (by key or `apit_…` id): resolves to the new key (`tokenInfo.rotatedFrom` names
+   * the old one); the old key validates for `gracePeriodSeconds` (default 86400, 0 = revoked at
+   * once), then is revoked. An authgate extension.
+   */
+  async rotateToken(token, options) {
+    required(token, 'token')
+    return call(() => this[NATIVE].rotateToken(token, options))
+  }
 }
 
 /** `scalekit.m2m`: an organization's M2M clients (OAuth 2.0 client credentials). */

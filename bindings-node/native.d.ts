@@ -158,6 +158,12 @@ export declare class NativeTokenClient {
   listTokens(organizationId: string, options?: ListTokensOptions | undefined | null): Promise<ListTokensResponse>
   /** Replaces the claims and/or the description of a key (by key or `apit_…` id). */
   updateToken(token: string, options?: UpdateTokenOptions | undefined | null): Promise<UpdateTokenResponse>
+  /**
+   * Rotates a key (by key or `apit_…` id): a new key with the same organization, user,
+   * claims, description, expiry and settings; the old one validates until the grace period
+   * ends, then is revoked.
+   */
+  rotateToken(token: string, options?: RotateTokenOptions | undefined | null): Promise<CreateTokenResponse>
   /** Revokes a key (by key or `apit_…` id). Idempotent. */
   invalidateToken(token: string): Promise<Empty>
 }
@@ -512,6 +518,10 @@ export interface ListTokensOptions {
   pageSize?: number
   /** Token of the page to read. */
   pageToken?: string
+  /** Also list revoked keys, each with its `revokedAt`. */
+  includeRevoked?: boolean
+  /** Only keys not used since this time (a `Date`, an RFC 3339 string or Unix seconds). */
+  unusedSince?: Date | string | number
 }
 
 /** Result of `listTokens`. */
@@ -701,6 +711,12 @@ export interface Role {
   name: string
 }
 
+/** Options of `rotateToken`. */
+export interface RotateTokenOptions {
+  /** Seconds the old key keeps validating: 0 revokes it at once; default 86400 (a day). */
+  gracePeriodSeconds?: number
+}
+
 /** Everything known about an API key (Scalekit's `Token` message). */
 export interface Token {
   /** `apit_…`: the id for list/update/invalidate. Not a credential. */
@@ -727,6 +743,14 @@ export interface Token {
   email?: string
   /** The user's roles in the organization. */
   roles: Array<string>
+  /** When the key was revoked; only on revoked keys (`listTokens` with `includeRevoked`). */
+  revokedAt?: Date
+  /** The `apit_…` id of the key this one replaced by `rotateToken`. */
+  rotatedFrom?: string
+  /** The `apit_…` id of the key that replaced this one (its `expiry` is the end of grace). */
+  rotatedTo?: string
+  /** The last successful validation, written at most every few seconds (5 s by default). */
+  lastUsedTime?: Date
 }
 
 /**

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use authgate_core::AuthApi;
-use authgate_core::model::{CreateToken, ListTokens, TokenInfo, UpdateToken};
+use authgate_core::model::{CreateToken, ListTokens, RotateToken, TokenInfo, UpdateToken};
 use chrono::{DateTime, Utc};
 use napi::bindgen_prelude::{Either3, PromiseRaw};
 use napi::{Env, Result};
@@ -43,6 +43,14 @@ pub struct JsToken {
     pub email: Option<String>,
     /// The user's roles in the organization.
     pub roles: Vec<String>,
+    /// When the key was revoked; only on revoked keys (`listTokens` with `includeRevoked`).
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The `apit_…` id of the key this one replaced by `rotateToken`.
+    pub rotated_from: Option<String>,
+    /// The `apit_…` id of the key that replaced this one (its `expiry` is the end of grace).
+    pub rotated_to: Option<String>,
+    /// The last successful validation, written at most every few seconds (5 s by default).
+    pub last_used_time: Option<DateTime<Utc>>,
 }
 
 impl From<TokenInfo> for JsToken {
@@ -60,6 +68,10 @@ impl From<TokenInfo> for JsToken {
             token_suffix: t.token_suffix,
             email: t.email,
             roles: t.roles,
+            revoked_at: t.revoked_at.map(to_date),
+            rotated_from: t.rotated_from,
+            rotated_to: t.rotated_to,
+            last_used_time: t.last_used_time.map(to_date),
         }
     }
 }
@@ -116,6 +128,18 @@ pub struct JsListTokensOptions {
     pub page_size: Option<u32>,
     /// Token of the page to read.
     pub page_token: Option<String>,
+    /// Also list revoked keys, each with its `revokedAt`.
+    pub include_revoked: Option<bool>,
+    /// Only keys not used since this time (a `Date`, an RFC 3339 string or Unix seconds).
+    pub unused_since: Option<Either3<DateTime<Utc>, String, f64>>,
+}
+
+/// Options of `rotateToken`.
+#[napi(object, js_name = "RotateTokenOptions")]
+#[derive(Debug, Default)]
+pub struct JsRotateTokenOptions {
+    /// Seconds the old key keeps validating: 0 revokes it at once; default 86400 (a day).
+    pub grace_period_seconds: Option<i64>,
 }
 
 /// Result of `listTokens`.
@@ -246,13 +270,15 @@ impl JsTokenClient {
     ) -> Result<PromiseRaw<'env, JsListTokensResponse>> {
         let api = self.api.clone();
         let o = options.unwrap_or_default();
-        let input = ListTokens {
-            organization_id,
-            user_id: o.user_id,
-            page_size: o.page_size,
-            page_token: o.page_token,
-        };
         spawn(env, async move {
+            let input = ListTokens {
+                organization_id,
+                user_id: o.user_id,
+                page_size: o.page_size,
+                page_token: o.page_token,
+                include_revoked: o.include_revoked.unwrap_or(false),
+                unused_since: o.unused_since.map(|t| timestamp("unusedSince", t)).transpose()?,
+            };
             let r = api.list_tokens(input).await?;
             Ok(JsListTokensResponse {
                 tokens: r.tokens.into_iter().map(Into::into).collect(),
@@ -282,6 +308,32 @@ impl JsTokenClient {
             let info = api.update_token(input).await?;
             Ok(JsUpdateTokenResponse {
                 token_info: info.into(),
+            })
+        })
+    }
+
+    /// Rotates a key (by key or `apit_…` id): a new key with the same organization, user,
+    /// claims, description, expiry and settings; the old one validates until the grace period
+    /// ends, then is revoked.
+    #[napi(ts_return_type = "Promise<CreateTokenResponse>")]
+    pub fn rotate_token<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+        options: Option<JsRotateTokenOptions>,
+    ) -> Result<PromiseRaw<'env, JsCreateTokenResponse>> {
+        let api = self.api.clone();
+        let o = options.unwrap_or_default();
+        let input = RotateToken {
+            token,
+            grace_period_seconds: o.grace_period_seconds,
+        };
+        spawn(env, async move {
+            let r = api.rotate_token(input).await?;
+            Ok(JsCreateTokenResponse {
+                token: r.token.into_inner(),
+                token_id: r.token_id,
+                token_info: r.token_info.into(),
             })
         })
     }

@@ -169,6 +169,47 @@ for (const mode of modes) {
       await rejectsWith(sk.token.validateToken(userKey.token), ScalekitValidateTokenFailureException)
     })
 
+    test('token: rotation with a grace period, revoked keys in listings', async () => {
+      const { organization } = await sk.organization.createOrganization('Rotations')
+      const org = organization.id
+      const old = await sk.token.createToken(org, { customClaims: { env: 'prod' }, description: 'bot' })
+      assert.equal(old.tokenInfo.rotatedFrom, undefined)
+      assert.equal(old.tokenInfo.revokedAt, undefined)
+
+      const rotated = await sk.token.rotateToken(old.tokenId, { gracePeriodSeconds: 3600 })
+      assert.notEqual(rotated.token, old.token)
+      assert.equal(rotated.tokenInfo.rotatedFrom, old.tokenId)
+      assert.deepEqual(rotated.tokenInfo.customClaims, { env: 'prod' })
+      assert.equal(rotated.tokenInfo.description, 'bot')
+      // Both validate during the grace period; the old key's expiry is the end of grace.
+      const oldInfo = (await sk.token.validateToken(old.token)).tokenInfo
+      assert.equal(oldInfo.rotatedTo, rotated.tokenId)
+      const left = oldInfo.expiry.getTime() - Date.now()
+      assert.ok(left > 3540_000 && left <= 3600_000, `${left}`)
+      await sk.token.validateToken(rotated.token)
+      await rejectsWith(sk.token.rotateToken(old.token), ScalekitBadRequestException, 'failed_precondition')
+
+      // No grace: revoked at once, listed only with revoked keys.
+      const third = await sk.token.rotateToken(rotated.token, { gracePeriodSeconds: 0 })
+      await rejectsWith(sk.token.validateToken(rotated.token), ScalekitValidateTokenFailureException)
+      const live = await sk.token.listTokens(org)
+      assert.deepEqual(live.tokens.map((t) => t.tokenId), [old.tokenId, third.tokenId])
+      const all = await sk.token.listTokens(org, { includeRevoked: true })
+      assert.deepEqual(all.tokens.map((t) => t.tokenId), [old.tokenId, rotated.tokenId, third.tokenId])
+      assert.ok(all.tokens[1].revokedAt instanceof Date)
+      assert.equal(all.tokens[1].rotatedTo, third.tokenId)
+
+      await rejectsWith(sk.token.rotateToken(third.tokenId, { gracePeriodSeconds: -1 }), ScalekitBadRequestException, 'invalid_argument')
+      assert.equal((await sk.token.listTokens(org, { includeRevoked: true })).totalCount, 3)
+
+      // Last use: written every few seconds, never by the validation; unusedSince filters on it.
+      assert.equal(third.tokenInfo.lastUsedTime, undefined)
+      const later = new Date(Date.now() + 60_000)
+      const unused = await sk.token.listTokens(org, { unusedSince: later })
+      assert.deepEqual(unused.tokens.map((t) => t.tokenId), [old.tokenId, third.tokenId])
+      await rejectsWith(sk.token.listTokens(org, { unusedSince: 'yesterday' }), ScalekitBadRequestException, 'invalid_argument')
+    })
+
     test('m2m: create, get, update, list, secrets, delete', async () => {
       const created = await sk.m2m.createOrganizationClient(orgId, {
         name: 'GitHub Actions Deployment Service',

@@ -147,6 +147,7 @@ const FAILURES = {
   'TokenClient.listTokens': [(sk, i) => sk.token.listTokens(i.org, { pageSize: 31 }), ScalekitBadRequestException, 'invalid_argument'],
   'TokenClient.invalidateToken': [(sk) => sk.token.invalidateToken('apit_404404'), ScalekitNotFoundException, 'not_found'],
   'TokenClient.updateToken': [(sk) => sk.token.updateToken('apit_404404', { description: 'x' }), ScalekitNotFoundException, 'not_found'],
+  'TokenClient.rotateToken': [(sk) => sk.token.rotateToken('apit_404404'), ScalekitNotFoundException, 'not_found'],
   'M2MClient.createOrganizationClient': [(sk) => sk.m2m.createOrganizationClient('org_404404', { name: 'x' }), ScalekitNotFoundException, 'not_found'],
   'M2MClient.getOrganizationClient': [(sk, i) => sk.m2m.getOrganizationClient(i.org, 'm2morg_404404'), ScalekitNotFoundException, 'not_found'],
   'M2MClient.updateOrganizationClient': [(sk, i) => sk.m2m.updateOrganizationClient(i.org, 'm2morg_404404', { description: 'x' }), ScalekitNotFoundException, 'not_found'],

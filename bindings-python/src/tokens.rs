@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use authgate_core::model::{CreateToken, ListTokens, TokenInfo, UpdateToken};
+use authgate_core::model::{CreateToken, ListTokens, RotateToken, TokenInfo, UpdateToken};
 use authgate_core::{AuthApi, Secret};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -88,6 +88,33 @@ impl PyTokenInfo {
     #[getter]
     fn roles(&self) -> Vec<String> {
         self.0.roles.clone()
+    }
+
+    /// When the key was revoked (aware UTC `datetime`); only on revoked keys, which only
+    /// `list_tokens(include_revoked=True)` returns.
+    #[getter]
+    fn revoked_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        types::opt_datetime(py, self.0.revoked_at)
+    }
+
+    /// The `apit_…` id of the key this one replaced by `rotate_token`, if any.
+    #[getter]
+    fn rotated_from(&self) -> Option<&str> {
+        self.0.rotated_from.as_deref()
+    }
+
+    /// The last successful validation (aware UTC `datetime`), written at most every few seconds
+    /// (5 s by default) per process; `None` until then.
+    #[getter]
+    fn last_used_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        types::opt_datetime(py, self.0.last_used_time)
+    }
+
+    /// The `apit_…` id of the key that replaced this one by `rotate_token`, if any (this key's
+    /// `expiry` is then the end of its grace period).
+    #[getter]
+    fn rotated_to(&self) -> Option<&str> {
+        self.0.rotated_to.as_deref()
     }
 
     /// Plain data (`dict`), e.g. for a JSON response. Timestamps are RFC 3339 strings.
@@ -241,8 +268,11 @@ impl PyTokenService {
         })
     }
 
-    /// Lists an organization's live keys (optionally one user's), oldest first, one page at a time.
-    #[pyo3(signature = (organization_id, user_id=None, page_size=None, page_token=None))]
+    /// Lists an organization's live keys (optionally one user's), oldest first, one page at a
+    /// time; with `include_revoked=True`, revoked keys too (each with its `revoked_at`); with
+    /// `unused_since` (a `datetime` or Unix seconds), only keys not used since.
+    #[pyo3(signature = (organization_id, user_id=None, page_size=None, page_token=None, include_revoked=false, unused_since=None))]
+    #[allow(clippy::too_many_arguments)]
     fn list_tokens(
         &self,
         py: Python<'_>,
@@ -250,12 +280,19 @@ impl PyTokenService {
         user_id: Option<String>,
         page_size: Option<u32>,
         page_token: Option<String>,
+        include_revoked: bool,
+        unused_since: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyListTokensResponse> {
+        let unused_since = unused_since
+            .map(|t| types::extract_instant(&t, "unused_since"))
+            .transpose()?;
         let input = ListTokens {
+            unused_since,
             organization_id,
             user_id,
             page_size,
             page_token: page_token.filter(|t| !t.is_empty()),
+            include_revoked,
         };
         let api = &self.api;
         let page = runtime::block_on(py, api.list_tokens(input))?;
@@ -287,6 +324,30 @@ impl PyTokenService {
         let info = runtime::block_on(py, api.update_token(input))?;
         Ok(PyUpdateTokenResponse {
             token_info: token_info(py, info)?,
+        })
+    }
+
+    /// Rotates a key (by the key or its `apit_…` id): a new key with the same organization,
+    /// user, claims, description, expiry and settings (`.token_info.rotated_from` names the old
+    /// one). The old key keeps validating for `grace_period_seconds` (default 86400; 0 = revoked
+    /// at once), then is revoked. Returns a `CreateTokenResponse` holding the new plain key.
+    #[pyo3(signature = (token, grace_period_seconds=None))]
+    fn rotate_token(
+        &self,
+        py: Python<'_>,
+        token: String,
+        grace_period_seconds: Option<i64>,
+    ) -> PyResult<PyCreateTokenResponse> {
+        let input = RotateToken {
+            token,
+            grace_period_seconds,
+        };
+        let api = &self.api;
+        let rotated = runtime::block_on(py, api.rotate_token(input))?;
+        Ok(PyCreateTokenResponse {
+            token: rotated.token,
+            token_id: rotated.token_id,
+            token_info: token_info(py, rotated.token_info)?,
         })
     }
 

@@ -213,6 +213,11 @@ FAILURES: Dict[str, Tuple[Call, Type[ScalekitException], str]] = {
         ScalekitNotFoundException,
         "not_found",
     ),
+    "TokenService.rotate_token": (
+        lambda c, i: c.tokens.rotate_token("apit_404404"),
+        ScalekitNotFoundException,
+        "not_found",
+    ),
     "M2MClientService.create_organization_client": (
         lambda c, i: c.m2m_client.create_organization_client("org_404404", {"name": "x"}),
         ScalekitNotFoundException,

@@ -153,6 +153,59 @@ def test_invalidate_by_key_or_id_is_instant_and_idempotent(client: ScalekitClien
     assert client.tokens.list_tokens(organization_id=org_id).total_count == 0
 
 
+def test_rotation_with_a_grace_period_and_revoked_keys_in_listings(client: ScalekitClient, org_id: str) -> None:
+    old = client.tokens.create_token(organization_id=org_id, custom_claims={"env": "prod"}, description="bot")
+    assert old.token_info.rotated_from is None and old.token_info.rotated_to is None
+    assert "rotated_to" not in old.token_info.to_dict() and "revoked_at" not in old.token_info.to_dict()
+
+    new = client.tokens.rotate_token(old.token_id, grace_period_seconds=3600)
+    assert new.token != old.token and new.token_id != old.token_id
+    assert new.token_info.rotated_from == old.token_id
+    assert new.token_info.custom_claims == {"env": "prod"} and new.token_info.description == "bot"
+    # Both validate during the grace period; the old key's expiry is the end of grace.
+    old_info = client.tokens.validate_token(old.token).token_info
+    assert old_info.rotated_to == new.token_id
+    assert old_info.expiry is not None
+    assert dt.timedelta(minutes=59) < old_info.expiry - dt.datetime.now(UTC) <= dt.timedelta(hours=1)
+    client.tokens.validate_token(new.token)
+    with pytest.raises(ScalekitBadRequestException) as caught:
+        client.tokens.rotate_token(old.token)  # already rotated
+    assert caught.value.code == "failed_precondition"
+
+    # No grace: the key being rotated stops validating at once and is listed only with revoked keys.
+    third = client.tokens.rotate_token(token=new.token, grace_period_seconds=0)
+    with pytest.raises(ScalekitValidateTokenFailureException):
+        client.tokens.validate_token(new.token)
+    live = client.tokens.list_tokens(organization_id=org_id)
+    assert [t.token_id for t in live.tokens] == [old.token_id, third.token_id]
+    assert all(t.revoked_at is None for t in live.tokens)
+    everything = client.tokens.list_tokens(organization_id=org_id, include_revoked=True)
+    assert [t.token_id for t in everything.tokens] == [old.token_id, new.token_id, third.token_id]
+    revoked = everything.tokens[1]
+    assert revoked.revoked_at is not None and revoked.revoked_at.tzinfo is not None
+    assert revoked.rotated_to == third.token_id
+
+    with pytest.raises(ScalekitBadRequestException) as caught:
+        client.tokens.rotate_token(third.token_id, grace_period_seconds=-1)
+    assert caught.value.code == "invalid_argument"
+    assert client.tokens.list_tokens(organization_id=org_id, include_revoked=True).total_count == 3
+
+
+def test_last_used_time_and_unused_since(client: ScalekitClient, org_id: str) -> None:
+    used = client.tokens.create_token(organization_id=org_id)
+    idle = client.tokens.create_token(organization_id=org_id)
+    assert used.token_info.last_used_time is None  # written by a flush, every few seconds
+    client.tokens.validate_token(used.token)
+    # Keys not used since a future time: every live key, the one just validated included.
+    later = dt.datetime.now(UTC) + dt.timedelta(minutes=1)
+    page = client.tokens.list_tokens(organization_id=org_id, unused_since=later)
+    assert [t.token_id for t in page.tokens] == [used.token_id, idle.token_id]
+    page = client.tokens.list_tokens(organization_id=org_id, unused_since=int(later.timestamp()))
+    assert page.total_count == 2
+    with pytest.raises(TypeError):
+        client.tokens.list_tokens(organization_id=org_id, unused_since="yesterday")  # type: ignore[arg-type]
+
+
 def test_reprs_never_show_secrets(client: ScalekitClient, org_id: str) -> None:
     created = client.tokens.create_token(organization_id=org_id, description="repr")
     assert created.token not in repr(created) and "<redacted>" in repr(created)

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use authgate_core::AuthApi;
 use authgate_core::authority::{Authority, AuthorityConfig};
-use authgate_core::model::{CreateOrganization, CreateToken, OrganizationClient, Secret};
+use authgate_core::model::{CreateOrganization, CreateToken, OrganizationClient, RotateToken, Secret};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sqlx::Connection;
 
@@ -17,6 +17,8 @@ const KEYS: usize = 3000;
 struct Fixture {
     authority: Authority,
     key: Secret,
+    /// A key rotated with a grace period, still validating: rotated_to, expiry and revoked_at set.
+    rotated: Secret,
     client_id: String,
     client_secret: Secret,
 }
@@ -51,6 +53,22 @@ async fn fixture(url: &str) -> Fixture {
             key = Some(created.token);
         }
     }
+    let rotated = authority
+        .create_token(CreateToken {
+            organization_id: org.id.clone(),
+            description: Some("rotated".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .token;
+    authority
+        .rotate_token(RotateToken {
+            token: rotated.expose().to_owned(),
+            grace_period_seconds: Some(86_400),
+        })
+        .await
+        .unwrap();
     let client = authority
         .create_organization_client(
             &org.id,
@@ -71,6 +89,7 @@ async fn fixture(url: &str) -> Fixture {
     Fixture {
         authority,
         key: key.unwrap(),
+        rotated,
         client_id: client.client.client_id,
         client_secret: client.plain_secret,
     }
@@ -82,6 +101,15 @@ fn bench_backend(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, ur
     group.bench_function("validate", |b| {
         b.to_async(rt)
             .iter(|| async { black_box(f.authority.validate_token(f.key.expose()).await.unwrap()) })
+    });
+    // The lifecycle extensions (#13) on the same path: a key in its rotation grace period.
+    group.bench_function("validate_rotated_in_grace", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(f.authority.validate_token(f.rotated.expose()).await.unwrap()) })
+    });
+    // What the bindings call: the same validation on the calling thread, without the runtime.
+    group.bench_function("validate_now", |b| {
+        b.iter(|| black_box(f.authority.validate_token_now(f.key.expose()).unwrap().unwrap()))
     });
     let unknown = authgate_core::keys::generate_api_key();
     group.bench_function("validate_unknown_key", |b| {

@@ -13,7 +13,7 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
-    Organization, OrganizationClient, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
+    Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
 };
 
 /// Operations on organizations, users, API keys, M2M clients and the token endpoint.
@@ -127,11 +127,23 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
     /// it. Only the server's admin-authenticated validate endpoints use this.
     async fn lookup_token(&self, token_id: &str) -> Result<TokenInfo>;
 
-    /// Lists the live keys of an organization (optionally of one user), oldest first.
+    /// Lists the live keys of an organization (optionally of one user), oldest first; with
+    /// `include_revoked`, revoked keys too, each with its `revoked_at`.
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse>;
 
     /// Replaces the claims and/or the description of a key (addressed by key or `apit_…` id).
     async fn update_token(&self, input: UpdateToken) -> Result<TokenInfo>;
+
+    /// Rotates a key (addressed by key or `apit_…` id; an authgate extension): a new key with the
+    /// same organization, user, claims, description, expiry and settings, whose `rotated_from`
+    /// names the old one. The old key keeps validating for `grace_period_seconds` (default a
+    /// day; 0 = revoked at once), then is revoked: its `expiry` becomes the end of the grace
+    /// period and its `rotated_to` names the new key. The plain new key is in the response only.
+    ///
+    /// Refused: a malformed reference or grace period (`invalid_argument`), an unknown or revoked
+    /// key (`not_found`), a key already rotated or expired (`failed_precondition`); nothing
+    /// changes then.
+    async fn rotate_token(&self, input: RotateToken) -> Result<CreateTokenResponse>;
 
     /// Revokes a key (by key or `apit_…` id). Idempotent; effective for every node sharing the
     /// store as soon as it returns.

@@ -60,6 +60,7 @@ pub const ACTIONS: &[&str] = &[
     "api_key.create",
     "api_key.update",
     "api_key.revoke",
+    "api_key.rotate",
     "client.create",
     "client.update",
     "client.delete",

@@ -313,6 +313,30 @@ pub struct TokenInfo {
     /// The user's roles in the organization, for user-scoped keys.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// When the key was revoked; present only on revoked keys, which only a list with
+    /// `include_revoked` returns. (authgate extension: omitted when unset.)
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The `apit_…` id of the key this one replaced by a rotation. (authgate extension.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_from: Option<String>,
+    /// The `apit_…` id of the key that replaced this one by a rotation; this key's `expiry` is
+    /// then the end of its grace period. (authgate extension.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_to: Option<String>,
+    /// The last successful validation, as written by the coalesced usage flush: at most the
+    /// flush interval (5 s by default) behind, and absent until the first flush after the first
+    /// use. (authgate extension.)
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_used_time: Option<OffsetDateTime>,
 }
 
 /// Input of `create_token` (the REST body of `POST /api/v1/tokens`).
@@ -374,6 +398,25 @@ pub struct ListTokens {
     /// An opaque token from a previous response.
     #[serde(default, alias = "pageToken", skip_serializing_if = "Option::is_none")]
     pub page_token: Option<String>,
+    /// Also list revoked keys, each with its `revoked_at`. (authgate extension; `true`/`false`,
+    /// also as a query-string value.)
+    #[serde(
+        default,
+        alias = "includeRevoked",
+        deserialize_with = "de::flexible_bool",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub include_revoked: bool,
+    /// Only keys not used since this time (never used, or last used before it): dead keys to
+    /// retire. RFC 3339 string or Unix seconds. (authgate extension.)
+    #[serde(
+        default,
+        alias = "unusedSince",
+        deserialize_with = "de::opt_timestamp",
+        serialize_with = "ser::opt_timestamp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unused_since: Option<OffsetDateTime>,
 }
 
 /// Output of `list_tokens`.
@@ -411,6 +454,25 @@ pub struct UpdateToken {
     /// When present, replaces the description; `""` clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// Input of `rotate_token` (the REST body of `POST /api/v1/tokens:rotate`, an authgate
+/// extension).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateToken {
+    /// The key to rotate: the plain key or its `apit_…` id (JSON: `token` or `token_id`).
+    #[serde(alias = "token_id", alias = "tokenId")]
+    pub token: String,
+    /// How long the old key keeps validating, in seconds: 0 revokes it at once; absent = 86,400
+    /// (a day); at most 2,592,000 (30 days).
+    #[serde(
+        default,
+        alias = "gracePeriodSeconds",
+        deserialize_with = "de::opt_i64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grace_period_seconds: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -744,6 +806,38 @@ pub mod de {
             }
         }
         d.deserialize_option(OptVisitor)
+    }
+
+    /// A boolean written as JSON `true`/`false` or as the string `"true"`/`"false"` (query
+    /// strings); `null` is `false`.
+    pub fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        struct BoolVisitor;
+        impl<'de> Visitor<'de> for BoolVisitor {
+            type Value = bool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true or false")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+                Ok(v)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+                Ok(false)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+                Ok(false)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+                match v {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(E::invalid_value(Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(BoolVisitor)
     }
 
     /// An optional `u32` written as a JSON number, a string, or `null`.

@@ -505,6 +505,7 @@ async fn api_key_pagination(db: &TestDb) {
             user_id: None,
             page_size: size,
             page_token: token,
+            ..Default::default()
         })
     };
     let p1 = list(None, None).await.unwrap();
@@ -539,6 +540,7 @@ async fn api_key_pagination(db: &TestDb) {
             user_id: Some(u.clone()),
             page_size: Some(2),
             page_token: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -1552,6 +1554,7 @@ async fn bad_input_is_refused_and_changes_nothing(db: &TestDb) {
             user_id: Some(u.clone()),
             page_size: size,
             page_token: token.map(Into::into),
+            ..Default::default()
         })
     };
     refused!(db, "invalid_argument", list(Some(31), None));

@@ -214,6 +214,27 @@ async fn every_route_refuses_bad_requests_with_the_exact_code_and_changes_nothin
         ),
         refusal(
             "POST",
+            "/api/v1/tokens:rotate",
+            Some(json!({"token_id": "apit_404404"})),
+            404,
+            "not_found",
+        ),
+        refusal(
+            "POST",
+            "/api/v1/tokens:rotate",
+            Some(json!({"token": "apit_404404", "grace_period_seconds": -1})),
+            400,
+            "invalid_argument",
+        ),
+        refusal(
+            "GET",
+            format!("/api/v1/tokens?organization_id={org_id}&include_revoked=maybe"),
+            None,
+            400,
+            "invalid_argument",
+        ),
+        refusal(
+            "POST",
             "/api/v1/tokens:update",
             Some(json!({"token": "apit_404404", "description": "x"})),
             404,
@@ -665,6 +686,11 @@ fn every_cli_command_refuses_bad_input_with_the_exact_code_and_changes_nothing()
             "invalid_argument",
         ),
         (vec!["keys", "revoke", "apit_404404"], "not_found"),
+        (vec!["keys", "rotate", "apit_404404"], "not_found"),
+        (
+            vec!["keys", "rotate", "apit_404404", "--grace", "2592001"],
+            "invalid_argument",
+        ),
         (
             vec!["clients", "create", "--org", "org_404404", "--name", "x"],
             "not_found",

@@ -14,9 +14,11 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
-    Organization, OrganizationClient, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
+    Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
 };
-use crate::store::{ClientPatch, KeyRef, NewApiKey, NewClient, NewMembership, StoreKind, unix_ms};
+use crate::store::{
+    ClientPatch, KeyRef, KeyRotation, NewApiKey, NewClient, NewMembership, StoreKind, StoredKey, unix_ms,
+};
 
 #[async_trait]
 impl AuthApi for Authority {
@@ -320,10 +322,11 @@ impl AuthApi for Authority {
             return Err(Error::TokenValidationFailed);
         }
         let digest = self.inner.digester.digest(token);
-        match self.store().find_api_key(KeyRef::Digest(digest)).await? {
-            Some(key) if !key.revoked && key.info.expiry.is_none_or(|e| e > now()) => Ok(key.info),
-            _ => Err(Error::TokenValidationFailed),
-        }
+        let key = self.store().find_api_key(KeyRef::Digest(digest)).await?;
+        let at = now();
+        let info = live_key(key, at)?;
+        self.note_key_use(&info.token_id, unix_ms(at));
+        Ok(info)
     }
 
     fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
@@ -341,17 +344,26 @@ impl AuthApi for Authority {
         if !keys::is_id(token_id, keys::TOKEN_ID_PREFIX, keys::MAX_ID_LEN) {
             return Err(Error::TokenValidationFailed);
         }
-        match self.store().find_api_key(KeyRef::Id(token_id.to_owned())).await? {
-            Some(key) if !key.revoked && key.info.expiry.is_none_or(|e| e > now()) => Ok(key.info),
-            _ => Err(Error::TokenValidationFailed),
-        }
+        let key = self.store().find_api_key(KeyRef::Id(token_id.to_owned())).await?;
+        live_key(key, now())
     }
 
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
         limits::org_id(&input.organization_id)?;
         let user_id = limits::optional(input.user_id, limits::user_id)?;
         let size = limits::page_size(input.page_size, limits::TOKEN_PAGE_SIZE)?;
-        let scope = scope("tokens", &[Some(&input.organization_id), user_id.as_deref()]);
+        let revoked_too = input.include_revoked.then_some("include_revoked");
+        let unused_since_ms = input.unused_since.map(unix_ms);
+        let unused_since = unused_since_ms.map(|t| t.to_string());
+        let scope = scope(
+            "tokens",
+            &[
+                Some(&input.organization_id),
+                user_id.as_deref(),
+                revoked_too,
+                unused_since.as_deref(),
+            ],
+        );
         let cursor = self.cursor(&scope, input.page_token.as_deref())?;
         self.require_org(&input.organization_id).await?;
         if let Some(u) = &user_id
@@ -359,14 +371,27 @@ impl AuthApi for Authority {
         {
             return Err(Error::not_found("user", u));
         }
+        let now_ms = unix_ms(now());
+        let live_at_ms = if input.include_revoked { i64::MIN } else { now_ms };
         let page = self
             .store()
-            .list_api_keys(input.organization_id, user_id, cursor, size)
+            .list_api_keys(
+                input.organization_id,
+                user_id,
+                live_at_ms,
+                unused_since_ms.unwrap_or(i64::MAX),
+                cursor,
+                size,
+            )
             .await?;
         let (next_page_token, prev_page_token) = self.page_tokens(&scope, &page);
         Ok(ListTokensResponse {
             total_count: page.total as u32,
-            tokens: page.items.into_iter().map(|(_, t)| t).collect(),
+            tokens: page
+                .items
+                .into_iter()
+                .map(|(_, k)| k.settle(now_ms))
+                .collect::<Result<_>>()?,
             next_page_token,
             prev_page_token,
         })
@@ -389,27 +414,60 @@ impl AuthApi for Authority {
                 Some(Some(d))
             }
         };
-        let not_found = |by: &KeyRef| match by {
-            KeyRef::Id(id) => Error::not_found("token", id),
-            KeyRef::Digest(_) => Error::not_found("token", "<redacted>"),
-        };
-        let id = match &by {
-            KeyRef::Id(id) => id.clone(),
-            KeyRef::Digest(_) => match self.store().find_api_key(by.clone()).await? {
-                Some(k) if !k.revoked => k.info.token_id,
-                _ => return Err(not_found(&by)),
-            },
-        };
+        let now_ms = unix_ms(now());
+        let id = self.live_key_id(&by, now_ms).await?;
         self.store()
             .update_api_key(
                 id.clone(),
                 claims_json,
                 description,
-                unix_ms(now()),
+                now_ms,
                 self.audit("api_key.update", None, &[&id]),
             )
             .await?
-            .ok_or_else(|| not_found(&by))
+            .ok_or_else(|| key_not_found(&by))
+    }
+
+    async fn rotate_token(&self, input: RotateToken) -> Result<CreateTokenResponse> {
+        let by = self.key_ref(&input.token)?;
+        let grace = limits::rotation_grace(input.grace_period_seconds)?;
+        let rotated = now();
+        let now_ms = unix_ms(rotated);
+        let old_id = self.live_key_id(&by, now_ms).await?;
+        let audit = self.audit("api_key.rotate", None, &[&old_id]);
+        let key = keys::generate_api_key();
+        let new_id = keys::new_id(keys::TOKEN_ID_PREFIX);
+        let outcome = self
+            .store()
+            .rotate_api_key(
+                old_id,
+                new_id,
+                self.inner.digester.digest(key.expose()),
+                keys::suffix(key.expose()),
+                now_ms + grace * 1000,
+                now_ms,
+                audit,
+            )
+            .await?;
+        let info = match outcome {
+            KeyRotation::Done(info) => *info,
+            KeyRotation::NotFound => return Err(key_not_found(&by)),
+            KeyRotation::Expired => {
+                return Err(Error::FailedPrecondition(
+                    "this key has expired: create a new key instead".into(),
+                ));
+            }
+            KeyRotation::AlreadyRotated(to) => {
+                return Err(Error::FailedPrecondition(format!(
+                    "this key was already rotated (to {to}): rotate that key instead"
+                )));
+            }
+        };
+        Ok(CreateTokenResponse {
+            token: key,
+            token_id: info.token_id.clone(),
+            token_info: info,
+        })
     }
 
     async fn invalidate_token(&self, token: &str) -> Result<()> {
@@ -430,10 +488,7 @@ impl AuthApi for Authority {
         {
             return Ok(());
         }
-        Err(match by {
-            KeyRef::Id(id) => Error::not_found("token", id),
-            KeyRef::Digest(_) => Error::not_found("token", "<redacted>"),
-        })
+        Err(key_not_found(&by))
     }
 
     // --- M2M clients ---------------------------------------------------------------------
@@ -643,5 +698,36 @@ impl AuthApi for Authority {
 
     async fn list_audit_events(&self, input: ListAuditEvents) -> Result<ListAuditEventsResponse> {
         self.list_audit(input).await
+    }
+}
+
+/// The record of a key that validates at `at`: it exists, is not revoked and has not expired.
+/// Anything else is the one [`Error::TokenValidationFailed`].
+fn live_key(key: Option<StoredKey>, at: time::OffsetDateTime) -> Result<TokenInfo> {
+    match key {
+        Some(key) if !key.revoked(unix_ms(at)) && key.info.expiry.is_none_or(|e| e > at) => Ok(key.info),
+        _ => Err(Error::TokenValidationFailed),
+    }
+}
+
+/// `not_found` for a key addressed by id or by the key itself (never echoed).
+fn key_not_found(by: &KeyRef) -> Error {
+    match by {
+        KeyRef::Id(id) => Error::not_found("token", id),
+        KeyRef::Digest(_) => Error::not_found("token", "<redacted>"),
+    }
+}
+
+impl Authority {
+    /// The id of the key `by` names when it is not revoked at `now_ms` (expired keys count:
+    /// they can still be updated and rotated); `not_found` otherwise.
+    async fn live_key_id(&self, by: &KeyRef, now_ms: i64) -> Result<String> {
+        match by {
+            KeyRef::Id(id) => Ok(id.clone()),
+            KeyRef::Digest(_) => match self.store().find_api_key(by.clone()).await? {
+                Some(k) if !k.revoked(now_ms) => Ok(k.info.token_id),
+                _ => Err(key_not_found(by)),
+            },
+        }
     }
 }

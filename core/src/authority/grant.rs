@@ -25,7 +25,7 @@ use crate::model::{AccessTokenResponse, Secret};
 use crate::store::{ClientAuth, ClientKind, unix_ms};
 
 /// `last_used_time` of a client secret is refreshed at most this often (milliseconds).
-const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+pub(super) const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 /// Compared with the presented secret's digest when the client does not exist.
 const UNKNOWN_CLIENT_DIGEST: [u8; 32] = [0x5a; 32];
 /// The scope of environment-client tokens.
@@ -87,38 +87,28 @@ impl Authority {
     /// Records the use of `secret` at most once per [`LAST_USED_GRANULARITY_MS`]. Bookkeeping
     /// only: a busy store must not fail the grant, so a failure is logged and ignored. With
     /// [`AuthorityConfig::defer_bookkeeping`](super::AuthorityConfig::defer_bookkeeping) and a
-    /// tokio runtime, the write runs on a task of its own and the grant does not wait for it.
+    /// tokio runtime, the use is noted in memory and written by the usage flush task: the grant
+    /// does not wait for it.
     async fn record_secret_use(&self, kind: ClientKind, secret: MatchedSecret, now_ms: i64) {
         let stale_before = now_ms - LAST_USED_GRANULARITY_MS;
         if secret.last_used_ms.is_some_and(|t| t > stale_before) {
             return;
         }
-        let runtime = tokio::runtime::Handle::try_current();
-        let (true, Ok(runtime)) = (self.inner.config.defer_bookkeeping, runtime) else {
-            self.touch_secret(kind, secret.id, now_ms, stale_before).await;
+        if self.inner.config.defer_bookkeeping && tokio::runtime::Handle::try_current().is_ok() {
+            // Written by the usage flush task, like API keys' last use (`usage.rs`).
+            self.inner.usage.note_secret(kind, secret.id, now_ms);
             return;
-        };
-        {
-            let mut touching = self.inner.touching.lock().unwrap_or_else(|p| p.into_inner());
-            // A write for this secret is already waiting, or too many are: drop this one (the
-            // next grant after they land records the use).
-            if touching.len() >= super::MAX_DEFERRED_TOUCHES || !touching.insert(secret.id.clone()) {
-                return;
-            }
         }
-        let this = self.clone();
-        runtime.spawn(async move {
-            let id = secret.id.clone();
-            this.touch_secret(kind, secret.id, now_ms, stale_before).await;
-            this.inner
-                .touching
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
-        });
+        self.touch_secret(kind, secret.id, now_ms, stale_before).await;
     }
 
-    async fn touch_secret(&self, kind: ClientKind, secret_id: String, now_ms: i64, stale_before: i64) {
+    pub(super) async fn touch_secret(
+        &self,
+        kind: ClientKind,
+        secret_id: String,
+        now_ms: i64,
+        stale_before: i64,
+    ) {
         if let Err(e) = self
             .store()
             .touch_secret(kind, secret_id, now_ms, stale_before)

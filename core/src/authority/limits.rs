@@ -19,6 +19,8 @@ pub const TOKEN_CLAIM_VALUE_LEN: (usize, usize) = (1, 256);
 pub const TOKEN_MAX_DESCRIPTION: usize = 255;
 /// API keys: `list_tokens` page size range and default.
 pub const TOKEN_PAGE_SIZE: (u32, u32, u32) = (1, 30, 10);
+/// API-key rotation grace period in seconds: (min, max, default). 0 revokes the old key at once.
+pub const ROTATION_GRACE: (i64, i64, i64) = (0, 2_592_000, 86_400);
 
 /// Organizations: display name length range.
 pub const ORG_NAME_LEN: (usize, usize) = (1, 200);
@@ -337,6 +339,19 @@ pub(crate) fn activation_delay(field: &str, delay: std::time::Duration) -> Resul
         ));
     }
     Ok(delay.as_nanos().div_ceil(1_000_000) as i64)
+}
+
+/// The grace period of a rotation, in seconds (absent: the default).
+pub fn rotation_grace(seconds: Option<i64>) -> Result<i64> {
+    let (min, max, default) = ROTATION_GRACE;
+    match seconds {
+        None => Ok(default),
+        Some(s) if (min..=max).contains(&s) => Ok(s),
+        Some(_) => Err(Error::invalid(
+            "grace_period_seconds",
+            format!("must be between {min} and {max} seconds"),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -25,13 +25,19 @@
 //!
 //! # Semantics worth knowing
 //!
-//! - **Validation** does one indexed read and no write. Unknown, malformed (bad prefix, length,
+//! - **Validation** does one indexed read and no write: a successful one notes the key's use in
+//!   memory, and a background task writes each key's latest use (`last_used_time`) every
+//!   [`AuthorityConfig::usage_flush_interval`] (5 s) in one transaction — see `usage.rs`. Unknown, malformed (bad prefix, length,
 //!   alphabet or checksum — caught before the store), expired and revoked keys, and bare `apit_…`
 //!   ids all fail with the same [`Error::TokenValidationFailed`]. Nothing is cached, so a revocation
 //!   through any process sharing the store takes effect on the next validation everywhere.
 //! - **Live keys** are the keys not revoked; expired keys stay listed (with their `expiry`) and can
 //!   still be updated or revoked. Revoked keys are kept as tombstones: revoking again is `Ok`,
-//!   while update and list ignore them.
+//!   while update ignores them and list shows them only with `include_revoked` (with `revoked_at`).
+//! - **Rotation** ([`AuthApi::rotate_token`](crate::AuthApi::rotate_token)) inserts the new key and
+//!   marks the old one in one transaction (under a per-key lock): the old key's `revoked_at` and
+//!   `expiry` become the end of the grace period, so it is revoked then without any further write
+//!   — a key is revoked once `revoked_at <= now`, compared by each node with its own clock.
 //! - **Users** are unique by email (trimmed and lowercased). Creating a user with the email of an
 //!   existing one adds a membership to that user; a different `external_id` for the same email is
 //!   `already_exists`, as is a second membership in the same organization.
@@ -128,6 +134,7 @@ pub mod limits;
 mod paging;
 mod rotation;
 mod signing;
+mod usage;
 
 pub use environment::EnvironmentCredential;
 use paging::PageTokens;
@@ -140,8 +147,11 @@ const META_SIGNING_KEY_ENCRYPTION: &str = "signing_key_encryption";
 
 /// Minimum length of `AUTHGATE_KEY_PEPPER` and `AUTHGATE_MASTER_KEY`.
 pub const MIN_SECRET_CONFIG_LEN: usize = 32;
-/// Most deferred `last_used_time` writes waiting at once ([`AuthorityConfig::defer_bookkeeping`]).
+/// Most client secrets whose deferred `last_used_time` write waits at once
+/// ([`AuthorityConfig::defer_bookkeeping`]); API keys are not capped (one entry per key used).
 pub const MAX_DEFERRED_TOUCHES: usize = 64;
+/// Default of [`AuthorityConfig::usage_flush_interval`].
+pub const DEFAULT_USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// Default of [`AuthorityConfig::signing_key_activation_delay`].
 pub const DEFAULT_SIGNING_KEY_ACTIVATION_DELAY: Duration = Duration::from_secs(60);
 
@@ -178,17 +188,24 @@ pub struct AuthorityConfig {
     /// immediate, for emergencies (see [the module docs](self#signing-keys)).
     pub signing_key_activation_delay: Duration,
     /// Record `last_used_time` of client secrets off the request path: the token endpoint
-    /// hands the write to a background task (on the current tokio runtime) and answers at once;
-    /// while a write for a secret is still waiting (a busy store, another process holding the
-    /// SQLite write lock), later ones for it are dropped, and at most
-    /// [`MAX_DEFERRED_TOUCHES`] wait at a time. Default `false` (the write is awaited, as an
-    /// embedded caller without a runtime needs); `authgate serve` sets it.
+    /// notes the use in memory and answers at once; the flush task that writes API keys' last
+    /// use (every [`usage_flush_interval`](Self::usage_flush_interval)) writes it, so a busy
+    /// store or another process holding the SQLite write lock never delays a grant. At most
+    /// [`MAX_DEFERRED_TOUCHES`] secrets wait at a time (further ones are dropped until the next
+    /// flush). Default `false` (the write is awaited, as an embedded caller without a runtime
+    /// needs); `authgate serve` sets it.
     pub defer_bookkeeping: bool,
     /// The actor recorded in the audit log for management actions run outside an
     /// [`audit::scope`](crate::audit::scope) that names one: [`audit::EMBEDDED`](crate::audit::EMBEDDED)
     /// by default; the `authgate` CLI sets [`audit::cli_actor`](crate::audit::cli_actor), `authgate
     /// serve` [`audit::SERVER`](crate::audit::SERVER) (each management request names its caller).
     pub audit_actor: String,
+    /// How often noted uses are written: API keys' `last_used_time` (never written by the
+    /// validation itself) and, with [`defer_bookkeeping`](Self::defer_bookkeeping), client
+    /// secrets'. The stored time lags the last use by at most this much. 1–60 s
+    /// (`AUTHGATE_USAGE_FLUSH_INTERVAL`, whole seconds); default
+    /// [5 s](DEFAULT_USAGE_FLUSH_INTERVAL).
+    pub usage_flush_interval: Duration,
 }
 
 impl AuthorityConfig {
@@ -202,6 +219,7 @@ impl AuthorityConfig {
             signing_key_activation_delay: DEFAULT_SIGNING_KEY_ACTIVATION_DELAY,
             defer_bookkeeping: false,
             audit_actor: crate::audit::EMBEDDED.to_owned(),
+            usage_flush_interval: DEFAULT_USAGE_FLUSH_INTERVAL,
         }
     }
 
@@ -230,6 +248,15 @@ impl AuthorityConfig {
                 Duration::from_secs(seconds),
             )?;
             config.signing_key_activation_delay = Duration::from_secs(seconds);
+        }
+        if let Some(every) = var("AUTHGATE_USAGE_FLUSH_INTERVAL") {
+            let seconds: u64 = every.trim().parse().map_err(|_| {
+                Error::invalid(
+                    "AUTHGATE_USAGE_FLUSH_INTERVAL",
+                    "must be a whole number of seconds",
+                )
+            })?;
+            config.usage_flush_interval = Duration::from_secs(seconds);
         }
         config.validate()?;
         Ok(config)
@@ -269,6 +296,12 @@ impl AuthorityConfig {
             return Err(Error::invalid("audit_actor", "must not be blank"));
         }
         self.audit_actor = crate::audit::clip(std::mem::take(&mut self.audit_actor));
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.usage_flush_interval) {
+            return Err(Error::invalid(
+                "usage_flush_interval",
+                "must be between 1 and 60 seconds",
+            ));
+        }
         Ok(())
     }
 }
@@ -289,8 +322,8 @@ struct Inner {
     signer: RwLock<Option<Arc<Signer>>>,
     /// One key generation at a time per process.
     keygen: tokio::sync::Mutex<()>,
-    /// Secrets whose deferred `last_used_time` write is in flight.
-    touching: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Uses of keys and secrets waiting for the flush task.
+    usage: usage::Usage,
 }
 
 impl std::fmt::Debug for Authority {
@@ -388,18 +421,19 @@ impl Authority {
         };
         let secret = unhex(&secret).ok_or_else(|| Error::Store("corrupt page token secret".into()))?;
 
-        Ok(Authority {
-            inner: Arc::new(Inner {
-                config,
-                store,
-                digester,
-                pages: PageTokens::new(&secret),
-                sealer,
-                signer: RwLock::new(None),
-                keygen: tokio::sync::Mutex::new(()),
-                touching: std::sync::Mutex::new(std::collections::HashSet::new()),
-            }),
-        })
+        let flush_every = config.usage_flush_interval;
+        let inner = Arc::new(Inner {
+            config,
+            store,
+            digester,
+            pages: PageTokens::new(&secret),
+            sealer,
+            signer: RwLock::new(None),
+            keygen: tokio::sync::Mutex::new(()),
+            usage: usage::Usage::default(),
+        });
+        usage::start_flusher(Arc::downgrade(&inner), flush_every);
+        Ok(Authority { inner })
     }
 
     /// The configuration (validated: the issuer without a trailing `/`).

@@ -13,7 +13,7 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
-    Organization, OrganizationClient, Secret, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User,
+    Organization, OrganizationClient, RotateToken, Secret, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User,
     UserRef,
 };
 use crate::wire::envelope::{
@@ -209,7 +209,18 @@ impl AuthApi for RemoteClient {
             .query("organization_id", Some(&input.organization_id))
             .query("user_id", input.user_id.as_ref())
             .query("page_size", input.page_size)
-            .query("page_token", input.page_token.as_ref());
+            .query("page_token", input.page_token.as_ref())
+            .query("include_revoked", input.include_revoked.then_some(true))
+            .query("unused_since", input.unused_since.map(|t| t.unix_timestamp()));
+        self.call(call).await
+    }
+
+    async fn rotate_token(&self, input: RotateToken) -> Result<CreateTokenResponse> {
+        if input.token.is_empty() {
+            return Err(Error::invalid("token", "required"));
+        }
+        // Not idempotent: a retried rotation that had succeeded would be refused (already rotated).
+        let call = Call::new(Method::POST, &["tokens:rotate"]).json(&input)?;
         self.call(call).await
     }
 

@@ -128,8 +128,38 @@ pub(crate) enum KeyRef {
 /// An API key as stored, revoked or not.
 #[derive(Debug)]
 pub(crate) struct StoredKey {
+    /// The key's record, `revoked_at` unset (see [`StoredKey::settle`]).
     pub info: TokenInfo,
-    pub revoked: bool,
+    /// When the key is (or was) revoked: a rotated key's is the end of its grace period.
+    pub revoked_ms: Option<i64>,
+}
+
+impl StoredKey {
+    /// Whether the key is revoked at `now_ms`.
+    pub fn revoked(&self, now_ms: i64) -> bool {
+        self.revoked_ms.is_some_and(|t| t <= now_ms)
+    }
+
+    /// The record as seen at `now_ms`: `revoked_at` set when the key is revoked by then.
+    pub fn settle(mut self, now_ms: i64) -> Result<TokenInfo> {
+        if let Some(t) = self.revoked_ms.filter(|t| *t <= now_ms) {
+            self.info.revoked_at = Some(sql::time_from_ms(t)?);
+        }
+        Ok(self.info)
+    }
+}
+
+/// What [`Store::rotate_api_key`] did.
+#[derive(Debug)]
+pub(crate) enum KeyRotation {
+    /// The new key.
+    Done(Box<TokenInfo>),
+    /// No such key, or it is revoked.
+    NotFound,
+    /// The key was already rotated, to this id.
+    AlreadyRotated(String),
+    /// The key has expired (its copy would never validate).
+    Expired,
 }
 
 /// A new user and membership.
@@ -207,7 +237,7 @@ pub(crate) struct ClientAuth {
 }
 
 /// The kind of client whose secret is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum ClientKind {
     M2m,
     Environment,
@@ -365,13 +395,34 @@ pub(crate) trait Store: Send + Sync + Debug {
 
     async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo>;
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;
+    /// A page of an organization's keys (one user's with `user_id`): those not revoked at
+    /// `live_at_ms` (every key with `i64::MIN`) and not used since `unused_since_ms` (every key
+    /// with `i64::MAX`).
     async fn list_api_keys(
         &self,
         org_id: String,
         user_id: Option<String>,
+        live_at_ms: i64,
+        unused_since_ms: i64,
         cursor: Cursor,
         size: u32,
-    ) -> Result<Page<TokenInfo>>;
+    ) -> Result<Page<StoredKey>>;
+    /// Records the last use `(id, Unix ms)` of keys, in one transaction; a stored later use is
+    /// kept.
+    async fn touch_api_keys(&self, uses: Vec<(String, i64)>) -> Result<()>;
+    /// Rotates key `old_id` in one transaction: inserts `new_id` as its copy, and marks the old
+    /// key rotated to it, revoked and expiring at `grace_end_ms`. Refused (nothing changed) when
+    /// the key does not exist, is revoked at `now_ms`, has expired or was already rotated.
+    async fn rotate_api_key(
+        &self,
+        old_id: String,
+        new_id: String,
+        new_digest: [u8; 32],
+        new_suffix: String,
+        grace_end_ms: i64,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<KeyRotation>;
     /// Updates a live key; `None` when there is none with this id. `description: Some(None)` clears it.
     async fn update_api_key(
         &self,

@@ -33,6 +33,11 @@ const MIGRATIONS: Migrations = &[
         include_str!("migrations/sqlite/0003_users_external_id.sql"),
     ),
     (
+        4,
+        "key_lifecycle",
+        include_str!("migrations/sqlite/0004_key_lifecycle.sql"),
+    ),
+    (
         5,
         "audit_log",
         include_str!("migrations/sqlite/0005_audit_log.sql"),

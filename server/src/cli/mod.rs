@@ -14,7 +14,7 @@ use std::time::Duration;
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{
     CreateOrganization, CreateToken, CreateUser, CustomClaim, ListAuditEvents, ListOrganizations, ListTokens,
-    OrganizationClient, UpdateToken,
+    OrganizationClient, RotateToken, UpdateToken,
 };
 use authgate_core::setup::master_key::{self, PostgresWithoutKey};
 use authgate_core::{AuthApi, Error};
@@ -351,6 +351,22 @@ pub enum KeysCommand {
         /// From a previous listing.
         #[arg(long)]
         page_token: Option<String>,
+        /// Also list revoked keys, with when they were revoked.
+        #[arg(long)]
+        include_revoked: bool,
+        /// Only keys not used since this time (RFC 3339): never used, or last used before it.
+        #[arg(long, value_parser = parse_rfc3339)]
+        unused_since: Option<OffsetDateTime>,
+    },
+    /// Rotate a key: print a new key with the same organization, user, claims, description,
+    /// expiry and settings; the old key keeps validating for the grace period, then is revoked.
+    Rotate {
+        /// The key, its apit_… id, or `-` to read either from stdin.
+        key_or_id: String,
+        /// Seconds the old key keeps validating (0 = revoke it at once; default 86400, at most
+        /// 2592000).
+        #[arg(long = "grace")]
+        grace_seconds: Option<i64>,
     },
     /// Replace a key's claims and/or description.
     Update {
@@ -769,6 +785,8 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
         KeysCommand::Validate { key } => {
             let key = secret_arg(key, "key")?;
             let info = a.validate_token(&key).await?;
+            // The use is noted in memory: write it before the process exits.
+            a.flush_usage().await;
             out.emit(&json!({ "token_info": info }), || {
                 format!("valid\n{}", output::token_info(&info))
             })
@@ -778,6 +796,8 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
             user,
             page_size,
             page_token,
+            include_revoked,
+            unused_since,
         } => {
             let page = a
                 .list_tokens(ListTokens {
@@ -785,9 +805,24 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
                     user_id: user,
                     page_size,
                     page_token,
+                    include_revoked,
+                    unused_since,
                 })
                 .await?;
             out.emit(&page, || output::tokens(&page))
+        }
+        KeysCommand::Rotate {
+            key_or_id,
+            grace_seconds,
+        } => {
+            let token = secret_arg(key_or_id, "key_or_id")?;
+            let rotated = a
+                .rotate_token(RotateToken {
+                    token,
+                    grace_period_seconds: grace_seconds,
+                })
+                .await?;
+            out.emit(&rotated, || output::created_key(&rotated))
         }
         KeysCommand::Update {
             key_or_id,

@@ -70,6 +70,14 @@ impl Fields {
         self
     }
 
+    /// A line only when there is a value (authgate extensions, absent when unused).
+    fn add_some(self, label: &'static str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.add(label, v),
+            None => self,
+        }
+    }
+
     fn render(&self) -> String {
         let width = self.0.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 1;
         let mut out = String::new();
@@ -189,6 +197,10 @@ pub(crate) fn token_info(t: &TokenInfo) -> String {
         .add("token_suffix", &t.token_suffix)
         .add("expiry", opt_ts(&t.expiry))
         .add("created_at", ts(&t.created_at))
+        .add_some("rotated_from", t.rotated_from.as_deref())
+        .add_some("rotated_to", t.rotated_to.as_deref())
+        .add_some("revoked_at", t.revoked_at.as_ref().map(ts).as_deref())
+        .add_some("last_used_time", t.last_used_time.as_ref().map(ts).as_deref())
         .render()
 }
 
@@ -200,23 +212,52 @@ pub(crate) fn created_key(c: &CreateTokenResponse) -> String {
     )
 }
 
+/// The keys of a page; a REVOKED column when the page has a revoked key (`--include-revoked`).
 pub(crate) fn tokens(page: &ListTokensResponse) -> String {
+    let revoked_column = page.tokens.iter().any(|t| t.revoked_at.is_some());
     let rows: Vec<Vec<String>> = page
         .tokens
         .iter()
         .map(|t| {
-            vec![
+            let mut row = vec![
                 t.token_id.clone(),
                 or_dash(t.user_id.as_deref()).to_owned(),
                 format!("…{}", t.token_suffix),
                 opt_ts(&t.expiry),
                 ts(&t.created_at),
-                or_dash(t.description.as_deref()).to_owned(),
-            ]
+                opt_ts(&t.last_used_time),
+            ];
+            if revoked_column {
+                row.push(opt_ts(&t.revoked_at));
+            }
+            row.push(or_dash(t.description.as_deref()).to_owned());
+            row
         })
         .collect();
+    let header: &[&str] = if revoked_column {
+        &[
+            "TOKEN_ID",
+            "USER_ID",
+            "KEY",
+            "EXPIRY",
+            "CREATED",
+            "LAST_USED",
+            "REVOKED",
+            "DESCRIPTION",
+        ]
+    } else {
+        &[
+            "TOKEN_ID",
+            "USER_ID",
+            "KEY",
+            "EXPIRY",
+            "CREATED",
+            "LAST_USED",
+            "DESCRIPTION",
+        ]
+    };
     paged_table(
-        &["TOKEN_ID", "USER_ID", "KEY", "EXPIRY", "CREATED", "DESCRIPTION"],
+        header,
         &rows,
         page.total_count,
         &page.next_page_token,

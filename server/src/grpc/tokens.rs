@@ -117,6 +117,7 @@ impl ApiTokenService for Tokens {
                 user_id: r.user_id.and_then(non_empty),
                 page_size,
                 page_token: non_empty(r.page_token),
+                ..Default::default()
             })
             .await
             .map_err(from_error)?;

@@ -492,6 +492,8 @@ pub async fn run(database: &str, issuer: Option<&str>, args: ServeArgs) -> Resul
     if let Some(task) = retention_task {
         task.abort();
     }
+    // The last interval's key and secret uses, noted in memory, are written before exiting.
+    authority.flush_usage().await;
     tracing::info!("stopped");
     Ok(())
 }

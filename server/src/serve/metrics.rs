@@ -30,6 +30,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/tokens:validate",
     "/api/v1/tokens:invalidate",
     "/api/v1/tokens:update",
+    "/api/v1/tokens:rotate",
     "/api/v1/organizations",
     "/api/v1/organizations/{organization_id}",
     "/api/v1/organizations/{organization_id}/users",

@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens:validate", post(tokens::validate))
         .route("/api/v1/tokens:invalidate", post(tokens::invalidate))
         .route("/api/v1/tokens:update", post(tokens::update))
+        .route("/api/v1/tokens:rotate", post(tokens::rotate))
         // organizations and users
         .route("/api/v1/organizations", post(orgs::create).get(orgs::list))
         .route(org, get(orgs::get).patch(orgs::update).delete(orgs::delete))

@@ -114,6 +114,18 @@ pub(super) fn found_key(key: &Option<TokenInfo>, a: &mut AuditRecord) -> bool {
     })
 }
 
+/// A key rotation that happened: the new key joins the old one as a target, and its
+/// organization is the event's.
+pub(super) fn rotated_key(r: &KeyRotation, a: &mut AuditRecord) -> bool {
+    match r {
+        KeyRotation::Done(info) => {
+            a.organization_id = Some(info.organization_id.clone());
+            a.add_target(&info.token_id)
+        }
+        _ => false,
+    }
+}
+
 /// The credentials revoked are the targets; none revoked, nothing happened.
 #[allow(clippy::ptr_arg)] // the shape of `happened`: a reference to the write's result
 pub(super) fn revoked_others(ids: &Vec<String>, a: &mut AuditRecord) -> bool {

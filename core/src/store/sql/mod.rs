@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
-    Cursor, EnvironmentClientRow, KeyRef, Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page,
+    Cursor, EnvironmentClientRow, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page,
     Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
@@ -585,14 +585,90 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         org_id: String,
         user_id: Option<String>,
+        live_at_ms: i64,
+        unused_since_ms: i64,
         cursor: Cursor,
         size: u32,
-    ) -> Result<Page<TokenInfo>> {
+    ) -> Result<Page<StoredKey>> {
         self.b
             .run(Mode::Snapshot, move |c| {
                 Box::pin(async move {
-                    let filter = [P::Text(&org_id), (&user_id).into()];
-                    run_list(c, &KEY_LIST, &filter, cursor, size, |r| Ok(key_from_row(r)?.info)).await
+                    let filter = [
+                        P::Text(&org_id),
+                        (&user_id).into(),
+                        P::I64(live_at_ms),
+                        P::I64(unused_since_ms),
+                    ];
+                    run_list(c, &KEY_LIST, &filter, cursor, size, key_from_row).await
+                })
+            })
+            .await
+    }
+
+    async fn touch_api_keys(&self, uses: Vec<(String, i64)>) -> Result<()> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    for (id, at_ms) in &uses {
+                        c.execute(KEY_TOUCH, &[P::I64(*at_ms), P::Text(id)]).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn rotate_api_key(
+        &self,
+        old_id: String,
+        new_id: String,
+        new_digest: [u8; 32],
+        new_suffix: String,
+        grace_end_ms: i64,
+        now_ms: i64,
+        audit: AuditRecord,
+    ) -> Result<KeyRotation> {
+        self.audited(audit, rotated_key)
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    // Two rotations of one key at once: the second waits, then sees `rotated_to`.
+                    c.lock(&format!("authgate:key:{old_id}")).await?;
+                    let old = KeyRef::Id(old_id.clone());
+                    let current = match key_by(c, &old).await? {
+                        Some(k) if !k.revoked(now_ms) => k,
+                        _ => return Ok(KeyRotation::NotFound),
+                    };
+                    if let Some(to) = current.info.rotated_to {
+                        return Ok(KeyRotation::AlreadyRotated(to));
+                    }
+                    if current.info.expiry.is_some_and(|e| unix_ms(e) <= now_ms) {
+                        return Ok(KeyRotation::Expired);
+                    }
+                    c.execute(
+                        KEY_INSERT_ROTATED,
+                        &[
+                            P::Text(&new_id),
+                            P::Blob(&new_digest),
+                            P::Text(&new_suffix),
+                            P::I64(now_ms),
+                            P::Text(&old_id),
+                        ],
+                    )
+                    .await?;
+                    c.execute(
+                        KEY_MARK_ROTATED,
+                        &[
+                            P::Text(&new_id),
+                            P::I64(grace_end_ms),
+                            P::I64(now_ms),
+                            P::Text(&old_id),
+                        ],
+                    )
+                    .await?;
+                    let new = key_by(c, &KeyRef::Id(new_id))
+                        .await?
+                        .ok_or_else(|| Error::Store("rotated key vanished".into()))?;
+                    Ok(KeyRotation::Done(Box::new(new.info)))
                 })
             })
             .await
@@ -610,7 +686,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .run(Mode::Write, move |c| {
                 Box::pin(async move {
                     let by = KeyRef::Id(id.clone());
-                    let Some(current) = key_by(c, &by).await?.filter(|k| !k.revoked) else {
+                    let Some(current) = key_by(c, &by).await?.filter(|k| !k.revoked(now_ms)) else {
                         return Ok(None);
                     };
                     let claims = or_json(custom_claims_json, &current.info.custom_claims)?;
@@ -1214,6 +1290,9 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         KEY_UPDATE,
         KEY_REVOKE_BY_DIGEST,
         KEY_REVOKE_BY_ID,
+        KEY_INSERT_ROTATED,
+        KEY_MARK_ROTATED,
+        KEY_TOUCH,
         KEY_EXISTS_BY_DIGEST,
         KEY_EXISTS_BY_ID,
         MEMBER_OF,

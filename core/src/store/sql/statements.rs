@@ -191,7 +191,8 @@ macro_rules! token_select {
     () => {
         "SELECT k.seq, k.id, k.organization_id, o.external_id AS organization_external_id, k.user_id, \
          u.external_id AS user_external_id, k.custom_claims, k.expiry, k.create_time, k.description, \
-         k.token_suffix, u.email, m.roles, k.revoked_at \
+         k.token_suffix, u.email, m.roles, k.revoked_at, k.rotated_from, k.rotated_to, \
+         k.last_used_time \
          FROM authgate_api_keys k \
          JOIN authgate_organizations o ON o.id = k.organization_id \
          LEFT JOIN authgate_users u ON u.id = k.user_id \
@@ -206,12 +207,30 @@ pub(super) const KEY_INSERT: &str = "INSERT INTO authgate_api_keys \
      (id, digest, organization_id, user_id, custom_claims, description, token_suffix, expiry, \
       create_time, update_time) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+// A key is revoked once `revoked_at <= now`: a rotated key's `revoked_at` is the end of its
+// grace period, so it may lie in the future.
 pub(super) const KEY_UPDATE: &str = "UPDATE authgate_api_keys SET custom_claims = $1, description = $2, update_time = $3 \
-                          WHERE id = $4 AND revoked_at IS NULL";
+                          WHERE id = $4 AND (revoked_at IS NULL OR revoked_at > $3)";
 pub(super) const KEY_REVOKE_BY_DIGEST: &str = "UPDATE authgate_api_keys SET revoked_at = $1, update_time = $1 \
-                                    WHERE digest = $2 AND revoked_at IS NULL";
+                                    WHERE digest = $2 AND (revoked_at IS NULL OR revoked_at > $1)";
 pub(super) const KEY_REVOKE_BY_ID: &str = "UPDATE authgate_api_keys SET revoked_at = $1, update_time = $1 \
-                                WHERE id = $2 AND revoked_at IS NULL";
+                                WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)";
+/// The new key of a rotation: a copy of key `$5` (organization, user, claims, description,
+/// expiry and settings) under a new id, digest and suffix, pointing back at it.
+pub(super) const KEY_INSERT_ROTATED: &str = "INSERT INTO authgate_api_keys \
+     (id, digest, token_suffix, create_time, update_time, organization_id, user_id, custom_claims, \
+      description, expiry, rotated_from, allowed_cidrs, rate_limit, rate_window) \
+     SELECT $1, $2, $3, $4, $4, organization_id, user_id, custom_claims, description, expiry, id, \
+            allowed_cidrs, rate_limit, rate_window \
+     FROM authgate_api_keys WHERE id = $5";
+/// The old key of a rotation: linked to the new one `$1`, revoked (and expiring) at the end of
+/// the grace period `$2` (its expiry only moves earlier).
+pub(super) const KEY_MARK_ROTATED: &str = "UPDATE authgate_api_keys SET rotated_to = $1, revoked_at = $2, \
+     expiry = CASE WHEN expiry IS NULL OR expiry > $2 THEN $2 ELSE expiry END, update_time = $3 \
+     WHERE id = $4";
+/// A key's last use, never moved backwards (processes sharing the store flush independently).
+pub(super) const KEY_TOUCH: &str = "UPDATE authgate_api_keys SET last_used_time = $1 \
+     WHERE id = $2 AND (last_used_time IS NULL OR last_used_time < $1)";
 pub(super) const KEY_EXISTS_BY_DIGEST: &str = "SELECT 1 FROM authgate_api_keys WHERE digest = $1";
 pub(super) const KEY_EXISTS_BY_ID: &str = "SELECT 1 FROM authgate_api_keys WHERE id = $1";
 pub(super) const MEMBER_OF: &str = "SELECT m.user_id FROM authgate_users u \
@@ -227,10 +246,12 @@ pub(super) static KEY_LIST: LazyLock<ListSql> = LazyLock::new(|| {
     ListSql::new(
         cols,
         &format!(
-            "FROM {from} WHERE k.organization_id = $1 AND k.revoked_at IS NULL \
-             AND ($2 IS NULL OR k.user_id = $2)"
+            "FROM {from} WHERE k.organization_id = $1 \
+             AND ($2 IS NULL OR k.user_id = $2) \
+             AND (k.revoked_at IS NULL OR k.revoked_at > $3) \
+             AND (k.last_used_time IS NULL OR k.last_used_time < $4)"
         ),
-        2,
+        4,
         "k.seq",
     )
 });
@@ -254,10 +275,14 @@ pub(super) fn key_from_row(mut r: Row) -> Result<StoredKey> {
         token_suffix: r.text("token_suffix")?,
         email: r.opt_text("email")?,
         roles,
+        revoked_at: None,
+        rotated_from: r.opt_text("rotated_from")?,
+        rotated_to: r.opt_text("rotated_to")?,
+        last_used_time: r.opt_i64("last_used_time")?.map(time_from_ms).transpose()?,
     };
     Ok(StoredKey {
         info,
-        revoked: r.opt_i64("revoked_at")?.is_some(),
+        revoked_ms: r.opt_i64("revoked_at")?,
     })
 }
 

@@ -1,7 +1,8 @@
-//! API keys: `/api/v1/tokens`, `/api/v1/tokens:validate`, `:invalidate`, `:update`.
+//! API keys: `/api/v1/tokens`, `/api/v1/tokens:validate`, `:invalidate`, `:update`, and the
+//! authgate extension `:rotate`.
 
 use authgate_core::keys;
-use authgate_core::model::{CreateToken, ListTokens, UpdateToken};
+use authgate_core::model::{CreateToken, CreateTokenResponse, ListTokens, RotateToken, UpdateToken};
 use authgate_core::wire::envelope::{Empty, TokenInfoBody, TokenRef};
 use axum::extract::State;
 
@@ -16,7 +17,7 @@ pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
     Json(input): Json<CreateToken>,
-) -> Result<Created<authgate_core::model::CreateTokenResponse>, ApiError> {
+) -> Result<Created<CreateTokenResponse>, ApiError> {
     let created = state.api.create_token(input).await?;
     tracing::info!(
         token_id = %created.token_id,
@@ -27,7 +28,7 @@ pub async fn create(
     Ok(Created(created))
 }
 
-/// `GET /api/v1/tokens?organization_id=&user_id=&page_size=&page_token=`
+/// `GET /api/v1/tokens?organization_id=&user_id=&page_size=&page_token=&include_revoked=`
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -94,4 +95,22 @@ pub async fn update(
     let token_info = state.api.update_token(input).await?;
     tracing::info!(token_id = %token_info.token_id, "api key updated");
     Ok(Reply(TokenInfoBody { token_info }))
+}
+
+/// `POST /api/v1/tokens:rotate` (authgate extension) — `{token | token_id, grace_period_seconds?}`
+/// → `{token, token_id, token_info}` (201): the new key; the old one validates until the end of
+/// the grace period (its `expiry`), then is revoked.
+pub async fn rotate(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(input): Json<RotateToken>,
+) -> Result<Created<CreateTokenResponse>, ApiError> {
+    let rotated = state.api.rotate_token(input).await?;
+    tracing::info!(
+        token_id = %rotated.token_id,
+        rotated_from = rotated.token_info.rotated_from.as_deref(),
+        organization_id = %rotated.token_info.organization_id,
+        "api key rotated"
+    );
+    Ok(Created(rotated))
 }
