@@ -13,7 +13,8 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
-    Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
+    Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser,
+    User, UserRef,
 };
 
 /// Operations on organizations, users, API keys, M2M clients and the token endpoint.

@@ -302,6 +302,33 @@ test('the console: sign-in, organizations, API keys, M2M clients, signing keys, 
     assert.equal(refused.status, 401)
   })
 
+  await t.test('rotate an API key: the new key is shown once, both validate during the grace period', async () => {
+    const keyForm = page.getByRole('form', { name: 'Create API key' })
+    await keyForm.getByLabel('Description (optional)').fill('rotating key')
+    await keyForm.getByRole('button', { name: 'Create API key' }).click()
+    const once = page.getByRole('alert', { name: 'New API key' })
+    await once.waitFor()
+    const oldKey = await once.getByRole('textbox', { name: 'API key' }).inputValue()
+    const oldId = (await rest('POST', '/api/v1/tokens:validate', { token: oldKey })).body.token_info.token_id
+    await main().getByRole('cell', { name: 'rotating key' }).waitFor()
+
+    await main().getByRole('button', { name: `Rotate ${oldId}` }).click()
+    const rotate = page.getByRole('form', { name: `Rotate ${oldId}` })
+    await rotate.getByLabel('Grace period (seconds)').fill('3600')
+    await rotate.getByRole('button', { name: 'Rotate' }).click()
+    const fresh = page.getByRole('alert', { name: 'New rotated API key' })
+    await fresh.waitFor()
+    const newKey = await fresh.getByRole('textbox', { name: 'rotated API key' }).inputValue()
+    assert.match(newKey, /^agk_/)
+    assert.notEqual(newKey, oldKey)
+    const oldInfo = await rest('POST', '/api/v1/tokens:validate', { token: oldKey })
+    const newInfo = await rest('POST', '/api/v1/tokens:validate', { token: newKey })
+    assert.equal(oldInfo.status, 200, 'the old key validates during its grace period')
+    assert.equal(newInfo.status, 200)
+    assert.equal(oldInfo.body.token_info.rotated_to, newInfo.body.token_info.token_id)
+    assert.equal(newInfo.body.token_info.rotated_from, oldId)
+  })
+
   await t.test('an M2M client: secret shown once, a token fetched with it', async () => {
     const create = page.getByRole('form', { name: 'Create M2M client' })
     await create.getByLabel('Name').fill('billing-worker')
@@ -341,6 +368,20 @@ test('the console: sign-in, organizations, API keys, M2M clients, signing keys, 
     await main().getByRole('cell', { name: server.clientId, exact: true }).waitFor()
     await assertAccessibleNames('environment credentials')
     await screenshot('credentials')
+  })
+
+  await t.test('the audit log lists what the console did', async () => {
+    await nav('Audit log').click()
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor()
+    const filter = page.getByRole('form', { name: 'Filter audit events' })
+    await filter.getByLabel('Action').fill('api_key.revoke')
+    await filter.getByRole('button', { name: 'Filter' }).click()
+    const events = main().getByRole('region', { name: 'Audit events' })
+    await events.locator('td[data-label="Targets"]', { hasText: keyId }).waitFor()
+    assert.equal(await events.locator('td[data-label="Action"]', { hasText: 'api_key.revoke' }).count() >= 1, true)
+    assert.equal(await events.locator('td[data-label="Actor"]', { hasText: server.clientId }).count() >= 1, true)
+    await assertAccessibleNames('audit log')
+    await screenshot('audit')
   })
 
   await t.test('requests without the CSRF token, or from another origin, are refused and change nothing', async () => {

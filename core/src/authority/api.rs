@@ -14,7 +14,8 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
-    Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User, UserRef,
+    Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser,
+    User, UserRef,
 };
 use crate::store::{
     ClientPatch, KeyRef, KeyRotation, NewApiKey, NewClient, NewMembership, StoreKind, StoredKey, unix_ms,

@@ -13,8 +13,8 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
-    Organization, OrganizationClient, RotateToken, Secret, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser, User,
-    UserRef,
+    Organization, OrganizationClient, RotateToken, Secret, TokenInfo, UpdateOrganization, UpdateToken,
+    UpdateUser, User, UserRef,
 };
 use crate::wire::envelope::{
     ClientBody, CreateUserBody, Empty, MembershipBody, OrganizationBody, RoleRef, TokenInfoBody, TokenRef,

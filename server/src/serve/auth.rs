@@ -73,7 +73,21 @@ impl FromRequestParts<AppState> for Admin {
             && let Some(session_id) = crate::console::session_cookie(&parts.headers)
         {
             let session_id = session_id.to_owned();
-            let session = crate::console::authenticate(state, parts, &session_id, true).await?;
+            let session = match crate::console::authenticate(state, parts, &session_id, true).await {
+                Ok(session) => session,
+                Err(err) => {
+                    // An ended session and a refused CSRF check are refused authentications too.
+                    let code = match err.error() {
+                        Error::PermissionDenied(_) => PERMISSION_DENIED,
+                        Error::ResourceExhausted(_) => RESOURCE_EXHAUSTED,
+                        _ => UNAUTHENTICATED,
+                    };
+                    audit::refused(&state.authority, source, None, code);
+                    return Err(err);
+                }
+            };
+            audit::authenticated(&session.client_id);
+            tracing::Span::current().record("client_id", session.client_id.as_str());
             return Ok(Admin {
                 client_id: session.client_id,
             });

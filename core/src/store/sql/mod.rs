@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
-    Cursor, EnvironmentClientRow, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership, NewSecret, P, Page,
-    Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
+    Cursor, EnvironmentClientRow, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership, NewSecret,
+    P, Page, Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{

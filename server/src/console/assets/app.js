@@ -336,6 +336,7 @@
     [/^#\/organizations\/([^/]+)$/, organization],
     [/^#\/signing-keys$/, signingKeys],
     [/^#\/credentials$/, credentials],
+    [/^#\/audit$/, auditLog],
   ];
 
   function route() {
@@ -621,6 +622,8 @@
   function optionalKeyColumns(rows) {
     const optional = [
       ['Last used', 'last_used_time', (v) => when(v)],
+      ['Rotated to', 'rotated_to', (v) => h('code', { text: v })],
+      ['Rotated from', 'rotated_from', (v) => h('code', { text: v })],
       ['Rate limit', 'rate_limit', (v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))],
     ];
     return optional
@@ -669,7 +672,35 @@
       editButton.setAttribute('aria-expanded', 'true');
       f.querySelector('input').focus();
     });
-    box.append(editButton, revoke);
+    const rotateButton = h('button', { type: 'button', text: 'Rotate', 'aria-label': `Rotate ${t.token_id}`, 'aria-expanded': 'false' });
+    rotateButton.addEventListener('click', () => {
+      const open = box.querySelector('form');
+      if (open) {
+        open.remove();
+        rotateButton.setAttribute('aria-expanded', 'false');
+        editButton.setAttribute('aria-expanded', 'false');
+        return;
+      }
+      const f = form(`Rotate ${t.token_id}`, [
+        field('Grace period (seconds)', 'grace_period_seconds', {
+          type: 'number',
+          value: '86400',
+          hint: 'The old key keeps validating this long, then is revoked; 0 revokes it at once.',
+        }),
+      ], 'Rotate', async (values) => {
+        const r = await api('POST', '/api/v1/tokens:rotate', {
+          token: t.token_id,
+          grace_period_seconds: Number(values.grace_period_seconds),
+        });
+        f.replaceWith(shownOnce('rotated API key', r.token));
+        box.querySelector('input').focus();
+        toast(`${t.token_id} rotated to ${r.token_id}`);
+      });
+      box.append(f);
+      rotateButton.setAttribute('aria-expanded', 'true');
+      f.querySelector('input').focus();
+    });
+    box.append(editButton, rotateButton, revoke);
     return box;
   }
 
@@ -897,6 +928,35 @@
     main().append(heading('Environment credentials', 'The skc_ clients of the management API and this console.'),
       section('Credentials', onceSlot, listBox, h('div.actions', {}, create)));
     load();
+  }
+
+  // Audit log: every management action and refused management sign-in, oldest first, filtered.
+  function auditLog() {
+    let filters = {};
+    const list = paged('Audit events', async (pageToken) => {
+      const r = await api('GET', `/api/v1/audit-events${query({ ...filters, page_size: PAGE_SIZE, page_token: pageToken })}`);
+      return { rows: r.events || [], next: r.next_page_token, total: r.total_size };
+    }, (rows) => table('Audit events', [
+      ['Time', (e) => when(e.time)],
+      ['Actor', (e) => h('code', { text: e.actor })],
+      ['Action', (e) => e.action],
+      ['Organization', (e) => (e.organization_id ? h('code', { text: e.organization_id }) : '—')],
+      ['Targets', (e) => ((e.target_ids || []).length ? h('code', { text: e.target_ids.join(' ') }) : '—')],
+      ['Source', (e) => e.source_address || '—'],
+      ['Outcome', (e) => h(`span.badge.${e.outcome === 'success' ? 'active' : 'retired'}`,
+        { text: e.error_code ? `${e.outcome}: ${e.error_code}` : e.outcome })],
+    ], rows, 'No events match.'));
+    const filter = form('Filter audit events', [
+      field('Organization ID', 'organization_id'),
+      field('Actor', 'actor', { hint: 'e.g. an skc_ client id, cli:<user>, embedded' }),
+      field('Action', 'action', { hint: 'e.g. api_key.revoke, organization.create, admin.authenticate' }),
+    ], 'Filter', async (values) => {
+      filters = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.trim()]).filter(([, v]) => v));
+      await list.reload();
+    });
+    main().append(heading('Audit log', 'Who did what: every management action and refused management sign-in, oldest first.'),
+      section('Filter', filter), section('Events', list.el));
+    list.reload();
   }
 
   // --- start ---------------------------------------------------------------------------------
