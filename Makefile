@@ -184,8 +184,9 @@ bench-server: ## Load benchmark of `authgate serve` over loopback: tokens:valida
 
 # --- distribution (#10) ------------------------------------------------------------------------
 # Portable artifacts into dist/ (scripts/dist/build): zig links every target, so no cross
-# toolchain. `make dist` is the x86_64 set CI builds and tests; `make dist-all` adds aarch64 and
-# musl. macOS/Windows: .github/workflows/release.yml.
+# toolchain. One cargo target dir per Rust target (target/dist/<triple>), shared by that target's
+# wheel, npm addon and server. `make dist` is the x86_64 set CI builds and tests; `make dist-all`
+# adds aarch64 and musl. macOS/Windows: .github/workflows/release.yml.
 
 .PHONY: dist
 dist: node-deps ## dist/: manylinux2014 x86_64 wheel + sdist, npm main + linux-x64-gnu, static x86_64 server, SHA256SUMS
