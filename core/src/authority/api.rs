@@ -18,7 +18,8 @@ use crate::model::{
     User, UserRef,
 };
 use crate::store::{
-    ClientPatch, KeyRef, KeyRotation, NewApiKey, NewClient, NewMembership, StoreKind, StoredKey, unix_ms,
+    ClientPatch, KeyRef, KeyRotation, NewApiKey, NewClient, NewMembership, RotatedKey, StoreKind, StoredKey,
+    unix_ms,
 };
 
 #[async_trait]
@@ -437,18 +438,14 @@ impl AuthApi for Authority {
         let old_id = self.live_key_id(&by, now_ms).await?;
         let audit = self.audit("api_key.rotate", None, &[&old_id]);
         let key = keys::generate_api_key();
-        let new_id = keys::new_id(keys::TOKEN_ID_PREFIX);
+        let new_key = RotatedKey {
+            id: keys::new_id(keys::TOKEN_ID_PREFIX),
+            digest: self.inner.digester.digest(key.expose()),
+            suffix: keys::suffix(key.expose()),
+        };
         let outcome = self
             .store()
-            .rotate_api_key(
-                old_id,
-                new_id,
-                self.inner.digester.digest(key.expose()),
-                keys::suffix(key.expose()),
-                now_ms + grace * 1000,
-                now_ms,
-                audit,
-            )
+            .rotate_api_key(old_id, new_key, now_ms + grace * 1000, now_ms, audit)
             .await?;
         let info = match outcome {
             KeyRotation::Done(info) => *info,

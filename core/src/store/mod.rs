@@ -321,6 +321,14 @@ pub(crate) struct AuditFilter {
 }
 
 /// The persistence operations of the authority. Every method is one transaction.
+/// The key a rotation creates: its id, digest and suffix (the rest is copied from the old key).
+#[derive(Debug, Clone)]
+pub(crate) struct RotatedKey {
+    pub id: String,
+    pub digest: [u8; 32],
+    pub suffix: String,
+}
+
 #[async_trait]
 pub(crate) trait Store: Send + Sync + Debug {
     fn kind(&self) -> StoreKind;
@@ -410,15 +418,13 @@ pub(crate) trait Store: Send + Sync + Debug {
     /// Records the last use `(id, Unix ms)` of keys, in one transaction; a stored later use is
     /// kept.
     async fn touch_api_keys(&self, uses: Vec<(String, i64)>) -> Result<()>;
-    /// Rotates key `old_id` in one transaction: inserts `new_id` as its copy, and marks the old
+    /// Rotates key `old_id` in one transaction: inserts `new_key` as its copy, and marks the old
     /// key rotated to it, revoked and expiring at `grace_end_ms`. Refused (nothing changed) when
     /// the key does not exist, is revoked at `now_ms`, has expired or was already rotated.
     async fn rotate_api_key(
         &self,
         old_id: String,
-        new_id: String,
-        new_digest: [u8; 32],
-        new_suffix: String,
+        new_key: RotatedKey,
         grace_end_ms: i64,
         now_ms: i64,
         audit: AuditRecord,

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{
     Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
     Cursor, EnvironmentClientRow, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership, NewSecret,
-    P, Page, Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
+    P, Page, RotatedKey, Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -621,9 +621,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn rotate_api_key(
         &self,
         old_id: String,
-        new_id: String,
-        new_digest: [u8; 32],
-        new_suffix: String,
+        new_key: RotatedKey,
         grace_end_ms: i64,
         now_ms: i64,
         audit: AuditRecord,
@@ -647,9 +645,9 @@ impl<B: Backend> Store for SqlStore<B> {
                     c.execute(
                         KEY_INSERT_ROTATED,
                         &[
-                            P::Text(&new_id),
-                            P::Blob(&new_digest),
-                            P::Text(&new_suffix),
+                            P::Text(&new_key.id),
+                            P::Blob(&new_key.digest),
+                            P::Text(&new_key.suffix),
                             P::I64(now_ms),
                             P::Text(&old_id),
                         ],
@@ -658,14 +656,14 @@ impl<B: Backend> Store for SqlStore<B> {
                     c.execute(
                         KEY_MARK_ROTATED,
                         &[
-                            P::Text(&new_id),
+                            P::Text(&new_key.id),
                             P::I64(grace_end_ms),
                             P::I64(now_ms),
                             P::Text(&old_id),
                         ],
                     )
                     .await?;
-                    let new = key_by(c, &KeyRef::Id(new_id))
+                    let new = key_by(c, &KeyRef::Id(new_key.id))
                         .await?
                         .ok_or_else(|| Error::Store("rotated key vanished".into()))?;
                     Ok(KeyRotation::Done(Box::new(new.info)))
