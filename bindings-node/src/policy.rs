@@ -80,8 +80,14 @@ pub fn http_answer(
     http_status: Option<u32>,
     missing_scopes: Option<Vec<String>>,
     realm: Option<String>,
+    retry_after: Option<u32>,
 ) -> Option<JsHttpAnswer> {
     let status = http_status.and_then(|s| u16::try_from(s).ok());
-    let rejection = Rejection::from_code(&code, status, &missing_scopes.unwrap_or_default())?;
+    let rejection = Rejection::from_code(
+        &code,
+        status,
+        &missing_scopes.unwrap_or_default(),
+        retry_after.map(u64::from),
+    )?;
     Some(to_js(policy::answer(&rejection, &options(realm))))
 }

@@ -219,6 +219,7 @@ impl JsTokenClient {
                 custom_claims: o.custom_claims.unwrap_or_default().into_iter().collect(),
                 expiry: o.expiry.map(|e| timestamp("expiry", e)).transpose()?,
                 description: o.description,
+                ..Default::default()
             };
             let r = api.create_token(input).await?;
             Ok(JsCreateTokenResponse {
@@ -303,6 +304,7 @@ impl JsTokenClient {
             token,
             custom_claims: o.custom_claims.map(|m| m.into_iter().collect()),
             description: o.description,
+            ..Default::default()
         };
         spawn(env, async move {
             let info = api.update_token(input).await?;
@@ -327,6 +329,7 @@ impl JsTokenClient {
         let input = RotateToken {
             token,
             grace_period_seconds: o.grace_period_seconds,
+            ..Default::default()
         };
         spawn(env, async move {
             let r = api.rotate_token(input).await?;

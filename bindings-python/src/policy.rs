@@ -38,14 +38,15 @@ pub fn check_bearer(authorization: Option<&str>, realm: Option<&str>) -> Either 
 /// `.code`), its HTTP status and, for `insufficient_scope`, the missing scopes; `None` when the
 /// error is no verdict on the credential (a fault: let it propagate).
 #[pyfunction]
-#[pyo3(signature = (code, http_status=None, missing_scopes=Vec::new(), realm="api"))]
+#[pyo3(signature = (code, http_status=None, missing_scopes=Vec::new(), realm="api", retry_after=None))]
 pub fn http_answer(
     code: &str,
     http_status: Option<u16>,
     missing_scopes: Vec<String>,
     realm: Option<&str>,
+    retry_after: Option<u64>,
 ) -> Option<PyAnswer> {
-    let rejection = Rejection::from_code(code, http_status, &missing_scopes)?;
+    let rejection = Rejection::from_code(code, http_status, &missing_scopes, retry_after)?;
     Some(to_py(policy::answer(
         &rejection,
         &AnswerOptions::with_realm(realm),

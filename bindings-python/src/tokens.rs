@@ -242,6 +242,7 @@ impl PyTokenService {
             custom_claims: custom_claims.unwrap_or_default(),
             expiry,
             description,
+            ..Default::default()
         };
         let api = &self.api;
         let created = runtime::block_on(py, api.create_token(input))?;
@@ -319,6 +320,7 @@ impl PyTokenService {
             token,
             custom_claims,
             description,
+            ..Default::default()
         };
         let api = &self.api;
         let info = runtime::block_on(py, api.update_token(input))?;
@@ -341,6 +343,7 @@ impl PyTokenService {
         let input = RotateToken {
             token,
             grace_period_seconds,
+            ..Default::default()
         };
         let api = &self.api;
         let rotated = runtime::block_on(py, api.rotate_token(input))?;

@@ -66,6 +66,7 @@ async fn fixture(url: &str) -> Fixture {
         .rotate_token(RotateToken {
             token: rotated.expose().to_owned(),
             grace_period_seconds: Some(86_400),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -27,6 +27,7 @@ const MISSING: &str = "Missing authorization token";
 const INVALID: &str = "Invalid or expired token";
 const FORBIDDEN: &str = "Insufficient permissions";
 const UNAVAILABLE: &str = "Authentication service unavailable";
+const RATE_LIMITED: &str = "Rate limit exceeded";
 
 fn challenge(params: &str) -> String {
     if params.is_empty() {
@@ -233,6 +234,28 @@ fn main() {
             "a key that was never issued",
             invalid(key_rejected),
         ),
+        case(
+            "key_inside_network",
+            "api_key",
+            Some("Bearer {loopback_key}"),
+            "a key restricted to loopback networks, used from loopback (the adapter passes the address)",
+            ok(),
+        ),
+        case(
+            "key_outside_network",
+            "api_key",
+            Some("Bearer {network_key}"),
+            "a key restricted to 192.0.2.0/24, used from loopback: refused like an invalid key",
+            invalid(key_rejected),
+        ),
+        case(
+            "key_rate_limited",
+            "api_key",
+            Some("Bearer {limited_key}"),
+            "a key whose rate limit (1 per day) the suite has used up: 429, Retry-After the seconds left in its window ({retry_after}: any whole number from 1 to 86400)",
+            json!({"status": 429, "body": {"error": RATE_LIMITED},
+                   "headers": {"www-authenticate": null, "retry-after": "{retry_after}"}}),
+        ),
         // --- JWT / scope routes (requires invoices:read) ------------------------------------
         case(
             "jwt_missing_header",
@@ -375,7 +398,7 @@ fn main() {
         "generated_by": "core/examples/gen_middleware_vectors.rs",
         "realm": REALM,
         "routes": {
-            "api_key": "API-key authentication (authenticate_token / ApiKey / authenticateToken) with a real client; {valid_key} is a live key, {revoked_key} a revoked one, both created by the suite",
+            "api_key": "API-key authentication (authenticate_token / ApiKey / authenticateToken) with a real client, requests from loopback; keys created by the suite: {valid_key} live, {revoked_key} revoked, {loopback_key} with allowed_cidrs [127.0.0.0/8, ::1/128], {network_key} with allowed_cidrs [192.0.2.0/24], {limited_key} with rate_limit {limit: 1, window_seconds: 86400} validated once before the cases run",
             "scope": "JWT authentication requiring the scope invoices:read, with a validator of `jwt.jwks` (static) and `jwt.issuer`",
             "organization": "JWT authentication requiring an organization's token, any scopes (require_organization_token / RequireOrganizationToken / requireOrganizationToken), with the validator of `scope`",
             "keys_down": "the scope route, with a validator whose JWKS URL is `jwt.unreachable_jwks_url` (a closed loopback port)"

@@ -14,7 +14,7 @@ use crate::model::{
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
     Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser,
-    User, UserRef,
+    User, UserRef, ValidateOptions,
 };
 
 /// Operations on organizations, users, API keys, M2M clients and the token endpoint.
@@ -104,7 +104,17 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
 
     /// Validates a plain API key. Unknown, malformed, expired and revoked keys, and bare
     /// `apit_…` ids, all fail with [`Error::TokenValidationFailed`](crate::Error::TokenValidationFailed).
-    async fn validate_token(&self, token: &str) -> Result<TokenInfo>;
+    /// The same as [`validate_token_with`](AuthApi::validate_token_with) without a caller
+    /// address: a key restricted to networks fails.
+    async fn validate_token(&self, token: &str) -> Result<TokenInfo> {
+        self.validate_token_with(token, &ValidateOptions::default()).await
+    }
+
+    /// [`validate_token`](AuthApi::validate_token) with what is known of the caller: a key with
+    /// `allowed_cidrs` validates only when `options.client_ip` is inside them (else
+    /// `TokenValidationFailed`, as for an invalid key); a key over its `rate_limit` fails with
+    /// [`Error::RateLimited`](crate::Error::RateLimited).
+    async fn validate_token_with(&self, token: &str, options: &ValidateOptions) -> Result<TokenInfo>;
 
     /// [`validate_token`](AuthApi::validate_token) on the calling thread, when the answer needs no
     /// waiting — for the embedded authority: a malformed key (rejected from its checksum alone)
@@ -114,7 +124,13 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
     ///
     /// Validation runs on every request, so the bindings try this first: it saves the hop to an
     /// async runtime, which costs more than the validation itself.
-    fn validate_token_now(&self, _token: &str) -> Option<Result<TokenInfo>> {
+    fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
+        self.validate_token_now_with(token, &ValidateOptions::default())
+    }
+
+    /// [`validate_token_with`](AuthApi::validate_token_with) on the calling thread, when the
+    /// answer needs no waiting (see [`validate_token_now`](AuthApi::validate_token_now)).
+    fn validate_token_now_with(&self, _token: &str, _options: &ValidateOptions) -> Option<Result<TokenInfo>> {
         None
     }
 

@@ -46,6 +46,15 @@ pub const MAX_ACTOR_LEN: usize = 128;
 /// The action of a refused management authentication (outcome `failure`).
 pub const ADMIN_AUTHENTICATE: &str = "admin.authenticate";
 
+/// The action of an API key refused because the caller's address is outside its
+/// `allowed_cidrs` (outcome `failure`, error code [`ADDRESS_NOT_ALLOWED`], the caller's address
+/// as the source). Recorded off the request path, at most [`MAX_DEFERRED_REFUSALS`] per flush.
+pub const API_KEY_VALIDATE: &str = "api_key.validate";
+/// The error code of an [`API_KEY_VALIDATE`] refusal.
+pub const ADDRESS_NOT_ALLOWED: &str = "address_not_allowed";
+/// Most address refusals recorded per usage flush; more are counted in the log, not recorded.
+pub const MAX_DEFERRED_REFUSALS: usize = 1_000;
+
 /// Every action the log records, in the `resource.verb` form filters use.
 pub const ACTIONS: &[&str] = &[
     "organization.create",
@@ -74,6 +83,7 @@ pub const ACTIONS: &[&str] = &[
     "environment_credential.revoke",
     "audit.prune",
     ADMIN_AUTHENTICATE,
+    API_KEY_VALIDATE,
 ];
 
 /// Whether `action` is one of [`ACTIONS`].

@@ -103,6 +103,14 @@ pub enum Error {
     #[error("resource exhausted: {0}")]
     ResourceExhausted(String),
 
+    /// A valid API key used more often than its `rate_limit` allows (an authgate extension):
+    /// HTTP 429 with `Retry-After`. Not a verdict on the key, and not counted as a failure.
+    #[error("rate limit of the API key exceeded; retry after {retry_after} s")]
+    RateLimited {
+        /// Seconds until the key's current window ends.
+        retry_after: u64,
+    },
+
     /// A remote service or the store is unreachable or overloaded; retrying later may succeed.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -305,6 +313,7 @@ impl Error {
             Error::Unauthenticated(_) => "unauthenticated",
             Error::PermissionDenied(_) => "permission_denied",
             Error::ResourceExhausted(_) => "resource_exhausted",
+            Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
             Error::Timeout(_) => "deadline_exceeded",
             Error::Store(_) => "store_error",
@@ -323,7 +332,7 @@ impl Error {
             Error::TokenValidationFailed | Error::InvalidToken(_) => 401,
             Error::InvalidClient | Error::Unauthenticated(_) => 401,
             Error::InsufficientScope { .. } | Error::PermissionDenied(_) => 403,
-            Error::ResourceExhausted(_) => 429,
+            Error::ResourceExhausted(_) | Error::RateLimited { .. } => 429,
             Error::KeysUnavailable(_) | Error::Unavailable(_) => 503,
             Error::Timeout(_) => 504,
             Error::OAuth { status, .. } => *status,
@@ -352,7 +361,7 @@ impl Error {
             Error::InvalidToken(_) => grpc::UNAUTHENTICATED,
             Error::InvalidClient | Error::Unauthenticated(_) => grpc::UNAUTHENTICATED,
             Error::InsufficientScope { .. } | Error::PermissionDenied(_) => grpc::PERMISSION_DENIED,
-            Error::ResourceExhausted(_) => grpc::RESOURCE_EXHAUSTED,
+            Error::ResourceExhausted(_) | Error::RateLimited { .. } => grpc::RESOURCE_EXHAUSTED,
             Error::KeysUnavailable(_) | Error::Unavailable(_) => grpc::UNAVAILABLE,
             Error::Timeout(_) => grpc::DEADLINE_EXCEEDED,
             Error::OAuth { status, .. }

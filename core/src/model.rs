@@ -337,6 +337,35 @@ pub struct TokenInfo {
         skip_serializing_if = "Option::is_none"
     )]
     pub last_used_time: Option<OffsetDateTime>,
+    /// The networks the key may be used from (canonical `addr/prefix` text); absent = any
+    /// address. (authgate extension.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// How often the key may be used; absent = no limit. (authgate extension.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A per-key rate limit (an authgate extension): at most `limit` successful validations per
+/// fixed window of `window_seconds`, windows aligned to the Unix epoch. Validations over it
+/// fail with [`Error::RateLimited`](crate::Error::RateLimited) (HTTP 429, `Retry-After` = the
+/// seconds left in the window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Validations allowed per window (1–1,000,000,000).
+    pub limit: u64,
+    /// The window length in seconds (1–86,400).
+    #[serde(alias = "windowSeconds")]
+    pub window_seconds: u64,
+}
+
+/// How a key is being used, for the checks that depend on it (an authgate extension).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValidateOptions {
+    /// The address the request came from. A key with `allowed_cidrs` validates only with an
+    /// address inside them: without one it is refused, like an invalid key.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// Input of `create_token` (the REST body of `POST /api/v1/tokens`).
@@ -369,6 +398,13 @@ pub struct CreateToken {
     /// Free text (≤ 255 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Restricts the key to these networks (1–50 entries: `10.0.0.0/8`, `2001:db8::/32`, or a
+    /// bare address); absent = any address. (authgate extension.)
+    #[serde(default, alias = "allowedCidrs", skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// Limits how often the key validates; absent = no limit. (authgate extension.)
+    #[serde(default, alias = "rateLimit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Output of `create_token`. The plain key is returned here and never again.
@@ -454,6 +490,23 @@ pub struct UpdateToken {
     /// When present, replaces the description; `""` clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// When present, replaces the key's networks; `null` removes the restriction. (authgate
+    /// extension.)
+    #[serde(
+        default,
+        alias = "allowedCidrs",
+        deserialize_with = "de::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allowed_cidrs: Option<Option<Vec<String>>>,
+    /// When present, replaces the key's rate limit; `null` removes it. (authgate extension.)
+    #[serde(
+        default,
+        alias = "rateLimit",
+        deserialize_with = "de::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// Input of `rotate_token` (the REST body of `POST /api/v1/tokens:rotate`, an authgate
@@ -473,6 +526,9 @@ pub struct RotateToken {
         skip_serializing_if = "Option::is_none"
     )]
     pub grace_period_seconds: Option<i64>,
+    /// The new key's rate limit; absent = the old key's. (authgate extension.)
+    #[serde(default, alias = "rateLimit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -780,6 +836,14 @@ pub mod de {
                 .parse()
                 .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
         }
+    }
+
+    /// A field where `null` means something (remove) and absence means keep: present (even
+    /// `null`) is `Some`; absent is `None` through `#[serde(default)]`.
+    pub fn nullable<'de, D: Deserializer<'de>, T: serde::Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
     }
 
     /// An `i64` written as a JSON number or a string.

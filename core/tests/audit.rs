@@ -121,6 +121,7 @@ async fn every_action(a: &Authority) -> Vec<String> {
         token: key.token.expose().to_owned(),
         custom_claims: None,
         description: Some("deploys".into()),
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -357,6 +357,7 @@ async fn api_key_lifecycle(db: &TestDb) {
             token: plain.clone(),
             custom_claims: Some(claims(&[("team", "a")])),
             description: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -368,6 +369,7 @@ async fn api_key_lifecycle(db: &TestDb) {
             token: org_key.token_id.clone(),
             custom_claims: None,
             description: Some(String::new()),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -60,6 +60,7 @@ fn rotate(token: &str, grace: Option<i64>) -> RotateToken {
     RotateToken {
         token: token.into(),
         grace_period_seconds: grace,
+        ..Default::default()
     }
 }
 
@@ -156,6 +157,7 @@ async fn rotation_keeps_the_old_key_for_the_grace_period(db: &TestDb) {
             custom_claims: BTreeMap::from([("team".to_owned(), "ops".to_owned())]),
             expiry: Some(expiry),
             description: Some("deploy bot".into()),
+            ..Default::default()
         })
         .await
         .unwrap();

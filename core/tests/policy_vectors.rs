@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use authgate_core::AuthApi;
 use authgate_core::jwt::{JwtValidator, KeySource, ScopeMatch, ValidatorConfig};
-use authgate_core::model::{CreateOrganization, CreateToken, JwkSet};
+use authgate_core::model::{CreateOrganization, CreateToken, JwkSet, RateLimit, ValidateOptions};
 use authgate_core::policy::{self, AnswerOptions, Rejection};
 use authgate_core::setup::{Client, LocalSettings};
 use serde_json::{Value, json};
@@ -58,9 +59,42 @@ async fn middleware_vectors() {
     let valid = api.create_token(key(org.id.clone())).await.unwrap().token;
     let revoked = api.create_token(key(org.id.clone())).await.unwrap().token;
     api.invalidate_token(revoked.expose()).await.unwrap();
+    let restricted = |cidrs: &[&str]| CreateToken {
+        allowed_cidrs: Some(cidrs.iter().map(|c| (*c).to_owned()).collect()),
+        ..key(org.id.clone())
+    };
+    let loopback = api
+        .create_token(restricted(&["127.0.0.0/8", "::1/128"]))
+        .await
+        .unwrap()
+        .token;
+    let network = api
+        .create_token(restricted(&["192.0.2.0/24"]))
+        .await
+        .unwrap()
+        .token;
+    let limited = api
+        .create_token(CreateToken {
+            rate_limit: Some(RateLimit {
+                limit: 1,
+                window_seconds: 86_400,
+            }),
+            ..key(org.id.clone())
+        })
+        .await
+        .unwrap()
+        .token;
+    // The adapters pass the request's address: the suites' requests come from loopback.
+    let from = ValidateOptions {
+        client_ip: Some("127.0.0.1".parse().unwrap()),
+    };
+    api.validate_token_with(limited.expose(), &from).await.unwrap();
     let fill = |text: &str| {
         text.replace("{valid_key}", valid.expose())
             .replace("{revoked_key}", revoked.expose())
+            .replace("{loopback_key}", loopback.expose())
+            .replace("{network_key}", network.expose())
+            .replace("{limited_key}", limited.expose())
     };
 
     let jwt = &doc["jwt"];
@@ -88,7 +122,11 @@ async fn middleware_vectors() {
         let route = case["route"].as_str().unwrap();
         let outcome = match policy::bearer(header.as_deref()) {
             Err(rejection) => Err(rejection),
-            Ok(token) if route == "api_key" => api.validate_token(token).await.map(|_| ()).map_err(rejection),
+            Ok(token) if route == "api_key" => api
+                .validate_token_with(token, &from)
+                .await
+                .map(|_| ())
+                .map_err(rejection),
             Ok(token) => {
                 let validator = validators[route];
                 match validator.validate(token).await {
@@ -100,6 +138,19 @@ async fn middleware_vectors() {
                 }
             }
         };
-        assert_eq!(respond(outcome, &options), case["expected"], "case {name}");
+        let mut answer = respond(outcome, &options);
+        if case["expected"]["headers"]["retry-after"] == "{retry_after}" {
+            let seconds: u64 = answer["headers"]["retry-after"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                (1..=86_400).contains(&seconds),
+                "case {name}: Retry-After {seconds}"
+            );
+            answer["headers"]["retry-after"] = json!("{retry_after}");
+        }
+        assert_eq!(answer, case["expected"], "case {name}");
     }
 }

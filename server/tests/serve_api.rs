@@ -148,6 +148,7 @@ async fn remote_client_covers_every_operation_and_logs_no_secret() {
             token: created.token_id.clone(),
             custom_claims: Some(BTreeMap::from([("env".into(), "staging".into())])),
             description: Some("renamed".into()),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -119,6 +119,7 @@ async fn rotation_and_revoked_keys_over_rest() {
         .rotate_token(RotateToken {
             token: new_key.clone(),
             grace_period_seconds: Some(0),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -180,6 +181,7 @@ async fn rotation_and_revoked_keys_over_rest() {
         .rotate_token(RotateToken {
             token: third.token_id.clone(),
             grace_period_seconds: Some(-5),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -188,6 +190,7 @@ async fn rotation_and_revoked_keys_over_rest() {
         .rotate_token(RotateToken {
             token: "apit_404404".into(),
             grace_period_seconds: None,
+            ..Default::default()
         })
         .await
         .unwrap_err();

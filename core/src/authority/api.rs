@@ -1,10 +1,13 @@
 //! `AuthApi` on the store: organizations, users, API keys and M2M clients; the grant and the
 //! JWKS delegate to `grant.rs` and `rotation.rs`.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 use futures::FutureExt;
 
 use super::paging::scope;
+use super::ratelimit::Decision;
 use super::{Authority, limits, now, to_json, truncate_ms};
 use crate::api::AuthApi;
 use crate::error::{Error, Result};
@@ -15,11 +18,12 @@ use crate::model::{
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
     Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser,
-    User, UserRef,
+    User, UserRef, ValidateOptions,
 };
+use crate::policy::network::IpNet;
 use crate::store::{
-    ClientPatch, KeyRef, KeyRotation, NewApiKey, NewClient, NewMembership, RotatedKey, StoreKind, StoredKey,
-    unix_ms,
+    ClientPatch, KeyPatch, KeyRef, KeyRotation, NewApiKey, NewClient, NewMembership, RotatedKey, StoreKind,
+    StoredKey, unix_ms,
 };
 
 #[async_trait]
@@ -286,6 +290,10 @@ impl AuthApi for Authority {
         let user_id = limits::optional(input.user_id, limits::user_id)?;
         limits::token_claims(&input.custom_claims)?;
         let description = limits::optional(input.description, limits::token_description)?;
+        let allowed_cidrs_json = cidrs_json(input.allowed_cidrs.as_deref())?;
+        if let Some(rate) = &input.rate_limit {
+            limits::rate_limit(rate)?;
+        }
         let created = now();
         let expiry_ms = match input.expiry {
             Some(e) if e <= created => return Err(Error::invalid("expiry", "must be in the future")),
@@ -308,6 +316,8 @@ impl AuthApi for Authority {
                     token_suffix: keys::suffix(key.expose()),
                     expiry_ms,
                     now_ms: unix_ms(created),
+                    allowed_cidrs_json,
+                    rate_limit: input.rate_limit,
                 },
                 audit,
             )
@@ -319,7 +329,7 @@ impl AuthApi for Authority {
         })
     }
 
-    async fn validate_token(&self, token: &str) -> Result<TokenInfo> {
+    async fn validate_token_with(&self, token: &str, options: &ValidateOptions) -> Result<TokenInfo> {
         if !keys::is_api_key(token) {
             return Err(Error::TokenValidationFailed);
         }
@@ -327,16 +337,16 @@ impl AuthApi for Authority {
         let key = self.store().find_api_key(KeyRef::Digest(digest)).await?;
         let at = now();
         let info = live_key(key, at)?;
-        self.note_key_use(&info.token_id, unix_ms(at));
-        Ok(info)
+        self.admit(info, options, unix_ms(at)).await
     }
 
-    fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
-        // SQLite reads run inline on the calling thread: the future is ready on its first poll
-        // and touches no runtime. PostgreSQL goes through `validate_token` on a runtime, unless
-        // the key is malformed (refused before any store access).
+    fn validate_token_now_with(&self, token: &str, options: &ValidateOptions) -> Option<Result<TokenInfo>> {
+        // SQLite reads run inline on the calling thread, and its rate limits are counted in
+        // memory: the future is ready on its first poll and touches no runtime. PostgreSQL goes
+        // through `validate_token_with` on a runtime, unless the key is malformed (refused
+        // before any store access).
         match self.store_kind() {
-            StoreKind::Sqlite => self.validate_token(token).now_or_never(),
+            StoreKind::Sqlite => self.validate_token_with(token, options).now_or_never(),
             _ if !keys::is_api_key(token) => Some(Err(Error::TokenValidationFailed)),
             _ => None,
         }
@@ -401,6 +411,13 @@ impl AuthApi for Authority {
 
     async fn update_token(&self, input: UpdateToken) -> Result<TokenInfo> {
         let by = self.key_ref(&input.token)?;
+        let allowed_cidrs_json = match &input.allowed_cidrs {
+            None => None,
+            Some(list) => Some(cidrs_json(list.as_deref())?),
+        };
+        if let Some(Some(rate)) = &input.rate_limit {
+            limits::rate_limit(rate)?;
+        }
         let claims_json = match &input.custom_claims {
             Some(claims) => {
                 limits::token_claims(claims)?;
@@ -421,8 +438,12 @@ impl AuthApi for Authority {
         self.store()
             .update_api_key(
                 id.clone(),
-                claims_json,
-                description,
+                KeyPatch {
+                    custom_claims_json: claims_json,
+                    description,
+                    allowed_cidrs_json,
+                    rate_limit: input.rate_limit,
+                },
                 now_ms,
                 self.audit("api_key.update", None, &[&id]),
             )
@@ -433,6 +454,9 @@ impl AuthApi for Authority {
     async fn rotate_token(&self, input: RotateToken) -> Result<CreateTokenResponse> {
         let by = self.key_ref(&input.token)?;
         let grace = limits::rotation_grace(input.grace_period_seconds)?;
+        if let Some(rate) = &input.rate_limit {
+            limits::rate_limit(rate)?;
+        }
         let rotated = now();
         let now_ms = unix_ms(rotated);
         let old_id = self.live_key_id(&by, now_ms).await?;
@@ -442,6 +466,7 @@ impl AuthApi for Authority {
             id: keys::new_id(keys::TOKEN_ID_PREFIX),
             digest: self.inner.digester.digest(key.expose()),
             suffix: keys::suffix(key.expose()),
+            rate_limit: input.rate_limit,
         };
         let outcome = self
             .store()
@@ -701,6 +726,20 @@ impl AuthApi for Authority {
 
 /// The record of a key that validates at `at`: it exists, is not revoked and has not expired.
 /// Anything else is the one [`Error::TokenValidationFailed`].
+/// A key's networks as stored: canonical, as a JSON array (`None` for any address).
+fn cidrs_json(list: Option<&[String]>) -> Result<Option<String>> {
+    list.map(|l| to_json(&limits::allowed_cidrs(l)?)).transpose()
+}
+
+/// Whether a key restricted to `cidrs` may be used from `client_ip` (never without an address).
+fn address_allowed(cidrs: &[String], client_ip: Option<IpAddr>) -> bool {
+    client_ip.is_some_and(|ip| {
+        cidrs
+            .iter()
+            .any(|c| c.parse::<IpNet>().is_ok_and(|net| net.contains(ip)))
+    })
+}
+
 fn live_key(key: Option<StoredKey>, at: time::OffsetDateTime) -> Result<TokenInfo> {
     match key {
         Some(key) if !key.revoked(unix_ms(at)) && key.info.expiry.is_none_or(|e| e > at) => Ok(key.info),
@@ -717,6 +756,34 @@ fn key_not_found(by: &KeyRef) -> Error {
 }
 
 impl Authority {
+    /// The checks of a live key that depend on its use: the caller's address against the key's
+    /// networks (a refusal is audited, off the request path), then its rate limit. A key that
+    /// passes is noted as used.
+    async fn admit(&self, info: TokenInfo, options: &ValidateOptions, now_ms: i64) -> Result<TokenInfo> {
+        if let Some(cidrs) = &info.allowed_cidrs
+            && !address_allowed(cidrs, options.client_ip)
+        {
+            self.note_address_refusal(&info, options.client_ip, now_ms);
+            return Err(Error::TokenValidationFailed);
+        }
+        if let Some(rate) = info.rate_limit {
+            let rates = &self.inner.rates;
+            let mut decision = rates.take(&info.token_id, rate, now_ms);
+            if let Decision::Lease { start_ms, want } = decision {
+                let granted = self
+                    .store()
+                    .take_rate_budget(info.token_id.clone(), start_ms, rate.limit, want)
+                    .await?;
+                decision = rates.leased(&info.token_id, rate, start_ms, want, granted, unix_ms(now()));
+            }
+            if let Decision::Deny(retry_after) = decision {
+                return Err(Error::RateLimited { retry_after });
+            }
+        }
+        self.note_key_use(&info.token_id, now_ms);
+        Ok(info)
+    }
+
     /// The id of the key `by` names when it is not revoked at `now_ms` (expired keys count:
     /// they can still be updated and rotated); `not_found` otherwise.
     async fn live_key_id(&self, by: &KeyRef, now_ms: i64) -> Result<String> {

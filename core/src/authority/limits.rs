@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::model::CustomClaim;
+use crate::model::{CustomClaim, RateLimit};
+use crate::policy::network::{self, IpNet};
 
 /// API keys: at most this many custom claims.
 pub const TOKEN_MAX_CLAIMS: usize = 20;
@@ -21,6 +22,12 @@ pub const TOKEN_MAX_DESCRIPTION: usize = 255;
 pub const TOKEN_PAGE_SIZE: (u32, u32, u32) = (1, 30, 10);
 /// API-key rotation grace period in seconds: (min, max, default). 0 revokes the old key at once.
 pub const ROTATION_GRACE: (i64, i64, i64) = (0, 2_592_000, 86_400);
+/// API keys: at most this many networks in `allowed_cidrs` (and at least one).
+pub const TOKEN_MAX_CIDRS: usize = 50;
+/// API keys: `rate_limit.limit` range.
+pub const RATE_LIMIT: (u64, u64) = (1, 1_000_000_000);
+/// API keys: `rate_limit.window_seconds` range.
+pub const RATE_WINDOW: (u64, u64) = (1, 86_400);
 
 /// Organizations: display name length range.
 pub const ORG_NAME_LEN: (usize, usize) = (1, 200);
@@ -339,6 +346,57 @@ pub(crate) fn activation_delay(field: &str, delay: std::time::Duration) -> Resul
         ));
     }
     Ok(delay.as_nanos().div_ceil(1_000_000) as i64)
+}
+
+/// An API key's networks: 1–[`TOKEN_MAX_CIDRS`] entries, each a network or a bare address
+/// ([`IpNet`]); returned in canonical form, duplicates dropped, order kept. An empty list is
+/// refused: it would refuse every caller (to allow any address, leave the field out).
+pub fn allowed_cidrs(list: &[String]) -> Result<Vec<String>> {
+    const FIELD: &str = "allowed_cidrs";
+    if list.is_empty() {
+        return Err(Error::invalid(
+            FIELD,
+            "an empty list would refuse every address; leave the field out to allow any address",
+        ));
+    }
+    if list.len() > TOKEN_MAX_CIDRS {
+        return Err(Error::invalid(
+            FIELD,
+            format!("at most {TOKEN_MAX_CIDRS} networks"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for entry in list {
+        let net: IpNet = entry.parse().map_err(|m: String| Error::invalid(FIELD, m))?;
+        let text = net.to_string();
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    Ok(out)
+}
+
+/// A key's rate limit: `limit` in [`RATE_LIMIT`], `window_seconds` in [`RATE_WINDOW`].
+pub fn rate_limit(rate: &RateLimit) -> Result<()> {
+    let ((lmin, lmax), (wmin, wmax)) = (RATE_LIMIT, RATE_WINDOW);
+    if !(lmin..=lmax).contains(&rate.limit) {
+        return Err(Error::invalid(
+            "rate_limit.limit",
+            format!("must be between {lmin} and {lmax}"),
+        ));
+    }
+    if !(wmin..=wmax).contains(&rate.window_seconds) {
+        return Err(Error::invalid(
+            "rate_limit.window_seconds",
+            format!("must be between {wmin} and {wmax} seconds"),
+        ));
+    }
+    Ok(())
+}
+
+/// The caller address given with a validation (`client_ip`).
+pub fn client_ip(text: &str) -> Result<std::net::IpAddr> {
+    network::parse_ip(text).map_err(|m| Error::invalid("client_ip", m))
 }
 
 /// The grace period of a rotation, in seconds (absent: the default).

@@ -132,6 +132,7 @@ mod environment;
 mod grant;
 pub mod limits;
 mod paging;
+mod ratelimit;
 mod rotation;
 mod signing;
 mod usage;
@@ -324,6 +325,8 @@ struct Inner {
     keygen: tokio::sync::Mutex<()>,
     /// Uses of keys and secrets waiting for the flush task.
     usage: usage::Usage,
+    /// The windows of rate-limited keys.
+    rates: ratelimit::RateLimiter,
 }
 
 impl std::fmt::Debug for Authority {
@@ -422,6 +425,7 @@ impl Authority {
         let secret = unhex(&secret).ok_or_else(|| Error::Store("corrupt page token secret".into()))?;
 
         let flush_every = config.usage_flush_interval;
+        let store_kind = store.kind();
         let inner = Arc::new(Inner {
             config,
             store,
@@ -431,6 +435,7 @@ impl Authority {
             signer: RwLock::new(None),
             keygen: tokio::sync::Mutex::new(()),
             usage: usage::Usage::default(),
+            rates: ratelimit::RateLimiter::new(store_kind == StoreKind::Postgres),
         });
         usage::start_flusher(Arc::downgrade(&inner), flush_every);
         Ok(Authority { inner })

@@ -21,7 +21,9 @@ use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
 use super::{Authority, Inner};
-use crate::store::ClientKind;
+use crate::audit;
+use crate::model::{AuditOutcome, TokenInfo};
+use crate::store::{AuditRecord, ClientKind};
 
 /// Uses noted since the last flush: the latest time (Unix ms) of each.
 #[derive(Debug, Default)]
@@ -37,6 +39,10 @@ pub(super) struct Usage {
 struct Pending {
     keys: HashMap<String, i64>,
     secrets: HashMap<(ClientKind, String), i64>,
+    /// Audit events of keys refused for their caller's address.
+    refusals: Vec<AuditRecord>,
+    /// Refusals not recorded because [`audit::MAX_DEFERRED_REFUSALS`] were waiting.
+    refusals_dropped: u64,
 }
 
 impl Usage {
@@ -65,6 +71,15 @@ impl Usage {
         }
     }
 
+    fn note_refusal(&self, event: AuditRecord) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.refusals.len() < audit::MAX_DEFERRED_REFUSALS {
+            pending.refusals.push(event);
+        } else {
+            pending.refusals_dropped += 1;
+        }
+    }
+
     fn take(&self) -> Pending {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -89,6 +104,17 @@ impl Authority {
                 Err(e) => tracing::warn!(error = %e, keys = n, "could not record the last use of API keys"),
             }
         }
+        if pending.refusals_dropped > 0 {
+            tracing::warn!(
+                dropped = pending.refusals_dropped,
+                "API keys refused for their caller's address: more than the audit log records per flush"
+            );
+        }
+        for event in pending.refusals {
+            if let Err(e) = self.store().insert_audit_event(event).await {
+                tracing::warn!(error = %e, "could not record an address refusal in the audit log");
+            }
+        }
         for ((kind, id), at_ms) in pending.secrets {
             let stale_before = at_ms - super::grant::LAST_USED_GRANULARITY_MS;
             self.touch_secret(kind, id, at_ms, stale_before).await;
@@ -104,6 +130,26 @@ impl Authority {
 
     pub(super) fn note_key_use(&self, id: &str, at_ms: i64) {
         self.inner.usage.note_key(id, at_ms);
+    }
+
+    /// Notes, for the audit log, that key `info` was presented from `client_ip` (or without an
+    /// address) outside its networks.
+    pub(super) fn note_address_refusal(
+        &self,
+        info: &TokenInfo,
+        client_ip: Option<std::net::IpAddr>,
+        at_ms: i64,
+    ) {
+        let mut event = self.audit(
+            audit::API_KEY_VALIDATE,
+            Some(&info.organization_id),
+            &[&info.token_id],
+        );
+        event.time_ms = at_ms;
+        event.source_address = client_ip.map(|ip| ip.to_string());
+        event.outcome = AuditOutcome::Failure;
+        event.error_code = Some(audit::ADDRESS_NOT_ALLOWED);
+        self.inner.usage.note_refusal(event);
     }
 }
 

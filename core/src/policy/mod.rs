@@ -17,6 +17,7 @@
 //! | [`Invalid`](Rejection::Invalid) | 401 | [`INVALID`] | `… error="invalid_token", error_description="…"` |
 //! | [`Forbidden`](Rejection::Forbidden) | 403 | [`FORBIDDEN`] | `… error="insufficient_scope", …, scope="<missing>"` |
 //! | [`Unavailable`](Rejection::Unavailable) | 503 | [`UNAVAILABLE`] | `Retry-After: 5` (no challenge: no verdict on the token) |
+//! | [`RateLimited`](Rejection::RateLimited) | 429 | [`RATE_LIMITED`] | `Retry-After: <seconds left in the key's window>` (no challenge) |
 //!
 //! An error that is none of these (a store failure, a misconfigured client) is no verdict on the
 //! request's credential: [`Rejection::from_error`] returns `None` and the caller lets it surface
@@ -28,6 +29,7 @@
 
 mod bearer;
 mod challenge;
+pub mod network;
 
 pub use bearer::{MAX_BEARER_LEN, bearer};
 pub use challenge::www_authenticate;
@@ -42,6 +44,8 @@ pub const INVALID: &str = "Invalid or expired token";
 pub const FORBIDDEN: &str = "Insufficient permissions";
 /// Body `error` when the credential could not be checked (keys or key service unreachable).
 pub const UNAVAILABLE: &str = "Authentication service unavailable";
+/// Body `error` of a valid API key over its rate limit.
+pub const RATE_LIMITED: &str = "Rate limit exceeded";
 
 /// The realm the bindings' middleware uses unless told otherwise.
 pub const DEFAULT_REALM: &str = "api";
@@ -66,6 +70,11 @@ pub enum Rejection {
     /// The credential could not be checked (keys, the key service or the store unreachable):
     /// no verdict on it.
     Unavailable,
+    /// A valid API key over its `rate_limit`: come back after `retry_after` seconds.
+    RateLimited {
+        /// Seconds until the key's window ends.
+        retry_after: u64,
+    },
 }
 
 impl Rejection {
@@ -81,6 +90,9 @@ impl Rejection {
             Error::KeysUnavailable(_) | Error::Unavailable(_) | Error::Timeout(_) => {
                 Some(Rejection::Unavailable)
             }
+            Error::RateLimited { retry_after } => Some(Rejection::RateLimited {
+                retry_after: *retry_after,
+            }),
             Error::Server { http_status, .. }
             | Error::OAuth {
                 status: http_status, ..
@@ -91,9 +103,18 @@ impl Rejection {
 
     /// [`from_error`](Self::from_error) for an error known by its stable code ([`Error::code`])
     /// and HTTP status, as the bindings' exceptions carry them; `missing_scopes` for
-    /// `insufficient_scope`. Gives the same answer as `from_error` on the original error.
-    pub fn from_code(code: &str, http_status: Option<u16>, missing_scopes: &[String]) -> Option<Rejection> {
+    /// `insufficient_scope`, `retry_after` for `rate_limited`. Gives the same answer as
+    /// `from_error` on the original error.
+    pub fn from_code(
+        code: &str,
+        http_status: Option<u16>,
+        missing_scopes: &[String],
+        retry_after: Option<u64>,
+    ) -> Option<Rejection> {
         match code {
+            "rate_limited" => Some(Rejection::RateLimited {
+                retry_after: retry_after.unwrap_or(1),
+            }),
             "token_validation_failed" => Some(Rejection::Invalid(None)),
             "insufficient_scope" => Some(Rejection::Forbidden {
                 missing: missing_scopes.to_vec(),
@@ -118,7 +139,7 @@ impl Rejection {
             Rejection::Forbidden { missing } => Some(Error::InsufficientScope {
                 missing: missing.clone(),
             }),
-            Rejection::Unavailable => None,
+            Rejection::Unavailable | Rejection::RateLimited { .. } => None,
         }
     }
 }
@@ -160,13 +181,13 @@ impl AnswerOptions {
 /// The HTTP answer to a rejected request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
-    /// 401, 403 or 503.
+    /// 401, 403, 429 or 503.
     pub status: u16,
     /// The body's `error` message ([`MISSING`], [`INVALID`], [`FORBIDDEN`], [`UNAVAILABLE`]).
     pub message: &'static str,
     /// The `WWW-Authenticate` challenge (401 and 403).
     pub www_authenticate: Option<String>,
-    /// The `Retry-After` seconds (503).
+    /// The `Retry-After` seconds (429, 503).
     pub retry_after: Option<u32>,
 }
 
@@ -218,6 +239,12 @@ pub fn answer(rejection: &Rejection, options: &AnswerOptions) -> Answer {
             www_authenticate: None,
             retry_after: Some(options.retry_after),
         },
+        Rejection::RateLimited { retry_after } => Answer {
+            status: 429,
+            message: RATE_LIMITED,
+            www_authenticate: None,
+            retry_after: Some(u32::try_from(*retry_after).unwrap_or(u32::MAX)),
+        },
     }
 }
 
@@ -256,7 +283,11 @@ mod tests {
                 Error::InsufficientScope { missing } => missing.clone(),
                 _ => Vec::new(),
             };
-            let by_code = Rejection::from_code(err.code(), Some(err.http_status()), &missing);
+            let retry_after = match &err {
+                Error::RateLimited { retry_after } => Some(*retry_after),
+                _ => None,
+            };
+            let by_code = Rejection::from_code(err.code(), Some(err.http_status()), &missing, retry_after);
             let direct = Rejection::from_error(&err);
             // InvalidClaimType carries the claim name, which a code cannot: compare answers.
             let options = AnswerOptions::default();

@@ -14,11 +14,11 @@ use crate::model::{
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
     Organization, OrganizationClient, RotateToken, Secret, TokenInfo, UpdateOrganization, UpdateToken,
-    UpdateUser, User, UserRef,
+    UpdateUser, User, UserRef, ValidateOptions,
 };
 use crate::wire::envelope::{
     ClientBody, CreateUserBody, Empty, MembershipBody, OrganizationBody, RoleRef, TokenInfoBody, TokenRef,
-    UserBody,
+    UserBody, ValidateRequest,
 };
 
 /// Longest API key sent to `tokens:validate`; longer input fails validation locally.
@@ -181,7 +181,7 @@ impl AuthApi for RemoteClient {
         self.call(call).await
     }
 
-    async fn validate_token(&self, token: &str) -> Result<TokenInfo> {
+    async fn validate_token_with(&self, token: &str, options: &ValidateOptions) -> Result<TokenInfo> {
         // Refused locally, before any network access: what cannot be a key.
         if token.is_empty()
             || token.len() > MAX_KEY_LEN
@@ -190,7 +190,7 @@ impl AuthApi for RemoteClient {
         {
             return Err(Error::TokenValidationFailed);
         }
-        self.tokens_validate(token).await
+        self.tokens_validate(token, options.client_ip).await
     }
 
     async fn lookup_token(&self, token_id: &str) -> Result<TokenInfo> {
@@ -200,7 +200,7 @@ impl AuthApi for RemoteClient {
         {
             return Err(Error::TokenValidationFailed);
         }
-        self.tokens_validate(token_id).await
+        self.tokens_validate(token_id, None).await
     }
 
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
@@ -371,10 +371,11 @@ impl AuthApi for RemoteClient {
 impl RemoteClient {
     /// `POST tokens:validate` with a key or a token id the caller has already screened: a refusal
     /// is a validation failure, not a server error.
-    async fn tokens_validate(&self, value: &str) -> Result<TokenInfo> {
+    async fn tokens_validate(&self, value: &str, client_ip: Option<std::net::IpAddr>) -> Result<TokenInfo> {
         let mut call = Call::new(Method::POST, &["tokens:validate"])
-            .json(&TokenRef {
+            .json(&ValidateRequest {
                 token: Secret::new(value),
+                client_ip: client_ip.map(|ip| ip.to_string()),
             })?
             .idempotent();
         call.validation = true;

@@ -33,8 +33,8 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditEvent, AuditOutcome, ClientSecret, CustomClaim, M2MClient, Organization, SigningKeyState, TokenInfo,
-    User, UserRef,
+    AuditEvent, AuditOutcome, ClientSecret, CustomClaim, M2MClient, Organization, RateLimit, SigningKeyState,
+    TokenInfo, User, UserRef,
 };
 
 mod postgres;
@@ -116,6 +116,19 @@ pub(crate) struct NewApiKey {
     pub token_suffix: String,
     pub expiry_ms: Option<i64>,
     pub now_ms: i64,
+    /// Canonical networks as a JSON array; `None`: any address.
+    pub allowed_cidrs_json: Option<String>,
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// The changes of an API-key update: `None` keeps a field; for the optional ones `Some(None)`
+/// removes it.
+#[derive(Debug, Default)]
+pub(crate) struct KeyPatch {
+    pub custom_claims_json: Option<String>,
+    pub description: Option<Option<String>>,
+    pub allowed_cidrs_json: Option<Option<String>>,
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// How an API key is addressed.
@@ -327,6 +340,8 @@ pub(crate) struct RotatedKey {
     pub id: String,
     pub digest: [u8; 32],
     pub suffix: String,
+    /// The new key's rate limit, when not the old key's.
+    pub rate_limit: Option<RateLimit>,
 }
 
 #[async_trait]
@@ -433,11 +448,20 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn update_api_key(
         &self,
         id: String,
-        custom_claims_json: Option<String>,
-        description: Option<Option<String>>,
+        patch: KeyPatch,
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<Option<TokenInfo>>;
+    /// Takes up to `want` validations from the shared budget of key `key_id`'s window starting
+    /// at `window_start_ms`, of which `limit` exist; returns how many were granted (0 when the
+    /// budget is spent). Drops the key's rows of earlier windows.
+    async fn take_rate_budget(
+        &self,
+        key_id: String,
+        window_start_ms: i64,
+        limit: u64,
+        want: u64,
+    ) -> Result<u64>;
     /// Marks a key revoked (no-op if it already is); false when there is no such key.
     async fn revoke_api_key(&self, by: KeyRef, now_ms: i64, audit: AuditRecord) -> Result<bool>;
 

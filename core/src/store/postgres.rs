@@ -36,6 +36,11 @@ const MIGRATIONS: Migrations = &[
         "audit_log",
         include_str!("migrations/postgres/0005_audit_log.sql"),
     ),
+    (
+        6,
+        "rate_windows",
+        include_str!("migrations/postgres/0006_rate_windows.sql"),
+    ),
 ];
 
 /// Advisory lock key serialising migrations ("authgate" in ASCII, as a bigint).

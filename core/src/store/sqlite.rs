@@ -42,6 +42,11 @@ const MIGRATIONS: Migrations = &[
         "audit_log",
         include_str!("migrations/sqlite/0005_audit_log.sql"),
     ),
+    (
+        6,
+        "rate_windows",
+        include_str!("migrations/sqlite/0006_rate_windows.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's (or process's) lock before failing.

@@ -13,6 +13,19 @@ pub struct TokenRef {
     pub token: Secret,
 }
 
+/// Body of `tokens:validate`: `{"token": "<key or apit_ id>", "client_ip"?: "<address>"}`;
+/// `client_ip` (an authgate extension) is the address the key is being used from, for keys
+/// restricted to networks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    /// The API key (or its `apit_…` id, for an administrative lookup).
+    pub token: Secret,
+    /// The caller's IP address.
+    #[serde(default, alias = "clientIp", skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+}
+
 /// `{"token_info": …}`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenInfoBody {

@@ -68,6 +68,8 @@ pub mod meta {
     pub const HTTP_STATUS: &str = "http_status";
     /// The upstream code an [`Error::Server`](crate::Error::Server) holds.
     pub const SERVER_ERROR_CODE: &str = "server_error_code";
+    /// The seconds of an [`Error::RateLimited`](crate::Error::RateLimited), in decimal.
+    pub const RETRY_AFTER: &str = "retry_after";
 }
 
 /// The Scalekit REST error body: `{"code": <gRPC status>, "message", "details": [ErrorInfo]}`.
@@ -266,6 +268,7 @@ fn info_of(err: &Error) -> ErrorInfo {
             text(m, meta::HTTP_STATUS, http_status.to_string());
             text(m, meta::DETAIL, message.as_str());
         }
+        Error::RateLimited { retry_after } => text(m, meta::RETRY_AFTER, retry_after.to_string()),
         Error::TokenValidationFailed | Error::InvalidToken(_) | Error::InvalidClient => {}
     }
     info
@@ -358,6 +361,13 @@ impl Error {
             "unauthenticated" => Error::Unauthenticated(detail()),
             "permission_denied" => Error::PermissionDenied(detail()),
             "resource_exhausted" => Error::ResourceExhausted(detail()),
+            "rate_limited" => Error::RateLimited {
+                retry_after: info
+                    .metadata
+                    .get(meta::RETRY_AFTER)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1),
+            },
             "unavailable" => Error::Unavailable(detail()),
             "deadline_exceeded" => Error::Timeout(detail()),
             "store_error" => Error::Store(INTERNAL_MESSAGE.to_owned()),
@@ -621,6 +631,7 @@ pub fn every_error() -> Vec<Error> {
         Error::Unauthenticated("missing bearer access token".into()),
         Error::PermissionDenied("M2M client tokens are refused".into()),
         Error::ResourceExhausted("rate limit: 10/s".into()),
+        Error::RateLimited { retry_after: 17 },
         Error::Unavailable("store: pool timed out".into()),
         Error::Timeout("request took longer than 15 s".into()),
         Error::Store("UNIQUE constraint failed: secret table".into()),
@@ -636,7 +647,7 @@ pub fn every_error() -> Vec<Error> {
 }
 
 /// How many [`Error`] variants there are.
-pub const ERROR_VARIANTS: usize = 19;
+pub const ERROR_VARIANTS: usize = 20;
 
 /// The position of `err`'s variant among the [`Error`] variants. The `match` has no wildcard
 /// (`Error` is `#[non_exhaustive]` only for other crates), so a new variant does not compile
@@ -663,6 +674,7 @@ pub fn error_index(err: &Error) -> usize {
         Error::Store(_) => 16,
         Error::Server { .. } => 17,
         Error::Internal(_) => 18,
+        Error::RateLimited { .. } => 19,
     }
 }
 

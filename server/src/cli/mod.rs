@@ -11,10 +11,10 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use authgate_core::authority::{Authority, AuthorityConfig};
+use authgate_core::authority::{Authority, AuthorityConfig, limits};
 use authgate_core::model::{
     CreateOrganization, CreateToken, CreateUser, CustomClaim, ListAuditEvents, ListOrganizations, ListTokens,
-    OrganizationClient, RotateToken, UpdateToken,
+    OrganizationClient, RateLimit, RotateToken, UpdateToken, ValidateOptions,
 };
 use authgate_core::setup::master_key::{self, PostgresWithoutKey};
 use authgate_core::{AuthApi, Error};
@@ -331,11 +331,22 @@ pub enum KeysCommand {
         /// Free text (at most 255 characters).
         #[arg(long)]
         description: Option<String>,
+        /// A network the key may be used from, e.g. 10.0.0.0/8 or 2001:db8::/32 (repeatable).
+        /// Default: any address.
+        #[arg(long = "allow-cidr")]
+        allowed_cidrs: Vec<String>,
+        /// At most LIMIT validations per window of SECONDS, as LIMIT/SECONDS (e.g. 100/60).
+        /// Default: no limit.
+        #[arg(long, value_parser = parse_rate_limit)]
+        rate_limit: Option<RateLimit>,
     },
     /// Validate an API key (exit status 1 when it does not validate).
     Validate {
         /// The key, or `-` to read it from stdin.
         key: String,
+        /// The address the key is used from (needed for keys restricted to networks).
+        #[arg(long)]
+        client_ip: Option<String>,
     },
     /// List the live keys of an organization, oldest first.
     List {
@@ -367,8 +378,11 @@ pub enum KeysCommand {
         /// 2592000).
         #[arg(long = "grace")]
         grace_seconds: Option<i64>,
+        /// The new key's rate limit, LIMIT/SECONDS (default: the old key's).
+        #[arg(long, value_parser = parse_rate_limit)]
+        rate_limit: Option<RateLimit>,
     },
-    /// Replace a key's claims and/or description.
+    /// Replace a key's claims, description, networks or rate limit.
     Update {
         /// The key, its apit_… id, or `-` to read either from stdin.
         key_or_id: String,
@@ -378,6 +392,18 @@ pub enum KeysCommand {
         /// New description ("" clears it).
         #[arg(long)]
         description: Option<String>,
+        /// A network the key may be used from (repeatable); when given, replaces the networks.
+        #[arg(long = "allow-cidr", conflicts_with = "any_address")]
+        allowed_cidrs: Vec<String>,
+        /// Remove the key's network restriction (any address may use it).
+        #[arg(long)]
+        any_address: bool,
+        /// New rate limit, LIMIT/SECONDS (e.g. 100/60).
+        #[arg(long, value_parser = parse_rate_limit, conflicts_with = "no_rate_limit")]
+        rate_limit: Option<RateLimit>,
+        /// Remove the key's rate limit.
+        #[arg(long)]
+        no_rate_limit: bool,
     },
     /// Revoke a key (idempotent).
     Revoke {
@@ -594,6 +620,19 @@ fn parse_claim(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `LIMIT/SECONDS`, e.g. `100/60` (a trailing `s` is accepted); the ranges are the core's.
+fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
+    let usage = || format!("{s:?}: expected LIMIT/SECONDS, e.g. 100/60 for 100 validations a minute");
+    let (limit, window) = s.split_once('/').ok_or_else(usage)?;
+    let window = window.trim().strip_suffix('s').unwrap_or(window.trim());
+    let rate = RateLimit {
+        limit: limit.trim().parse().map_err(|_| usage())?,
+        window_seconds: window.parse().map_err(|_| usage())?,
+    };
+    limits::rate_limit(&rate).map_err(|e| e.to_string())?;
+    Ok(rate)
+}
+
 fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339)
         .map_err(|_| "expected an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z".into())
@@ -770,6 +809,8 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
             claims,
             expires,
             description,
+            allowed_cidrs,
+            rate_limit,
         } => {
             let created = a
                 .create_token(CreateToken {
@@ -778,13 +819,18 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
                     custom_claims: claims_map(claims),
                     expiry: expires,
                     description,
+                    allowed_cidrs: (!allowed_cidrs.is_empty()).then_some(allowed_cidrs),
+                    rate_limit,
                 })
                 .await?;
             out.emit(&created, || output::created_key(&created))
         }
-        KeysCommand::Validate { key } => {
+        KeysCommand::Validate { key, client_ip } => {
             let key = secret_arg(key, "key")?;
-            let info = a.validate_token(&key).await?;
+            let options = ValidateOptions {
+                client_ip: client_ip.as_deref().map(limits::client_ip).transpose()?,
+            };
+            let info = a.validate_token_with(&key, &options).await?;
             // The use is noted in memory: write it before the process exits.
             a.flush_usage().await;
             out.emit(&json!({ "token_info": info }), || {
@@ -814,12 +860,14 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
         KeysCommand::Rotate {
             key_or_id,
             grace_seconds,
+            rate_limit,
         } => {
             let token = secret_arg(key_or_id, "key_or_id")?;
             let rotated = a
                 .rotate_token(RotateToken {
                     token,
                     grace_period_seconds: grace_seconds,
+                    rate_limit,
                 })
                 .await?;
             out.emit(&rotated, || output::created_key(&rotated))
@@ -828,6 +876,10 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
             key_or_id,
             claims,
             description,
+            allowed_cidrs,
+            any_address,
+            rate_limit,
+            no_rate_limit,
         } => {
             let token = secret_arg(key_or_id, "key_or_id")?;
             let info = a
@@ -835,6 +887,16 @@ async fn keys(a: &Authority, out: &Out, cmd: KeysCommand) -> Outcome {
                     token,
                     custom_claims: (!claims.is_empty()).then(|| claims_map(claims)),
                     description,
+                    allowed_cidrs: if any_address {
+                        Some(None)
+                    } else {
+                        (!allowed_cidrs.is_empty()).then_some(Some(allowed_cidrs))
+                    },
+                    rate_limit: if no_rate_limit {
+                        Some(None)
+                    } else {
+                        rate_limit.map(Some)
+                    },
                 })
                 .await?;
             out.emit(&json!({ "token_info": info }), || output::token_info(&info))

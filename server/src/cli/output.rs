@@ -201,6 +201,16 @@ pub(crate) fn token_info(t: &TokenInfo) -> String {
         .add_some("rotated_to", t.rotated_to.as_deref())
         .add_some("revoked_at", t.revoked_at.as_ref().map(ts).as_deref())
         .add_some("last_used_time", t.last_used_time.as_ref().map(ts).as_deref())
+        .add_some(
+            "allowed_cidrs",
+            t.allowed_cidrs.as_ref().map(|l| l.join(", ")).as_deref(),
+        )
+        .add_some(
+            "rate_limit",
+            t.rate_limit
+                .map(|r| format!("{} per {} s", r.limit, r.window_seconds))
+                .as_deref(),
+        )
         .render()
 }
 

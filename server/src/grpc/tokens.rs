@@ -39,6 +39,7 @@ impl ApiTokenService for Tokens {
                 .map(|e| from_timestamp("expiry", e))
                 .transpose()?,
             description: non_empty(t.description),
+            ..Default::default()
         };
         let created = self.0.api.create_token(input).await.map_err(from_error)?;
         tracing::info!(
@@ -145,6 +146,7 @@ impl ApiTokenService for Tokens {
                 token: r.token,
                 custom_claims: (!r.custom_claims.is_empty()).then(|| r.custom_claims.into_iter().collect()),
                 description: r.description,
+                ..Default::default()
             })
             .await
             .map_err(from_error)?;

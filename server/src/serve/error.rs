@@ -115,6 +115,8 @@ impl From<Error> for ApiError {
             Error::Unavailable(_) | Error::KeysUnavailable(_) => {
                 policy::answer(&Rejection::Unavailable, &policy_options()).retry_after
             }
+            // A key over its rate limit: the seconds left in its window.
+            Error::RateLimited { retry_after } => Some(u32::try_from(*retry_after).unwrap_or(u32::MAX)),
             _ => None,
         };
         if let Error::Unavailable(_) = &error {

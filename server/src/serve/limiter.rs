@@ -11,10 +11,8 @@
 //! counted (the address limit still applies to them). IPv6 addresses are counted per /64, the
 //! block one subscriber usually holds.
 //!
-//! Which address counts: the peer of the TCP connection, unless it is one of
-//! [`AuthLimits::trusted_proxies`] (`--trusted-proxies`): then the `X-Forwarded-For` entry
-//! nearest to it that is not itself a trusted proxy. `X-Forwarded-For` from any other peer is
-//! ignored (anyone can send it).
+//! Which address counts: [`network::client_address`] with [`AuthLimits::trusted_proxies`]
+//! (`--trusted-proxies`), the rule the adapters and API-key allowlists follow too.
 //!
 //! Time: windows are measured on a monotonic clock, or — for tests only — on a clock read from
 //! a file (`--dangerous-test-clock-file`, whole seconds), which tests advance instead of sleeping.
@@ -34,63 +32,8 @@ pub const MAX_TRACKED: usize = 100_000;
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
-/// An IP network (`addr/prefix`), for `--trusted-proxies`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    /// Whether `ip` is in this network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::str::FromStr for IpNet {
-    type Err = String;
-
-    /// `10.0.0.0/8`, `::1/128`, or a bare address (a single host).
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or network (e.g. 10.0.0.0/8)"))?;
-        let addr = canonical(addr);
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?}: the prefix length must be 0–{max}"))?,
-        };
-        Ok(IpNet { addr, prefix })
-    }
-}
-
-/// IPv4-mapped IPv6 addresses as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
+pub use authgate_core::policy::network::IpNet;
+use authgate_core::policy::network::{self, canonical};
 
 /// The key an address is counted under: IPv4 as is, IPv6 by its /64.
 pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
@@ -222,32 +165,20 @@ impl AuthLimiter {
     /// The address a request counts under: the peer, or — from a trusted proxy — the nearest
     /// untrusted `X-Forwarded-For` entry.
     pub fn source(&self, peer: Option<&Peer>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = canonical(peer?.0.ip());
-        let trusted = |ip: IpAddr| self.limits.trusted_proxies.iter().any(|n| n.contains(ip));
-        if !trusted(peer) {
-            return Some(peer);
-        }
-        let mut chain: Vec<IpAddr> = Vec::new();
+        let peer = peer?.0.ip();
+        let mut values = Vec::new();
         for value in headers.get_all("x-forwarded-for") {
-            let Ok(text) = value.to_str() else {
-                return Some(peer);
-            };
-            for part in text.split(',') {
-                match part.trim().parse::<IpAddr>() {
-                    Ok(ip) => chain.push(canonical(ip)),
-                    // A malformed chain: believe nothing beyond the proxy.
-                    Err(_) => return Some(peer),
-                }
+            match value.to_str() {
+                Ok(text) => values.push(text),
+                // Not text: a malformed chain, believed no further than the proxy.
+                Err(_) => values.push(","),
             }
         }
-        let mut source = peer;
-        for ip in chain.into_iter().rev() {
-            source = ip;
-            if !trusted(ip) {
-                break;
-            }
-        }
-        Some(source)
+        Some(network::client_address(
+            peer,
+            values,
+            &self.limits.trusted_proxies,
+        ))
     }
 
     /// Seconds to wait when `client_id` or `address` is over its limit.

@@ -6,7 +6,7 @@
 //! - `authgate_http_requests_total{route, method, status}`
 //! - `authgate_http_request_duration_seconds{route}` (histogram)
 //! - `authgate_http_requests_in_flight`
-//! - `authgate_api_key_validations_total{outcome="valid"|"invalid"|"error"}`
+//! - `authgate_api_key_validations_total{outcome="valid"|"invalid"|"error"|"rate_limited"}`
 //! - `authgate_token_requests_total{outcome="issued"|<RFC 6749 error code>}`
 //! - `authgate_admin_auth_total{outcome="ok"|"missing"|"invalid"|"forbidden"|"unavailable"}`
 //! - `authgate_client_auth_failures_total` (failed client authentications at `/oauth/token`)
@@ -87,8 +87,10 @@ pub enum Validation {
     Invalid = 1,
     /// The check failed for another reason (store error, bad request).
     Error = 2,
+    /// A valid key over its rate limit (429; not a refusal of the key).
+    RateLimited = 3,
 }
-const VALIDATION_LABELS: &[&str] = &["valid", "invalid", "error"];
+const VALIDATION_LABELS: &[&str] = &["valid", "invalid", "error", "rate_limited"];
 
 /// Outcomes of the management-route authentication.
 #[derive(Debug, Clone, Copy)]
@@ -173,7 +175,7 @@ pub struct Metrics {
     requests: Box<[AtomicU64]>,
     latency: Box<[Histogram]>,
     in_flight: AtomicI64,
-    validations: [AtomicU64; 3],
+    validations: [AtomicU64; 4],
     admin: [AtomicU64; 5],
     token: [AtomicU64; TOKEN_LABELS.len()],
     client_auth_failures: AtomicU64,

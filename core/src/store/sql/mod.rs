@@ -9,13 +9,13 @@ use time::OffsetDateTime;
 
 use super::{
     Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
-    Cursor, EnvironmentClientRow, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership, NewSecret,
-    P, Page, RotatedKey, Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
+    Cursor, EnvironmentClientRow, KeyPatch, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership,
+    NewSecret, P, Page, RotatedKey, Rotation, Row, SigningKeyRow, SqlEnum, Store, StoreKind, StoredKey,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditEvent, AuditOutcome, ClientSecret, CustomClaim, M2MClient, Membership, Organization, Role,
-    SecretStatus, SigningKeyState, TokenInfo, User, UserRef,
+    AuditEvent, AuditOutcome, ClientSecret, CustomClaim, M2MClient, Membership, Organization, RateLimit,
+    Role, SecretStatus, SigningKeyState, TokenInfo, User, UserRef,
 };
 
 /// The store: SQL run on a backend.
@@ -563,6 +563,9 @@ impl<B: Backend> Store for SqlStore<B> {
                             P::Text(&key.token_suffix),
                             key.expiry_ms.into(),
                             P::I64(key.now_ms),
+                            (&key.allowed_cidrs_json).into(),
+                            rate_param(key.rate_limit.map(|r| r.limit)),
+                            rate_param(key.rate_limit.map(|r| r.window_seconds)),
                         ],
                     )
                     .await?;
@@ -653,6 +656,17 @@ impl<B: Backend> Store for SqlStore<B> {
                         ],
                     )
                     .await?;
+                    if let Some(rate) = new_key.rate_limit {
+                        c.execute(
+                            KEY_SET_RATE,
+                            &[
+                                rate_param(Some(rate.limit)),
+                                rate_param(Some(rate.window_seconds)),
+                                P::Text(&new_key.id),
+                            ],
+                        )
+                        .await?;
+                    }
                     c.execute(
                         KEY_MARK_ROTATED,
                         &[
@@ -675,8 +689,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn update_api_key(
         &self,
         id: String,
-        custom_claims_json: Option<String>,
-        description: Option<Option<String>>,
+        patch: KeyPatch,
         now_ms: i64,
         audit: AuditRecord,
     ) -> Result<Option<TokenInfo>> {
@@ -687,19 +700,64 @@ impl<B: Backend> Store for SqlStore<B> {
                     let Some(current) = key_by(c, &by).await?.filter(|k| !k.revoked(now_ms)) else {
                         return Ok(None);
                     };
-                    let claims = or_json(custom_claims_json, &current.info.custom_claims)?;
-                    let description = description.unwrap_or(current.info.description);
+                    let claims = or_json(patch.custom_claims_json, &current.info.custom_claims)?;
+                    let description = patch.description.unwrap_or(current.info.description);
+                    let cidrs = match patch.allowed_cidrs_json {
+                        Some(new) => new,
+                        None => current
+                            .info
+                            .allowed_cidrs
+                            .as_ref()
+                            .map(|list| {
+                                serde_json::to_string(list).map_err(|e| Error::Internal(e.to_string()))
+                            })
+                            .transpose()?,
+                    };
+                    let rate = patch.rate_limit.unwrap_or(current.info.rate_limit);
                     c.execute(
                         KEY_UPDATE,
                         &[
                             P::Text(&claims),
                             (&description).into(),
                             P::I64(now_ms),
+                            (&cidrs).into(),
+                            rate_param(rate.map(|r| r.limit)),
+                            rate_param(rate.map(|r| r.window_seconds)),
                             P::Text(&id),
                         ],
                     )
                     .await?;
                     Ok(key_by(c, &by).await?.map(|k| k.info))
+                })
+            })
+            .await
+    }
+
+    async fn take_rate_budget(
+        &self,
+        key_id: String,
+        window_start_ms: i64,
+        limit: u64,
+        want: u64,
+    ) -> Result<u64> {
+        self.b
+            .run(Mode::Write, move |c| {
+                Box::pin(async move {
+                    c.lock(&format!("authgate:rate:{key_id}")).await?;
+                    let window = [P::Text(&key_id), P::I64(window_start_ms)];
+                    if c.execute(RATE_OPEN, &window).await? > 0 {
+                        c.execute(RATE_DROP_OLD, &window).await?;
+                    }
+                    let used = first(c.query(RATE_USED, &window).await?, |mut r| r.i64("used"))?
+                        .and_then(|n| u64::try_from(n).ok())
+                        .unwrap_or(limit);
+                    let granted = want.min(limit.saturating_sub(used));
+                    if granted > 0 {
+                        let n = i64::try_from(granted).unwrap_or(i64::MAX);
+                        c.execute(RATE_TAKE, &[P::I64(n), P::Text(&key_id), P::I64(window_start_ms)])
+                            .await?;
+                    }
+                    Ok(granted)
                 })
             })
             .await
@@ -1259,6 +1317,11 @@ pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
 }
 
 /// `new`, or the JSON text of `current`.
+/// A rate-limit figure as a column value (the limits keep them far below `i64::MAX`).
+fn rate_param(v: Option<u64>) -> P<'static> {
+    v.map(|n| i64::try_from(n).unwrap_or(i64::MAX)).into()
+}
+
 fn or_json<T: serde::Serialize>(new: Option<String>, current: &T) -> Result<String> {
     match new {
         Some(json) => Ok(json),
@@ -1293,6 +1356,11 @@ pub(crate) fn all_statements() -> Vec<&'static str> {
         KEY_TOUCH,
         KEY_EXISTS_BY_DIGEST,
         KEY_EXISTS_BY_ID,
+        KEY_SET_RATE,
+        RATE_OPEN,
+        RATE_USED,
+        RATE_TAKE,
+        RATE_DROP_OLD,
         MEMBER_OF,
         CLIENT_GET,
         CLIENT_INSERT,

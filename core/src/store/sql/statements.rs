@@ -192,7 +192,7 @@ macro_rules! token_select {
         "SELECT k.seq, k.id, k.organization_id, o.external_id AS organization_external_id, k.user_id, \
          u.external_id AS user_external_id, k.custom_claims, k.expiry, k.create_time, k.description, \
          k.token_suffix, u.email, m.roles, k.revoked_at, k.rotated_from, k.rotated_to, \
-         k.last_used_time \
+         k.last_used_time, k.allowed_cidrs, k.rate_limit, k.rate_window \
          FROM authgate_api_keys k \
          JOIN authgate_organizations o ON o.id = k.organization_id \
          LEFT JOIN authgate_users u ON u.id = k.user_id \
@@ -205,12 +205,25 @@ pub(super) const KEY_BY_DIGEST: &str = concat!(token_select!(), " WHERE k.digest
 pub(super) const KEY_BY_ID: &str = concat!(token_select!(), " WHERE k.id = $1");
 pub(super) const KEY_INSERT: &str = "INSERT INTO authgate_api_keys \
      (id, digest, organization_id, user_id, custom_claims, description, token_suffix, expiry, \
-      create_time, update_time) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+      create_time, update_time, allowed_cidrs, rate_limit, rate_window) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)";
 // A key is revoked once `revoked_at <= now`: a rotated key's `revoked_at` is the end of its
 // grace period, so it may lie in the future.
-pub(super) const KEY_UPDATE: &str = "UPDATE authgate_api_keys SET custom_claims = $1, description = $2, update_time = $3 \
-                          WHERE id = $4 AND (revoked_at IS NULL OR revoked_at > $3)";
+pub(super) const KEY_UPDATE: &str = "UPDATE authgate_api_keys SET custom_claims = $1, description = $2, update_time = $3, \
+     allowed_cidrs = $4, rate_limit = $5, rate_window = $6 \
+     WHERE id = $7 AND (revoked_at IS NULL OR revoked_at > $3)";
+/// A rotation's new key given its own rate limit.
+pub(super) const KEY_SET_RATE: &str =
+    "UPDATE authgate_api_keys SET rate_limit = $1, rate_window = $2 WHERE id = $3";
+/// Opens a key's window in the shared rate budget (a no-op when it is open).
+pub(super) const RATE_OPEN: &str = "INSERT INTO authgate_rate_windows (key_id, window_start, used) \
+     VALUES ($1, $2, 0) ON CONFLICT (key_id, window_start) DO NOTHING";
+pub(super) const RATE_USED: &str =
+    "SELECT used FROM authgate_rate_windows WHERE key_id = $1 AND window_start = $2";
+pub(super) const RATE_TAKE: &str = "UPDATE authgate_rate_windows SET used = used + $1 \
+     WHERE key_id = $2 AND window_start = $3";
+pub(super) const RATE_DROP_OLD: &str =
+    "DELETE FROM authgate_rate_windows WHERE key_id = $1 AND window_start < $2";
 pub(super) const KEY_REVOKE_BY_DIGEST: &str = "UPDATE authgate_api_keys SET revoked_at = $1, update_time = $1 \
                                     WHERE digest = $2 AND (revoked_at IS NULL OR revoked_at > $1)";
 pub(super) const KEY_REVOKE_BY_ID: &str = "UPDATE authgate_api_keys SET revoked_at = $1, update_time = $1 \
@@ -279,6 +292,18 @@ pub(super) fn key_from_row(mut r: Row) -> Result<StoredKey> {
         rotated_from: r.opt_text("rotated_from")?,
         rotated_to: r.opt_text("rotated_to")?,
         last_used_time: r.opt_i64("last_used_time")?.map(time_from_ms).transpose()?,
+        allowed_cidrs: r
+            .opt_text("allowed_cidrs")?
+            .map(|text| json(&text, "allowed_cidrs"))
+            .transpose()?,
+        rate_limit: match (r.opt_i64("rate_limit")?, r.opt_i64("rate_window")?) {
+            (Some(limit), Some(window)) => Some(RateLimit {
+                limit: u64::try_from(limit).map_err(|_| Error::Store("negative rate_limit".into()))?,
+                window_seconds: u64::try_from(window)
+                    .map_err(|_| Error::Store("negative rate_window".into()))?,
+            }),
+            _ => None,
+        },
     };
     Ok(StoredKey {
         info,

@@ -1,9 +1,12 @@
 //! API keys: `/api/v1/tokens`, `/api/v1/tokens:validate`, `:invalidate`, `:update`, and the
 //! authgate extension `:rotate`.
 
-use authgate_core::keys;
-use authgate_core::model::{CreateToken, CreateTokenResponse, ListTokens, RotateToken, UpdateToken};
-use authgate_core::wire::envelope::{Empty, TokenInfoBody, TokenRef};
+use authgate_core::authority::limits;
+use authgate_core::model::{
+    CreateToken, CreateTokenResponse, ListTokens, RotateToken, UpdateToken, ValidateOptions,
+};
+use authgate_core::wire::envelope::{Empty, TokenInfoBody, TokenRef, ValidateRequest};
+use authgate_core::{Error, keys};
 use axum::extract::State;
 
 use crate::serve::auth::Admin;
@@ -37,8 +40,9 @@ pub async fn list(
     Ok(Reply(state.api.list_tokens(input).await?))
 }
 
-/// `POST /api/v1/tokens:validate` — `{token}` → `{token_info}`; a refused key is a 401
-/// `token_validation_failed`, whatever the reason.
+/// `POST /api/v1/tokens:validate` — `{token, client_ip?}` → `{token_info}`; a refused key is a 401
+/// `token_validation_failed`, whatever the reason (a key used from outside its `allowed_cidrs`
+/// included); a key over its `rate_limit` is a 429 `rate_limited` with `Retry-After`.
 ///
 /// Like Scalekit's, this admin-authenticated endpoint also accepts a key's `apit_…` id and then
 /// answers the info of that key while it is live (an administrative lookup; the packages'
@@ -46,13 +50,16 @@ pub async fn list(
 pub async fn validate(
     State(state): State<AppState>,
     _admin: Admin,
-    Json(input): Json<TokenRef>,
+    Json(input): Json<ValidateRequest>,
 ) -> Result<Reply<TokenInfoBody>, ApiError> {
     let token = input.token.expose();
+    let options = ValidateOptions {
+        client_ip: input.client_ip.as_deref().map(limits::client_ip).transpose()?,
+    };
     let result = if token.starts_with("apit_") {
         state.api.lookup_token(token).await
     } else {
-        state.api.validate_token(token).await
+        state.api.validate_token_with(token, &options).await
     };
     match result {
         Ok(token_info) => {
@@ -62,6 +69,8 @@ pub async fn validate(
         Err(err) => {
             state.metrics.validation(if err.is_validation_failure() {
                 Validation::Invalid
+            } else if let Error::RateLimited { .. } = err {
+                Validation::RateLimited
             } else {
                 Validation::Error
             });
