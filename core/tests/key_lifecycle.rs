@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{
-    CreateOrganization, CreateToken, CreateTokenResponse, CreateUser, ListTokens, ListTokensResponse,
-    RotateToken, UpdateToken,
+    CreateOrganization, CreateToken, CreateTokenResponse, CreateUser, ListAuditEvents, ListTokens,
+    ListTokensResponse, RateLimit, RotateToken, UpdateToken, ValidateOptions,
 };
 use authgate_core::{AuthApi, Error};
 use common::TestDb;
@@ -21,6 +21,9 @@ on_both!(
     rotation_without_grace_revokes_at_once,
     rotation_refusals_change_nothing,
     last_use_is_coalesced_and_listed,
+    networks_restrict_where_a_key_validates,
+    rate_limits_count_valid_uses,
+    settings_are_omitted_when_unused,
 );
 
 async fn org(a: &Authority) -> String {
@@ -378,4 +381,245 @@ async fn last_use_is_coalesced_and_listed(db: &TestDb) {
         assert_eq!(err.code(), "invalid_argument");
     }
     let _ = AuthorityConfig::new("http://x.test");
+}
+
+fn from(ip: &str) -> ValidateOptions {
+    ValidateOptions {
+        client_ip: Some(ip.parse().unwrap()),
+    }
+}
+
+fn cidrs(list: &[&str]) -> Option<Vec<String>> {
+    Some(list.iter().map(|c| (*c).to_owned()).collect())
+}
+
+async fn networks_restrict_where_a_key_validates(db: &TestDb) {
+    let a = db.open().await;
+    let o = org(&a).await;
+    let restricted = |list: &[&str]| CreateToken {
+        organization_id: o.clone(),
+        allowed_cidrs: cidrs(list),
+        ..Default::default()
+    };
+    // Bad networks are refused, naming the problem, and change nothing.
+    for bad in [&[][..], &["10.0.0.1/8"], &["10.0.0.0/33"], &["example.com"]] {
+        let err = refused!(db, "invalid_argument", a.create_token(restricted(bad)));
+        assert!(err.to_string().contains("allowed_cidrs"), "{err}");
+    }
+    let too_many: Vec<String> = (0..51).map(|i| format!("10.0.{i}.0/24")).collect();
+    let many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    refused!(db, "invalid_argument", a.create_token(restricted(&many)));
+
+    let k = a
+        .create_token(restricted(&[
+            "10.0.0.0/8",
+            " 2001:DB8::/32",
+            "10.0.0.0/8",
+            "192.0.2.7",
+        ]))
+        .await
+        .unwrap();
+    // Canonical, duplicates dropped, order kept.
+    assert_eq!(
+        k.token_info.allowed_cidrs,
+        cidrs(&["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"])
+    );
+    let key = k.token.expose();
+    for inside in ["10.1.2.3", "::ffff:10.9.9.9", "2001:db8:1::5", "192.0.2.7"] {
+        let info = a.validate_token_with(key, &from(inside)).await.unwrap();
+        assert_eq!(info.token_id, k.token_id, "{inside}");
+    }
+    for outside in ["11.0.0.1", "192.0.2.8", "2001:db9::1"] {
+        let err = a.validate_token_with(key, &from(outside)).await.unwrap_err();
+        assert_eq!(err, Error::TokenValidationFailed, "{outside}");
+    }
+    // Without an address a restricted key does not validate; an unrestricted one does.
+    assert_eq!(
+        a.validate_token(key).await.unwrap_err(),
+        Error::TokenValidationFailed
+    );
+    let open = self::key(&a, &o).await;
+    a.validate_token_with(open.token.expose(), &from("203.0.113.1"))
+        .await
+        .unwrap();
+    a.validate_token(open.token.expose()).await.unwrap();
+
+    // Refusals are in the audit log (written off the request path), with the caller's address.
+    a.flush_usage().await;
+    let events = a
+        .list_audit_events(ListAuditEvents {
+            action: Some("api_key.validate".into()),
+            page_size: Some(100),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .events;
+    let sources: Vec<Option<&str>> = events.iter().map(|e| e.source_address.as_deref()).collect();
+    assert_eq!(
+        sources,
+        [Some("11.0.0.1"), Some("192.0.2.8"), Some("2001:db9::1"), None]
+    );
+    for e in &events {
+        assert_eq!(e.target_ids, [k.token_id.clone()]);
+        assert_eq!(e.organization_id.as_deref(), Some(o.as_str()));
+        assert_eq!(e.error_code.as_deref(), Some("address_not_allowed"));
+    }
+
+    // Update replaces the networks; null (Some(None)) removes them; a rotation copies them.
+    let update = |list: Option<Option<Vec<String>>>| UpdateToken {
+        token: k.token_id.clone(),
+        allowed_cidrs: list,
+        ..Default::default()
+    };
+    refused!(
+        db,
+        "invalid_argument",
+        a.update_token(update(Some(cidrs(&["300.0.0.0/8"]))))
+    );
+    let info = a
+        .update_token(update(Some(cidrs(&["203.0.113.0/24"]))))
+        .await
+        .unwrap();
+    assert_eq!(info.allowed_cidrs, cidrs(&["203.0.113.0/24"]));
+    assert!(a.validate_token_with(key, &from("10.1.2.3")).await.is_err());
+    a.validate_token_with(key, &from("203.0.113.9")).await.unwrap();
+    let rotated = a.rotate_token(rotate(&k.token_id, Some(60))).await.unwrap();
+    assert_eq!(rotated.token_info.allowed_cidrs, cidrs(&["203.0.113.0/24"]));
+    assert!(
+        a.validate_token_with(rotated.token.expose(), &from("10.1.2.3"))
+            .await
+            .is_err()
+    );
+    let info = a.update_token(update(Some(None))).await.unwrap();
+    assert_eq!(info.allowed_cidrs, None);
+    a.validate_token(key).await.unwrap();
+    // A claims-only update keeps them.
+    let info = a
+        .update_token(UpdateToken {
+            token: rotated.token_id.clone(),
+            description: Some("kept".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(info.allowed_cidrs, cidrs(&["203.0.113.0/24"]));
+}
+
+async fn rate_limits_count_valid_uses(db: &TestDb) {
+    let a = db.open().await;
+    let o = org(&a).await;
+    let limited = |limit: u64, window_seconds: u64| CreateToken {
+        organization_id: o.clone(),
+        rate_limit: Some(RateLimit {
+            limit,
+            window_seconds,
+        }),
+        ..Default::default()
+    };
+    for (limit, window) in [(0, 60), (1_000_000_001, 60), (10, 0), (10, 86_401)] {
+        let err = refused!(db, "invalid_argument", a.create_token(limited(limit, window)));
+        assert!(err.to_string().contains("rate_limit"), "{err}");
+    }
+    let k = a.create_token(limited(3, 3600)).await.unwrap();
+    assert_eq!(
+        k.token_info.rate_limit,
+        Some(RateLimit {
+            limit: 3,
+            window_seconds: 3600
+        })
+    );
+    let key = k.token.expose();
+    for _ in 0..3 {
+        a.validate_token(key).await.unwrap();
+    }
+    // Over the limit: a distinct, typed error with the seconds left in the window.
+    let err = a.validate_token(key).await.unwrap_err();
+    let Error::RateLimited { retry_after } = err else {
+        panic!("expected rate_limited, got {err:?}")
+    };
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    assert_eq!((err.code(), err.http_status()), ("rate_limited", 429));
+    // Refused keys do not count, and the limit is the key's own.
+    assert_eq!(
+        a.validate_token("agk_unknown0123456789").await.unwrap_err(),
+        Error::TokenValidationFailed
+    );
+    let other = a.create_token(limited(3, 3600)).await.unwrap();
+    a.validate_token(other.token.expose()).await.unwrap();
+
+    // Processes sharing PostgreSQL share the budget; on SQLite each process counts on its own.
+    let b = db.open().await;
+    let second = b.validate_token(key).await;
+    if db.is_postgres() {
+        assert!(matches!(second, Err(Error::RateLimited { .. })), "{second:?}");
+    } else {
+        second.unwrap();
+    }
+
+    // A raised limit applies at once; removing it lifts the limit.
+    let update = |rate: Option<Option<RateLimit>>| UpdateToken {
+        token: k.token_id.clone(),
+        rate_limit: rate,
+        ..Default::default()
+    };
+    refused!(
+        db,
+        "invalid_argument",
+        a.update_token(update(Some(Some(RateLimit {
+            limit: 0,
+            window_seconds: 1
+        }))))
+    );
+    a.update_token(update(Some(Some(RateLimit {
+        limit: 5,
+        window_seconds: 3600,
+    }))))
+    .await
+    .unwrap();
+    // Five in the window now: two more (the refused use on the second process did not count).
+    for _ in 0..2 {
+        a.validate_token(key).await.unwrap();
+    }
+    assert!(matches!(
+        a.validate_token(key).await,
+        Err(Error::RateLimited { .. })
+    ));
+    let info = a.update_token(update(Some(None))).await.unwrap();
+    assert_eq!(info.rate_limit, None);
+    for _ in 0..10 {
+        a.validate_token(key).await.unwrap();
+    }
+
+    // A rotation copies the limit, or sets its own.
+    let r = a.rotate_token(rotate(&other.token_id, Some(0))).await.unwrap();
+    assert_eq!(r.token_info.rate_limit, other.token_info.rate_limit);
+    let r2 = a
+        .rotate_token(RotateToken {
+            token: r.token_id.clone(),
+            grace_period_seconds: Some(0),
+            rate_limit: Some(RateLimit {
+                limit: 1,
+                window_seconds: 60,
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r2.token_info.rate_limit.unwrap().limit, 1);
+    a.validate_token(r2.token.expose()).await.unwrap();
+    assert!(matches!(
+        a.validate_token(r2.token.expose()).await,
+        Err(Error::RateLimited { .. })
+    ));
+}
+
+async fn settings_are_omitted_when_unused(db: &TestDb) {
+    let a = db.open().await;
+    let o = org(&a).await;
+    let k = key(&a, &o).await;
+    let json = serde_json::to_value(&k).unwrap();
+    let info = json["token_info"].as_object().unwrap();
+    for field in ["allowed_cidrs", "rate_limit"] {
+        assert!(!info.contains_key(field), "{field} in {json}");
+    }
 }

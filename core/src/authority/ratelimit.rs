@@ -67,6 +67,8 @@ pub(crate) enum Decision {
 
 #[derive(Debug)]
 struct Window {
+    /// The limit this window was counted against: a changed limit lifts `spent`.
+    limit: u64,
     start_ms: i64,
     end_ms: i64,
     /// Validations counted in this window by this process.
@@ -103,6 +105,7 @@ impl RateLimiter {
         let w = match windows.get_mut(id) {
             Some(w) => w,
             None => windows.entry(id.to_owned()).or_insert(Window {
+                limit: rate.limit,
                 start_ms,
                 end_ms: start_ms,
                 used: 0,
@@ -112,12 +115,18 @@ impl RateLimiter {
         };
         if w.start_ms != start_ms || w.end_ms == w.start_ms {
             *w = Window {
+                limit: rate.limit,
                 start_ms,
                 end_ms: start_ms.saturating_add(window_ms(rate)),
                 used: 0,
                 leased: 0,
                 spent: false,
             };
+        }
+        if w.limit != rate.limit {
+            // The key's limit was updated: the store's budget is checked against the new one.
+            w.limit = rate.limit;
+            w.spent = false;
         }
         if !self.shared {
             // The whole budget is this process's (and follows an updated limit at once).
