@@ -178,6 +178,10 @@ lint: ## rustfmt check and clippy with warnings denied
 bench: ## Criterion benchmarks of the core: API-key validation, token issuance, JWT verification vs jsonwebtoken
 	scripts/with-postgres cargo bench -p authgate-core
 
+.PHONY: bench-keys
+bench-keys: ## API-key validation p50 embedded on SQLite: a plain key vs one with networks, a rate limit and a rotation (same run)
+	cargo run --release -p authgate-core --example key_features_overhead
+
 .PHONY: bench-server
 bench-server: ## Load benchmark of `authgate serve` over loopback: tokens:validate and /oauth/token, SQLite and PostgreSQL
 	scripts/with-postgres cargo bench -p authgate-server --bench load

@@ -461,7 +461,7 @@ async fn networks_restrict_where_a_key_validates(db: &TestDb) {
         [Some("11.0.0.1"), Some("192.0.2.8"), Some("2001:db9::1"), None]
     );
     for e in &events {
-        assert_eq!(e.target_ids, [k.token_id.clone()]);
+        assert_eq!(e.target_ids, std::slice::from_ref(&k.token_id));
         assert_eq!(e.organization_id.as_deref(), Some(o.as_str()));
         assert_eq!(e.error_code.as_deref(), Some("address_not_allowed"));
     }

@@ -74,10 +74,11 @@ impl FromStr for IpNet {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|n| *n <= max && n.to_string() == p)
+            // Digits only, no leading zero: `8`, not `08` or `+8`.
+            Some(p) => Some(p)
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0')))
+                .and_then(|p| p.parse::<u8>().ok())
+                .filter(|n| *n <= max)
                 .ok_or_else(|| format!("{s:?}: the prefix length must be a number from 0 to {max}"))?,
         };
         let net = IpNet { addr, prefix };

@@ -624,7 +624,8 @@
       ['Last used', 'last_used_time', (v) => when(v)],
       ['Rotated to', 'rotated_to', (v) => h('code', { text: v })],
       ['Rotated from', 'rotated_from', (v) => h('code', { text: v })],
-      ['Rate limit', 'rate_limit', (v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))],
+      ['Rate limit', 'rate_limit', (v) => (typeof v === 'object' ? `${v.limit} per ${v.window_seconds} s` : String(v))],
+      ['Networks', 'allowed_cidrs', (v) => (Array.isArray(v) ? v.join(', ') : String(v))],
     ];
     return optional
       .filter(([, key]) => rows.some((r) => r[key] !== undefined && r[key] !== null))
