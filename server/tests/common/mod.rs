@@ -106,9 +106,13 @@ fn pump(stream: impl Read + Send + 'static, sink: Arc<Mutex<String>>, lines: Opt
     });
 }
 
-/// The `authgate` binary under test.
+/// The `authgate` binary under test: this build's, or `AUTHGATE_TEST_BINARY` (to run these tests
+/// against another build, e.g. the one before a fix, and see them fail there).
 pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_authgate"))
+    match std::env::var_os("AUTHGATE_TEST_BINARY") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_authgate")),
+    }
 }
 
 /// Runs `cmd` with `stdin` fed to it (an empty stdin when `None`), capturing its output.
