@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from authgate import CreateUser, JwtValidator, ScalekitClient, TokenInfo
 from authgate.fastapi import ApiKey, RequireScope, init_app
 
-from .conftest import M2M, Server, unique
+from .conftest import M2M, Server, unique, wait_for_refusals
 
 
 def make_app(client: ScalekitClient, install: bool = True) -> FastAPI:
@@ -227,6 +227,8 @@ def test_networks_rate_limits_and_trusted_proxies(client: ScalekitClient, org_id
     # The test client's default peer ("testclient") is no address: a restricted key is refused.
     with TestClient(app) as unknown:
         assert unknown.get("/direct", headers=bearer(office)).status_code == 401
+    refused = sorted(e.source_address or "-" for e in wait_for_refusals(client, org_id, 4))
+    assert refused == ["-", "10.0.0.2", "203.0.113.5", "203.0.113.5"]
 
 
 def test_trusted_proxies_are_checked_when_the_dependency_is_created(remote_client: ScalekitClient) -> None:

@@ -11,7 +11,7 @@ from flask import Flask, g
 from authgate import CreateUser, JwtValidator, OrganizationClient, ScalekitClient
 from authgate.flask import CONFIG_KEY, authenticate_token, init_app, require_organization_token, require_scope
 
-from .conftest import M2M, unique
+from .conftest import M2M, unique, wait_for_refusals
 
 
 def make_app(client: Any, bind: str = "init_app") -> Flask:
@@ -238,6 +238,9 @@ def test_networks_rate_limits_and_trusted_proxies(client: ScalekitClient, org_id
     assert r.status_code == 401
     r = web.get("/key", headers=bearer(office), environ_base={"REMOTE_ADDR": "198.51.100.9"})
     assert r.status_code == 200
+    # The refusals are audited with the address the adapter computed.
+    refused = sorted(e.source_address or "-" for e in wait_for_refusals(client, org_id, 3))
+    assert refused == ["10.0.0.2", "203.0.113.5", "203.0.113.5"]
 
     limited = client.tokens.create_token(organization_id=org_id, rate_limit={"limit": 2, "window_seconds": 86_400}).token
     assert [web.get("/key", headers=bearer(limited)).status_code for _ in range(2)] == [200, 200]

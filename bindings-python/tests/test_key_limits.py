@@ -17,6 +17,8 @@ from authgate import (
     ScalekitValidateTokenFailureException,
 )
 
+from .conftest import wait_for_refusals
+
 #: A day: the windows are aligned to the epoch, so a test never straddles two of them unless it
 #: runs across midnight UTC (``fresh_window`` waits that out).
 DAY = 86_400
@@ -52,7 +54,8 @@ def test_networks_and_rate_limit_are_stored_and_shown(client: ScalekitClient, or
 
 
 def test_validation_inside_and_outside_the_networks(client: ScalekitClient, org_id: str) -> None:
-    key = client.tokens.create_token(organization_id=org_id, allowed_cidrs=["10.0.0.0/8", "2001:db8::/32"]).token
+    created = client.tokens.create_token(organization_id=org_id, allowed_cidrs=["10.0.0.0/8", "2001:db8::/32"])
+    key = created.token
     assert client.tokens.validate_token(key, client_ip="10.1.2.3").token_info.allowed_cidrs
     client.tokens.validate_token(key, client_ip="::ffff:10.9.9.9")  # IPv4-mapped is IPv4
     client.tokens.validate_token(key, client_ip="2001:db8:1::5")
@@ -70,6 +73,13 @@ def test_validation_inside_and_outside_the_networks(client: ScalekitClient, org_
         with pytest.raises(ScalekitBadRequestException) as bad:
             client.tokens.validate_token(key, client_ip=malformed)
         assert bad.value.code == "invalid_argument"
+
+    # Each refusal is in the audit log with the caller's address (written off the request path).
+    refusals = wait_for_refusals(client, org_id, 3)
+    assert sorted((e.source_address or "-") for e in refusals) == ["-", "11.0.0.1", "2001:db9::1"]
+    for event in refusals:
+        assert event.outcome == "failure" and event.error_code == "address_not_allowed"
+        assert event.target_ids == [created.token_id] and key not in str(event.to_dict())
 
 
 def test_over_the_rate_limit_is_its_own_typed_error(client: ScalekitClient, org_id: str) -> None:
@@ -107,6 +117,7 @@ def test_update_replaces_and_removes_networks_and_limits(client: ScalekitClient,
     with pytest.raises(ScalekitValidateTokenFailureException):
         client.tokens.validate_token(created.token, client_ip="198.51.100.1")
     client.tokens.validate_token(created.token, client_ip="192.0.2.44")
+    assert [e.source_address for e in wait_for_refusals(client, org_id, 1)] == ["198.51.100.1"]
 
     # Only what is given changes.
     info = client.tokens.update_token(created.token, description="new").token_info
