@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use authgate_core::AuthApi;
 use authgate_core::jwt::{JwtValidator, KeySource, ScopeMatch, ValidatorConfig};
 use authgate_core::model::{CreateOrganization, CreateToken, JwkSet, RateLimit, ValidateOptions};
 use authgate_core::policy::{self, AnswerOptions, Rejection};
