@@ -801,7 +801,7 @@ export interface Token {
    */
   allowedCidrs?: Array<string>
   /** How often the key may be used; absent = no limit. (authgate extension.) */
-  rateLimit?: JsRateLimit
+  rateLimit?: RateLimit
 }
 
 /**

@@ -18,6 +18,27 @@ use time::format_description::well_known::Rfc3339;
 use crate::errors::spawn;
 use crate::to_date;
 
+/// A per-key rate limit (an authgate extension): at most `limit` successful validations per
+/// fixed window of `windowSeconds` (windows aligned to the Unix epoch). Over it, validation
+/// rejects with `ScalekitRateLimitedException` (`retryAfter`: seconds left in the window).
+#[napi(object, js_name = "RateLimit")]
+#[derive(Debug, Clone, Copy)]
+pub struct JsRateLimit {
+    /// Validations allowed per window (1–1,000,000,000).
+    pub limit: f64,
+    /// The window length in seconds (1–86,400).
+    pub window_seconds: f64,
+}
+
+impl From<RateLimit> for JsRateLimit {
+    fn from(r: RateLimit) -> Self {
+        JsRateLimit {
+            limit: r.limit as f64,
+            window_seconds: r.window_seconds as f64,
+        }
+    }
+}
+
 /// Everything known about an API key (Scalekit's `Token` message).
 #[napi(object, js_name = "Token")]
 #[derive(Debug)]
@@ -59,27 +80,6 @@ pub struct JsToken {
     pub allowed_cidrs: Option<Vec<String>>,
     /// How often the key may be used; absent = no limit. (authgate extension.)
     pub rate_limit: Option<JsRateLimit>,
-}
-
-/// A per-key rate limit (an authgate extension): at most `limit` successful validations per
-/// fixed window of `windowSeconds` (windows aligned to the Unix epoch). Over it, validation
-/// rejects with `ScalekitRateLimitedException` (`retryAfter`: seconds left in the window).
-#[napi(object, js_name = "RateLimit")]
-#[derive(Debug, Clone, Copy)]
-pub struct JsRateLimit {
-    /// Validations allowed per window (1–1,000,000,000).
-    pub limit: f64,
-    /// The window length in seconds (1–86,400).
-    pub window_seconds: f64,
-}
-
-impl From<RateLimit> for JsRateLimit {
-    fn from(r: RateLimit) -> Self {
-        JsRateLimit {
-            limit: r.limit as f64,
-            window_seconds: r.window_seconds as f64,
-        }
-    }
 }
 
 /// A whole, non-negative JavaScript number for `field`; ranges are the core's to check.

@@ -162,7 +162,7 @@ impl PyTokenInfo {
 /// Where a rate limit is an argument, a `dict` `{"limit": …, "window_seconds": …}` is accepted
 /// too.
 #[pyclass(name = "RateLimit", module = "authgate", frozen)]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct PyRateLimit(pub RateLimit);
 
 #[pymethods]
