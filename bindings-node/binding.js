@@ -852,5 +852,7 @@ module.exports.JsTokenClient = nativeBinding.JsTokenClient
 module.exports.NativeUserClient = nativeBinding.NativeUserClient
 module.exports.JsUserClient = nativeBinding.JsUserClient
 module.exports.checkBearer = nativeBinding.checkBearer
+module.exports.clientAddress = nativeBinding.clientAddress
 module.exports.httpAnswer = nativeBinding.httpAnswer
 module.exports.nativeVersion = nativeBinding.nativeVersion
+module.exports.parseNetworks = nativeBinding.parseNetworks

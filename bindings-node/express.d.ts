@@ -16,13 +16,29 @@ declare global {
   }
 }
 
-/** Sets the client used when none is passed explicitly. Returns it. */
-export declare function setup(client: ScalekitClient): ScalekitClient
+export interface SetupOptions {
+  /**
+   * Default `trustedProxies` of `authenticateToken`: the networks (`'10.0.0.0/8'`,
+   * `'2001:db8::/32'`, bare addresses) of the reverse proxies whose `X-Forwarded-For` is
+   * believed. Default none (the socket's peer address only). Invalid entries throw
+   * `ScalekitBadRequestException` here.
+   */
+  trustedProxies?: string[] | null
+}
+
+/** Sets the client used when none is passed explicitly (and the default trusted proxies). Returns it. */
+export declare function setup(client: ScalekitClient, options?: SetupOptions): ScalekitClient
 
 export interface AuthenticateTokenOptions {
   client?: ScalekitClient
   /** `realm` of the `WWW-Authenticate` challenge (default `"api"`; `null` or `''` for none). */
   realm?: string | null
+  /**
+   * The reverse proxies whose `X-Forwarded-For` is believed for the request's address (keys with
+   * `allowedCidrs`); default the `setup()` ones, else none (`req.socket.remoteAddress` only).
+   * Invalid entries throw `ScalekitBadRequestException` when the middleware is created.
+   */
+  trustedProxies?: string[] | null
 }
 
 /**

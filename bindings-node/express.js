@@ -14,31 +14,59 @@
  * FastAPI adapters' (`tests/vectors/middleware.json`): no credentials → 401 with
  * `WWW-Authenticate: Bearer realm="api"`; a malformed, oversize or rejected credential → 401 with
  * `error="invalid_token"`; missing scopes → 403 with `error="insufficient_scope"` and
- * `scope="<missing scopes>"`; keys or the key service unavailable → 503 with `Retry-After: 5`.
+ * `scope="<missing scopes>"`; keys or the key service unavailable → 503 with `Retry-After: 5`;
+ * an API key over its `rateLimit` → 429 with `Retry-After: <seconds>`.
  * The token is always verified before scopes are looked at. A misconfigured client (credentials
  * refused by the environment…) is a 500 `{"error": "Authentication is misconfigured on the
  * server"}` with one `console.error` line — check it at start-up with `await client.check()`.
  * Only real faults (not authgate errors) reach `next(err)`.
  * The realm is `options.realm` (default `"api"`; `null` or `''` for none).
  *
+ * `authenticateToken` passes the request's address to the key check (keys with `allowedCidrs`):
+ * the socket's peer address (`req.socket.remoteAddress`; Express's `req.ip` and its `trust proxy`
+ * setting are not used). Behind a reverse proxy, `authenticateToken({ trustedProxies:
+ * ['10.0.0.0/8'] })` (or `setup(client, { trustedProxies })`) believes `X-Forwarded-For` from
+ * those proxies only: the address is the nearest entry that is not a trusted proxy (the core's
+ * rule). Invalid entries throw `ScalekitBadRequestException` when the middleware is configured.
+ *
  * JWT verification runs synchronously when the keys are cached, so `next()` is called in the same
  * tick; only a key fetch goes async.
  */
 
-const { ScalekitClient, JwtValidator, ScalekitException } = require('./index.js')
+const { ScalekitClient, JwtValidator, ScalekitException, toScalekitError } = require('./index.js')
 const native = require('./native.js')
 
 /** The realm of the challenges unless configured (the same as Flask's and FastAPI's). */
 const DEFAULT_REALM = 'api'
 
 let configured = null
+let configuredProxies = []
 
-/** Sets the client the middleware uses when none is passed explicitly. Returns it. */
-function setup(client) {
+/**
+ * The networks of a `trustedProxies` option, checked now (configuration time) by the core's rule;
+ * `undefined`/`null` = none.
+ */
+function trustedProxiesOf(value, where) {
+  if (value === undefined || value === null) return []
+  if (!Array.isArray(value)) throw new TypeError(`${where}: \`trustedProxies\` must be an array of networks`)
+  try {
+    return native.parseNetworks(value, 'trustedProxies')
+  } catch (err) {
+    throw toScalekitError(err)
+  }
+}
+
+/**
+ * Sets the client the middleware uses when none is passed explicitly, and optionally the default
+ * `trustedProxies` of `authenticateToken`. Returns the client.
+ */
+function setup(client, options) {
   if (!(client instanceof ScalekitClient)) {
     throw new TypeError('authgate/express setup() expects a ScalekitClient')
   }
+  const proxies = trustedProxiesOf((options || {}).trustedProxies, 'setup')
   configured = client
+  configuredProxies = proxies
   return client
 }
 
@@ -99,7 +127,7 @@ const FAULT = 'Authentication is misconfigured on the server'
  */
 function fail(res, next, realm, err, what) {
   if (!(err instanceof ScalekitException)) return next(err)
-  const answer = native.httpAnswer(err.code, err.httpStatus, err.missingScopes, realm)
+  const answer = native.httpAnswer(err.code, err.httpStatus, err.missingScopes, realm, err.retryAfter)
   if (answer) return send(res, answer)
   console.error(
     `authgate: cannot check the ${what}: ${err.code}: ${err.message} (misconfigured client? await client.check() at start-up)`,
@@ -122,18 +150,31 @@ function clientFrom(arg) {
   throw new TypeError('expected a ScalekitClient or options')
 }
 
-function apiKeyMiddleware(explicit, configuredRealm) {
+/**
+ * The request's address by the core's rule: the socket's peer, or `X-Forwarded-For` from a
+ * trusted proxy. `null` when the peer is not an IP address.
+ */
+function requestAddress(req, proxies) {
+  const peer = req.socket ? req.socket.remoteAddress : undefined
+  const header = proxies.length > 0 && req.headers ? req.headers['x-forwarded-for'] : undefined
+  const forwarded = header === undefined ? [] : [].concat(header)
+  return native.clientAddress(typeof peer === 'string' ? peer : null, forwarded, proxies)
+}
+
+function apiKeyMiddleware(explicit, configuredRealm, proxies) {
   const realm = realmOf(configuredRealm)
   return function authenticateToken(req, res, next) {
     const token = tokenOrAnswer(req, res, realm)
     if (token === null) return
     let client
+    let clientIp
     try {
       client = explicit || configuredClient()
+      clientIp = requestAddress(req, proxies || configuredProxies)
     } catch (err) {
       return next(err)
     }
-    client.token.validateToken(token).then(
+    client.token.validateToken(token, clientIp === null ? undefined : { clientIp }).then(
       (result) => {
         req.tokenInfo = result.tokenInfo
         next()
@@ -144,16 +185,18 @@ function apiKeyMiddleware(explicit, configuredRealm) {
 }
 
 /**
- * API-key authentication: validates the bearer key and sets `req.tokenInfo` (organization, user,
- * custom claims, roles). Use it directly as middleware (with the client from `setup()`), or call
- * it with a client (or `{ client, realm }`) to get a middleware bound to that client.
+ * API-key authentication: validates the bearer key (with the request's address, for keys with
+ * `allowedCidrs`) and sets `req.tokenInfo` (organization, user, custom claims, roles). Use it
+ * directly as middleware (with the client from `setup()`), or call it with a client (or
+ * `{ client, realm, trustedProxies }`) to get a middleware bound to that client.
  */
 function authenticateToken(reqOrClient, res, next) {
-  if (isRequest(reqOrClient, next)) return apiKeyMiddleware(null, undefined)(reqOrClient, res, next)
-  const realm = reqOrClient && typeof reqOrClient === 'object' && !(reqOrClient instanceof ScalekitClient)
-    ? reqOrClient.realm
-    : undefined
-  return apiKeyMiddleware(clientFrom(reqOrClient), realm)
+  if (isRequest(reqOrClient, next)) return apiKeyMiddleware(null, undefined, null)(reqOrClient, res, next)
+  const options = reqOrClient && typeof reqOrClient === 'object' && !(reqOrClient instanceof ScalekitClient)
+    ? reqOrClient
+    : {}
+  const proxies = options.trustedProxies === undefined ? null : trustedProxiesOf(options.trustedProxies, 'authenticateToken')
+  return apiKeyMiddleware(clientFrom(reqOrClient), options.realm, proxies)
 }
 
 /**

@@ -34,6 +34,7 @@ import type {
   OrganizationClientResponse,
   OrganizationMembership,
   OrganizationResponse,
+  RateLimit,
   Role,
   RotateTokenOptions,
   Token,
@@ -42,6 +43,7 @@ import type {
   UpdateTokenResponse,
   User,
   UserResponse,
+  ValidateTokenOptions,
   ValidateTokenResponse,
 } from './native'
 
@@ -75,6 +77,7 @@ export type {
   OrganizationClientResponse,
   OrganizationMembership,
   OrganizationResponse,
+  RateLimit,
   Role,
   RotateTokenOptions,
   Token,
@@ -83,6 +86,7 @@ export type {
   UpdateTokenResponse,
   User,
   UserResponse,
+  ValidateTokenOptions,
   ValidateTokenResponse,
 }
 
@@ -242,7 +246,11 @@ export declare class ClientCredentials {
 /** `scalekit.token`: API keys (`TokenService` in Python too). */
 export declare class TokenService {
   createToken(organizationId: string, options?: CreateTokenOptions): Promise<CreateTokenResponse>
-  validateToken(token: string): Promise<ValidateTokenResponse>
+  /**
+   * Validates an API key. `options.clientIp`: the caller's address (keys with `allowedCidrs`
+   * validate only from inside them). Over the key's `rateLimit`: `ScalekitRateLimitedException`.
+   */
+  validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResponse>
   listTokens(organizationId: string, options?: ListTokensOptions): Promise<ListTokensResponse>
   invalidateToken(token: string): Promise<Empty>
   updateToken(token: string, options?: UpdateTokenOptions): Promise<UpdateTokenResponse>
@@ -421,6 +429,14 @@ export declare class ScalekitForbiddenException extends ScalekitServerException 
 export declare class ScalekitNotFoundException extends ScalekitServerException {}
 export declare class ScalekitConflictException extends ScalekitServerException {}
 export declare class ScalekitTooManyRequestsException extends ScalekitServerException {}
+/**
+ * A valid API key over its `rateLimit` (`code === 'rate_limited'`): answer 429 with
+ * `Retry-After: retryAfter`. Not a verdict on the key.
+ */
+export declare class ScalekitRateLimitedException extends ScalekitTooManyRequestsException {
+  /** Seconds until the key's current window ends (at least 1). */
+  retryAfter: number
+}
 export declare class ScalekitCancelledException extends ScalekitServerException {}
 export declare class ScalekitInternalServerException extends ScalekitServerException {}
 export declare class ScalekitNotImplementedException extends ScalekitServerException {}
@@ -429,6 +445,18 @@ export declare class ScalekitGatewayTimeoutException extends ScalekitServerExcep
 export declare class ScalekitUnknownException extends ScalekitServerException {}
 /** JWT verification keys unavailable (JWKS unreachable past the stale window): answer 503. */
 export declare class ScalekitKeysUnavailableException extends ScalekitServiceUnavailableException {}
+
+/**
+ * The address a request comes from, by the core's rule (the same as the server's and the Flask /
+ * FastAPI adapters'): `peer` unless it is in `trustedProxies`, then the nearest `X-Forwarded-For`
+ * entry that is not a trusted proxy. `null` when `peer` is not an IP address. Invalid
+ * `trustedProxies` entries throw `ScalekitBadRequestException`.
+ */
+export declare function clientAddress(
+  peer: string | null | undefined,
+  forwardedFor?: string | string[] | null,
+  trustedProxies?: string[] | null,
+): string | null
 
 /** Turns a native error into its exception class (identity for anything else). */
 export declare function toScalekitError(err: unknown): unknown

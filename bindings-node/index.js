@@ -78,6 +78,19 @@ class ScalekitGatewayTimeoutException extends ScalekitServerException {}
 class ScalekitUnknownException extends ScalekitServerException {}
 
 /**
+ * A valid API key used more often than its `rateLimit` allows (`code === 'rate_limited'`, an
+ * authgate extension). Not a verdict on the key: answer 429 with `Retry-After: retryAfter`.
+ */
+class ScalekitRateLimitedException extends ScalekitTooManyRequestsException {
+  constructor(message, details) {
+    super(message, details)
+    const seconds = details && details.retryAfter
+    /** Seconds until the key's current window ends (at least 1). */
+    this.retryAfter = Number.isInteger(seconds) && seconds > 0 ? seconds : 1
+  }
+}
+
+/**
  * The keys needed to verify a JWT could not be obtained (JWKS endpoint unreachable past the
  * stale window). Not the token's fault: answer 503, never 401.
  */
@@ -118,6 +131,8 @@ function toScalekitError(err) {
     out = new ScalekitValidateTokenFailureException(err.message, err)
   } else if (err.code === 'keys_unavailable') {
     out = new ScalekitKeysUnavailableException(err.message, err)
+  } else if (err.code === 'rate_limited') {
+    out = new ScalekitRateLimitedException(err.message, err)
   } else {
     const Class = BY_GRPC_STATUS[err.grpcStatus] || ScalekitUnknownException
     out = new Class(err.message, err)
@@ -184,13 +199,18 @@ class TokenService {
     return call(() => this[NATIVE].createToken(organizationId, options))
   }
 
-  /** Validates an API key; rejects with `ScalekitValidateTokenFailureException` when invalid. */
-  async validateToken(token) {
+  /**
+   * Validates an API key; rejects with `ScalekitValidateTokenFailureException` when invalid.
+   * `options.clientIp` is the caller's address (`authenticateToken` passes the request's): a key
+   * with `allowedCidrs` validates only from inside them. A key over its `rateLimit` rejects with
+   * `ScalekitRateLimitedException` (`retryAfter`).
+   */
+  async validateToken(token, options) {
     required(token, 'token')
     // Embedded on SQLite the answer is ready on this thread: no hop to the runtime.
-    const now = callSync(() => this[NATIVE].validateTokenNow(token))
+    const now = callSync(() => this[NATIVE].validateTokenNow(token, options))
     if (now != null) return now
-    return call(() => this[NATIVE].validateToken(token))
+    return call(() => this[NATIVE].validateToken(token, options))
   }
 
   /** Lists the live keys of an organization, with pagination and a user filter. */
@@ -205,7 +225,11 @@ class TokenService {
     return call(() => this[NATIVE].invalidateToken(token))
   }
 
-  /** Replaces the claims and/or description of a key (by key or `apit_…` id). */
+  /**
+   * Replaces the claims, description, networks (`allowedCidrs`) and/or rate limit (`rateLimit`)
+   * of a key (by key or `apit_…` id); `removeAllowedCidrs: true` / `removeRateLimit: true` remove
+   * the last two.
+   */
   async updateToken(token, options) {
     required(token, 'token')
     return call(() => this[NATIVE].updateToken(token, options))
@@ -214,7 +238,8 @@ class TokenService {
   /**
    * Rotates a key (by key or `apit_…` id): resolves to the new key (`tokenInfo.rotatedFrom` names
    * the old one); the old key validates for `gracePeriodSeconds` (default 86400, 0 = revoked at
-   * once), then is revoked. An authgate extension.
+   * once), then is revoked; `rateLimit` gives the new key another rate limit. An authgate
+   * extension.
    */
   async rotateToken(token, options) {
     required(token, 'token')
@@ -784,6 +809,21 @@ const ClientSecretStatus = Object.freeze({ ACTIVE: 0, INACTIVE: 1 })
 /** The package version. */
 const version = native.nativeVersion()
 
+/**
+ * The address a request comes from, by the core's rule (the same as `authgate serve`'s and the
+ * Flask / FastAPI adapters'): `peer` (the socket's remote address) unless it is in
+ * `trustedProxies` (networks such as `'10.0.0.0/8'`), then the nearest `X-Forwarded-For` entry
+ * (`forwardedFor`: the header value, or its values in order) that is not a trusted proxy.
+ * `null` when `peer` is not an IP address. Invalid `trustedProxies` entries throw
+ * `ScalekitBadRequestException`.
+ */
+function clientAddress(peer, forwardedFor, trustedProxies) {
+  const header = forwardedFor === undefined || forwardedFor === null ? [] : [].concat(forwardedFor)
+  return callSync(() =>
+    native.clientAddress(typeof peer === 'string' ? peer : null, header, trustedProxies || []),
+  )
+}
+
 // Plain `name` / `name: identifier` entries only: Node reads this list to give the ES module
 // entry (`index.mjs`) its named exports.
 module.exports = {
@@ -815,6 +855,8 @@ module.exports = {
   ScalekitGatewayTimeoutException,
   ScalekitUnknownException,
   ScalekitKeysUnavailableException,
+  ScalekitRateLimitedException,
   toScalekitError,
+  clientAddress,
   version,
 }

@@ -146,17 +146,23 @@ export type JsOrganizationClient = NativeOrganizationClient
 export declare class NativeTokenClient {
   /** Creates an API key for the organization (user-scoped with `userId`). */
   createToken(organizationId: string, options?: CreateTokenOptions | undefined | null): Promise<CreateTokenResponse>
-  /** Validates a plain API key; rejects with `token_validation_failed` for any bad key. */
-  validateToken(token: string): Promise<ValidateTokenResponse>
+  /**
+   * Validates a plain API key; rejects with `token_validation_failed` for any bad key (and
+   * a key with `allowedCidrs` used from elsewhere), `rate_limited` over its rate limit.
+   */
+  validateToken(token: string, options?: ValidateTokenOptions | undefined | null): Promise<ValidateTokenResponse>
   /**
    * `validateToken` on the calling thread, when the answer needs no waiting: embedded on SQLite
    * (an indexed read of a few microseconds, less than a hop to the runtime costs) and for any
    * malformed key. `undefined` means: call `validateToken`. Throws what `validateToken` rejects with.
    */
-  validateTokenNow(token: string): ValidateTokenResponse | null
+  validateTokenNow(token: string, options?: ValidateTokenOptions | undefined | null): ValidateTokenResponse | null
   /** Lists the live keys of an organization. */
   listTokens(organizationId: string, options?: ListTokensOptions | undefined | null): Promise<ListTokensResponse>
-  /** Replaces the claims and/or the description of a key (by key or `apit_…` id). */
+  /**
+   * Replaces the claims, the description, the networks and/or the rate limit of a key (by
+   * key or `apit_…` id); `removeAllowedCidrs` / `removeRateLimit` remove the last two.
+   */
   updateToken(token: string, options?: UpdateTokenOptions | undefined | null): Promise<UpdateTokenResponse>
   /**
    * Rotates a key (by key or `apit_…` id): a new key with the same organization, user,
@@ -240,6 +246,15 @@ export interface ClientAccessToken {
   scope: string
 }
 
+/**
+ * The address a request comes from, by the core's rule (`policy::network::client_address`):
+ * `peer` (the socket's remote address) unless it is one of `trustedProxies`, then the nearest
+ * `X-Forwarded-For` entry (`forwardedFor`: the header's values in order) that is not a trusted
+ * proxy. `null` when `peer` is missing or not an IP address. Invalid `trustedProxies` entries
+ * throw an `invalid_argument` error.
+ */
+export declare function clientAddress(peer?: string | undefined | null, forwardedFor?: Array<string> | undefined | null, trustedProxies?: Array<string> | undefined | null): string | null
+
 /** Options of a `ClientCredentials` fetcher. */
 export interface ClientCredentialsOptions {
   /** The token endpoint. Give this or `envUrl`. */
@@ -316,6 +331,13 @@ export interface CreateTokenOptions {
   expiry?: Date | string | number
   /** Free text. */
   description?: string
+  /**
+   * Restricts the key to these networks (1–50 entries: `10.0.0.0/8`, `2001:db8::/32`, or a
+   * bare address). (authgate extension.)
+   */
+  allowedCidrs?: Array<string>
+  /** Limits how often the key validates. (authgate extension.) */
+  rateLimit?: RateLimit
 }
 
 /** Result of `createToken`. `token` is the plain key: shown once, never stored. */
@@ -362,7 +384,7 @@ export interface Empty {
  * `.code`), its HTTP status and, for `insufficient_scope`, the missing scopes; `null` when the
  * error is no verdict on the credential (a fault for `next(err)`).
  */
-export declare function httpAnswer(code: string, httpStatus?: number | undefined | null, missingScopes?: Array<string> | undefined | null, realm?: string | undefined | null): NativeHttpAnswer | null
+export declare function httpAnswer(code: string, httpStatus?: number | undefined | null, missingScopes?: Array<string> | undefined | null, realm?: string | undefined | null, retryAfter?: number | undefined | null): NativeHttpAnswer | null
 
 /** The state of a validator's JWKS cache. */
 export interface JwksStatus {
@@ -616,7 +638,7 @@ export interface NativeEffectiveOptions {
 
 /** What the middleware answers a rejected request with. */
 export interface NativeHttpAnswer {
-  /** 401, 403 or 503. */
+  /** 401, 403, 429 or 503. */
   status: number
   /** The JSON body. */
   body: NativeAnswerBody
@@ -705,6 +727,26 @@ export interface OrganizationResponse {
   organization: Organization
 }
 
+/**
+ * Parses a list of networks (`10.0.0.0/8`, `2001:db8::/32`, or a bare address) by the core's
+ * rule and returns them in canonical `addr/prefix` form; the first entry that is not a network
+ * throws an `invalid_argument` error naming `field` (default `trustedProxies`). The Express
+ * middleware checks its `trustedProxies` with it when it is configured.
+ */
+export declare function parseNetworks(networks: Array<string>, field?: string | undefined | null): Array<string>
+
+/**
+ * A per-key rate limit (an authgate extension): at most `limit` successful validations per
+ * fixed window of `windowSeconds` (windows aligned to the Unix epoch). Over it, validation
+ * rejects with `ScalekitRateLimitedException` (`retryAfter`: seconds left in the window).
+ */
+export interface RateLimit {
+  /** Validations allowed per window (1–1,000,000,000). */
+  limit: number
+  /** The window length in seconds (1–86,400). */
+  windowSeconds: number
+}
+
 /** A role held through a membership. */
 export interface Role {
   /** The role name. */
@@ -715,6 +757,8 @@ export interface Role {
 export interface RotateTokenOptions {
   /** Seconds the old key keeps validating: 0 revokes it at once; default 86400 (a day). */
   gracePeriodSeconds?: number
+  /** The new key's rate limit (default: the old key's). */
+  rateLimit?: RateLimit
 }
 
 /** Everything known about an API key (Scalekit's `Token` message). */
@@ -751,6 +795,13 @@ export interface Token {
   rotatedTo?: string
   /** The last successful validation, written at most every few seconds (5 s by default). */
   lastUsedTime?: Date
+  /**
+   * The networks the key may be used from (canonical `addr/prefix`); absent = any address.
+   * (authgate extension.)
+   */
+  allowedCidrs?: Array<string>
+  /** How often the key may be used; absent = no limit. (authgate extension.) */
+  rateLimit?: RateLimit
 }
 
 /**
@@ -770,6 +821,14 @@ export interface UpdateTokenOptions {
   customClaims?: Record<string, string>
   /** Replaces the description when given; `''` clears it. */
   description?: string
+  /** Replaces the key's networks when given. (authgate extension.) */
+  allowedCidrs?: Array<string>
+  /** Replaces the key's rate limit when given. (authgate extension.) */
+  rateLimit?: RateLimit
+  /** `true` removes the key's network restriction (not with `allowedCidrs`). */
+  removeAllowedCidrs?: boolean
+  /** `true` removes the key's rate limit (not with `rateLimit`). */
+  removeRateLimit?: boolean
 }
 
 /** Result of `updateToken`. */
@@ -807,6 +866,15 @@ export interface User {
 export interface UserResponse {
   /** The user, with their memberships. */
   user: User
+}
+
+/** Options of `validateToken`. */
+export interface ValidateTokenOptions {
+  /**
+   * The caller's address (`authenticateToken` passes the request's): a key with
+   * `allowedCidrs` validates only from inside them. (authgate extension.)
+   */
+  clientIp?: string
 }
 
 /** Result of `validateToken`. */

@@ -12,6 +12,7 @@
 //! | `errorCode` | the server's own code for remote errors, else `code` |
 //! | `field` | for `invalid_argument`: the offending field |
 //! | `missingScopes` | for `insufficient_scope`: the required scopes the token lacks |
+//! | `retryAfter` | for `rate_limited`: seconds until the key's window ends |
 //! | `validationFailure` | `true` when the credential itself was rejected (401/403 class) |
 //! | `wwwAuthenticate` | the core's RFC 6750 challenge for it, when it has one |
 //!
@@ -33,6 +34,8 @@ struct Extras {
     missing_scopes: Option<Vec<String>>,
     /// An API key or JWT was rejected, scopes included (`ScalekitValidateTokenFailureException`).
     validation_failure: bool,
+    /// Seconds to wait, for `rate_limited`.
+    retry_after: Option<u64>,
 }
 
 fn extras(err: &CoreError) -> Extras {
@@ -41,6 +44,7 @@ fn extras(err: &CoreError) -> Extras {
         field: None,
         missing_scopes: None,
         validation_failure: false,
+        retry_after: None,
     };
     match err {
         CoreError::InvalidArgument { field, .. } => Extras {
@@ -54,6 +58,10 @@ fn extras(err: &CoreError) -> Extras {
         },
         CoreError::TokenValidationFailed | CoreError::InvalidToken(_) => Extras {
             validation_failure: true,
+            ..none
+        },
+        CoreError::RateLimited { retry_after } => Extras {
+            retry_after: Some(*retry_after),
             ..none
         },
         CoreError::Server { error_code, .. } => Extras {
@@ -112,6 +120,9 @@ fn build(env: &Env, err: &CoreError) -> Result<napi::Error> {
     }
     if let Some(missing) = extras.missing_scopes {
         obj.set_named_property("missingScopes", missing)?;
+    }
+    if let Some(seconds) = extras.retry_after {
+        obj.set_named_property("retryAfter", seconds as f64)?;
     }
     Ok(napi::Error::from(obj.to_unknown()))
 }

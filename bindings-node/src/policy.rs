@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use authgate_core::policy::network;
 use authgate_core::policy::{self, Answer, AnswerOptions, Rejection};
+use napi::{Env, Result};
 use napi_derive::napi;
 
 /// The body of a refusal: `{ error: message }`.
@@ -19,7 +21,7 @@ pub struct JsAnswerBody {
 #[napi(object, js_name = "NativeHttpAnswer")]
 #[derive(Debug)]
 pub struct JsHttpAnswer {
-    /// 401, 403 or 503.
+    /// 401, 403, 429 or 503.
     pub status: u32,
     /// The JSON body.
     pub body: JsAnswerBody,
@@ -90,4 +92,38 @@ pub fn http_answer(
         retry_after.map(u64::from),
     )?;
     Some(to_js(policy::answer(&rejection, &options(realm))))
+}
+
+/// Parses a list of networks (`10.0.0.0/8`, `2001:db8::/32`, or a bare address) by the core's
+/// rule and returns them in canonical `addr/prefix` form; the first entry that is not a network
+/// throws an `invalid_argument` error naming `field` (default `trustedProxies`). The Express
+/// middleware checks its `trustedProxies` with it when it is configured.
+#[napi(js_name = "parseNetworks")]
+pub fn parse_networks(env: &Env, networks: Vec<String>, field: Option<String>) -> Result<Vec<String>> {
+    let field = field.unwrap_or_else(|| "trustedProxies".to_owned());
+    let parsed = network::parse_networks(&networks).map_err(|m| authgate_core::Error::invalid(&field, m));
+    crate::errors::sync(env, parsed).map(|nets| nets.iter().map(ToString::to_string).collect())
+}
+
+/// The address a request comes from, by the core's rule (`policy::network::client_address`):
+/// `peer` (the socket's remote address) unless it is one of `trustedProxies`, then the nearest
+/// `X-Forwarded-For` entry (`forwardedFor`: the header's values in order) that is not a trusted
+/// proxy. `null` when `peer` is missing or not an IP address. Invalid `trustedProxies` entries
+/// throw an `invalid_argument` error.
+#[napi(js_name = "clientAddress")]
+pub fn client_address(
+    env: &Env,
+    peer: Option<String>,
+    forwarded_for: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+) -> Result<Option<String>> {
+    let trusted = network::parse_networks(&trusted_proxies.unwrap_or_default())
+        .map_err(|m| authgate_core::Error::invalid("trustedProxies", m));
+    let trusted = crate::errors::sync(env, trusted)?;
+    let Some(peer) = peer.as_deref().and_then(|p| network::parse_ip(p).ok()) else {
+        return Ok(None);
+    };
+    let header = forwarded_for.unwrap_or_default();
+    let source = network::client_address(peer, header.iter().map(String::as_str), &trusted);
+    Ok(Some(source.to_string()))
 }

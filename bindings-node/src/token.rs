@@ -3,8 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use authgate_core::AuthApi;
-use authgate_core::model::{CreateToken, ListTokens, RotateToken, TokenInfo, UpdateToken};
+use authgate_core::authority::limits;
+use authgate_core::model::{
+    CreateToken, ListTokens, RateLimit, RotateToken, TokenInfo, UpdateToken, ValidateOptions,
+};
+use authgate_core::{AuthApi, Error};
 use chrono::{DateTime, Utc};
 use napi::bindgen_prelude::{Either3, PromiseRaw};
 use napi::{Env, Result};
@@ -14,6 +17,27 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::errors::spawn;
 use crate::to_date;
+
+/// A per-key rate limit (an authgate extension): at most `limit` successful validations per
+/// fixed window of `windowSeconds` (windows aligned to the Unix epoch). Over it, validation
+/// rejects with `ScalekitRateLimitedException` (`retryAfter`: seconds left in the window).
+#[napi(object, js_name = "RateLimit")]
+#[derive(Debug, Clone, Copy)]
+pub struct JsRateLimit {
+    /// Validations allowed per window (1–1,000,000,000).
+    pub limit: f64,
+    /// The window length in seconds (1–86,400).
+    pub window_seconds: f64,
+}
+
+impl From<RateLimit> for JsRateLimit {
+    fn from(r: RateLimit) -> Self {
+        JsRateLimit {
+            limit: r.limit as f64,
+            window_seconds: r.window_seconds as f64,
+        }
+    }
+}
 
 /// Everything known about an API key (Scalekit's `Token` message).
 #[napi(object, js_name = "Token")]
@@ -51,6 +75,53 @@ pub struct JsToken {
     pub rotated_to: Option<String>,
     /// The last successful validation, written at most every few seconds (5 s by default).
     pub last_used_time: Option<DateTime<Utc>>,
+    /// The networks the key may be used from (canonical `addr/prefix`); absent = any address.
+    /// (authgate extension.)
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// How often the key may be used; absent = no limit. (authgate extension.)
+    pub rate_limit: Option<JsRateLimit>,
+}
+
+/// A whole, non-negative JavaScript number for `field`; ranges are the core's to check.
+fn whole(field: &str, value: f64) -> authgate_core::Result<u64> {
+    if !value.is_finite() || value.fract() != 0.0 || value < 0.0 {
+        return Err(Error::invalid(field, "must be a whole number"));
+    }
+    // Beyond u64 saturates, and the core's range check refuses it.
+    Ok(value as u64)
+}
+
+/// A `rateLimit` option as the core's record, checked by the core's rule.
+fn rate_limit(value: JsRateLimit) -> authgate_core::Result<RateLimit> {
+    let rate = RateLimit {
+        limit: whole("rateLimit.limit", value.limit)?,
+        window_seconds: whole("rateLimit.windowSeconds", value.window_seconds)?,
+    };
+    limits::rate_limit(&rate)?;
+    Ok(rate)
+}
+
+/// `allowedCidrs` / `rateLimit` of `updateToken` with their `remove…` flags: `Some(None)`
+/// removes; a value and its removal together are refused.
+fn replace_or_remove<T>(
+    value: Option<T>,
+    remove: Option<bool>,
+    field: &str,
+    flag: &str,
+) -> authgate_core::Result<Option<Option<T>>> {
+    match (value, remove.unwrap_or(false)) {
+        (Some(_), true) => Err(Error::invalid(field, format!("give {field} or {flag}, not both"))),
+        (Some(v), false) => Ok(Some(Some(v))),
+        (None, true) => Ok(Some(None)),
+        (None, false) => Ok(None),
+    }
+}
+
+/// The `clientIp` of a validation (core rule: an IPv4 or IPv6 address, no port).
+fn validate_options(client_ip: Option<&str>) -> authgate_core::Result<ValidateOptions> {
+    Ok(ValidateOptions {
+        client_ip: client_ip.map(limits::client_ip).transpose()?,
+    })
 }
 
 impl From<TokenInfo> for JsToken {
@@ -72,6 +143,8 @@ impl From<TokenInfo> for JsToken {
             rotated_from: t.rotated_from,
             rotated_to: t.rotated_to,
             last_used_time: t.last_used_time.map(to_date),
+            allowed_cidrs: t.allowed_cidrs,
+            rate_limit: t.rate_limit.map(Into::into),
         }
     }
 }
@@ -88,6 +161,20 @@ pub struct JsCreateTokenOptions {
     pub expiry: Option<Either3<DateTime<Utc>, String, f64>>,
     /// Free text.
     pub description: Option<String>,
+    /// Restricts the key to these networks (1–50 entries: `10.0.0.0/8`, `2001:db8::/32`, or a
+    /// bare address). (authgate extension.)
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// Limits how often the key validates. (authgate extension.)
+    pub rate_limit: Option<JsRateLimit>,
+}
+
+/// Options of `validateToken`.
+#[napi(object, js_name = "ValidateTokenOptions")]
+#[derive(Debug, Default)]
+pub struct JsValidateTokenOptions {
+    /// The caller's address (`authenticateToken` passes the request's): a key with
+    /// `allowedCidrs` validates only from inside them. (authgate extension.)
+    pub client_ip: Option<String>,
 }
 
 /// Result of `createToken`. `token` is the plain key: shown once, never stored.
@@ -140,6 +227,8 @@ pub struct JsListTokensOptions {
 pub struct JsRotateTokenOptions {
     /// Seconds the old key keeps validating: 0 revokes it at once; default 86400 (a day).
     pub grace_period_seconds: Option<i64>,
+    /// The new key's rate limit (default: the old key's).
+    pub rate_limit: Option<JsRateLimit>,
 }
 
 /// Result of `listTokens`.
@@ -164,6 +253,14 @@ pub struct JsUpdateTokenOptions {
     pub custom_claims: Option<HashMap<String, String>>,
     /// Replaces the description when given; `''` clears it.
     pub description: Option<String>,
+    /// Replaces the key's networks when given. (authgate extension.)
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// Replaces the key's rate limit when given. (authgate extension.)
+    pub rate_limit: Option<JsRateLimit>,
+    /// `true` removes the key's network restriction (not with `allowedCidrs`).
+    pub remove_allowed_cidrs: Option<bool>,
+    /// `true` removes the key's rate limit (not with `rateLimit`).
+    pub remove_rate_limit: Option<bool>,
 }
 
 /// An empty result (Scalekit's `google.protobuf.Empty`).
@@ -219,7 +316,8 @@ impl JsTokenClient {
                 custom_claims: o.custom_claims.unwrap_or_default().into_iter().collect(),
                 expiry: o.expiry.map(|e| timestamp("expiry", e)).transpose()?,
                 description: o.description,
-                ..Default::default()
+                allowed_cidrs: o.allowed_cidrs,
+                rate_limit: o.rate_limit.map(rate_limit).transpose()?,
             };
             let r = api.create_token(input).await?;
             Ok(JsCreateTokenResponse {
@@ -230,16 +328,20 @@ impl JsTokenClient {
         })
     }
 
-    /// Validates a plain API key; rejects with `token_validation_failed` for any bad key.
+    /// Validates a plain API key; rejects with `token_validation_failed` for any bad key (and
+    /// a key with `allowedCidrs` used from elsewhere), `rate_limited` over its rate limit.
     #[napi(ts_return_type = "Promise<ValidateTokenResponse>")]
     pub fn validate_token<'env>(
         &self,
         env: &'env Env,
         token: String,
+        options: Option<JsValidateTokenOptions>,
     ) -> Result<PromiseRaw<'env, JsValidateTokenResponse>> {
         let api = self.api.clone();
+        let client_ip = options.and_then(|o| o.client_ip);
         spawn(env, async move {
-            let info = api.validate_token(&token).await?;
+            let options = validate_options(client_ip.as_deref())?;
+            let info = api.validate_token_with(&token, &options).await?;
             Ok(JsValidateTokenResponse {
                 token_info: info.into(),
             })
@@ -250,9 +352,16 @@ impl JsTokenClient {
     /// (an indexed read of a few microseconds, less than a hop to the runtime costs) and for any
     /// malformed key. `undefined` means: call `validateToken`. Throws what `validateToken` rejects with.
     #[napi]
-    pub fn validate_token_now(&self, env: &Env, token: String) -> Result<Option<JsValidateTokenResponse>> {
+    pub fn validate_token_now(
+        &self,
+        env: &Env,
+        token: String,
+        options: Option<JsValidateTokenOptions>,
+    ) -> Result<Option<JsValidateTokenResponse>> {
+        let client_ip = options.and_then(|o| o.client_ip);
+        let options = crate::errors::sync(env, validate_options(client_ip.as_deref()))?;
         self.api
-            .validate_token_now(&token)
+            .validate_token_now_with(&token, &options)
             .map(|result| {
                 crate::errors::sync(env, result).map(|info| JsValidateTokenResponse {
                     token_info: info.into(),
@@ -290,7 +399,8 @@ impl JsTokenClient {
         })
     }
 
-    /// Replaces the claims and/or the description of a key (by key or `apit_…` id).
+    /// Replaces the claims, the description, the networks and/or the rate limit of a key (by
+    /// key or `apit_…` id); `removeAllowedCidrs` / `removeRateLimit` remove the last two.
     #[napi(ts_return_type = "Promise<UpdateTokenResponse>")]
     pub fn update_token<'env>(
         &self,
@@ -300,13 +410,20 @@ impl JsTokenClient {
     ) -> Result<PromiseRaw<'env, JsUpdateTokenResponse>> {
         let api = self.api.clone();
         let o = options.unwrap_or_default();
-        let input = UpdateToken {
-            token,
-            custom_claims: o.custom_claims.map(|m| m.into_iter().collect()),
-            description: o.description,
-            ..Default::default()
-        };
         spawn(env, async move {
+            let rate = o.rate_limit.map(rate_limit).transpose()?;
+            let input = UpdateToken {
+                token,
+                custom_claims: o.custom_claims.map(|m| m.into_iter().collect()),
+                description: o.description,
+                allowed_cidrs: replace_or_remove(
+                    o.allowed_cidrs,
+                    o.remove_allowed_cidrs,
+                    "allowedCidrs",
+                    "removeAllowedCidrs",
+                )?,
+                rate_limit: replace_or_remove(rate, o.remove_rate_limit, "rateLimit", "removeRateLimit")?,
+            };
             let info = api.update_token(input).await?;
             Ok(JsUpdateTokenResponse {
                 token_info: info.into(),
@@ -326,12 +443,12 @@ impl JsTokenClient {
     ) -> Result<PromiseRaw<'env, JsCreateTokenResponse>> {
         let api = self.api.clone();
         let o = options.unwrap_or_default();
-        let input = RotateToken {
-            token,
-            grace_period_seconds: o.grace_period_seconds,
-            ..Default::default()
-        };
         spawn(env, async move {
+            let input = RotateToken {
+                token,
+                grace_period_seconds: o.grace_period_seconds,
+                rate_limit: o.rate_limit.map(rate_limit).transpose()?,
+            };
             let r = api.rotate_token(input).await?;
             Ok(JsCreateTokenResponse {
                 token: r.token.into_inner(),

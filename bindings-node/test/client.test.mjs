@@ -16,6 +16,8 @@ import {
   ScalekitUnauthorizedException,
   ScalekitConflictException,
   ScalekitServiceUnavailableException,
+  ScalekitRateLimitedException,
+  ScalekitTooManyRequestsException,
   ClientSecretStatus,
   ClientCredentials,
 } from 'authgate'
@@ -208,6 +210,93 @@ for (const mode of modes) {
       const unused = await sk.token.listTokens(org, { unusedSince: later })
       assert.deepEqual(unused.tokens.map((t) => t.tokenId), [old.tokenId, third.tokenId])
       await rejectsWith(sk.token.listTokens(org, { unusedSince: 'yesterday' }), ScalekitBadRequestException, 'invalid_argument')
+    })
+
+    test('token: allowedCidrs and rateLimit on create, update, rotate and validate', async () => {
+      const { organization } = await sk.organization.createOrganization('Limits')
+      const org = organization.id
+      const created = await sk.token.createToken(org, {
+        allowedCidrs: ['10.0.0.0/8', '2001:DB8::/32', '192.0.2.7'],
+        rateLimit: { limit: 3, windowSeconds: 86400 },
+      })
+      assert.deepEqual(created.tokenInfo.allowedCidrs, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7/32'])
+      assert.deepEqual(created.tokenInfo.rateLimit, { limit: 3, windowSeconds: 86400 })
+      const bare = await sk.token.createToken(org)
+      assert.equal(bare.tokenInfo.allowedCidrs, undefined)
+      assert.equal(bare.tokenInfo.rateLimit, undefined)
+
+      // Inside the networks, outside, and without an address (refused like an invalid key).
+      const v = await sk.token.validateToken(created.token, { clientIp: '10.1.2.3' })
+      assert.deepEqual(v.tokenInfo.rateLimit, { limit: 3, windowSeconds: 86400 })
+      await sk.token.validateToken(created.token, { clientIp: '2001:db8::9' })
+      for (const options of [{ clientIp: '11.0.0.1' }, {}, undefined]) {
+        await rejectsWith(sk.token.validateToken(created.token, options), ScalekitValidateTokenFailureException, 'token_validation_failed')
+      }
+      await rejectsWith(sk.token.validateToken(created.token, { clientIp: '10.0.0.1:80' }), ScalekitBadRequestException, 'invalid_argument')
+      await sk.token.validateToken(bare.token, { clientIp: '203.0.113.9' })
+
+      // The third validation used the limit up (the refused ones did not count).
+      await sk.token.validateToken(created.token, { clientIp: '10.0.0.1' })
+      let caught
+      try {
+        await sk.token.validateToken(created.token, { clientIp: '10.0.0.1' })
+      } catch (err) {
+        caught = err
+      }
+      assert.ok(caught instanceof ScalekitRateLimitedException, String(caught))
+      assert.ok(caught instanceof ScalekitTooManyRequestsException)
+      assert.ok(!(caught instanceof ScalekitValidateTokenFailureException))
+      assert.equal(caught.code, 'rate_limited')
+      assert.equal(caught.httpStatus, 429)
+      assert.equal(caught.grpcStatus, 8)
+      assert.ok(Number.isInteger(caught.retryAfter) && caught.retryAfter >= 1 && caught.retryAfter <= 86400, `${caught.retryAfter}`)
+      assert.ok(!caught.message.includes(created.token))
+
+      // Update: replace, keep what is not given, remove.
+      let info = (await sk.token.updateToken(created.tokenId, { allowedCidrs: ['192.0.2.0/24'], rateLimit: { limit: 10, windowSeconds: 1 } })).tokenInfo
+      assert.deepEqual(info.allowedCidrs, ['192.0.2.0/24'])
+      assert.deepEqual(info.rateLimit, { limit: 10, windowSeconds: 1 })
+      info = (await sk.token.updateToken(created.token, { description: 'kept' })).tokenInfo
+      assert.deepEqual(info.allowedCidrs, ['192.0.2.0/24'])
+      info = (await sk.token.updateToken(created.tokenId, { removeAllowedCidrs: true, removeRateLimit: true })).tokenInfo
+      assert.equal(info.allowedCidrs, undefined)
+      assert.equal(info.rateLimit, undefined)
+      assert.equal(info.description, 'kept')
+      await sk.token.validateToken(created.token)
+
+      // Rotation keeps the networks and may change the limit.
+      const limited = await sk.token.createToken(org, { allowedCidrs: ['10.0.0.0/8'], rateLimit: { limit: 5, windowSeconds: 60 } })
+      const rotated = await sk.token.rotateToken(limited.tokenId, { gracePeriodSeconds: 0, rateLimit: { limit: 7, windowSeconds: 10 } })
+      assert.deepEqual(rotated.tokenInfo.allowedCidrs, ['10.0.0.0/8'])
+      assert.deepEqual(rotated.tokenInfo.rateLimit, { limit: 7, windowSeconds: 10 })
+
+      // Bad input: typed errors that change nothing.
+      const before = (await sk.token.listTokens(org, { includeRevoked: true })).totalCount
+      for (const options of [
+        { allowedCidrs: [] },
+        { allowedCidrs: ['10.0.0.1/8'] },
+        { allowedCidrs: ['example.com'] },
+        { rateLimit: { limit: 0, windowSeconds: 60 } },
+        { rateLimit: { limit: 10, windowSeconds: 86401 } },
+        { rateLimit: { limit: 1.5, windowSeconds: 60 } },
+        { rateLimit: { limit: -1, windowSeconds: 60 } },
+      ]) {
+        await rejectsWith(sk.token.createToken(org, options), ScalekitBadRequestException, 'invalid_argument')
+      }
+      await assert.rejects(sk.token.createToken(org, { allowedCidrs: ['10.0.0.1/8'] }), /10\.0\.0\.0\/8/)
+      for (const options of [
+        { allowedCidrs: ['10.0.0.0/8'], removeAllowedCidrs: true, description: 'changed?' },
+        { rateLimit: { limit: 1, windowSeconds: 1 }, removeRateLimit: true, description: 'changed?' },
+        { allowedCidrs: ['bad'], description: 'changed?' },
+      ]) {
+        await rejectsWith(sk.token.updateToken(rotated.tokenId, options), ScalekitBadRequestException, 'invalid_argument')
+      }
+      await rejectsWith(sk.token.rotateToken(rotated.tokenId, { rateLimit: { limit: 0, windowSeconds: 1 } }), ScalekitBadRequestException, 'invalid_argument')
+      const after = await sk.token.listTokens(org, { includeRevoked: true })
+      assert.equal(after.totalCount, before)
+      const kept = after.tokens.find((t) => t.tokenId === rotated.tokenId)
+      assert.equal(kept.description, undefined)
+      assert.deepEqual(kept.rateLimit, { limit: 7, windowSeconds: 10 })
     })
 
     test('m2m: create, get, update, list, secrets, delete', async () => {

@@ -45,7 +45,9 @@ describe('errors.json', () => {
     const scoped = new JwtValidator({ issuer: jwt.issuer, jwks: jwt.jwks })
     const down = new JwtValidator({ issuer: jwt.issuer, jwksUrl: jwt.unreachable_jwks_url })
     const external = `dup-${process.pid}-${Date.now()}`
-    await client.organization.createOrganization('Dup', { externalId: external })
+    const { organization } = await client.organization.createOrganization('Dup', { externalId: external })
+    const limited = (await client.token.createToken(organization.id, { rateLimit: { limit: 1, windowSeconds: 86400 } })).token
+    await client.token.validateToken(limited)
     const triggers = {
       invalid_argument: () => client.token.createToken('org_1', { description: 'x'.repeat(1000) }),
       not_found: () => client.organization.getOrganization('org_404404404'),
@@ -59,6 +61,7 @@ describe('errors.json', () => {
       keys_unavailable: () => down.validate(token('jwt_valid')),
       invalid_client: () => client.generateClientToken('m2morg_404', 'wrong-secret'),
       failed_precondition: () => client.getClientAccessToken(),
+      rate_limited: () => client.token.validateToken(limited),
     }
     for (const [code, call] of Object.entries(triggers)) {
       const entry = ERRORS[code]

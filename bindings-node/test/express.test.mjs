@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 
-import { ScalekitClient, JwtValidator } from 'authgate'
+import { ScalekitClient, JwtValidator, ScalekitBadRequestException } from 'authgate'
 import { setup, authenticateToken, requireScope, requireOrganizationToken, bearerToken } from 'authgate/express'
 import { startServer, listen, require } from './helpers.mjs'
 
@@ -221,6 +221,61 @@ describe('authgate/express', () => {
       })
     })
   }
+
+  for (const [name, express] of versions) {
+    test(`${name}: allowedCidrs see the socket address, X-Forwarded-For only from trusted proxies, 429 over the rate limit`, async () => {
+      const office = (await sk.token.createToken(orgId, { allowedCidrs: ['198.51.100.0/24'] })).token
+      const local = (await sk.token.createToken(orgId, { allowedCidrs: ['127.0.0.0/8'] })).token
+      const limited = (await sk.token.createToken(orgId, { rateLimit: { limit: 2, windowSeconds: 86400 } })).token
+      const app = express()
+      // Express's own `trust proxy` must not matter: the middleware reads the socket's address.
+      app.set('trust proxy', true)
+      const info = (req, res) => res.json({ org: req.tokenInfo.organizationId })
+      app.get('/direct', authenticateToken(sk), info)
+      app.get('/proxied', authenticateToken({ client: sk, trustedProxies: ['127.0.0.0/8', '::1'] }), info)
+      const http = await listen(app)
+      const call = (path, key, forwarded) =>
+        fetch(`${http.url}${path}`, {
+          headers: { authorization: `Bearer ${key}`, ...(forwarded ? { 'x-forwarded-for': forwarded } : {}) },
+        })
+      try {
+        // From loopback with no trusted proxy: the header is ignored, loopback decides.
+        assert.equal((await call('/direct', office, '198.51.100.7')).status, 401)
+        let r = await call('/direct', local, '198.51.100.7')
+        assert.equal(r.status, 200)
+        assert.deepEqual(await r.json(), { org: orgId })
+        // Loopback trusted as a proxy: the entry it appended decides.
+        r = await call('/proxied', office, '198.51.100.7')
+        assert.equal(r.status, 200)
+        assert.equal((await call('/proxied', local, '198.51.100.7')).status, 401)
+        // Entries before the nearest untrusted one are the client's own: not believed.
+        assert.equal((await call('/proxied', office, '198.51.100.7, 203.0.113.5')).status, 401)
+        assert.equal((await call('/proxied', local)).status, 200, 'no header: the proxy itself')
+
+        assert.equal((await call('/direct', limited)).status, 200)
+        assert.equal((await call('/direct', limited)).status, 200)
+        r = await call('/direct', limited)
+        assert.equal(r.status, 429)
+        assert.deepEqual(await r.json(), { error: 'Rate limit exceeded' })
+        const retry = Number(r.headers.get('retry-after'))
+        assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 86400, `${retry}`)
+        assert.equal(r.headers.get('www-authenticate'), null)
+      } finally {
+        await http.close()
+      }
+    })
+  }
+
+  test('trustedProxies are checked when the middleware is configured', () => {
+    assert.throws(
+      () => authenticateToken({ client: sk, trustedProxies: ['10.0.0.1/8'] }),
+      (err) => err instanceof ScalekitBadRequestException && err.code === 'invalid_argument' && /10\.0\.0\.0\/8/.test(err.message),
+    )
+    assert.throws(() => authenticateToken({ client: sk, trustedProxies: '10.0.0.0/8' }), TypeError)
+    assert.throws(() => setup(sk, { trustedProxies: ['nope'] }), ScalekitBadRequestException)
+    // A failed setup() changes nothing: the configured client still answers.
+    assert.equal(setup(sk, { trustedProxies: [] }), sk)
+  })
 
   test('API key middleware answers 503 when the key service is down', async () => {
     const other = await startServer()

@@ -2,7 +2,8 @@
 // listening on loopback: every request header gets the same status, body and headers as from the
 // core's request policy (the Rust suite), the server, Flask and FastAPI. API keys are real (an
 // embedded authority on a temporary SQLite file), JWTs are checked against the vector file's key
-// set, and the "keys down" validator points at a closed loopback port.
+// set, and the "keys down" validator points at a closed loopback port. Requests come from loopback,
+// as `routes.api_key` says.
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -23,17 +24,24 @@ const versions = [
 describe('middleware vectors', () => {
   let tmp
   let client
-  let validKey
-  let revokedKey
+  let keys
   const ok = (req, res) => res.json({ ok: true })
 
   before(async () => {
     tmp = tempDir()
     client = ScalekitClient.local(`sqlite://${join(tmp.dir, 'policy.db')}`, { issuer: 'https://api.example.test' })
     const { organization } = await client.organization.createOrganization('Policy vectors')
-    validKey = (await client.token.createToken(organization.id)).token
-    revokedKey = (await client.token.createToken(organization.id)).token
-    await client.token.invalidateToken(revokedKey)
+    const create = async (options) => (await client.token.createToken(organization.id, options)).token
+    keys = {
+      '{valid_key}': await create(),
+      '{revoked_key}': await create(),
+      '{loopback_key}': await create({ allowedCidrs: ['127.0.0.0/8', '::1/128'] }),
+      '{network_key}': await create({ allowedCidrs: ['192.0.2.0/24'] }),
+      '{limited_key}': await create({ rateLimit: { limit: 1, windowSeconds: 86400 } }),
+    }
+    await client.token.invalidateToken(keys['{revoked_key}'])
+    // The limited key's one validation of the day, used up before the cases run.
+    await client.token.validateToken(keys['{limited_key}'], { clientIp: '127.0.0.1' })
   })
   after(() => tmp.cleanup())
 
@@ -64,13 +72,20 @@ describe('middleware vectors', () => {
         test(c.name, async () => {
           const headers = {}
           if (c.authorization !== null) {
-            headers.authorization = c.authorization.replaceAll('{valid_key}', validKey).replaceAll('{revoked_key}', revokedKey)
+            headers.authorization = Object.entries(keys).reduce((text, [placeholder, key]) => text.replaceAll(placeholder, key), c.authorization)
           }
           const res = await fetch(`${http.url}${PATHS[c.route]}`, { headers })
           assert.equal(res.status, c.expected.status, c.description)
           assert.deepEqual(await res.json(), c.expected.body)
           for (const [header, value] of Object.entries(c.expected.headers)) {
-            assert.equal(res.headers.get(header), value, header)
+            const got = res.headers.get(header)
+            if (value === '{retry_after}') {
+              // The seconds left in the key's window: any whole number from 1 to 86400.
+              assert.match(got ?? '', /^[1-9][0-9]*$/, header)
+              assert.ok(Number(got) <= 86400, `${header}: ${got}`)
+              continue
+            }
+            assert.equal(got, value, header)
           }
         })
       }

@@ -16,6 +16,7 @@ pyo3::import_exception!(authgate.errors, ScalekitForbiddenException);
 pyo3::import_exception!(authgate.errors, ScalekitNotFoundException);
 pyo3::import_exception!(authgate.errors, ScalekitConflictException);
 pyo3::import_exception!(authgate.errors, ScalekitTooManyRequestsException);
+pyo3::import_exception!(authgate.errors, ScalekitRateLimitedException);
 pyo3::import_exception!(authgate.errors, ScalekitCancelledException);
 pyo3::import_exception!(authgate.errors, ScalekitInternalServerException);
 pyo3::import_exception!(authgate.errors, ScalekitNotImplementedException);
@@ -77,6 +78,17 @@ pub fn to_py(err: Error) -> PyErr {
                 err.code(),
                 missing.clone(),
                 challenge(&err),
+            ));
+        }
+        // A valid key over its rate limit: 429 with `Retry-After`, not a verdict on the key.
+        Error::RateLimited { retry_after } => {
+            return ScalekitRateLimitedException::new_err((
+                err.to_string(),
+                err.code(),
+                err.http_status(),
+                err.grpc_code(),
+                err.code(),
+                *retry_after,
             ));
         }
         // Keys unreachable: 503, never a verdict on the token.

@@ -46,13 +46,13 @@ mod _native {
         PyOrganizationService, PyUpdateOrganization,
     };
     #[pymodule_export]
-    use crate::policy::{check_bearer, http_answer};
+    use crate::policy::{check_bearer, client_address, http_answer, parse_networks};
     #[pymodule_export]
     use crate::runtime::_after_fork_in_child;
     #[pymodule_export]
     use crate::tokens::{
-        PyCreateTokenResponse, PyListTokensResponse, PyTokenInfo, PyTokenService, PyUpdateTokenResponse,
-        PyValidateTokenResponse,
+        PyCreateTokenResponse, PyListTokensResponse, PyRateLimit, PyTokenInfo, PyTokenService,
+        PyUpdateTokenResponse, PyValidateTokenResponse,
     };
     #[pymodule_export]
     use crate::users::{

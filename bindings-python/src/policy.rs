@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use authgate_core::policy::network;
 use authgate_core::policy::{self, Answer, AnswerOptions, Rejection};
 use pyo3::prelude::*;
+
+use crate::errors;
 
 /// `(status, body, headers)`: what a web adapter answers.
 type PyAnswer = (
@@ -51,6 +54,38 @@ pub fn http_answer(
         &rejection,
         &AnswerOptions::with_realm(realm),
     )))
+}
+
+/// Parses a list of networks (`10.0.0.0/8`, `2001:db8::/32`, or a bare address) by the core's
+/// rule and returns them in canonical `addr/prefix` form; the first entry that is not a network
+/// is a `ScalekitBadRequestException` naming `field`. The adapters check their
+/// `trusted_proxies` with it when they are configured.
+#[pyfunction]
+#[pyo3(signature = (networks, field="trusted_proxies"))]
+pub fn parse_networks(networks: Vec<String>, field: &str) -> PyResult<Vec<String>> {
+    let parsed = network::parse_networks(&networks).map_err(|m| errors::invalid(field, &m))?;
+    Ok(parsed.iter().map(ToString::to_string).collect())
+}
+
+/// The address a request comes from, by the core's rule (`policy::network::client_address`):
+/// `peer` (the connection's address) unless it is one of `trusted_proxies`, then the nearest
+/// `X-Forwarded-For` entry (`forwarded_for`: the header's values in the order received) that is
+/// not a trusted proxy. `None` when `peer` is missing or not an IP address (e.g. a Unix socket
+/// or a test client). Invalid `trusted_proxies` entries are a `ScalekitBadRequestException`.
+#[pyfunction]
+#[pyo3(signature = (peer, forwarded_for=Vec::new(), trusted_proxies=Vec::new()))]
+pub fn client_address(
+    peer: Option<&str>,
+    forwarded_for: Vec<String>,
+    trusted_proxies: Vec<String>,
+) -> PyResult<Option<String>> {
+    let trusted =
+        network::parse_networks(&trusted_proxies).map_err(|m| errors::invalid("trusted_proxies", &m))?;
+    let Some(peer) = peer.and_then(|p| network::parse_ip(p).ok()) else {
+        return Ok(None);
+    };
+    let source = network::client_address(peer, forwarded_for.iter().map(String::as_str), &trusted);
+    Ok(Some(source.to_string()))
 }
 
 /// A token or an answer.

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,3 +206,16 @@ def m2m(client: ScalekitClient, org_id: str) -> M2M:
         ),
     )
     return M2M(org_id, created.client.client_id, created.plain_secret)
+
+
+def wait_for_refusals(client: ScalekitClient, organization_id: str, count: int, timeout: float = 20.0) -> list[authgate.AuditEvent]:
+    """The audit records of API keys refused for their networks (``api_key.validate``, outcome
+    ``failure``) in ``organization_id``, once ``count`` of them are there. They are written off
+    the request path, with the usage flush every few seconds: waiting for them also keeps them
+    from landing during a later test that compares store snapshots."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = client.audit.list_events(organization_id=organization_id, action="api_key.validate", page_size=100).events
+        if len(events) >= count or time.monotonic() > deadline:
+            return list(events)
+        time.sleep(0.25)

@@ -43,7 +43,9 @@ def triggers(client: ScalekitClient) -> Dict[str, Callable[[], Any]]:
     scoped = JwtValidator(issuer=jwt["issuer"], jwks=jwt["jwks"])
     down = JwtValidator(issuer=jwt["issuer"], jwks_url=jwt["unreachable_jwks_url"])
     external = f"dup-{uuid.uuid4().hex}"
-    client.organization.create_organization(display_name="Dup", external_id=external)
+    org = client.organization.create_organization(display_name="Dup", external_id=external).organization.id
+    limited = client.tokens.create_token(organization_id=org, rate_limit={"limit": 1, "window_seconds": 86_400}).token
+    client.tokens.validate_token(limited)
     return {
         "invalid_argument": lambda: client.tokens.create_token(organization_id=""),
         "not_found": lambda: client.organization.get_organization("org_404404404"),
@@ -57,6 +59,7 @@ def triggers(client: ScalekitClient) -> Dict[str, Callable[[], Any]]:
         "keys_unavailable": lambda: down.validate(token("jwt_valid")),
         "invalid_client": lambda: client.generate_client_token("m2morg_404", "wrong-secret"),
         "failed_precondition": lambda: client.get_client_access_token(),
+        "rate_limited": lambda: client.tokens.validate_token(limited),
     }
 
 
@@ -73,4 +76,4 @@ def test_real_failures_raise_the_listed_class(client: ScalekitClient) -> None:
             assert int(exc.http_status) == entry["http_status"], code
             assert int(exc.grpc_status) == entry["grpc_status"], code
         checked += 1
-    assert checked >= 12
+    assert checked >= 13

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from authgate import CreateUser, JwtValidator, ScalekitClient, TokenInfo
 from authgate.fastapi import ApiKey, RequireScope, init_app
 
-from .conftest import M2M, Server, unique
+from .conftest import M2M, Server, unique, wait_for_refusals
 
 
 def make_app(client: ScalekitClient, install: bool = True) -> FastAPI:
@@ -187,3 +187,55 @@ def test_key_fetch_does_not_block_the_event_loop(remote_client: ScalekitClient, 
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_networks_rate_limits_and_trusted_proxies(client: ScalekitClient, org_id: str) -> None:
+    """``ApiKey`` passes the request's address (``X-Forwarded-For`` only from a trusted proxy);
+    a key over its rate limit is answered 429 with ``Retry-After``."""
+    app = FastAPI()
+    init_app(app)
+    behind_proxy = ApiKey(client, trusted_proxies=["10.0.0.0/8", "2001:db8::/48"])
+
+    @app.get("/key")
+    async def key(info: TokenInfo = Depends(behind_proxy)) -> Dict[str, Any]:
+        return {"org": info.organization_id}
+
+    @app.get("/direct")
+    async def direct(info: TokenInfo = Depends(ApiKey(client))) -> Dict[str, Any]:
+        return {"ok": True}
+
+    office = client.tokens.create_token(organization_id=org_id, allowed_cidrs=["198.51.100.0/24"]).token
+    forwarded = {**bearer(office), "X-Forwarded-For": "198.51.100.7"}
+    with TestClient(app, client=("10.0.0.2", 40000)) as proxy:
+        r = proxy.get("/key", headers=forwarded)
+        assert r.status_code == 200 and r.json() == {"org": org_id}
+        # No trusted proxies on this route: the header is not believed.
+        r = proxy.get("/direct", headers=forwarded)
+        assert r.status_code == 401 and r.json() == {"error": "Invalid or expired token"}
+        # Only the nearest untrusted entry counts.
+        r = proxy.get("/key", headers={**bearer(office), "X-Forwarded-For": "198.51.100.7, 203.0.113.5"})
+        assert r.status_code == 401
+    with TestClient(app, client=("203.0.113.5", 40000)) as outsider:
+        assert outsider.get("/key", headers=forwarded).status_code == 401
+    with TestClient(app, client=("198.51.100.9", 40000)) as inside:
+        assert inside.get("/direct", headers=bearer(office)).status_code == 200
+        limited = client.tokens.create_token(organization_id=org_id, rate_limit={"limit": 1, "window_seconds": 86_400}).token
+        assert inside.get("/direct", headers=bearer(limited)).status_code == 200
+        r = inside.get("/direct", headers=bearer(limited))
+        assert r.status_code == 429 and r.json() == {"error": "Rate limit exceeded"}
+        assert 1 <= int(r.headers["retry-after"]) <= 86_400 and "www-authenticate" not in r.headers
+    # The test client's default peer ("testclient") is no address: a restricted key is refused.
+    with TestClient(app) as unknown:
+        assert unknown.get("/direct", headers=bearer(office)).status_code == 401
+    refused = sorted(e.source_address or "-" for e in wait_for_refusals(client, org_id, 4))
+    assert refused == ["-", "10.0.0.2", "203.0.113.5", "203.0.113.5"]
+
+
+def test_trusted_proxies_are_checked_when_the_dependency_is_created(remote_client: ScalekitClient) -> None:
+    from authgate import ScalekitBadRequestException
+
+    with pytest.raises(ScalekitBadRequestException) as caught:
+        ApiKey(remote_client, trusted_proxies=["10.0.0.1/8"])
+    assert caught.value.code == "invalid_argument" and "10.0.0.0/8" in str(caught.value)
+    with pytest.raises(TypeError):
+        ApiKey(remote_client, trusted_proxies="10.0.0.0/8")

@@ -11,7 +11,7 @@ from flask import Flask, g
 from authgate import CreateUser, JwtValidator, OrganizationClient, ScalekitClient
 from authgate.flask import CONFIG_KEY, authenticate_token, init_app, require_organization_token, require_scope
 
-from .conftest import M2M, unique
+from .conftest import M2M, unique, wait_for_refusals
 
 
 def make_app(client: Any, bind: str = "init_app") -> Flask:
@@ -203,3 +203,64 @@ def test_decorator_misuse() -> None:
             return {}
     with pytest.raises(TypeError):
         init_app(Flask(__name__), object())  # type: ignore[arg-type]
+
+
+def test_networks_rate_limits_and_trusted_proxies(client: ScalekitClient, org_id: str) -> None:
+    """Keys with ``allowed_cidrs`` see the request's address; ``X-Forwarded-For`` counts only from
+    a trusted proxy; a key over its rate limit is answered 429 with ``Retry-After``."""
+    app = Flask(__name__)
+    init_app(app, client, trusted_proxies=["10.0.0.0/8"])
+
+    @app.route("/key")
+    @authenticate_token
+    def key() -> Any:
+        return {"org": g.token_info.organization_id}
+
+    @app.route("/direct")
+    @authenticate_token(trusted_proxies=[])
+    def direct() -> Any:
+        return {"ok": True}
+
+    web = app.test_client()
+    office = client.tokens.create_token(organization_id=org_id, allowed_cidrs=["198.51.100.0/24"]).token
+    via_proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    # From the office, through the trusted proxy: accepted.
+    r = web.get("/key", headers={**bearer(office), "X-Forwarded-For": "198.51.100.7"}, environ_base=via_proxy)
+    assert r.status_code == 200 and r.get_json() == {"org": org_id}
+    # The same header from an untrusted peer is ignored: the peer's address decides.
+    r = web.get("/key", headers={**bearer(office), "X-Forwarded-For": "198.51.100.7"}, environ_base={"REMOTE_ADDR": "203.0.113.5"})
+    check_denied(r, 401, "Invalid or expired token", ('error="invalid_token"',))
+    # A route with no trusted proxies believes no header, even from 10.0.0.2.
+    r = web.get("/direct", headers={**bearer(office), "X-Forwarded-For": "198.51.100.7"}, environ_base=via_proxy)
+    assert r.status_code == 401
+    # The client's own entries before the proxy's are not believed.
+    r = web.get("/key", headers={**bearer(office), "X-Forwarded-For": "198.51.100.7, 203.0.113.5"}, environ_base=via_proxy)
+    assert r.status_code == 401
+    r = web.get("/key", headers=bearer(office), environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert r.status_code == 200
+    # The refusals are audited with the address the adapter computed.
+    refused = sorted(e.source_address or "-" for e in wait_for_refusals(client, org_id, 3))
+    assert refused == ["10.0.0.2", "203.0.113.5", "203.0.113.5"]
+
+    limited = client.tokens.create_token(organization_id=org_id, rate_limit={"limit": 2, "window_seconds": 86_400}).token
+    assert [web.get("/key", headers=bearer(limited)).status_code for _ in range(2)] == [200, 200]
+    r = web.get("/key", headers=bearer(limited))
+    assert r.status_code == 429 and r.get_json() == {"error": "Rate limit exceeded"}
+    assert 1 <= int(r.headers["Retry-After"]) <= 86_400 and "WWW-Authenticate" not in r.headers
+
+
+def test_trusted_proxies_are_checked_when_configured(remote_client: ScalekitClient) -> None:
+    from authgate import ScalekitBadRequestException
+    from authgate.flask import TRUSTED_PROXIES_KEY
+
+    with pytest.raises(ScalekitBadRequestException) as caught:
+        init_app(Flask(__name__), remote_client, trusted_proxies=["10.0.0.1/8"])
+    assert caught.value.code == "invalid_argument" and "10.0.0.0/8" in str(caught.value)
+    app = Flask(__name__)
+    app.config[TRUSTED_PROXIES_KEY] = ["not-a-network"]
+    with pytest.raises(ScalekitBadRequestException):
+        init_app(app, remote_client)
+    with pytest.raises(TypeError):
+        init_app(Flask(__name__), remote_client, trusted_proxies="10.0.0.0/8")
+    with pytest.raises(ScalekitBadRequestException):
+        authenticate_token(client=remote_client, trusted_proxies=["::/129"])

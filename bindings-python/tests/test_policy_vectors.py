@@ -2,11 +2,13 @@
 status, body and headers as from the core's request policy (the Rust suite), the server and the
 Express middleware. API keys are real (an embedded authority on a temporary SQLite file), JWTs are
 checked against the vector file's key set, and the "keys down" validator points at a closed
-loopback port."""
+loopback port. Requests come from loopback (Flask's test client's ``REMOTE_ADDR``; FastAPI's test
+client is given ``127.0.0.1``), as ``routes.api_key`` says."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -27,6 +29,18 @@ class Fixtures:
         self.valid_key = self.client.tokens.create_token(organization_id=org).token
         self.revoked_key = self.client.tokens.create_token(organization_id=org).token
         self.client.tokens.invalidate_token(token=self.revoked_key)
+        tokens = self.client.tokens
+        self.keys = {
+            "{valid_key}": self.valid_key,
+            "{revoked_key}": self.revoked_key,
+            "{loopback_key}": tokens.create_token(organization_id=org, allowed_cidrs=["127.0.0.0/8", "::1/128"]).token,
+            "{network_key}": tokens.create_token(organization_id=org, allowed_cidrs=["192.0.2.0/24"]).token,
+            "{limited_key}": tokens.create_token(
+                organization_id=org, rate_limit={"limit": 1, "window_seconds": 86_400}
+            ).token,
+        }
+        # The limited key's one validation of the day, used up before the cases run.
+        tokens.validate_token(self.keys["{limited_key}"], client_ip="127.0.0.1")
         jwt = DOC["jwt"]
         self.scoped = JwtValidator(issuer=jwt["issuer"], jwks=jwt["jwks"])
         self.down = JwtValidator(issuer=jwt["issuer"], jwks_url=jwt["unreachable_jwks_url"])
@@ -36,7 +50,9 @@ class Fixtures:
         value: Optional[str] = case["authorization"]
         if value is None:
             return {}
-        return {"Authorization": value.replace("{valid_key}", self.valid_key).replace("{revoked_key}", self.revoked_key)}
+        for placeholder, key in self.keys.items():
+            value = value.replace(placeholder, key)
+        return {"Authorization": value}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +69,12 @@ def check(case: Dict[str, Any], status: int, body: Any, headers: Callable[[str],
         want = {envelope: want["error"]}
     assert body == want, name
     for header, value in expected["headers"].items():
-        assert headers(header) == value, f"{name}: {header}"
+        got = headers(header)
+        if value == "{retry_after}":
+            # The seconds left in the key's window: any whole number from 1 to 86400.
+            assert got is not None and re.fullmatch(r"[1-9][0-9]*", got) and int(got) <= 86_400, f"{name}: {got}"
+            continue
+        assert got == value, f"{name}: {header}"
 
 
 def flask_app(f: Fixtures) -> Any:
@@ -125,9 +146,10 @@ def fastapi_app(f: Fixtures, install_handler: bool) -> Any:
 def fastapi_clients(fixtures: Fixtures) -> Dict[str, Any]:
     from fastapi.testclient import TestClient
 
+    loopback = ("127.0.0.1", 50000)  # the default peer, "testclient", is no address
     return {
-        "error": TestClient(fastapi_app(fixtures, True)),
-        "detail": TestClient(fastapi_app(fixtures, False)),
+        "error": TestClient(fastapi_app(fixtures, True), client=loopback),
+        "detail": TestClient(fastapi_app(fixtures, False), client=loopback),
     }
 
 
@@ -152,3 +174,4 @@ def test_native_policy_matches_vectors() -> None:
     assert http_answer("unauthenticated", 401) is None  # the client's own credentials: a fault
     answer = http_answer("insufficient_scope", 403, ["a", "b"], None)
     assert answer is not None and answer[2]["WWW-Authenticate"].endswith('scope="a b"')
+    assert http_answer("rate_limited", 429, [], "api", 17) == (429, {"error": "Rate limit exceeded"}, {"Retry-After": "17"})

@@ -49,6 +49,7 @@ from authgate._native import (
     OrganizationClientResponse,
     OrganizationResponse,
     OrganizationService,
+    RateLimit,
     Role,
     ScalekitClient,
     TokenInfo,
@@ -64,6 +65,7 @@ from authgate._native import (
     ValidateTokenResponse,
     VerifiedToken,
     __version__,
+    client_address,
 )
 from authgate import errors as _errors
 from authgate.errors import *  # noqa: F403 - the exceptions, listed once in errors.__all__
@@ -89,6 +91,9 @@ __all__ = [
     "ValidateTokenResponse",
     "UpdateTokenResponse",
     "ListTokensResponse",
+    "RateLimit",
+    # the caller's address (allowed_cidrs, the adapters' trusted_proxies)
+    "client_address",
     # M2M clients
     "OrganizationClient",
     "CustomClaim",

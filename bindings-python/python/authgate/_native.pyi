@@ -28,10 +28,13 @@ __all__ = [
     "OrganizationService",
     "UpdateOrganization",
     "check_bearer",
+    "client_address",
     "http_answer",
+    "parse_networks",
     "_after_fork_in_child",
     "CreateTokenResponse",
     "ListTokensResponse",
+    "RateLimit",
     "TokenInfo",
     "TokenService",
     "UpdateTokenResponse",
@@ -64,8 +67,16 @@ def check_bearer(
     authorization: str | None, realm: str | None = "api"
 ) -> str | tuple[int, dict[str, str], dict[str, str]]: ...
 def http_answer(
-    code: str, http_status: int | None = None, missing_scopes: Sequence[str] = ..., realm: str | None = "api"
+    code: str,
+    http_status: int | None = None,
+    missing_scopes: Sequence[str] = ...,
+    realm: str | None = "api",
+    retry_after: int | None = None,
 ) -> tuple[int, dict[str, str], dict[str, str]] | None: ...
+def parse_networks(networks: Sequence[str], field: str = "trusted_proxies") -> list[str]: ...
+def client_address(
+    peer: str | None, forwarded_for: Sequence[str] = ..., trusted_proxies: Sequence[str] = ...
+) -> str | None: ...
 
 # --- client --------------------------------------------------------------------------------
 
@@ -130,8 +141,10 @@ class TokenService:
         custom_claims: Mapping[str, str] | None = None,
         expiry: datetime | int | float | Any | None = None,
         description: str | None = None,
+        allowed_cidrs: Sequence[str] | None = None,
+        rate_limit: RateLimit | Mapping[str, int] | None = None,
     ) -> CreateTokenResponse: ...
-    def validate_token(self, token: str) -> ValidateTokenResponse: ...
+    def validate_token(self, token: str, client_ip: str | None = None) -> ValidateTokenResponse: ...
     def list_tokens(
         self,
         organization_id: str,
@@ -142,9 +155,18 @@ class TokenService:
         unused_since: datetime | int | float | Any | None = None,
     ) -> ListTokensResponse: ...
     def update_token(
-        self, token: str, custom_claims: Mapping[str, str] | None = None, description: str | None = None
+        self,
+        token: str,
+        custom_claims: Mapping[str, str] | None = None,
+        description: str | None = None,
+        allowed_cidrs: Sequence[str] | None = None,
+        rate_limit: RateLimit | Mapping[str, int] | None = None,
+        remove_allowed_cidrs: bool = False,
+        remove_rate_limit: bool = False,
     ) -> UpdateTokenResponse: ...
-    def rotate_token(self, token: str, grace_period_seconds: int | None = None) -> CreateTokenResponse: ...
+    def rotate_token(
+        self, token: str, grace_period_seconds: int | None = None, rate_limit: RateLimit | Mapping[str, int] | None = None
+    ) -> CreateTokenResponse: ...
     def invalidate_token(self, token: str) -> None: ...
 
 @final
@@ -182,8 +204,23 @@ class TokenInfo:
     def rotated_from(self) -> str | None: ...
     @property
     def rotated_to(self) -> str | None: ...
+    @property
+    def allowed_cidrs(self) -> list[str] | None: ...
+    @property
+    def rate_limit(self) -> RateLimit | None: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class RateLimit:
+    def __new__(cls, limit: int, window_seconds: int) -> Self: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def window_seconds(self) -> int: ...
+    def to_dict(self) -> dict[str, int]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class CreateTokenResponse:

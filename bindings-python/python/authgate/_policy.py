@@ -6,9 +6,16 @@ a rejected request — the same as the server's and the Express middleware's, pi
 from __future__ import annotations
 
 import logging
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from authgate._native import JwtValidator, ScalekitClient, check_bearer, http_answer
+from authgate._native import (
+    JwtValidator,
+    ScalekitClient,
+    check_bearer,
+    client_address,
+    http_answer,
+    parse_networks,
+)
 from authgate.errors import ScalekitException
 
 __all__ = [
@@ -18,6 +25,8 @@ __all__ = [
     "FAULT",
     "bearer_token",
     "answer_for",
+    "trusted_proxies",
+    "request_address",
     "fault_answer",
     "jwt_validator",
     "require_scopes_given",
@@ -52,7 +61,34 @@ def answer_for(error: BaseException, realm: Optional[str]) -> Optional[Answer]:
         return None
     status = getattr(error, "http_status", None)
     missing = getattr(error, "missing_scopes", None) or []
-    return http_answer(error.code, status if isinstance(status, int) else None, list(missing), realm)
+    retry_after = getattr(error, "retry_after", None)
+    return http_answer(
+        error.code,
+        status if isinstance(status, int) else None,
+        list(missing),
+        realm,
+        retry_after if isinstance(retry_after, int) else None,
+    )
+
+
+def trusted_proxies(entries: Optional[Iterable[str]], where: str) -> List[str]:
+    """An adapter's ``trusted_proxies`` setting, checked when the adapter is configured: the
+    networks (``"10.0.0.0/8"``, ``"2001:db8::/32"`` or bare addresses) of the proxies whose
+    ``X-Forwarded-For`` is believed, in canonical form. ``None`` = none (the peer address only).
+    A bare string is a ``TypeError`` (a list is expected); an entry that is not a network is a
+    ``ScalekitBadRequestException`` naming it."""
+    if entries is None:
+        return []
+    if isinstance(entries, (str, bytes)):
+        raise TypeError(f"{where}: trusted_proxies must be a list of networks, not a single string")
+    return parse_networks(list(entries), "trusted_proxies")
+
+
+def request_address(peer: Optional[str], forwarded_for: Sequence[str], trusted: Sequence[str]) -> Optional[str]:
+    """The address a request comes from, by the core's rule: the peer, or, when the peer is a
+    trusted proxy, the nearest ``X-Forwarded-For`` entry that is not one. ``None`` when the peer
+    is not an IP address (a Unix socket, a test client)."""
+    return client_address(peer, list(forwarded_for) if trusted else [], list(trusted))
 
 
 def jwt_validator(source: JwtSource) -> JwtValidator:

@@ -13,6 +13,7 @@ The hierarchy and names mirror the official Scalekit Python SDK
         ├── ScalekitNotFoundException
         ├── ScalekitConflictException
         ├── ScalekitTooManyRequestsException
+        │   └── ScalekitRateLimitedException       API key over its rate_limit (answer 429, .retry_after)
         ├── ScalekitCancelledException
         ├── ScalekitInternalServerException
         ├── ScalekitNotImplementedException
@@ -44,6 +45,7 @@ __all__ = [
     "ScalekitNotFoundException",
     "ScalekitConflictException",
     "ScalekitTooManyRequestsException",
+    "ScalekitRateLimitedException",
     "ScalekitCancelledException",
     "ScalekitInternalServerException",
     "ScalekitNotImplementedException",
@@ -204,6 +206,27 @@ class ScalekitConflictException(ScalekitServerException):
 
 class ScalekitTooManyRequestsException(ScalekitServerException):
     """Rate limited (429)."""
+
+
+class ScalekitRateLimitedException(ScalekitTooManyRequestsException):
+    """A valid API key used more often than its ``rate_limit`` allows (``.code ==
+    "rate_limited"``, an authgate extension). Not a verdict on the key: web handlers answer 429
+    with ``Retry-After: <retry_after>``."""
+
+    retry_after: int
+    """Seconds until the key's current window ends (at least 1)."""
+
+    def __init__(
+        self,
+        error: object = "",
+        code: str = "rate_limited",
+        http_status: int = 429,
+        grpc_status: int = GrpcStatusCode.RESOURCE_EXHAUSTED,
+        error_code: Optional[str] = None,
+        retry_after: int = 1,
+    ) -> None:
+        super().__init__(error, code, http_status, grpc_status, error_code)
+        self.retry_after = int(retry_after)
 
 
 class ScalekitCancelledException(ScalekitServerException):

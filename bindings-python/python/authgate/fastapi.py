@@ -28,8 +28,17 @@ middleware's (``tests/vectors/middleware.json``): no credentials → 401 with
 ``WWW-Authenticate: Bearer realm="api"``; a malformed, oversize or rejected credential → 401
 ``error="invalid_token"``; valid token without the scopes → 403
 ``error="insufficient_scope", scope="…"``; keys or key service unreachable → 503 with
-``Retry-After: 5``. Bodies are ``{"error": …}`` once ``init_app`` installed the handler, FastAPI's
-``{"detail": …}`` otherwise.
+``Retry-After: 5``; an API key over its ``rate_limit`` → 429 with ``Retry-After: <seconds>``.
+Bodies are ``{"error": …}`` once ``init_app`` installed the handler, FastAPI's ``{"detail": …}``
+otherwise.
+
+``ApiKey`` passes the request's address to the key check, so keys restricted to networks
+(``allowed_cidrs``) work: the peer address (``request.client.host``) by default; behind a
+reverse proxy, ``ApiKey(client, trusted_proxies=["10.0.0.0/8"])`` believes the
+``X-Forwarded-For`` header of those proxies only (the core's rule, the same as the server's,
+Flask's and Express's). Invalid entries raise ``ScalekitBadRequestException`` when the
+dependency is created. (Uvicorn's own ``--forwarded-allow-ips`` rewrites ``request.client``
+before this runs; use one or the other.)
 
 The event loop is never blocked: a JWT is verified inline only when the keys are cached (pure
 CPU, tens of microseconds); a key fetch and every API-key check (a network call or a store
@@ -39,7 +48,7 @@ lookup) run in a worker thread.
 from __future__ import annotations
 
 import functools
-from typing import Any, Dict, List, NoReturn, Optional, Union
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, Union
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -108,13 +117,24 @@ def _token(request: Request, realm: Optional[str]) -> str:
 
 class ApiKey:
     """Dependency: requires a valid API key; returns its ``TokenInfo`` (also stored in
-    ``request.state.token_info``). The check runs in a worker thread."""
+    ``request.state.token_info``). The check runs in a worker thread.
 
-    def __init__(self, client: Optional[ScalekitClient] = None, *, realm: Optional[str] = _policy.DEFAULT_REALM) -> None:
+    The request's address goes with the check (keys with ``allowed_cidrs``): the peer's, or,
+    when the peer is one of ``trusted_proxies`` (networks such as ``"10.0.0.0/8"``; default
+    none), the nearest ``X-Forwarded-For`` entry that is not a trusted proxy."""
+
+    def __init__(
+        self,
+        client: Optional[ScalekitClient] = None,
+        *,
+        realm: Optional[str] = _policy.DEFAULT_REALM,
+        trusted_proxies: Optional[Sequence[str]] = None,
+    ) -> None:
         if client is not None and not isinstance(client, ScalekitClient):
             raise TypeError(f"ApiKey: expected a ScalekitClient, got {type(client).__name__}")
         self.client = client
         self.realm = realm
+        self.trusted_proxies = _policy.trusted_proxies(trusted_proxies, "ApiKey")
 
     async def __call__(
         self,
@@ -125,8 +145,11 @@ class ApiKey:
         client = self.client if self.client is not None else _bound(request)
         if not isinstance(client, ScalekitClient):
             raise TypeError("ApiKey needs a ScalekitClient (API keys are validated by the key service)")
+        peer = request.client.host if request.client is not None else None
+        client_ip = _policy.request_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted_proxies)
+        validate = functools.partial(client.tokens.validate_token, token, client_ip=client_ip)
         try:
-            result = await anyio.to_thread.run_sync(client.tokens.validate_token, token)
+            result = await anyio.to_thread.run_sync(validate)
         except Exception as error:  # noqa: BLE001 - mapped or re-raised below
             answer = _policy.answer_for(error, self.realm) or _policy.fault_answer(error, "API key")
             if answer is None:

@@ -29,8 +29,18 @@ middleware's (``tests/vectors/middleware.json``), with JSON bodies ``{"error": �
 credentials → 401 with ``WWW-Authenticate: Bearer realm="api"``; a malformed, oversize or
 rejected credential → 401 ``error="invalid_token"``; valid token without the scopes → 403
 ``error="insufficient_scope", scope="…"``; keys or key service unreachable → 503 with
-``Retry-After: 5``. The token is always verified before scopes are checked. The realm is
+``Retry-After: 5``; an API key over its ``rate_limit`` → 429 with ``Retry-After: <seconds>``.
+The token is always verified before scopes are checked. The realm is
 ``app.config["AUTHGATE_REALM"]`` (default ``"api"``).
+
+``authenticate_token`` passes the request's address to the key check, so keys restricted to
+networks (``allowed_cidrs``) work: the peer address (``request.remote_addr``) by default; behind
+a reverse proxy, name the proxies whose ``X-Forwarded-For`` is believed with
+``init_app(app, client, trusted_proxies=["10.0.0.0/8"])`` (or
+``app.config["AUTHGATE_TRUSTED_PROXIES"]``, or ``@authenticate_token(trusted_proxies=[…])``).
+The address is then the nearest ``X-Forwarded-For`` entry that is not a trusted proxy (the
+core's rule, the same as the server's and Express's). Invalid entries raise
+``ScalekitBadRequestException`` when the app or decorator is configured.
 
 Validation is synchronous: JWTs on cached keys cost tens of microseconds with the GIL held; API
 keys (remote or store lookups) and key fetches release the GIL while they wait.
@@ -40,7 +50,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Awaitable, Callable, Optional, Sequence, TypeVar, Union, cast, overload
+from typing import Any, Awaitable, Callable, List, Optional, Sequence, TypeVar, Union, cast, overload
 
 from flask import Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -55,6 +65,8 @@ __all__ = [
     "require_organization_token",
     "EXTENSION_KEY",
     "CONFIG_KEY",
+    "REALM_KEY",
+    "TRUSTED_PROXIES_KEY",
 ]
 
 #: ``app.extensions`` key ``init_app`` binds the client under.
@@ -63,16 +75,28 @@ EXTENSION_KEY = "authgate"
 CONFIG_KEY = "AUTHGATE_CLIENT"
 #: ``app.config`` key for the ``realm`` of ``WWW-Authenticate`` challenges (default ``"api"``).
 REALM_KEY = "AUTHGATE_REALM"
+#: ``app.config`` key for the networks of the reverse proxies whose ``X-Forwarded-For`` is
+#: believed (default: none, the peer address only).
+TRUSTED_PROXIES_KEY = "AUTHGATE_TRUSTED_PROXIES"
+#: ``app.extensions`` key of the trusted proxies checked by ``init_app``.
+_PROXIES_EXTENSION = "authgate.trusted_proxies"
 
 Source = _policy.JwtSource
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def init_app(app: Flask, client: Source) -> None:
-    """Binds ``client`` to ``app`` for the bare decorators."""
+def init_app(app: Flask, client: Source, *, trusted_proxies: Optional[Sequence[str]] = None) -> None:
+    """Binds ``client`` to ``app`` for the bare decorators. ``trusted_proxies`` (default
+    ``app.config["AUTHGATE_TRUSTED_PROXIES"]``, else none): the networks of the reverse proxies
+    whose ``X-Forwarded-For`` header ``authenticate_token`` believes; checked here (an invalid
+    entry raises ``ScalekitBadRequestException``)."""
     if not isinstance(client, (ScalekitClient, JwtValidator)):
         raise TypeError(f"init_app: expected a ScalekitClient or a JwtValidator, got {type(client).__name__}")
+    if trusted_proxies is None:
+        trusted_proxies = app.config.get(TRUSTED_PROXIES_KEY)
+    proxies = _policy.trusted_proxies(trusted_proxies, "init_app")
     app.extensions[EXTENSION_KEY] = client
+    app.extensions[_PROXIES_EXTENSION] = proxies
 
 
 def _bound() -> Source:
@@ -144,32 +168,61 @@ def _guard(verify: Callable[[str], None], what: str) -> Callable[[], Optional[Re
     return check
 
 
-def _api_key_check(client: Optional[ScalekitClient]) -> Callable[[], Optional[ResponseReturnValue]]:
+def _trusted_proxies() -> List[str]:
+    """The app's trusted proxies: those ``init_app`` checked, else the config key's."""
+    checked = current_app.extensions.get(_PROXIES_EXTENSION)
+    if checked is not None:
+        return cast(List[str], checked)
+    return _policy.trusted_proxies(current_app.config.get(TRUSTED_PROXIES_KEY), TRUSTED_PROXIES_KEY)
+
+
+def _client_ip(trusted: Optional[List[str]]) -> Optional[str]:
+    """The request's address by the core's rule (peer, or ``X-Forwarded-For`` from a trusted proxy)."""
+    proxies = trusted if trusted is not None else _trusted_proxies()
+    return _policy.request_address(request.remote_addr, request.headers.getlist("X-Forwarded-For"), proxies)
+
+
+def _api_key_check(
+    client: Optional[ScalekitClient], trusted: Optional[List[str]]
+) -> Callable[[], Optional[ResponseReturnValue]]:
     def verify(token: str) -> None:
         source = client if client is not None else _bound()
         if not isinstance(source, ScalekitClient):
             raise TypeError("authenticate_token needs a ScalekitClient (API keys are validated by the key service)")
-        g.token_info = source.tokens.validate_token(token).token_info
+        g.token_info = source.tokens.validate_token(token, client_ip=_client_ip(trusted)).token_info
 
     return _guard(verify, "API key")
 
 
 @overload
-def authenticate_token(view: F, *, client: Optional[ScalekitClient] = None) -> F: ...
+def authenticate_token(
+    view: F, *, client: Optional[ScalekitClient] = None, trusted_proxies: Optional[Sequence[str]] = None
+) -> F: ...
 @overload
-def authenticate_token(view: None = None, *, client: Optional[ScalekitClient] = None) -> Callable[[F], F]: ...
+def authenticate_token(
+    view: None = None, *, client: Optional[ScalekitClient] = None, trusted_proxies: Optional[Sequence[str]] = None
+) -> Callable[[F], F]: ...
 
 
 def authenticate_token(
-    view: Optional[F] = None, *, client: Optional[ScalekitClient] = None
+    view: Optional[F] = None,
+    *,
+    client: Optional[ScalekitClient] = None,
+    trusted_proxies: Optional[Sequence[str]] = None,
 ) -> Union[F, Callable[[F], F]]:
     """Requires a valid API key (``Authorization: Bearer <key>``); sets ``g.token_info``
     (a ``TokenInfo``: ``organization_id``, ``user_id`` for user-scoped keys, ``custom_claims``,
     ``roles``…). Use bare (``@authenticate_token``) with a bound client, or
-    ``@authenticate_token(client=client)``."""
+    ``@authenticate_token(client=client)``.
+
+    The request's address is passed to the check (keys with ``allowed_cidrs``): the peer's, or
+    with ``trusted_proxies`` (default: the app's, see ``init_app``) the ``X-Forwarded-For``
+    entry a trusted proxy appended. A key over its ``rate_limit`` is answered 429 with
+    ``Retry-After``."""
+    trusted = None if trusted_proxies is None else _policy.trusted_proxies(trusted_proxies, "authenticate_token")
 
     def decorate(f: F) -> F:
-        return _wrap(f, _api_key_check(client))
+        return _wrap(f, _api_key_check(client, trusted))
 
     return decorate(view) if view is not None else decorate
 
