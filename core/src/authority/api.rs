@@ -324,7 +324,7 @@ impl AuthApi for Authority {
             return Err(Error::TokenValidationFailed);
         }
         let digest = self.inner.digester.digest(token);
-        let key = self.store().find_api_key(KeyRef::Digest(digest)).await?;
+        let key = self.store().find_api_key_cached(digest).await?;
         let at = now();
         let info = live_key(key, at)?;
         self.note_key_use(&info.token_id, unix_ms(at));
@@ -334,10 +334,15 @@ impl AuthApi for Authority {
     fn validate_token_now(&self, token: &str) -> Option<Result<TokenInfo>> {
         // SQLite reads run inline on the calling thread: the future is ready on its first poll
         // and touches no runtime. PostgreSQL goes through `validate_token` on a runtime, unless
-        // the key is malformed (refused before any store access).
+        // the key is malformed (refused before any store access) or the validation cache holds
+        // its digest (the lookup is then ready on its first poll too; if the entry went in
+        // between, the future is pending and dropped: `None`, the caller asks on a runtime).
         match self.store_kind() {
             StoreKind::Sqlite => self.validate_token(token).now_or_never(),
             _ if !keys::is_api_key(token) => Some(Err(Error::TokenValidationFailed)),
+            _ if self.store().holds_api_key(&self.inner.digester.digest(token)) => {
+                self.validate_token(token).now_or_never()
+            }
             _ => None,
         }
     }

@@ -42,6 +42,11 @@ const MIGRATIONS: Migrations = &[
         "audit_log",
         include_str!("migrations/sqlite/0005_audit_log.sql"),
     ),
+    (
+        7,
+        "validation_cache",
+        include_str!("migrations/sqlite/0007_validation_cache.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's (or process's) lock before failing.
