@@ -11,6 +11,8 @@
 //!   a write waiting for another process's lock never stalls an async worker.
 //! - **PostgreSQL** (`postgres://…` or `postgresql://…`) through sqlx: a connection pool, and
 //!   transactions for multi-statement writes; list queries read one `REPEATABLE READ` snapshot.
+//!   API-key lookups for validation go through a cache kept exact by `LISTEN`/`NOTIFY`
+//!   ([`pgcache`]), so a validation costs a memory lookup instead of a round trip.
 //!
 //! Both share one schema (tables prefixed `authgate_`, the same columns): timestamps are integer
 //! Unix milliseconds, JSON values are `TEXT`, digests are `BLOB`/`BYTEA`, and every table has an

@@ -38,7 +38,8 @@
 //! A lost connection (an error, `pg_terminate_backend`, a server restart) makes the cache
 //! untrusted at once and flushes it; the task reconnects with a backoff, LISTENs again, and the
 //! cache is trusted again (after a second flush) once a ping sent after the new LISTEN comes
-//! back. A listener that hears nothing for four times the staleness bound reconnects.
+//! back. A listener through which no ping came back for 10 s (or four times the staleness bound)
+//! reconnects.
 //!
 //! Writes made through this process flush the cache when they return (see `SqlStore`), so a
 //! process always sees its own changes at once, without waiting for its notification.
@@ -63,6 +64,9 @@ pub const NEGATIVE_CAPACITY: usize = 10_000;
 /// Age at which an entry is read again from the database (a bound on how old the bookkeeping
 /// fields of a cached answer, such as `last_used_time`, can be).
 pub const ENTRY_TTL: Duration = Duration::from_secs(60);
+/// A subscribed listener through which no ping came back for this long (or four times the
+/// staleness bound, if longer) is assumed dead (a silent network failure) and reconnects.
+const RECONNECT_AFTER_SILENCE: Duration = Duration::from_secs(10);
 /// Longest wait between two attempts to reconnect the listener.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -660,12 +664,17 @@ async fn listen(
 }
 
 /// The pinger: every quarter of the staleness bound, a ping through the store's pool; asks the
-/// listener to reconnect when no ping came back for four times the bound.
+/// listener to reconnect when no ping came back for [`RECONNECT_AFTER_SILENCE`] (or four times the bound).
 async fn ping(cache: Weak<KeyCache>, mut shutdown: tokio::sync::watch::Receiver<()>, pool: PgPool) {
     let Some(every) = cache.upgrade().map(|c| c.max_staleness / 4) else {
         return;
     };
-    let every = every.max(Duration::from_millis(5));
+    let every = every.max(Duration::from_millis(2));
+    // The cache is untrusted long before this: reconnecting sooner would only add churn on a
+    // busy machine whose pings are slow, not safety.
+    let silence = cache.upgrade().map_or(0, |c| {
+        (4 * c.max_staleness).max(RECONNECT_AFTER_SILENCE).as_nanos() as u64
+    });
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -676,9 +685,7 @@ async fn ping(cache: Weak<KeyCache>, mut shutdown: tokio::sync::watch::Receiver<
         let Some(c) = cache.upgrade() else { return };
         let now = c.nanos();
         let heard = (*c.confirmed.borrow()).max(c.subscribed_at.load(Ordering::Acquire));
-        if c.subscribed.load(Ordering::Acquire)
-            && now.saturating_sub(heard) > 4 * c.max_staleness.as_nanos() as u64
-        {
+        if c.subscribed.load(Ordering::Acquire) && now.saturating_sub(heard) > silence {
             c.restart.notify_one();
         }
         let sent = c.nanos();
