@@ -310,10 +310,28 @@ impl KeyCache {
             return None;
         }
         let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let cache = Arc::new(KeyCache::new(max_staleness)?);
+        let listener_options = options.clone().application_name(LISTENER_APPLICATION_NAME);
+        runtime.spawn(listen(
+            Arc::downgrade(&cache),
+            cache.restart.clone(),
+            cache._shutdown.subscribe(),
+            listener_options,
+        ));
+        runtime.spawn(ping(
+            Arc::downgrade(&cache),
+            cache._shutdown.subscribe(),
+            pool.clone(),
+        ));
+        Some(cache)
+    }
+
+    /// A cache without its tasks (untrusted until a ping comes back through [`KeyCache::handle`]).
+    fn new(max_staleness: Duration) -> Option<KeyCache> {
         let mut nonce = [0u8; 8];
         aws_lc_rs::rand::fill(&mut nonce).ok()?;
         let (shutdown, _) = tokio::sync::watch::channel(());
-        let cache = Arc::new(KeyCache {
+        Some(KeyCache {
             max_staleness,
             base: Instant::now(),
             nonce: nonce.iter().map(|b| format!("{b:02x}")).collect(),
@@ -329,20 +347,7 @@ impl KeyCache {
             subscribed_at: AtomicU64::new(0),
             _shutdown: shutdown,
             stats: Counters::default(),
-        });
-        let listener_options = options.clone().application_name(LISTENER_APPLICATION_NAME);
-        runtime.spawn(listen(
-            Arc::downgrade(&cache),
-            cache.restart.clone(),
-            cache._shutdown.subscribe(),
-            listener_options,
-        ));
-        runtime.spawn(ping(
-            Arc::downgrade(&cache),
-            cache._shutdown.subscribe(),
-            pool.clone(),
-        ));
-        Some(cache)
+        })
     }
 
     fn nanos(&self) -> u64 {
@@ -732,6 +737,146 @@ mod tests {
         assert_eq!(c.get(&d(99), now + ttl, ttl), None);
         c.clear();
         assert_eq!(c.len(), 0);
+    }
+
+    fn stored(id: &str) -> StoredKey {
+        StoredKey {
+            info: crate::model::TokenInfo {
+                token_id: id.into(),
+                organization_id: "org_1".into(),
+                organization_external_id: String::new(),
+                user_id: None,
+                user_external_id: None,
+                custom_claims: Default::default(),
+                expiry: None,
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+                description: None,
+                token_suffix: "abcd".into(),
+                email: None,
+                roles: Vec::new(),
+                revoked_at: None,
+                rotated_from: None,
+                rotated_to: None,
+                last_used_time: None,
+            },
+            revoked_ms: None,
+        }
+    }
+
+    /// A cache whose listener just subscribed and heard its first ping back.
+    fn live(max_staleness: Duration) -> (KeyCache, u64, bool) {
+        let c = KeyCache::new(max_staleness).unwrap();
+        let subscribed_at = c.nanos();
+        c.subscribed.store(true, Ordering::Release);
+        let mut first = true;
+        c.handle(&format!("p:{}:{}", c.nonce, c.nanos()), subscribed_at, &mut first);
+        assert!(!first);
+        (c, subscribed_at, first)
+    }
+
+    fn is_key(c: &Cached) -> bool {
+        matches!(c, Cached::Key(_))
+    }
+
+    #[test]
+    fn answers_only_what_was_filled_while_trusted() {
+        let c = KeyCache::new(Duration::from_secs(1)).unwrap();
+        // Not subscribed yet: nothing is stored, nothing answered.
+        let t = c.ticket();
+        c.fill(d(1), t, Some(&stored("apit_1")));
+        assert!(matches!(c.get(&d(1)), Cached::Miss));
+        assert_eq!(c.stats().listener, ListenerState::Connecting);
+
+        let (c, subscribed_at, mut first) = live(Duration::from_secs(1));
+        assert_eq!(c.stats().listener, ListenerState::Live);
+        let t = c.ticket();
+        c.fill(d(1), t, Some(&stored("apit_1")));
+        c.fill(d(2), t, None);
+        assert!(is_key(&c.get(&d(1))));
+        assert!(matches!(c.get(&d(2)), Cached::NoKey));
+        assert!(c.holds(&d(1)) && c.holds(&d(2)) && !c.holds(&d(3)));
+
+        // A notification for a key drops it, positive or negative.
+        c.handle(&format!("k:{}", "01".repeat(32)), subscribed_at, &mut first);
+        c.handle(&format!("k:{}", "02".repeat(32)), subscribed_at, &mut first);
+        assert!(matches!(c.get(&d(1)), Cached::Miss));
+        assert!(matches!(c.get(&d(2)), Cached::Miss));
+        assert_eq!(c.stats().invalidations, 2);
+    }
+
+    #[test]
+    fn an_answer_read_before_an_invalidation_is_not_stored() {
+        let (c, subscribed_at, mut first) = live(Duration::from_secs(1));
+        // The lookup takes its ticket, then reads the database; meanwhile a change to any key
+        // is notified and handled; then the answer (perhaps from before the change) arrives.
+        let t = c.ticket();
+        c.handle(&format!("k:{}", "07".repeat(32)), subscribed_at, &mut first);
+        c.fill(d(7), t, Some(&stored("apit_7")));
+        assert!(matches!(c.get(&d(7)), Cached::Miss));
+        // Same with a flush, or a message this version does not know.
+        for msg in ["flush", "something-new", "k:not-hex"] {
+            let t = c.ticket();
+            c.handle(msg, subscribed_at, &mut first);
+            c.fill(d(7), t, Some(&stored("apit_7")));
+            assert!(matches!(c.get(&d(7)), Cached::Miss), "{msg}");
+        }
+        // With no change in between it is stored.
+        let t = c.ticket();
+        c.fill(d(7), t, Some(&stored("apit_7")));
+        assert!(is_key(&c.get(&d(7))));
+        // A flush drops everything.
+        c.handle("flush", subscribed_at, &mut first);
+        assert!(matches!(c.get(&d(7)), Cached::Miss));
+    }
+
+    #[test]
+    fn a_lost_connection_untrusts_and_flushes_at_once() {
+        let (c, _, _) = live(Duration::from_secs(1));
+        let t = c.ticket();
+        c.fill(d(1), t, Some(&stored("apit_1")));
+        let in_flight = c.ticket();
+        c.lost();
+        assert_eq!(c.stats().listener, ListenerState::Connecting);
+        assert!(matches!(c.get(&d(1)), Cached::Miss));
+        assert_eq!(c.stats().keys, 0);
+
+        // Subscribed again: nothing is trusted before a ping sent after the new LISTEN returns.
+        let subscribed_at = c.nanos();
+        c.subscribed.store(true, Ordering::Release);
+        let mut first = true;
+        c.handle(
+            &format!("p:{}:{}", c.nonce, subscribed_at - 1),
+            subscribed_at,
+            &mut first,
+        );
+        c.handle(
+            &format!("p:ffffffffffffffff:{}", c.nanos()),
+            subscribed_at,
+            &mut first,
+        );
+        assert!(first);
+        assert_eq!(c.stats().listener, ListenerState::Stale);
+        c.fill(d(1), c.ticket(), Some(&stored("apit_1")));
+        assert!(matches!(c.get(&d(1)), Cached::Miss));
+        // The first ping that counts flushes once more: an answer read before the new LISTEN
+        // (ticket from before the loss) is never stored.
+        c.handle(&format!("p:{}:{}", c.nonce, c.nanos()), subscribed_at, &mut first);
+        assert!(!first);
+        assert_eq!(c.stats().listener, ListenerState::Live);
+        c.fill(d(1), in_flight, Some(&stored("apit_1")));
+        assert!(matches!(c.get(&d(1)), Cached::Miss));
+    }
+
+    #[test]
+    fn trust_lapses_when_no_ping_comes_back_within_the_bound() {
+        let (c, _, _) = live(Duration::from_millis(30));
+        c.fill(d(1), c.ticket(), Some(&stored("apit_1")));
+        assert!(is_key(&c.get(&d(1))));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(c.stats().listener, ListenerState::Stale);
+        assert!(matches!(c.get(&d(1)), Cached::Miss));
+        assert!(!c.holds(&d(1)));
+        assert!(c.stats().untrusted >= 1);
     }
 
     #[test]
