@@ -88,6 +88,9 @@ async fn revoke_and_watch(a: &RemoteClient, b: &RemoteClient, token_id: &str, to
                 } else {
                     run.accepts += 1;
                 }
+                // Poll every millisecond rather than flat out: the test shares 2 cores with
+                // both servers and PostgreSQL.
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
             Err(Error::TokenValidationFailed) => {
                 run.latencies.push(returned.elapsed());
@@ -100,11 +103,9 @@ async fn revoke_and_watch(a: &RemoteClient, b: &RemoteClient, token_id: &str, to
         }
         assert!(returned.elapsed() < Duration::from_secs(60), "never refused");
     }
-    // And never accepted again.
-    assert!(matches!(
-        b.validate_token(token).await,
-        Err(Error::TokenValidationFailed) | Err(Error::Unavailable(_))
-    ));
+    // And never accepted again (while the store restarts, B may fail otherwise: not accepting).
+    let again = b.validate_token(token).await;
+    assert!(again.is_err(), "accepted again after a refusal: {again:?}");
 }
 
 async fn keys(a: &RemoteClient, b: &RemoteClient, org: &str, n: usize) -> Vec<(String, String)> {
