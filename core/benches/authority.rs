@@ -1,9 +1,12 @@
 //! Benchmarks of the authority's hot paths: API-key validation and token issuance.
 //!
 //! `cargo bench -p authgate-core --bench authority` (PostgreSQL too when
-//! `AUTHGATE_TEST_DATABASE_URL` is set, e.g. under `scripts/with-postgres`).
+//! `AUTHGATE_TEST_DATABASE_URL` is set, e.g. under `scripts/with-postgres`). On PostgreSQL the
+//! `postgres` group runs with the validation cache (the default); `postgres_cache` compares the
+//! same validation with and without it and prints both medians and their ratio.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use authgate_core::AuthApi;
 use authgate_core::authority::{Authority, AuthorityConfig};
@@ -108,10 +111,14 @@ fn bench_backend(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, ur
         b.to_async(rt)
             .iter(|| async { black_box(f.authority.validate_token(f.rotated.expose()).await.unwrap()) })
     });
-    // What the bindings call: the same validation on the calling thread, without the runtime.
-    group.bench_function("validate_now", |b| {
-        b.iter(|| black_box(f.authority.validate_token_now(f.key.expose()).unwrap().unwrap()))
-    });
+    // What the bindings call: the same validation on the calling thread, without the runtime
+    // (on PostgreSQL: a hit of the validation cache).
+    wait_for_cache(rt, &f.authority);
+    if f.authority.validate_token_now(f.key.expose()).is_some() {
+        group.bench_function("validate_now", |b| {
+            b.iter(|| black_box(f.authority.validate_token_now(f.key.expose()).unwrap().unwrap()))
+        });
+    }
     let unknown = authgate_core::keys::generate_api_key();
     group.bench_function("validate_unknown_key", |b| {
         b.to_async(rt)
@@ -133,6 +140,104 @@ fn bench_backend(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, ur
         })
     });
     group.finish();
+}
+
+/// Waits until a PostgreSQL authority's validation cache answers (a no-op on SQLite).
+fn wait_for_cache(rt: &tokio::runtime::Runtime, a: &Authority) {
+    use authgate_core::store::pgcache::ListenerState;
+    let start = Instant::now();
+    while a.validation_cache_stats().listener == ListenerState::Connecting
+        || a.validation_cache_stats().listener == ListenerState::Stale
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the validation cache is not live"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    rt.block_on(a.sync_validation_cache());
+}
+
+/// The median of `n` timings of `f`.
+fn p50(n: usize, mut f: impl FnMut()) -> Duration {
+    let mut t: Vec<Duration> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[n / 2]
+}
+
+/// Embedded validation on PostgreSQL with the validation cache (issue #14) and without it
+/// (`cache_max_staleness` 0: every validation a round trip), one database, one key, one run;
+/// prints the medians side by side and their ratio.
+fn bench_postgres_cache(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str) {
+    let mut off = AuthorityConfig::new("http://127.0.0.1:8080");
+    off.cache_max_staleness = Duration::ZERO;
+    let uncached = rt.block_on(Authority::open(url, off)).expect("open");
+    let cached = rt
+        .block_on(Authority::open(
+            url,
+            AuthorityConfig::new("http://127.0.0.1:8080"),
+        ))
+        .expect("open");
+    let org = rt
+        .block_on(uncached.create_organization(CreateOrganization {
+            display_name: "Cache bench".into(),
+            external_id: None,
+        }))
+        .unwrap();
+    let key = rt
+        .block_on(uncached.create_token(CreateToken {
+            organization_id: org.id,
+            custom_claims: [("env".to_string(), "prod".to_string())].into(),
+            ..Default::default()
+        }))
+        .unwrap()
+        .token;
+    wait_for_cache(rt, &cached);
+    rt.block_on(cached.validate_token(key.expose())).unwrap();
+    assert!(
+        cached.validate_token_now(key.expose()).is_some(),
+        "not answered from the cache"
+    );
+
+    let mut group = c.benchmark_group("postgres_cache");
+    group.bench_function("validate_cached", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(cached.validate_token(key.expose()).await.unwrap()) })
+    });
+    group.bench_function("validate_now_cached", |b| {
+        b.iter(|| black_box(cached.validate_token_now(key.expose()).unwrap().unwrap()))
+    });
+    group.bench_function("validate_uncached", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(uncached.validate_token(key.expose()).await.unwrap()) })
+    });
+    group.finish();
+
+    let hit = p50(100_000, || {
+        black_box(cached.validate_token_now(key.expose()).unwrap().unwrap());
+    });
+    let hit_async = p50(20_000, || {
+        black_box(rt.block_on(cached.validate_token(key.expose())).unwrap());
+    });
+    let round_trip = p50(5_000, || {
+        black_box(rt.block_on(uncached.validate_token(key.expose())).unwrap());
+    });
+    let stats = cached.validation_cache_stats();
+    println!(
+        "postgres embedded validation, p50 (same run, same key): cache hit {hit:?} inline \
+         (validate_token_now), {hit_async:?} through the runtime; without the cache {round_trip:?}: \
+         {:.0}× faster inline ({} hits, {} misses, {} untrusted lookups)",
+        round_trip.as_secs_f64() / hit.as_secs_f64(),
+        stats.hits,
+        stats.misses,
+        stats.untrusted
+    );
 }
 
 fn benches(c: &mut Criterion) {
@@ -163,6 +268,7 @@ fn benches(c: &mut Criterion) {
             let mut url = url::Url::parse(&admin_url).unwrap();
             url.set_path(&format!("/{name}"));
             bench_backend(c, &rt, "postgres", url.as_str());
+            bench_postgres_cache(c, &rt, url.as_str());
             run_sql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
         Err(_) => eprintln!("postgres benchmarks skipped: AUTHGATE_TEST_DATABASE_URL is not set"),

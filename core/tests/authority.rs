@@ -469,6 +469,8 @@ async fn expired_keys_fail_validation(db: &TestDb) {
         k.token_id
     ))
     .await;
+    // A change made behind the authority's back (PostgreSQL: its notification is on the way).
+    a.sync_validation_cache().await;
     assert!(matches!(
         a.validate_token(k.token.expose()).await,
         Err(Error::TokenValidationFailed)

@@ -211,6 +211,7 @@ async fn rotation_keeps_the_old_key_for_the_grace_period(db: &TestDb) {
 
     // After the grace period: refused, unlisted, listed as revoked with the time it ended.
     grace_ends(db, &old.token_id).await;
+    a.sync_validation_cache().await;
     assert!(matches!(
         a.validate_token(old.token.expose()).await,
         Err(Error::TokenValidationFailed)

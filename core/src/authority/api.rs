@@ -17,8 +17,8 @@ use crate::model::{
     CreateOrganizationClientSecretResponse, CreateToken, CreateTokenResponse, CreateUser, JwkSet,
     ListAuditEvents, ListAuditEventsResponse, ListOrganizationClientsResponse, ListOrganizations,
     ListOrganizationsResponse, ListTokens, ListTokensResponse, ListUsersResponse, M2MClient, MembershipInput,
-    Organization, OrganizationClient, RotateToken, TokenInfo, UpdateOrganization, UpdateToken, UpdateUser,
-    User, UserRef, ValidateOptions,
+    Organization, OrganizationClient, RateLimit, RotateToken, TokenInfo, UpdateOrganization, UpdateToken,
+    UpdateUser, User, UserRef, ValidateOptions,
 };
 use crate::policy::network::IpNet;
 use crate::store::{
@@ -330,25 +330,37 @@ impl AuthApi for Authority {
     }
 
     async fn validate_token_with(&self, token: &str, options: &ValidateOptions) -> Result<TokenInfo> {
-        if !keys::is_api_key(token) {
-            return Err(Error::TokenValidationFailed);
+        let (info, at_ms) = self.find_live_key(token).await?;
+        match self.admit(info, options, at_ms)? {
+            Admission::Admitted(info) => Ok(info),
+            Admission::Lease(lease) => self.admit_leased(lease).await,
         }
-        let digest = self.inner.digester.digest(token);
-        let key = self.store().find_api_key(KeyRef::Digest(digest)).await?;
-        let at = now();
-        let info = live_key(key, at)?;
-        self.admit(info, options, unix_ms(at)).await
     }
 
     fn validate_token_now_with(&self, token: &str, options: &ValidateOptions) -> Option<Result<TokenInfo>> {
-        // SQLite reads run inline on the calling thread, and its rate limits are counted in
-        // memory: the future is ready on its first poll and touches no runtime. PostgreSQL goes
-        // through `validate_token_with` on a runtime, unless the key is malformed (refused
-        // before any store access).
-        match self.store_kind() {
-            StoreKind::Sqlite => self.validate_token_with(token, options).now_or_never(),
-            _ if !keys::is_api_key(token) => Some(Err(Error::TokenValidationFailed)),
-            _ => None,
+        // SQLite reads run inline on the calling thread: the lookup is ready on its first poll
+        // and touches no runtime. PostgreSQL goes through `validate_token_with` on a runtime,
+        // unless the key is malformed (refused before any store access) or the validation cache
+        // holds its digest (the lookup is then ready on its first poll too; if the entry went in
+        // between, the future is pending and dropped: `None`, the caller asks on a runtime).
+        let found = match self.store_kind() {
+            StoreKind::Sqlite => self.find_live_key(token).now_or_never()?,
+            _ if !keys::is_api_key(token) => return Some(Err(Error::TokenValidationFailed)),
+            _ if self.store().holds_api_key(&self.inner.digester.digest(token)) => {
+                self.find_live_key(token).now_or_never()?
+            }
+            _ => return None,
+        };
+        let (info, at_ms) = match found {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        // A rate limit that needs budget from the store (PostgreSQL) is not decided here: a
+        // lease taken and then dropped unfinished would be lost. Nothing was counted yet.
+        match self.admit(info, options, at_ms) {
+            Ok(Admission::Admitted(info)) => Some(Ok(info)),
+            Ok(Admission::Lease(_)) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 
@@ -726,6 +738,23 @@ impl AuthApi for Authority {
 
 /// The record of a key that validates at `at`: it exists, is not revoked and has not expired.
 /// Anything else is the one [`Error::TokenValidationFailed`].
+/// What [`Authority::admit`] decided.
+enum Admission {
+    /// The key validates.
+    Admitted(TokenInfo),
+    /// The key's rate limit needs budget from the store first.
+    Lease(Box<Lease>),
+}
+
+/// A validation waiting for rate-limit budget from the store.
+struct Lease {
+    info: TokenInfo,
+    rate: RateLimit,
+    start_ms: i64,
+    want: u64,
+    now_ms: i64,
+}
+
 /// A key's networks as stored: canonical, as a JSON array (`None` for any address).
 fn cidrs_json(list: Option<&[String]>) -> Result<Option<String>> {
     list.map(|l| to_json(&limits::allowed_cidrs(l)?)).transpose()
@@ -756,10 +785,23 @@ fn key_not_found(by: &KeyRef) -> Error {
 }
 
 impl Authority {
+    /// The live key `token` is, from the validation cache where there is one, and when it was
+    /// looked at (Unix ms).
+    async fn find_live_key(&self, token: &str) -> Result<(TokenInfo, i64)> {
+        if !keys::is_api_key(token) {
+            return Err(Error::TokenValidationFailed);
+        }
+        let digest = self.inner.digester.digest(token);
+        let key = self.store().find_api_key_cached(digest).await?;
+        let at = now();
+        Ok((live_key(key, at)?, unix_ms(at)))
+    }
+
     /// The checks of a live key that depend on its use: the caller's address against the key's
-    /// networks (a refusal is audited, off the request path), then its rate limit. A key that
-    /// passes is noted as used.
-    async fn admit(&self, info: TokenInfo, options: &ValidateOptions, now_ms: i64) -> Result<TokenInfo> {
+    /// networks (a refusal is audited, off the request path), then its rate limit, counted in
+    /// memory; a key that passes is noted as used. When the limit needs budget from the store
+    /// first, nothing is counted and the caller takes it ([`admit_leased`](Self::admit_leased)).
+    fn admit(&self, info: TokenInfo, options: &ValidateOptions, now_ms: i64) -> Result<Admission> {
         if let Some(cidrs) = &info.allowed_cidrs
             && !address_allowed(cidrs, options.client_ip)
         {
@@ -767,18 +809,43 @@ impl Authority {
             return Err(Error::TokenValidationFailed);
         }
         if let Some(rate) = info.rate_limit {
-            let rates = &self.inner.rates;
-            let mut decision = rates.take(&info.token_id, rate, now_ms);
-            if let Decision::Lease { start_ms, want } = decision {
-                let granted = self
-                    .store()
-                    .take_rate_budget(info.token_id.clone(), start_ms, rate.limit, want)
-                    .await?;
-                decision = rates.leased(&info.token_id, rate, start_ms, want, granted, unix_ms(now()));
+            match self.inner.rates.take(&info.token_id, rate, now_ms) {
+                Decision::Allow => {}
+                Decision::Deny(retry_after) => return Err(Error::RateLimited { retry_after }),
+                Decision::Lease { start_ms, want } => {
+                    return Ok(Admission::Lease(Box::new(Lease {
+                        info,
+                        rate,
+                        start_ms,
+                        want,
+                        now_ms,
+                    })));
+                }
             }
-            if let Decision::Deny(retry_after) = decision {
-                return Err(Error::RateLimited { retry_after });
-            }
+        }
+        self.note_key_use(&info.token_id, now_ms);
+        Ok(Admission::Admitted(info))
+    }
+
+    /// Takes budget for a rate-limited key from the store, then counts the validation.
+    async fn admit_leased(&self, lease: Box<Lease>) -> Result<TokenInfo> {
+        let Lease {
+            info,
+            rate,
+            start_ms,
+            want,
+            now_ms,
+        } = *lease;
+        let granted = self
+            .store()
+            .take_rate_budget(info.token_id.clone(), start_ms, rate.limit, want)
+            .await?;
+        let decided = self
+            .inner
+            .rates
+            .leased(&info.token_id, rate, start_ms, want, granted, unix_ms(now()));
+        if let Decision::Deny(retry_after) = decided {
+            return Err(Error::RateLimited { retry_after });
         }
         self.note_key_use(&info.token_id, now_ms);
         Ok(info)

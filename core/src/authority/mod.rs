@@ -29,8 +29,12 @@
 //!   memory, and a background task writes each key's latest use (`last_used_time`) every
 //!   [`AuthorityConfig::usage_flush_interval`] (5 s) in one transaction — see `usage.rs`. Unknown, malformed (bad prefix, length,
 //!   alphabet or checksum — caught before the store), expired and revoked keys, and bare `apit_…`
-//!   ids all fail with the same [`Error::TokenValidationFailed`]. Nothing is cached, so a revocation
-//!   through any process sharing the store takes effect on the next validation everywhere.
+//!   ids all fail with the same [`Error::TokenValidationFailed`]. On SQLite nothing is cached,
+//!   so a revocation through any process sharing the store takes effect on the next validation
+//!   everywhere. On PostgreSQL validations are answered from a cache kept exact by notifications
+//!   ([`store::pgcache`](crate::store::pgcache)): a change takes effect at once in the process
+//!   that made it and within milliseconds in every other one, and never later than
+//!   [`AuthorityConfig::cache_max_staleness`] (1 s) even if notifications stall.
 //! - **Live keys** are the keys not revoked; expired keys stay listed (with their `expiry`) and can
 //!   still be updated or revoked. Revoked keys are kept as tombstones: revoking again is `Ok`,
 //!   while update ignores them and list shows them only with `include_revoked` (with `revoked_at`).
@@ -207,7 +211,22 @@ pub struct AuthorityConfig {
     /// (`AUTHGATE_USAGE_FLUSH_INTERVAL`, whole seconds); default
     /// [5 s](DEFAULT_USAGE_FLUSH_INTERVAL).
     pub usage_flush_interval: Duration,
+    /// PostgreSQL only: the maximum staleness of the validation cache
+    /// (`AUTHGATE_CACHE_MAX_STALENESS_MS`, milliseconds), zero to turn the cache off.
+    ///
+    /// A PostgreSQL store answers API-key validations from memory and drops what changed as
+    /// PostgreSQL notifications arrive (see [`crate::store::pgcache`]): revocations, updates and
+    /// deletions made through any process reach this one in milliseconds. This bound is the
+    /// worst case when that path fails silently (a stalled listener or network): the cache stops
+    /// answering once its last confirmed round trip through PostgreSQL is older than this, and
+    /// every validation reads the database until it is confirmed again. A lost connection stops
+    /// it at once. 10 ms – 60 s, or 0; default [1 s](DEFAULT_CACHE_MAX_STALENESS). SQLite stores
+    /// have no cache (their reads are local and take microseconds).
+    pub cache_max_staleness: Duration,
 }
+
+/// Default of [`AuthorityConfig::cache_max_staleness`].
+pub const DEFAULT_CACHE_MAX_STALENESS: Duration = Duration::from_secs(1);
 
 impl AuthorityConfig {
     /// A configuration with the given issuer and every other field at its default.
@@ -221,6 +240,7 @@ impl AuthorityConfig {
             defer_bookkeeping: false,
             audit_actor: crate::audit::EMBEDDED.to_owned(),
             usage_flush_interval: DEFAULT_USAGE_FLUSH_INTERVAL,
+            cache_max_staleness: DEFAULT_CACHE_MAX_STALENESS,
         }
     }
 
@@ -258,6 +278,15 @@ impl AuthorityConfig {
                 )
             })?;
             config.usage_flush_interval = Duration::from_secs(seconds);
+        }
+        if let Some(ms) = var("AUTHGATE_CACHE_MAX_STALENESS_MS") {
+            let ms: u64 = ms.trim().parse().map_err(|_| {
+                Error::invalid(
+                    "AUTHGATE_CACHE_MAX_STALENESS_MS",
+                    "must be a whole number of milliseconds (0: no validation cache)",
+                )
+            })?;
+            config.cache_max_staleness = Duration::from_millis(ms);
         }
         config.validate()?;
         Ok(config)
@@ -301,6 +330,14 @@ impl AuthorityConfig {
             return Err(Error::invalid(
                 "usage_flush_interval",
                 "must be between 1 and 60 seconds",
+            ));
+        }
+        if !self.cache_max_staleness.is_zero()
+            && !(Duration::from_millis(10)..=Duration::from_secs(60)).contains(&self.cache_max_staleness)
+        {
+            return Err(Error::invalid(
+                "cache_max_staleness",
+                "must be 0 (no validation cache) or between 10 ms and 60 s",
             ));
         }
         Ok(())
@@ -374,7 +411,7 @@ impl Authority {
     /// key fail to validate, or every signing key fail to decrypt.
     pub async fn open(database_url: &str, mut config: AuthorityConfig) -> Result<Self> {
         config.validate()?;
-        let store = store::open(database_url).await?;
+        let store = store::open(database_url, config.cache_max_staleness).await?;
         let digester = match &config.key_pepper {
             Some(pepper) => Digester::hmac_sha256(pepper),
             None => Digester::sha256(),
@@ -449,6 +486,22 @@ impl Authority {
     /// The database engine behind this authority.
     pub fn store_kind(&self) -> StoreKind {
         self.inner.store.kind()
+    }
+
+    /// The counters of the validation cache and the state of its listener (PostgreSQL; see
+    /// [`AuthorityConfig::cache_max_staleness`]). A SQLite store, or a cache turned off, reports
+    /// [`ListenerState::Disabled`](crate::store::pgcache::ListenerState::Disabled) and zeros.
+    pub fn validation_cache_stats(&self) -> crate::store::pgcache::CacheStats {
+        self.inner.store.key_cache_stats()
+    }
+
+    /// Waits until this process's validation cache has dropped every answer changed in the
+    /// database before the call, by any process (a round trip through PostgreSQL, about a
+    /// millisecond; at most [`AuthorityConfig::cache_max_staleness`], after which the cache is
+    /// flushed instead). Changes made through this authority need no such wait. A no-op without
+    /// a cache.
+    pub async fn sync_validation_cache(&self) {
+        self.inner.store.sync_key_cache().await
     }
 
     /// Checks that the store answers (for health checks).

@@ -11,6 +11,8 @@
 //!   a write waiting for another process's lock never stalls an async worker.
 //! - **PostgreSQL** (`postgres://…` or `postgresql://…`) through sqlx: a connection pool, and
 //!   transactions for multi-statement writes; list queries read one `REPEATABLE READ` snapshot.
+//!   API-key lookups for validation go through a cache kept exact by `LISTEN`/`NOTIFY`
+//!   ([`pgcache`]), so a validation costs a memory lookup instead of a round trip.
 //!
 //! Both share one schema (tables prefixed `authgate_`, the same columns): timestamps are integer
 //! Unix milliseconds, JSON values are `TEXT`, digests are `BLOB`/`BYTEA`, and every table has an
@@ -28,6 +30,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -37,6 +40,7 @@ use crate::model::{
     TokenInfo, User, UserRef,
 };
 
+pub mod pgcache;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -68,11 +72,14 @@ impl StoreKind {
     }
 }
 
-/// Opens (and migrates) the store a database URL names.
-pub(crate) async fn open(url: &str) -> Result<Arc<dyn Store>> {
+/// Opens (and migrates) the store a database URL names. A PostgreSQL store keeps a validation
+/// cache ([`pgcache`]) unless `cache_max_staleness` is zero.
+pub(crate) async fn open(url: &str, cache_max_staleness: Duration) -> Result<Arc<dyn Store>> {
     match StoreKind::of_url(url)? {
         StoreKind::Sqlite => Ok(Arc::new(sql::SqlStore::new(sqlite::Sqlite::open(url).await?))),
-        StoreKind::Postgres => Ok(Arc::new(sql::SqlStore::new(postgres::Postgres::open(url).await?))),
+        StoreKind::Postgres => Ok(Arc::new(sql::SqlStore::new(
+            postgres::Postgres::open(url, cache_max_staleness).await?,
+        ))),
     }
 }
 
@@ -139,7 +146,7 @@ pub(crate) enum KeyRef {
 }
 
 /// An API key as stored, revoked or not.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct StoredKey {
     /// The key's record, `revoked_at` unset (see [`StoredKey::settle`]).
     pub info: TokenInfo,
@@ -418,6 +425,17 @@ pub(crate) trait Store: Send + Sync + Debug {
 
     async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo>;
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;
+    /// The key with this digest, for a validation: from the validation cache when it holds the
+    /// answer (PostgreSQL, see [`pgcache`]; the future is then ready on its first poll), else
+    /// from the database (and cached).
+    async fn find_api_key_cached(&self, digest: [u8; 32]) -> Result<Option<StoredKey>>;
+    /// Whether [`find_api_key_cached`](Store::find_api_key_cached) would answer from memory now.
+    fn holds_api_key(&self, digest: &[u8; 32]) -> bool;
+    /// Waits until the validation cache has dropped everything that changed in the database
+    /// before the call (a no-op without a cache).
+    async fn sync_key_cache(&self);
+    /// The validation cache's counters ([`ListenerState::Disabled`](pgcache::ListenerState) without one).
+    fn key_cache_stats(&self) -> pgcache::CacheStats;
     /// A page of an organization's keys (one user's with `user_id`): those not revoked at
     /// `live_at_ms` (every key with `i64::MIN`) and not used since `unused_since_ms` (every key
     /// with `i64::MAX`).
@@ -835,6 +853,16 @@ pub(crate) trait Backend: Send + Sync + Debug + 'static {
     /// device and inode it had at open). Default: nothing to check.
     fn check_identity(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// The validation cache ([`pgcache`]), if this backend keeps one. Default: none.
+    fn key_cache(&self) -> Option<&pgcache::KeyCache> {
+        None
+    }
+
+    /// See [`Store::sync_key_cache`]. Default: nothing to wait for.
+    fn sync_key_cache(&self) -> impl Future<Output = ()> + Send {
+        async {}
     }
 }
 

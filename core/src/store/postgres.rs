@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Column, Row as _, TypeInfo, ValueRef};
 use time::OffsetDateTime;
 
+use super::pgcache::KeyCache;
 use super::{
     Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value, pending_migrations, unix_ms,
 };
@@ -41,6 +42,11 @@ const MIGRATIONS: Migrations = &[
         "rate_windows",
         include_str!("migrations/postgres/0006_rate_windows.sql"),
     ),
+    (
+        7,
+        "validation_cache",
+        include_str!("migrations/postgres/0007_validation_cache.sql"),
+    ),
 ];
 
 /// Advisory lock key serialising migrations ("authgate" in ASCII, as a bigint).
@@ -54,11 +60,14 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(crate) struct Postgres {
     pool: PgPool,
+    /// The validation cache (see [`pgcache`](super::pgcache)); `None` when disabled.
+    cache: Option<Arc<KeyCache>>,
 }
 
 impl Postgres {
-    /// Connects and applies migrations.
-    pub(crate) async fn open(url: &str) -> Result<Postgres> {
+    /// Connects, applies migrations, and starts the validation cache unless `cache_max_staleness`
+    /// is zero.
+    pub(crate) async fn open(url: &str, cache_max_staleness: Duration) -> Result<Postgres> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| {
                 Error::invalid(
@@ -72,11 +81,12 @@ impl Postgres {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {}", describe(&e))))?;
         migrate(&pool).await?;
-        Ok(Postgres { pool })
+        let cache = KeyCache::start(cache_max_staleness, &pool, &options);
+        Ok(Postgres { pool, cache })
     }
 }
 
@@ -121,6 +131,16 @@ async fn migrate(pool: &PgPool) -> Result<()> {
 impl Backend for Postgres {
     type Conn = PgConnection;
     const KIND: StoreKind = StoreKind::Postgres;
+
+    fn key_cache(&self) -> Option<&KeyCache> {
+        self.cache.as_deref()
+    }
+
+    async fn sync_key_cache(&self) {
+        if let Some(cache) = &self.cache {
+            cache.sync(&self.pool).await;
+        }
+    }
 
     async fn run<R, F>(&self, mode: Mode, work: F) -> Result<R>
     where

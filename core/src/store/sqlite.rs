@@ -47,6 +47,11 @@ const MIGRATIONS: Migrations = &[
         "rate_windows",
         include_str!("migrations/sqlite/0006_rate_windows.sql"),
     ),
+    (
+        7,
+        "validation_cache",
+        include_str!("migrations/sqlite/0007_validation_cache.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's (or process's) lock before failing.

@@ -12,11 +12,17 @@
 //! - `authgate_client_auth_failures_total` (failed client authentications at `/oauth/token`)
 //! - `authgate_auth_rate_limited_total` (requests refused 429 by the brute-force limits)
 //! - `authgate_build_info{version}`
+//! - `authgate_validation_cache_lookups_total{outcome="hit"|"negative_hit"|"miss"|"untrusted"}`,
+//!   `authgate_validation_cache_invalidations_total`, `authgate_validation_cache_flushes_total`,
+//!   `authgate_validation_cache_subscriptions_total`, `authgate_validation_cache_entries{kind}`
+//!   and `authgate_validation_cache_listener{state}` (1 for the current state): the PostgreSQL
+//!   validation cache ([`authgate_core::store::pgcache`]); `state="disabled"` on SQLite
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use authgate_core::store::pgcache::{CacheStats, ListenerState};
 use axum::http::Method;
 
 /// Route templates, as registered in the router. `unmatched` collects 404s outside them.
@@ -434,6 +440,81 @@ impl Metrics {
     }
 }
 
+/// The validation cache's series (appended to [`Metrics::render`] by the `/metrics` handler).
+pub fn render_cache(out: &mut String, stats: &CacheStats) {
+    let _ = writeln!(
+        out,
+        "# HELP authgate_validation_cache_lookups_total API-key lookups of the validation cache by outcome \
+         (untrusted: the listener could not vouch for the cache, the database answered)."
+    );
+    let _ = writeln!(out, "# TYPE authgate_validation_cache_lookups_total counter");
+    for (outcome, n) in [
+        ("hit", stats.hits),
+        ("negative_hit", stats.negative_hits),
+        ("miss", stats.misses),
+        ("untrusted", stats.untrusted),
+    ] {
+        let _ = writeln!(
+            out,
+            "authgate_validation_cache_lookups_total{{outcome=\"{outcome}\"}} {n}"
+        );
+    }
+    for (name, help, n) in [
+        (
+            "authgate_validation_cache_invalidations_total",
+            "Cached answers dropped by a PostgreSQL notification naming their key.",
+            stats.invalidations,
+        ),
+        (
+            "authgate_validation_cache_flushes_total",
+            "Times the whole validation cache was dropped (bulk change, lost listener, local write).",
+            stats.flushes,
+        ),
+        (
+            "authgate_validation_cache_subscriptions_total",
+            "Times the cache's listener subscribed to PostgreSQL notifications (1 + reconnections).",
+            stats.subscriptions,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP authgate_validation_cache_entries Entries held by the validation cache."
+    );
+    let _ = writeln!(out, "# TYPE authgate_validation_cache_entries gauge");
+    let _ = writeln!(
+        out,
+        "authgate_validation_cache_entries{{kind=\"key\"}} {}",
+        stats.keys
+    );
+    let _ = writeln!(
+        out,
+        "authgate_validation_cache_entries{{kind=\"negative\"}} {}",
+        stats.negative
+    );
+    let _ = writeln!(
+        out,
+        "# HELP authgate_validation_cache_listener State of the validation cache's listener (1: current)."
+    );
+    let _ = writeln!(out, "# TYPE authgate_validation_cache_listener gauge");
+    for state in [
+        ListenerState::Disabled,
+        ListenerState::Connecting,
+        ListenerState::Live,
+        ListenerState::Stale,
+    ] {
+        let _ = writeln!(
+            out,
+            "authgate_validation_cache_listener{{state=\"{}\"}} {}",
+            state.as_str(),
+            u8::from(state == stats.listener)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,5 +543,29 @@ mod tests {
         assert!(text.contains("authgate_api_key_validations_total{outcome=\"valid\"} 1"));
         assert!(text.contains("authgate_token_requests_total{outcome=\"invalid_client\"} 1"));
         assert!(text.contains("authgate_http_requests_in_flight 0"));
+    }
+
+    #[test]
+    fn renders_the_cache() {
+        let mut text = String::new();
+        let stats = CacheStats {
+            listener: ListenerState::Live,
+            hits: 7,
+            negative_hits: 1,
+            misses: 2,
+            untrusted: 3,
+            invalidations: 4,
+            flushes: 5,
+            subscriptions: 1,
+            keys: 9,
+            negative: 1,
+        };
+        render_cache(&mut text, &stats);
+        assert!(text.contains("authgate_validation_cache_lookups_total{outcome=\"hit\"} 7"));
+        assert!(text.contains("authgate_validation_cache_lookups_total{outcome=\"untrusted\"} 3"));
+        assert!(text.contains("authgate_validation_cache_invalidations_total 4"));
+        assert!(text.contains("authgate_validation_cache_entries{kind=\"key\"} 9"));
+        assert!(text.contains("authgate_validation_cache_listener{state=\"live\"} 1"));
+        assert!(text.contains("authgate_validation_cache_listener{state=\"stale\"} 0"));
     }
 }

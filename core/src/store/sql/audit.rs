@@ -149,6 +149,11 @@ impl<B: Backend, H> Audited<'_, B, H> {
     /// Runs `work` in a transaction of `mode` (a write), then, when it succeeded and `happened`
     /// says the action took place, writes the event in the same transaction: an action that
     /// happened is always in the log, one that failed (rolled back) never is.
+    ///
+    /// Every management write may change what a validation answers (revocations, updates,
+    /// rotations, deletions of users, memberships, organizations), so when it returns — done,
+    /// refused or failed, committed or not — this process's validation cache is flushed: the
+    /// process sees its own change at once, before its notification comes back.
     pub(super) async fn run<R, F>(self, mode: Mode, work: F) -> Result<R>
     where
         R: Send + 'static,
@@ -160,7 +165,7 @@ impl<B: Backend, H> Audited<'_, B, H> {
             mut audit,
             happened,
         } = self;
-        store
+        let result = store
             .b
             .run(mode, move |c| {
                 Box::pin(async move {
@@ -171,7 +176,11 @@ impl<B: Backend, H> Audited<'_, B, H> {
                     Ok(result)
                 })
             })
-            .await
+            .await;
+        if let Some(cache) = store.b.key_cache() {
+            cache.flush();
+        }
+        result
     }
 }
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
+use super::pgcache::{CacheStats, Cached, disabled_stats};
 use super::{
     Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
     Cursor, EnvironmentClientRow, KeyPatch, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership,
@@ -582,6 +583,34 @@ impl<B: Backend> Store for SqlStore<B> {
         self.b
             .run(Mode::Read, move |c| Box::pin(async move { key_by(c, &by).await }))
             .await
+    }
+
+    async fn find_api_key_cached(&self, digest: [u8; 32]) -> Result<Option<StoredKey>> {
+        let Some(cache) = self.b.key_cache() else {
+            return self.find_api_key(KeyRef::Digest(digest)).await;
+        };
+        let ticket = match cache.get(&digest) {
+            Cached::Key(key) => return Ok(Some(key)),
+            Cached::NoKey => return Ok(None),
+            Cached::Miss => cache.ticket(),
+        };
+        let found = self.find_api_key(KeyRef::Digest(digest)).await?;
+        if let Some(cache) = self.b.key_cache() {
+            cache.fill(digest, ticket, found.as_ref());
+        }
+        Ok(found)
+    }
+
+    fn holds_api_key(&self, digest: &[u8; 32]) -> bool {
+        self.b.key_cache().is_some_and(|c| c.holds(digest))
+    }
+
+    async fn sync_key_cache(&self) {
+        self.b.sync_key_cache().await
+    }
+
+    fn key_cache_stats(&self) -> CacheStats {
+        self.b.key_cache().map_or_else(disabled_stats, |c| c.stats())
     }
 
     async fn list_api_keys(

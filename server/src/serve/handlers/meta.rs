@@ -77,11 +77,16 @@ pub async fn healthz() -> Response {
 /// `GET /readyz`: readiness, `{"status":"ready"}` when the store answers, takes a write and (on
 /// SQLite) is still the file opened at start; otherwise 503 `unavailable` with `Retry-After`,
 /// within [`crate::serve::state::READINESS_TIMEOUT`] whatever the store does.
+///
+/// `validation_cache` is the state of the PostgreSQL validation cache's listener (`live`,
+/// `stale`, `connecting`, or `disabled` on SQLite or with the cache off). It does not affect
+/// readiness: without a live listener validations read the database, slower but exact.
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     state.health().await?;
+    let cache = state.authority.validation_cache_stats().listener;
     Ok(crate::serve::json::response(
         StatusCode::OK,
-        &serde_json::json!({"status": "ready"}),
+        &serde_json::json!({"status": "ready", "validation_cache": cache.as_str()}),
     ))
 }
 
@@ -105,7 +110,11 @@ fn metrics_text(state: &AppState) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        state.metrics.render(),
+        {
+            let mut text = state.metrics.render();
+            crate::serve::metrics::render_cache(&mut text, &state.authority.validation_cache_stats());
+            text
+        },
     )
         .into_response()
 }

@@ -1,0 +1,3 @@
+-- authgate schema v7 (SQLite): nothing to do. The PostgreSQL migration of the same number adds
+-- the notifications of the validation cache; a SQLite store has no cache (its reads are local)
+-- and keeps its migration numbers in step with PostgreSQL's.
