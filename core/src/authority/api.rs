@@ -743,7 +743,7 @@ enum Admission {
     /// The key validates.
     Admitted(TokenInfo),
     /// The key's rate limit needs budget from the store first.
-    Lease(Box<Lease>),
+    Lease(Lease),
 }
 
 /// A validation waiting for rate-limit budget from the store.
@@ -813,13 +813,13 @@ impl Authority {
                 Decision::Allow => {}
                 Decision::Deny(retry_after) => return Err(Error::RateLimited { retry_after }),
                 Decision::Lease { start_ms, want } => {
-                    return Ok(Admission::Lease(Box::new(Lease {
+                    return Ok(Admission::Lease(Lease {
                         info,
                         rate,
                         start_ms,
                         want,
                         now_ms,
-                    })));
+                    }));
                 }
             }
         }
@@ -828,14 +828,14 @@ impl Authority {
     }
 
     /// Takes budget for a rate-limited key from the store, then counts the validation.
-    async fn admit_leased(&self, lease: Box<Lease>) -> Result<TokenInfo> {
+    async fn admit_leased(&self, lease: Lease) -> Result<TokenInfo> {
         let Lease {
             info,
             rate,
             start_ms,
             want,
             now_ms,
-        } = *lease;
+        } = lease;
         let granted = self
             .store()
             .take_rate_budget(info.token_id.clone(), start_ms, rate.limit, want)
