@@ -7,26 +7,16 @@
 //! The same file builds against a checkout without the audit log (it uses only `AuthApi`), so
 //! the two can be run one after the other on one machine for a before/after comparison.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use authgate_core::AuthApi;
 use authgate_core::authority::{Authority, AuthorityConfig};
 use authgate_core::model::{CreateOrganization, CreateToken};
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "support/percentiles.rs"]
+mod percentiles;
 
-fn report(what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{what:<16} n={:<7} p50={:>9.2?} p90={:>9.2?} p99={:>9.2?}",
-        samples.len(),
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.90),
-        percentile(&samples, 0.99),
-    );
-}
+use percentiles::report;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -69,7 +59,7 @@ fn main() {
             samples.push(t.elapsed());
             key = Some(created.token);
         }
-        report("create_token", samples);
+        report("create_token", &mut samples);
         let key = key.unwrap();
         for _ in 0..10_000 {
             a.validate_token_now(key.expose()).unwrap().unwrap();
@@ -81,7 +71,7 @@ fn main() {
             samples.push(t.elapsed());
             std::hint::black_box(info);
         }
-        report("validate_token", samples);
+        report("validate_token", &mut samples);
     });
     std::fs::remove_dir_all(&dir).ok();
 }

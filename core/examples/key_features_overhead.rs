@@ -15,22 +15,10 @@ use authgate_core::model::{
     CreateOrganization, CreateToken, RateLimit, RotateToken, Secret, ValidateOptions,
 };
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "support/percentiles.rs"]
+mod percentiles;
 
-fn report(what: &str, samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    let p50 = percentile(samples, 0.50);
-    println!(
-        "{what:<28} n={:<7} p50={:>9.2?} p90={:>9.2?} p99={:>9.2?}",
-        samples.len(),
-        p50,
-        percentile(samples, 0.90),
-        percentile(samples, 0.99),
-    );
-    p50
-}
+use percentiles::report;
 
 fn main() {
     let validations: usize = std::env::args()

@@ -38,16 +38,6 @@ impl IpNet {
             _ => false,
         }
     }
-
-    /// The network's address.
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    /// The prefix length.
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
 }
 
 impl fmt::Display for IpNet {
