@@ -21,7 +21,7 @@ import {
   ClientSecretStatus,
   ClientCredentials,
 } from 'authgate'
-import { startServer, tempDir, uniqueEmail, POSTGRES_URL, NEEDS_POSTGRES, createPostgresDatabase } from './helpers.mjs'
+import { startServer, tempDir, uniqueEmail, freshDayWindow, DAY, POSTGRES_URL, NEEDS_POSTGRES, createPostgresDatabase } from './helpers.mjs'
 
 const LOCAL_ISSUER = 'http://authgate.test'
 
@@ -215,9 +215,10 @@ for (const mode of modes) {
     test('token: allowedCidrs and rateLimit on create, update, rotate and validate', async () => {
       const { organization } = await sk.organization.createOrganization('Limits')
       const org = organization.id
+      await freshDayWindow()
       const created = await sk.token.createToken(org, {
         allowedCidrs: ['10.0.0.0/8', '2001:DB8::/32', '192.0.2.7'],
-        rateLimit: { limit: 3, windowSeconds: 86400 },
+        rateLimit: { limit: 3, windowSeconds: DAY },
       })
       assert.deepEqual(created.tokenInfo.allowedCidrs, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7/32'])
       assert.deepEqual(created.tokenInfo.rateLimit, { limit: 3, windowSeconds: 86400 })

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 
 import * as authgate from 'authgate'
 import { ScalekitClient, JwtValidator, ScalekitException, ScalekitServerException } from 'authgate'
-import { repoDir, tempDir } from './helpers.mjs'
+import { repoDir, tempDir, freshDayWindow, DAY } from './helpers.mjs'
 
 const vectors = join(repoDir, 'tests', 'vectors')
 const ERRORS = Object.fromEntries(
@@ -46,7 +46,8 @@ describe('errors.json', () => {
     const down = new JwtValidator({ issuer: jwt.issuer, jwksUrl: jwt.unreachable_jwks_url })
     const external = `dup-${process.pid}-${Date.now()}`
     const { organization } = await client.organization.createOrganization('Dup', { externalId: external })
-    const limited = (await client.token.createToken(organization.id, { rateLimit: { limit: 1, windowSeconds: 86400 } })).token
+    await freshDayWindow()
+    const limited = (await client.token.createToken(organization.id, { rateLimit: { limit: 1, windowSeconds: DAY } })).token
     await client.token.validateToken(limited)
     const triggers = {
       invalid_argument: () => client.token.createToken('org_1', { description: 'x'.repeat(1000) }),

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 
 import { ScalekitClient, JwtValidator, ScalekitBadRequestException } from 'authgate'
 import { setup, authenticateToken, requireScope, requireOrganizationToken, bearerToken } from 'authgate/express'
-import { startServer, listen, require } from './helpers.mjs'
+import { startServer, listen, require, freshDayWindow, DAY } from './helpers.mjs'
 
 const versions = [
   ['Express 5', require('express')],
@@ -226,7 +226,8 @@ describe('authgate/express', () => {
     test(`${name}: allowedCidrs see the socket address, X-Forwarded-For only from trusted proxies, 429 over the rate limit`, async () => {
       const office = (await sk.token.createToken(orgId, { allowedCidrs: ['198.51.100.0/24'] })).token
       const local = (await sk.token.createToken(orgId, { allowedCidrs: ['127.0.0.0/8'] })).token
-      const limited = (await sk.token.createToken(orgId, { rateLimit: { limit: 2, windowSeconds: 86400 } })).token
+      await freshDayWindow()
+      const limited = (await sk.token.createToken(orgId, { rateLimit: { limit: 2, windowSeconds: DAY } })).token
       const app = express()
       // Express's own `trust proxy` must not matter: the middleware reads the socket's address.
       app.set('trust proxy', true)

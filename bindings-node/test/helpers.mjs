@@ -113,6 +113,18 @@ export function listen(app) {
   })
 }
 
+/** A day in seconds: rate-limit windows are aligned to the Unix epoch. */
+export const DAY = 86_400
+
+/**
+ * Waits out the end of the current day window when it is less than `marginMs` away, so a test
+ * that uses up a daily rate limit and then expects refusals never runs across midnight UTC.
+ */
+export async function freshDayWindow(marginMs = 120_000) {
+  const left = DAY * 1000 - (Date.now() % (DAY * 1000))
+  if (left < marginMs) await new Promise((resolve) => setTimeout(resolve, left + 1000))
+}
+
 export function uniqueEmail() {
   return `user-${randomBytes(6).toString('hex')}@example.com`
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 
 import { ScalekitClient, JwtValidator } from 'authgate'
 import { authenticateToken, requireScope, requireOrganizationToken, bearerToken } from 'authgate/express'
-import { listen, repoDir, require, tempDir } from './helpers.mjs'
+import { listen, repoDir, require, tempDir, freshDayWindow, DAY } from './helpers.mjs'
 
 const doc = JSON.parse(readFileSync(join(repoDir, 'tests', 'vectors', 'middleware.json'), 'utf8'))
 const PATHS = { api_key: '/key', scope: '/scope', organization: '/org', keys_down: '/down' }
@@ -32,12 +32,14 @@ describe('middleware vectors', () => {
     client = ScalekitClient.local(`sqlite://${join(tmp.dir, 'policy.db')}`, { issuer: 'https://api.example.test' })
     const { organization } = await client.organization.createOrganization('Policy vectors')
     const create = async (options) => (await client.token.createToken(organization.id, options)).token
+    // The cases below must all run in the day window the limited key is used up in.
+    await freshDayWindow(300_000)
     keys = {
       '{valid_key}': await create(),
       '{revoked_key}': await create(),
       '{loopback_key}': await create({ allowedCidrs: ['127.0.0.0/8', '::1/128'] }),
       '{network_key}': await create({ allowedCidrs: ['192.0.2.0/24'] }),
-      '{limited_key}': await create({ rateLimit: { limit: 1, windowSeconds: 86400 } }),
+      '{limited_key}': await create({ rateLimit: { limit: 1, windowSeconds: DAY } }),
     }
     await client.token.invalidateToken(keys['{revoked_key}'])
     // The limited key's one validation of the day, used up before the cases run.

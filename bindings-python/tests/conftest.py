@@ -171,6 +171,18 @@ def client(request: pytest.FixtureRequest) -> ScalekitClient:
     return c
 
 
+#: A day: rate-limit windows are aligned to the Unix epoch, so a test that uses up a daily limit
+#: and then expects refusals would see the limit renewed if it ran across midnight UTC.
+DAY = 86_400
+
+
+def fresh_day_window(margin: float = 120.0) -> None:
+    """Waits out the end of the current day window when it is less than ``margin`` seconds away."""
+    left = DAY - time.time() % DAY
+    if left < margin:
+        time.sleep(left + 1)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

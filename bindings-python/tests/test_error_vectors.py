@@ -15,6 +15,8 @@ import pytest
 import authgate.errors as errors
 from authgate import JwtValidator, ScalekitClient
 
+from .conftest import DAY, fresh_day_window
+
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
 ERRORS: Dict[str, Dict[str, Any]] = {e["code"]: e for e in json.loads((VECTORS / "errors.json").read_text())["errors"]}
 MIDDLEWARE = json.loads((VECTORS / "middleware.json").read_text())
@@ -44,7 +46,8 @@ def triggers(client: ScalekitClient) -> Dict[str, Callable[[], Any]]:
     down = JwtValidator(issuer=jwt["issuer"], jwks_url=jwt["unreachable_jwks_url"])
     external = f"dup-{uuid.uuid4().hex}"
     org = client.organization.create_organization(display_name="Dup", external_id=external).organization.id
-    limited = client.tokens.create_token(organization_id=org, rate_limit={"limit": 1, "window_seconds": 86_400}).token
+    fresh_day_window()
+    limited = client.tokens.create_token(organization_id=org, rate_limit={"limit": 1, "window_seconds": DAY}).token
     client.tokens.validate_token(limited)
     return {
         "invalid_argument": lambda: client.tokens.create_token(organization_id=""),

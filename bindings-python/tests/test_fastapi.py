@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from authgate import CreateUser, JwtValidator, ScalekitClient, TokenInfo
 from authgate.fastapi import ApiKey, RequireScope, init_app
 
-from .conftest import M2M, Server, unique, wait_for_refusals
+from .conftest import DAY, M2M, Server, fresh_day_window, unique, wait_for_refusals
 
 
 def make_app(client: ScalekitClient, install: bool = True) -> FastAPI:
@@ -219,7 +219,8 @@ def test_networks_rate_limits_and_trusted_proxies(client: ScalekitClient, org_id
         assert outsider.get("/key", headers=forwarded).status_code == 401
     with TestClient(app, client=("198.51.100.9", 40000)) as inside:
         assert inside.get("/direct", headers=bearer(office)).status_code == 200
-        limited = client.tokens.create_token(organization_id=org_id, rate_limit={"limit": 1, "window_seconds": 86_400}).token
+        fresh_day_window()
+        limited = client.tokens.create_token(organization_id=org_id, rate_limit={"limit": 1, "window_seconds": DAY}).token
         assert inside.get("/direct", headers=bearer(limited)).status_code == 200
         r = inside.get("/direct", headers=bearer(limited))
         assert r.status_code == 429 and r.json() == {"error": "Rate limit exceeded"}

@@ -11,7 +11,7 @@ from flask import Flask, g
 from authgate import CreateUser, JwtValidator, OrganizationClient, ScalekitClient
 from authgate.flask import CONFIG_KEY, authenticate_token, init_app, require_organization_token, require_scope
 
-from .conftest import M2M, unique, wait_for_refusals
+from .conftest import DAY, M2M, fresh_day_window, unique, wait_for_refusals
 
 
 def make_app(client: Any, bind: str = "init_app") -> Flask:
@@ -242,7 +242,8 @@ def test_networks_rate_limits_and_trusted_proxies(client: ScalekitClient, org_id
     refused = sorted(e.source_address or "-" for e in wait_for_refusals(client, org_id, 3))
     assert refused == ["10.0.0.2", "203.0.113.5", "203.0.113.5"]
 
-    limited = client.tokens.create_token(organization_id=org_id, rate_limit={"limit": 2, "window_seconds": 86_400}).token
+    fresh_day_window()
+    limited = client.tokens.create_token(organization_id=org_id, rate_limit={"limit": 2, "window_seconds": DAY}).token
     assert [web.get("/key", headers=bearer(limited)).status_code for _ in range(2)] == [200, 200]
     r = web.get("/key", headers=bearer(limited))
     assert r.status_code == 429 and r.get_json() == {"error": "Rate limit exceeded"}

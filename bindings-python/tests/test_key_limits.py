@@ -4,8 +4,6 @@ the real server, embedded on SQLite, embedded on PostgreSQL)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from authgate import (
@@ -17,19 +15,7 @@ from authgate import (
     ScalekitValidateTokenFailureException,
 )
 
-from .conftest import wait_for_refusals
-
-#: A day: the windows are aligned to the epoch, so a test never straddles two of them unless it
-#: runs across midnight UTC (``fresh_window`` waits that out).
-DAY = 86_400
-
-
-def fresh_window() -> None:
-    """Waits when the current day window ends within the next 30 s."""
-    left = DAY - int(time.time()) % DAY
-    if left < 30:
-        time.sleep(left + 1)
-
+from .conftest import DAY, fresh_day_window, wait_for_refusals
 
 def test_networks_and_rate_limit_are_stored_and_shown(client: ScalekitClient, org_id: str) -> None:
     created = client.tokens.create_token(
@@ -83,7 +69,7 @@ def test_validation_inside_and_outside_the_networks(client: ScalekitClient, org_
 
 
 def test_over_the_rate_limit_is_its_own_typed_error(client: ScalekitClient, org_id: str) -> None:
-    fresh_window()
+    fresh_day_window()
     created = client.tokens.create_token(organization_id=org_id, rate_limit=RateLimit(3, DAY))
     for _ in range(3):
         client.tokens.validate_token(created.token)

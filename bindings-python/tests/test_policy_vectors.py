@@ -16,6 +16,8 @@ import pytest
 
 from authgate import JwtValidator, ScalekitClient
 
+from .conftest import DAY, fresh_day_window
+
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "middleware.json"
 DOC: Dict[str, Any] = json.loads(VECTORS.read_text())
 CASES: List[Dict[str, Any]] = DOC["cases"]
@@ -30,14 +32,14 @@ class Fixtures:
         self.revoked_key = self.client.tokens.create_token(organization_id=org).token
         self.client.tokens.invalidate_token(token=self.revoked_key)
         tokens = self.client.tokens
+        # The cases below must all run in the day window the limited key is used up in.
+        fresh_day_window(margin=300)
         self.keys = {
             "{valid_key}": self.valid_key,
             "{revoked_key}": self.revoked_key,
             "{loopback_key}": tokens.create_token(organization_id=org, allowed_cidrs=["127.0.0.0/8", "::1/128"]).token,
             "{network_key}": tokens.create_token(organization_id=org, allowed_cidrs=["192.0.2.0/24"]).token,
-            "{limited_key}": tokens.create_token(
-                organization_id=org, rate_limit={"limit": 1, "window_seconds": 86_400}
-            ).token,
+            "{limited_key}": tokens.create_token(organization_id=org, rate_limit={"limit": 1, "window_seconds": DAY}).token,
         }
         # The limited key's one validation of the day, used up before the cases run.
         tokens.validate_token(self.keys["{limited_key}"], client_ip="127.0.0.1")

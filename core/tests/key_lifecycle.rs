@@ -522,6 +522,7 @@ async fn rate_limits_count_valid_uses(db: &TestDb) {
         let err = refused!(db, "invalid_argument", a.create_token(limited(limit, window)));
         assert!(err.to_string().contains("rate_limit"), "{err}");
     }
+    common::fresh_window(3600, 60).await;
     let k = a.create_token(limited(3, 3600)).await.unwrap();
     assert_eq!(
         k.token_info.rate_limit,
@@ -595,6 +596,7 @@ async fn rate_limits_count_valid_uses(db: &TestDb) {
     // A rotation copies the limit, or sets its own.
     let r = a.rotate_token(rotate(&other.token_id, Some(0))).await.unwrap();
     assert_eq!(r.token_info.rate_limit, other.token_info.rate_limit);
+    common::fresh_window(60, 5).await;
     let r2 = a
         .rotate_token(RotateToken {
             token: r.token_id.clone(),

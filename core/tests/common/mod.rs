@@ -277,6 +277,16 @@ pub fn verify_jwt(jwt: &str, jwks: &JwkSet) -> (serde_json::Value, serde_json::V
 }
 
 /// True when `needle` occurs in `haystack`.
+/// Rate-limit windows are aligned to the Unix epoch: a test that uses up a limit and then expects
+/// refusals waits out the end of the current `window_seconds` window when it is less than
+/// `margin_seconds` away, so it never runs across two windows.
+pub async fn fresh_window(window_seconds: u64, margin_seconds: u64) {
+    let left = window_seconds - time::OffsetDateTime::now_utc().unix_timestamp() as u64 % window_seconds;
+    if left < margin_seconds {
+        tokio::time::sleep(std::time::Duration::from_secs(left + 1)).await;
+    }
+}
+
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
