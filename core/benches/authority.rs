@@ -144,7 +144,7 @@ fn bench_backend(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, ur
 
 /// Waits until a PostgreSQL authority's validation cache answers (a no-op on SQLite).
 fn wait_for_cache(rt: &tokio::runtime::Runtime, a: &Authority) {
-    use authgate_core::store::pgcache::ListenerState;
+    use authgate_core::store::keycache::ListenerState;
     let start = Instant::now();
     while a.validation_cache_stats().listener == ListenerState::Connecting
         || a.validation_cache_stats().listener == ListenerState::Stale

@@ -118,8 +118,8 @@ pub trait AuthApi: Send + Sync + std::fmt::Debug {
 
     /// [`validate_token`](AuthApi::validate_token) on the calling thread, when the answer needs no
     /// waiting — for the embedded authority: a malformed key (rejected from its checksum alone),
-    /// on SQLite every key (an indexed read of a few microseconds), and on PostgreSQL every key
-    /// the validation cache holds (see [`store::pgcache`](crate::store::pgcache)). `None` (the default, and
+    /// on SQLite every key (its cache and the file's data version, or an indexed read: a few
+    /// microseconds), and on PostgreSQL every key the validation cache holds (see [`store::keycache`](crate::store::keycache)). `None` (the default, and
     /// always for the remote client, whose environment may issue keys of another format) means
     /// the caller must use `validate_token`.
     ///

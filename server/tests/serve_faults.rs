@@ -43,7 +43,7 @@ async fn a_deleted_database_file_is_detected_and_writes_are_refused() {
     assert_eq!(create_org(&server, &admin, "Before").await.status(), 201);
     assert_eq!(
         status_of(&server, "/readyz").await,
-        (200, json!({"status": "ready", "validation_cache": "disabled"}))
+        (200, json!({"status": "ready", "validation_cache": "exact"}))
     );
 
     let (_, files) = sqlite_files(&server);

@@ -330,8 +330,8 @@ impl AuthApi for Authority {
     }
 
     async fn validate_token_with(&self, token: &str, options: &ValidateOptions) -> Result<TokenInfo> {
-        let (info, at_ms) = self.find_live_key(token).await?;
-        match self.admit(info, options, at_ms)? {
+        let (key, at_ms) = self.find_live_key(token).await?;
+        match self.admit(key, options, at_ms)? {
             Admission::Admitted(info) => Ok(info),
             Admission::Lease(lease) => self.admit_leased(lease).await,
         }
@@ -351,13 +351,13 @@ impl AuthApi for Authority {
             }
             _ => return None,
         };
-        let (info, at_ms) = match found {
+        let (key, at_ms) = match found {
             Ok(found) => found,
             Err(e) => return Some(Err(e)),
         };
         // A rate limit that needs budget from the store (PostgreSQL) is not decided here: a
         // lease taken and then dropped unfinished would be lost. Nothing was counted yet.
-        match self.admit(info, options, at_ms) {
+        match self.admit(key, options, at_ms) {
             Ok(Admission::Admitted(info)) => Some(Ok(info)),
             Ok(Admission::Lease(_)) => None,
             Err(e) => Some(Err(e)),
@@ -369,7 +369,7 @@ impl AuthApi for Authority {
             return Err(Error::TokenValidationFailed);
         }
         let key = self.store().find_api_key(KeyRef::Id(token_id.to_owned())).await?;
-        live_key(key, now())
+        live_key(key, now()).map(|k| k.info)
     }
 
     async fn list_tokens(&self, input: ListTokens) -> Result<ListTokensResponse> {
@@ -760,18 +760,14 @@ fn cidrs_json(list: Option<&[String]>) -> Result<Option<String>> {
     list.map(|l| to_json(&limits::allowed_cidrs(l)?)).transpose()
 }
 
-/// Whether a key restricted to `cidrs` may be used from `client_ip` (never without an address).
-fn address_allowed(cidrs: &[String], client_ip: Option<IpAddr>) -> bool {
-    client_ip.is_some_and(|ip| {
-        cidrs
-            .iter()
-            .any(|c| c.parse::<IpNet>().is_ok_and(|net| net.contains(ip)))
-    })
+/// Whether a key restricted to `networks` may be used from `client_ip` (never without an address).
+fn address_allowed(networks: &[IpNet], client_ip: Option<IpAddr>) -> bool {
+    client_ip.is_some_and(|ip| networks.iter().any(|net| net.contains(ip)))
 }
 
-fn live_key(key: Option<StoredKey>, at: time::OffsetDateTime) -> Result<TokenInfo> {
+fn live_key(key: Option<StoredKey>, at: time::OffsetDateTime) -> Result<StoredKey> {
     match key {
-        Some(key) if !key.revoked(unix_ms(at)) && key.info.expiry.is_none_or(|e| e > at) => Ok(key.info),
+        Some(key) if !key.revoked(unix_ms(at)) && key.info.expiry.is_none_or(|e| e > at) => Ok(key),
         _ => Err(Error::TokenValidationFailed),
     }
 }
@@ -787,7 +783,7 @@ fn key_not_found(by: &KeyRef) -> Error {
 impl Authority {
     /// The live key `token` is, from the validation cache where there is one, and when it was
     /// looked at (Unix ms).
-    async fn find_live_key(&self, token: &str) -> Result<(TokenInfo, i64)> {
+    async fn find_live_key(&self, token: &str) -> Result<(StoredKey, i64)> {
         if !keys::is_api_key(token) {
             return Err(Error::TokenValidationFailed);
         }
@@ -801,9 +797,10 @@ impl Authority {
     /// networks (a refusal is audited, off the request path), then its rate limit, counted in
     /// memory; a key that passes is noted as used. When the limit needs budget from the store
     /// first, nothing is counted and the caller takes it ([`admit_leased`](Self::admit_leased)).
-    fn admit(&self, info: TokenInfo, options: &ValidateOptions, now_ms: i64) -> Result<Admission> {
-        if let Some(cidrs) = &info.allowed_cidrs
-            && !address_allowed(cidrs, options.client_ip)
+    fn admit(&self, key: StoredKey, options: &ValidateOptions, now_ms: i64) -> Result<Admission> {
+        let info = key.info;
+        if let Some(networks) = &key.networks
+            && !address_allowed(networks, options.client_ip)
         {
             self.note_address_refusal(&info, options.client_ip, now_ms);
             return Err(Error::TokenValidationFailed);

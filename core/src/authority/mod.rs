@@ -25,15 +25,16 @@
 //!
 //! # Semantics worth knowing
 //!
-//! - **Validation** does one indexed read and no write: a successful one notes the key's use in
+//! - **Validation** does at most one indexed read and no write: a successful one notes the key's use in
 //!   memory, and a background task writes each key's latest use (`last_used_time`) every
 //!   [`AuthorityConfig::usage_flush_interval`] (5 s) in one transaction — see `usage.rs`. Unknown, malformed (bad prefix, length,
 //!   alphabet or checksum — caught before the store), expired and revoked keys, and bare `apit_…`
-//!   ids all fail with the same [`Error::TokenValidationFailed`]. On SQLite nothing is cached,
-//!   so a revocation through any process sharing the store takes effect on the next validation
-//!   everywhere. On PostgreSQL validations are answered from a cache kept exact by notifications
-//!   ([`store::pgcache`](crate::store::pgcache)): a change takes effect at once in the process
-//!   that made it and within milliseconds in every other one, and never later than
+//!   ids all fail with the same [`Error::TokenValidationFailed`]. Validations are answered from
+//!   a cache ([`store::keycache`](crate::store::keycache)). On SQLite it first asks the file
+//!   whether anything changed since (its data version, about 2 µs), so a revocation through any
+//!   process sharing the file takes effect on the next validation everywhere. On PostgreSQL it
+//!   is kept exact by notifications: a change takes effect at once in the process that made it
+//!   and within milliseconds in every other one, and never later than
 //!   [`AuthorityConfig::cache_max_staleness`] (1 s) even if notifications stall.
 //! - **Live keys** are the keys not revoked; expired keys stay listed (with their `expiry`) and can
 //!   still be updated or revoked. Revoked keys are kept as tombstones: revoking again is `Ok`,
@@ -211,17 +212,19 @@ pub struct AuthorityConfig {
     /// (`AUTHGATE_USAGE_FLUSH_INTERVAL`, whole seconds); default
     /// [5 s](DEFAULT_USAGE_FLUSH_INTERVAL).
     pub usage_flush_interval: Duration,
-    /// PostgreSQL only: the maximum staleness of the validation cache
-    /// (`AUTHGATE_CACHE_MAX_STALENESS_MS`, milliseconds), zero to turn the cache off.
+    /// The maximum staleness of the PostgreSQL validation cache
+    /// (`AUTHGATE_CACHE_MAX_STALENESS_MS`, milliseconds), zero to turn the cache off (on SQLite
+    /// too, where the cache is exact whatever this bound).
     ///
     /// A PostgreSQL store answers API-key validations from memory and drops what changed as
-    /// PostgreSQL notifications arrive (see [`crate::store::pgcache`]): revocations, updates and
+    /// PostgreSQL notifications arrive (see [`crate::store::keycache`]): revocations, updates and
     /// deletions made through any process reach this one in milliseconds. This bound is the
     /// worst case when that path fails silently (a stalled listener or network): the cache stops
     /// answering once its last confirmed round trip through PostgreSQL is older than this, and
     /// every validation reads the database until it is confirmed again. A lost connection stops
-    /// it at once. 10 ms – 60 s, or 0; default [1 s](DEFAULT_CACHE_MAX_STALENESS). SQLite stores
-    /// have no cache (their reads are local and take microseconds).
+    /// it at once. 10 ms – 60 s, or 0; default [1 s](DEFAULT_CACHE_MAX_STALENESS). A SQLite
+    /// store's cache needs no bound: it asks the file whether anything changed before every
+    /// answer.
     pub cache_max_staleness: Duration,
 }
 
@@ -488,10 +491,11 @@ impl Authority {
         self.inner.store.kind()
     }
 
-    /// The counters of the validation cache and the state of its listener (PostgreSQL; see
-    /// [`AuthorityConfig::cache_max_staleness`]). A SQLite store, or a cache turned off, reports
-    /// [`ListenerState::Disabled`](crate::store::pgcache::ListenerState::Disabled) and zeros.
-    pub fn validation_cache_stats(&self) -> crate::store::pgcache::CacheStats {
+    /// The counters of the validation cache and the state of its listener (see
+    /// [`AuthorityConfig::cache_max_staleness`]). A SQLite store reports
+    /// [`ListenerState::Exact`](crate::store::keycache::ListenerState::Exact); a cache turned off
+    /// reports [`ListenerState::Disabled`](crate::store::keycache::ListenerState::Disabled) and zeros.
+    pub fn validation_cache_stats(&self) -> crate::store::keycache::CacheStats {
         self.inner.store.key_cache_stats()
     }
 

@@ -9,10 +9,12 @@
 //!   statements. Reads run inline (an indexed read in WAL mode never waits for a writer); writes
 //!   run `BEGIN IMMEDIATE` transactions on the blocking thread pool, one at a time per process, so
 //!   a write waiting for another process's lock never stalls an async worker.
+//!   API-key lookups for validation go through a cache that asks SQLite first whether the file
+//!   changed (its data version), so it is exact across processes ([`keycache`]).
 //! - **PostgreSQL** (`postgres://…` or `postgresql://…`) through sqlx: a connection pool, and
 //!   transactions for multi-statement writes; list queries read one `REPEATABLE READ` snapshot.
 //!   API-key lookups for validation go through a cache kept exact by `LISTEN`/`NOTIFY`
-//!   ([`pgcache`]), so a validation costs a memory lookup instead of a round trip.
+//!   ([`keycache`]), so a validation costs a memory lookup instead of a round trip.
 //!
 //! Both share one schema (tables prefixed `authgate_`, the same columns): timestamps are integer
 //! Unix milliseconds, JSON values are `TEXT`, digests are `BLOB`/`BYTEA`, and every table has an
@@ -40,7 +42,7 @@ use crate::model::{
     TokenInfo, User, UserRef,
 };
 
-pub mod pgcache;
+pub mod keycache;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -72,11 +74,14 @@ impl StoreKind {
     }
 }
 
-/// Opens (and migrates) the store a database URL names. A PostgreSQL store keeps a validation
-/// cache ([`pgcache`]) unless `cache_max_staleness` is zero.
+/// Opens (and migrates) the store a database URL names. Both keep a validation cache
+/// ([`keycache`]) unless `cache_max_staleness` is zero (on SQLite, the cache is exact whatever its
+/// value).
 pub(crate) async fn open(url: &str, cache_max_staleness: Duration) -> Result<Arc<dyn Store>> {
     match StoreKind::of_url(url)? {
-        StoreKind::Sqlite => Ok(Arc::new(sql::SqlStore::new(sqlite::Sqlite::open(url).await?))),
+        StoreKind::Sqlite => Ok(Arc::new(sql::SqlStore::new(
+            sqlite::Sqlite::open(url, !cache_max_staleness.is_zero()).await?,
+        ))),
         StoreKind::Postgres => Ok(Arc::new(sql::SqlStore::new(
             postgres::Postgres::open(url, cache_max_staleness).await?,
         ))),
@@ -152,9 +157,26 @@ pub(crate) struct StoredKey {
     pub info: TokenInfo,
     /// When the key is (or was) revoked: a rotated key's is the end of its grace period.
     pub revoked_ms: Option<i64>,
+    /// `info.allowed_cidrs` parsed once, when the record is read (validation checks them on
+    /// every use; the cache then holds them parsed).
+    pub networks: Option<Arc<[crate::policy::network::IpNet]>>,
 }
 
 impl StoredKey {
+    /// A record read from the store: its networks parsed. A stored network that does not parse
+    /// (written by hand) admits no address.
+    pub fn new(info: TokenInfo, revoked_ms: Option<i64>) -> StoredKey {
+        let networks = info
+            .allowed_cidrs
+            .as_ref()
+            .map(|cidrs| cidrs.iter().filter_map(|c| c.parse().ok()).collect());
+        StoredKey {
+            info,
+            revoked_ms,
+            networks,
+        }
+    }
+
     /// Whether the key is revoked at `now_ms`.
     pub fn revoked(&self, now_ms: i64) -> bool {
         self.revoked_ms.is_some_and(|t| t <= now_ms)
@@ -426,7 +448,7 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo>;
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;
     /// The key with this digest, for a validation: from the validation cache when it holds the
-    /// answer (PostgreSQL, see [`pgcache`]; the future is then ready on its first poll), else
+    /// answer (PostgreSQL, see [`keycache`]; the future is then ready on its first poll), else
     /// from the database (and cached).
     async fn find_api_key_cached(&self, digest: [u8; 32]) -> Result<Option<StoredKey>>;
     /// Whether [`find_api_key_cached`](Store::find_api_key_cached) would answer from memory now.
@@ -434,8 +456,8 @@ pub(crate) trait Store: Send + Sync + Debug {
     /// Waits until the validation cache has dropped everything that changed in the database
     /// before the call (a no-op without a cache).
     async fn sync_key_cache(&self);
-    /// The validation cache's counters ([`ListenerState::Disabled`](pgcache::ListenerState) without one).
-    fn key_cache_stats(&self) -> pgcache::CacheStats;
+    /// The validation cache's counters ([`ListenerState::Disabled`](keycache::ListenerState) without one).
+    fn key_cache_stats(&self) -> keycache::CacheStats;
     /// A page of an organization's keys (one user's with `user_id`): those not revoked at
     /// `live_at_ms` (every key with `i64::MIN`) and not used since `unused_since_ms` (every key
     /// with `i64::MAX`).
@@ -855,9 +877,15 @@ pub(crate) trait Backend: Send + Sync + Debug + 'static {
         Ok(())
     }
 
-    /// The validation cache ([`pgcache`]), if this backend keeps one. Default: none.
-    fn key_cache(&self) -> Option<&pgcache::KeyCache> {
+    /// The validation cache ([`keycache`]), if this backend keeps one. Default: none.
+    fn key_cache(&self) -> Option<&keycache::KeyCache> {
         None
+    }
+
+    /// Makes the validation cache current before it answers a lookup (SQLite: flushes it when the
+    /// file changed since). Default: nothing to do (PostgreSQL's is kept current by its listener).
+    fn check_key_cache(&self) -> Result<()> {
+        Ok(())
     }
 
     /// See [`Store::sync_key_cache`]. Default: nothing to wait for.

@@ -8,7 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Column, Row as _, TypeInfo, ValueRef};
 use time::OffsetDateTime;
 
-use super::pgcache::KeyCache;
+use super::keycache::KeyCache;
 use super::{
     Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value, pending_migrations, unix_ms,
 };
@@ -60,7 +60,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(crate) struct Postgres {
     pool: PgPool,
-    /// The validation cache (see [`pgcache`](super::pgcache)); `None` when disabled.
+    /// The validation cache (see [`keycache`](super::keycache)); `None` when disabled.
     cache: Option<Arc<KeyCache>>,
 }
 

@@ -14,6 +14,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
 use time::OffsetDateTime;
 
+use super::keycache::KeyCache;
 use super::{
     Backend, BoxFuture, Conn, Migrations, Mode, P, Row, StoreKind, Value, pending_migrations, unix_ms,
 };
@@ -68,6 +69,9 @@ pub(crate) struct Sqlite {
     /// One write transaction at a time per process: the others wait here, asynchronously,
     /// rather than on SQLite's lock in a blocking thread.
     write_gate: tokio::sync::Mutex<()>,
+    /// The validation cache, kept exact by the file's data version (see
+    /// [`keycache`](super::keycache)); `None` when turned off.
+    cache: Option<Arc<KeyCache>>,
 }
 
 #[derive(Debug)]
@@ -116,6 +120,8 @@ impl Pool {
 /// One connection to the database file.
 pub(crate) struct SqliteConn {
     conn: Connection,
+    /// The file's data version when this connection last checked it for the validation cache.
+    seen_version: Option<i64>,
 }
 
 impl std::fmt::Debug for SqliteConn {
@@ -143,8 +149,9 @@ fn path_of(url: &str) -> Result<PathBuf> {
 }
 
 impl Sqlite {
-    /// Opens the file (creating it if needed), switches it to WAL and applies migrations.
-    pub(crate) async fn open(url: &str) -> Result<Sqlite> {
+    /// Opens the file (creating it if needed), switches it to WAL and applies migrations; keeps a
+    /// validation cache when `cache` is set.
+    pub(crate) async fn open(url: &str, cache: bool) -> Result<Sqlite> {
         let path = path_of(url)?;
         let created = !path.exists();
         let pool = Arc::new(Pool {
@@ -178,6 +185,7 @@ impl Sqlite {
         Ok(Sqlite {
             pool,
             write_gate: tokio::sync::Mutex::new(()),
+            cache: if cache { KeyCache::exact() } else { None },
         })
     }
 }
@@ -290,7 +298,10 @@ impl Pool {
         // execution (≈10 µs for the key lookup). Our plans are index lookups regardless of values.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(sqlite_err)?;
-        Ok(SqliteConn { conn })
+        Ok(SqliteConn {
+            conn,
+            seen_version: None,
+        })
     }
 }
 
@@ -345,6 +356,30 @@ impl Backend for Sqlite {
         self.pool.check_identity()
     }
 
+    fn key_cache(&self) -> Option<&KeyCache> {
+        self.cache.as_deref()
+    }
+
+    /// Flushes the cache when the file's data version, on the connection asked, changed since that
+    /// connection last looked (another connection committed), or when it never looked. A
+    /// connection's own commits do not change its data version: every write of this process
+    /// flushes the cache itself (see `run`).
+    fn check_key_cache(&self) -> Result<()> {
+        let Some(cache) = &self.cache else {
+            return Ok(());
+        };
+        let mut conn = self.pool.get()?;
+        let version: i64 = conn
+            .conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(sqlite_err)?;
+        if conn.seen_version.replace(version) != Some(version) {
+            cache.flush();
+        }
+        Ok(())
+    }
+
     async fn run<R, F>(&self, mode: Mode, work: F) -> Result<R>
     where
         R: Send + 'static,
@@ -365,6 +400,7 @@ impl Backend for Sqlite {
                 self.pool.check_identity()?;
                 let _gate = self.write_gate.lock().await;
                 let pool = self.pool.clone();
+                let cache = self.cache.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get()?;
                     conn.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err)?;
@@ -374,7 +410,15 @@ impl Backend for Sqlite {
                         return Err(e);
                     }
                     let result = poll_ready(work(&mut conn));
-                    finish(&conn.conn, result)
+                    let result = finish(&conn.conn, result);
+                    // A commit does not change the committing connection's own data version,
+                    // so the cache cannot rely on it to see this one: flushed here, whatever the
+                    // outcome, before the connection goes back to the pool, and even when the
+                    // caller stopped waiting.
+                    if let Some(cache) = cache {
+                        cache.flush();
+                    }
+                    result
                 })
                 .await
                 .map_err(|e| Error::Internal(format!("store task failed: {e}")))?
@@ -544,7 +588,7 @@ mod tests {
     async fn every_statement_prepares_with_ordered_placeholders() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        let db = Sqlite::open(&url).await.unwrap();
+        let db = Sqlite::open(&url, true).await.unwrap();
         let conn = db.pool.get().unwrap();
         for sql in super::super::sql::all_statements() {
             let stmt = conn.conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -560,7 +604,7 @@ mod tests {
         let path = dir.path().join("p.db");
         // Kept open after the migrations wrote to it: the database, its WAL and its shared-memory
         // file all exist while a connection is open.
-        let store = Sqlite::open(&format!("sqlite://{}", path.display()))
+        let store = Sqlite::open(&format!("sqlite://{}", path.display()), true)
             .await
             .unwrap();
         for suffix in ["", "-wal", "-shm"] {
@@ -575,15 +619,15 @@ mod tests {
     async fn migrations_are_idempotent_and_newer_schemas_refused() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("m.db").display());
-        Sqlite::open(&url).await.unwrap();
-        Sqlite::open(&url).await.unwrap();
+        Sqlite::open(&url, true).await.unwrap();
+        Sqlite::open(&url, true).await.unwrap();
         let c = Connection::open(dir.path().join("m.db")).unwrap();
         c.execute(
             "INSERT INTO authgate_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
             [],
         )
         .unwrap();
-        let err = Sqlite::open(&url).await.unwrap_err();
+        let err = Sqlite::open(&url, true).await.unwrap_err();
         assert_eq!(err.code(), "failed_precondition", "{err}");
     }
 }

@@ -15,14 +15,14 @@
 //! - `authgate_validation_cache_lookups_total{outcome="hit"|"negative_hit"|"miss"|"untrusted"}`,
 //!   `authgate_validation_cache_invalidations_total`, `authgate_validation_cache_flushes_total`,
 //!   `authgate_validation_cache_subscriptions_total`, `authgate_validation_cache_entries{kind}`
-//!   and `authgate_validation_cache_listener{state}` (1 for the current state): the PostgreSQL
-//!   validation cache ([`authgate_core::store::pgcache`]); `state="disabled"` on SQLite
+//!   and `authgate_validation_cache_listener{state}` (1 for the current state): the validation
+//!   cache ([`authgate_core::store::keycache`]); `state="exact"` on SQLite, `"disabled"` when off
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use authgate_core::store::pgcache::{CacheStats, ListenerState};
+use authgate_core::store::keycache::{CacheStats, ListenerState};
 use axum::http::Method;
 
 /// Route templates, as registered in the router. `unmatched` collects 404s outside them.
@@ -505,6 +505,7 @@ pub fn render_cache(out: &mut String, stats: &CacheStats) {
         ListenerState::Connecting,
         ListenerState::Live,
         ListenerState::Stale,
+        ListenerState::Exact,
     ] {
         let _ = writeln!(
             out,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::pgcache::{CacheStats, Cached, disabled_stats};
+use super::keycache::{CacheStats, Cached, disabled_stats};
 use super::{
     Activation, AuditFilter, AuditRecord, Backend, BoxFuture, ClientAuth, ClientKind, ClientPatch, Conn,
     Cursor, EnvironmentClientRow, KeyPatch, KeyRef, KeyRotation, Mode, NewApiKey, NewClient, NewMembership,
@@ -589,6 +589,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let Some(cache) = self.b.key_cache() else {
             return self.find_api_key(KeyRef::Digest(digest)).await;
         };
+        self.b.check_key_cache()?;
         let ticket = match cache.get(&digest) {
             Cached::Key(key) => return Ok(Some(key)),
             Cached::NoKey => return Ok(None),

@@ -305,10 +305,7 @@ pub(super) fn key_from_row(mut r: Row) -> Result<StoredKey> {
             _ => None,
         },
     };
-    Ok(StoredKey {
-        info,
-        revoked_ms: r.opt_i64("revoked_at")?,
-    })
+    Ok(StoredKey::new(info, r.opt_i64("revoked_at")?))
 }
 
 pub(super) async fn key_by<C: Conn>(c: &mut C, by: &KeyRef) -> Result<Option<StoredKey>> {

@@ -78,9 +78,10 @@ pub async fn healthz() -> Response {
 /// SQLite) is still the file opened at start; otherwise 503 `unavailable` with `Retry-After`,
 /// within [`crate::serve::state::READINESS_TIMEOUT`] whatever the store does.
 ///
-/// `validation_cache` is the state of the PostgreSQL validation cache's listener (`live`,
-/// `stale`, `connecting`, or `disabled` on SQLite or with the cache off). It does not affect
-/// readiness: without a live listener validations read the database, slower but exact.
+/// `validation_cache` is the state of the validation cache: on PostgreSQL its listener's (`live`,
+/// `stale`, `connecting`), `exact` on SQLite (checked against the file before every answer), or
+/// `disabled` when turned off. It does not affect readiness: without a live listener validations
+/// read the database, slower but exact.
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     state.health().await?;
     let cache = state.authority.validation_cache_stats().listener;
