@@ -448,10 +448,12 @@ pub(crate) trait Store: Send + Sync + Debug {
     async fn insert_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<TokenInfo>;
     async fn find_api_key(&self, by: KeyRef) -> Result<Option<StoredKey>>;
     /// The key with this digest, for a validation: from the validation cache when it holds the
-    /// answer (PostgreSQL, see [`keycache`]; the future is then ready on its first poll), else
-    /// from the database (and cached).
+    /// answer (see [`keycache`]; on SQLite once the file's data version was checked; on
+    /// PostgreSQL the future is then ready on its first poll), else from the database (and
+    /// cached).
     async fn find_api_key_cached(&self, digest: [u8; 32]) -> Result<Option<StoredKey>>;
-    /// Whether [`find_api_key_cached`](Store::find_api_key_cached) would answer from memory now.
+    /// Whether [`find_api_key_cached`](Store::find_api_key_cached) would answer from memory now
+    /// (PostgreSQL; on SQLite it may still flush the cache first).
     fn holds_api_key(&self, digest: &[u8; 32]) -> bool;
     /// Waits until the validation cache has dropped everything that changed in the database
     /// before the call (a no-op without a cache).
