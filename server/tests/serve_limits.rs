@@ -56,12 +56,6 @@ fn retry_after(response: &reqwest::Response) -> u64 {
         .unwrap()
 }
 
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_client_authentications_are_limited_logged_and_counted() {
     let (server, _dir, clock) = limited_server(&[]);
@@ -101,8 +95,8 @@ async fn failed_client_authentications_are_limited_logged_and_counted() {
     );
     assert!(!log.contains(&wrong) && !log.contains(&secret));
     let metrics = server.metrics().await;
-    assert_eq!(metric(&metrics, "authgate_client_auth_failures_total"), 3);
-    assert_eq!(metric(&metrics, "authgate_auth_rate_limited_total"), 2);
+    assert_eq!(common::metric(&metrics, "authgate_client_auth_failures_total"), 3);
+    assert_eq!(common::metric(&metrics, "authgate_auth_rate_limited_total"), 2);
 
     // Per address: unknown ids from one address, then even a known-good id is refused.
     std::fs::write(&clock, "2000").unwrap();

@@ -129,12 +129,6 @@ async fn keys(a: &RemoteClient, b: &RemoteClient, org: &str, n: usize) -> Vec<(S
     out
 }
 
-fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in /metrics"))
-}
-
 async fn readyz_cache(server: &Server) -> String {
     let body: serde_json::Value = http()
         .get(server.at("/readyz"))
@@ -209,7 +203,7 @@ fn revocations_reach_the_other_node_within_the_bound_even_through_faults() {
         // 1. A clean run of REVOCATIONS revocations.
         let ks = keys(&node_a, &node_b, &org, REVOCATIONS).await;
         let before = b.metrics().await;
-        let hits_before = metric(&before, "authgate_validation_cache_lookups_total{outcome=\"hit\"}");
+        let hits_before = common::metric(&before, "authgate_validation_cache_lookups_total{outcome=\"hit\"}");
         assert!(hits_before >= REVOCATIONS as u64 / 2, "B does not answer from its cache:\n{before}");
         let mut clean = Run::default();
         for (id, t) in &ks {
@@ -222,11 +216,11 @@ fn revocations_reach_the_other_node_within_the_bound_even_through_faults() {
             clean.percentile(0.99)
         );
         let after = b.metrics().await;
-        assert!(metric(&after, "authgate_validation_cache_invalidations_total") >= REVOCATIONS as u64 / 2);
+        assert!(common::metric(&after, "authgate_validation_cache_invalidations_total") >= REVOCATIONS as u64 / 2);
 
         // 2. B's listening connection killed every fifth revocation, just before it.
         let ks = keys(&node_a, &node_b, &org, 100).await;
-        let subscriptions = metric(&after, "authgate_validation_cache_subscriptions_total");
+        let subscriptions = common::metric(&after, "authgate_validation_cache_subscriptions_total");
         let mut killed = Run::default();
         for (i, (id, t)) in ks.iter().enumerate() {
             if i % 5 == 0 {
@@ -241,13 +235,13 @@ fn revocations_reach_the_other_node_within_the_bound_even_through_faults() {
         killed.report("listener killed");
         wait_live(&b).await;
         let text = b.metrics().await;
-        assert!(metric(&text, "authgate_validation_cache_subscriptions_total") > subscriptions);
+        assert!(common::metric(&text, "authgate_validation_cache_subscriptions_total") > subscriptions);
 
         // 3. The PostgreSQL server restarted while revocations go on.
         match std::env::var("AUTHGATE_TEST_PG_DATA") {
             Ok(data) => {
                 let ks = keys(&node_a, &node_b, &org, 60).await;
-                let subscriptions = metric(&b.metrics().await, "authgate_validation_cache_subscriptions_total");
+                let subscriptions = common::metric(&b.metrics().await, "authgate_validation_cache_subscriptions_total");
                 let restart = std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(100));
                     restart_postgres(&data);
@@ -264,14 +258,14 @@ fn revocations_reach_the_other_node_within_the_bound_even_through_faults() {
                 let ks = keys(&node_a, &node_b, &org, 5).await;
                 let text = b.metrics().await;
                 assert!(
-                    metric(&text, "authgate_validation_cache_subscriptions_total") > subscriptions,
+                    common::metric(&text, "authgate_validation_cache_subscriptions_total") > subscriptions,
                     "the listener did not subscribe again after the restart"
                 );
-                let hits = metric(&text, "authgate_validation_cache_lookups_total{outcome=\"hit\"}");
+                let hits = common::metric(&text, "authgate_validation_cache_lookups_total{outcome=\"hit\"}");
                 node_b.validate_token(&ks[0].1).await.unwrap();
                 let text = b.metrics().await;
                 assert_eq!(
-                    metric(&text, "authgate_validation_cache_lookups_total{outcome=\"hit\"}"),
+                    common::metric(&text, "authgate_validation_cache_lookups_total{outcome=\"hit\"}"),
                     hits + 1
                 );
             }

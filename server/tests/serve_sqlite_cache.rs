@@ -13,12 +13,6 @@ use common::{Options, Server, http, random_credentials};
 /// Keys revoked through each of the three paths.
 const PER_PATH: usize = 100;
 
-fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in /metrics"))
-}
-
 #[test]
 fn a_revocation_by_another_process_is_refused_by_the_next_validation() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,8 +58,8 @@ fn a_revocation_by_another_process_is_refused_by_the_next_validation() {
                 node_b.validate_token(t).await.unwrap();
             }
         }
-        let hits = |text: &str| metric(text, "authgate_validation_cache_lookups_total{outcome=\"hit\"}");
-        let before = hits(&b.metrics().await);
+        const HITS: &str = "authgate_validation_cache_lookups_total{outcome=\"hit\"}";
+        let before = b.metric(HITS).await;
         assert!(
             before >= keys.len() as u64 / 2,
             "B does not answer from its cache: {before} hits"
@@ -99,7 +93,7 @@ fn a_revocation_by_another_process_is_refused_by_the_next_validation() {
                 "key {i}, revoked through {how}: B still accepted it: {answer:?}"
             );
         }
-        let after = hits(&b.metrics().await);
+        let after = b.metric(HITS).await;
         assert!(
             after >= before + keys.len() as u64,
             "B did not answer from its cache between revocations: {before} → {after} hits"

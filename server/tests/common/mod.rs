@@ -318,6 +318,11 @@ impl Server {
             .unwrap()
     }
 
+    /// The value of one series (name and labels, as printed) in `/metrics`.
+    pub async fn metric(&self, series: &str) -> u64 {
+        metric(&self.metrics().await, series)
+    }
+
     /// Like [`Server::terminate`], but hands back the temp dir so the store outlives the process.
     pub fn terminate_keeping_store(mut self) -> (Option<tempfile::TempDir>, std::process::ExitStatus) {
         let dir = self.dir.take();
@@ -678,4 +683,11 @@ impl BlackHole {
     pub fn stall(&self) {
         self.stalled.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// The value of one series (name and labels, as printed) in a `/metrics` text.
+pub fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
 }
