@@ -211,6 +211,7 @@ test('the console: sign-in, organizations, API keys, M2M clients, signing keys, 
     const points = await page.locator('svg.chart polyline.grants').getAttribute('points')
     assert.ok(points && points.trim().split(/\s+/).length >= 2, `chart has points: ${points}`)
     await main().getByText('Tokens issued').waitFor()
+    await main().getByText("API-key validations (over the key's rate limit)").waitFor()
     await assertAccessibleNames('dashboard')
     await screenshot('dashboard')
   })

@@ -162,6 +162,8 @@ pub struct Snapshot {
     pub validations_invalid: u64,
     /// API-key validations that failed for another reason.
     pub validations_error: u64,
+    /// Validations of valid keys over their rate limit (answered 429).
+    pub validations_rate_limited: u64,
     /// Access tokens issued by the token endpoint.
     pub tokens_issued: u64,
     /// Token requests refused (any RFC 6749 error).
@@ -298,6 +300,7 @@ impl Metrics {
             validations_valid: load(&self.validations[Validation::Valid as usize]),
             validations_invalid: load(&self.validations[Validation::Invalid as usize]),
             validations_error: load(&self.validations[Validation::Error as usize]),
+            validations_rate_limited: load(&self.validations[Validation::RateLimited as usize]),
             tokens_issued: load(&self.token[0]),
             tokens_refused: self.token[1..].iter().map(load).sum(),
             client_auth_failures: load(&self.client_auth_failures),
@@ -531,7 +534,13 @@ mod tests {
         m.request_started();
         m.request_finished(UNMATCHED, &Method::GET, 418, Duration::from_millis(3));
         m.validation(Validation::Valid);
+        m.validation(Validation::RateLimited);
         m.token_request("invalid_client");
+        let snapshot = m.snapshot();
+        assert_eq!(
+            (snapshot.validations_valid, snapshot.validations_rate_limited),
+            (1, 1)
+        );
         let text = m.render();
         assert!(text.contains(
             "authgate_http_requests_total{route=\"/api/v1/tokens:validate\",method=\"POST\",status=\"200\"} 1"

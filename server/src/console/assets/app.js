@@ -365,7 +365,7 @@
   // Dashboard: rates from the server's own counters, polled every 2 s.
   function dashboard() {
     const series = [
-      ['Validations/s', 'validations', (s) => s.validations_valid + s.validations_invalid + s.validations_error],
+      ['Validations/s', 'validations', (s) => s.validations_valid + s.validations_invalid + s.validations_error + s.validations_rate_limited],
       ['Failures/s', 'failures', (s) => s.validations_invalid + s.validations_error + s.tokens_refused + s.admin_auth_failures],
       ['Token grants/s', 'grants', (s) => s.tokens_issued],
     ];
@@ -417,6 +417,7 @@
         ['API-key validations (valid)', s.validations_valid],
         ['API-key validations (refused)', s.validations_invalid],
         ['API-key validations (errors)', s.validations_error],
+        ['API-key validations (over the key\'s rate limit)', s.validations_rate_limited],
         ['Tokens issued', s.tokens_issued],
         ['Token requests refused', s.tokens_refused],
         ['Failed client authentications', s.client_auth_failures],
