@@ -14,8 +14,9 @@
 //! happened since it started (an epoch counter, changed under the same lock as the maps): an
 //! answer read before a change was seen can never be stored after the cache dropped it.
 //!
-//! Writes made through this process flush the cache when they return (see `SqlStore`), so a
-//! process always sees its own changes at once.
+//! Writes made through this process flush the cache when they return (see `SqlStore`; on SQLite
+//! also inside the write, before its connection goes back to the pool), so a process always sees
+//! its own changes at once.
 //!
 //! # SQLite: checked on every lookup
 //!
@@ -108,7 +109,7 @@ pub enum ListenerState {
 }
 
 impl ListenerState {
-    /// `disabled`, `connecting`, `live` or `stale`.
+    /// `disabled`, `connecting`, `live`, `stale` or `exact`.
     pub fn as_str(self) -> &'static str {
         match self {
             ListenerState::Disabled => "disabled",
@@ -136,7 +137,7 @@ pub struct CacheStats {
     /// Entries dropped by a notification naming their digest.
     pub invalidations: u64,
     /// Times the whole cache was dropped (a `flush` message, a lost connection, a write of this
-    /// process).
+    /// process, a change of the SQLite file's data version).
     pub flushes: u64,
     /// Times the listener (re)subscribed.
     pub subscriptions: u64,
