@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use authgate_core::model::{CreateOrganization, CreateToken, RateLimit, ValidateOptions};
 use authgate_core::{AuthApi, Error};
-use common::{Cli, Options, Server, admin_token, http, random_credentials, s};
+use common::{Cli, Server, admin_token, http, s};
 use serde_json::{Value, json};
 
 /// A JSON POST with the admin bearer; answers `(status, Retry-After, body)`.
@@ -226,13 +226,7 @@ fn two_nodes_share_a_rate_limit_on_postgres() {
     const LIMIT: u64 = 400;
     const WINDOW: u64 = 86_400;
     let database = common::postgres_database("two_nodes_share_a_rate_limit");
-    let options = Options {
-        database: Some(database.url.clone()),
-        credentials: Some(random_credentials()),
-        ..Options::shared_issuer()
-    };
-    let a = Server::start_with(options.clone());
-    let b = Server::start_with(options);
+    let (a, b) = common::two_nodes(Some(database.url.clone()), &[]);
     let window_of = || time::OffsetDateTime::now_utc().unix_timestamp() as u64 / WINDOW;
     let window = window_of();
     let (accepted, limited) = common::runtime().block_on(async {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use authgate_core::model::{CreateOrganization, CreateToken};
 use authgate_core::remote::RemoteClient;
 use authgate_core::{AuthApi, Error};
-use common::{Options, Server, http, random_credentials};
+use common::{Server, http};
 
 /// Longest a revoked key may still be accepted after the revoking call returned.
 const BOUND: Duration = Duration::from_millis(50);
@@ -172,21 +172,15 @@ fn restart_postgres(data: &str) {
 #[ignore = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"]
 fn revocations_reach_the_other_node_within_the_bound_even_through_faults() {
     let database = common::postgres_database("revocations_reach_the_other_node");
-    let mut options = Options {
-        database: Some(database.url.clone()),
-        credentials: Some(random_credentials()),
-        ..Options::shared_issuer()
-    };
     // The hard bound: B's cache answers only while a round trip through PostgreSQL sent at most
     // this long ago has come back, so even a notification delayed by a busy machine (or lost
     // with a killed connection) cannot make it accept a revoked key later than this. The
     // default (1 s) trades that bound for fewer pings; the typical latency is the same.
-    options.env.push((
-        "AUTHGATE_CACHE_MAX_STALENESS_MS".into(),
-        BOUND.as_millis().to_string(),
-    ));
-    let a = Server::start_with(options.clone());
-    let b = Server::start_with(options);
+    let bound = BOUND.as_millis().to_string();
+    let (a, b) = common::two_nodes(
+        Some(database.url.clone()),
+        &[("AUTHGATE_CACHE_MAX_STALENESS_MS", &bound)],
+    );
     common::runtime().block_on(async {
         wait_live(&a).await;
         wait_live(&b).await;

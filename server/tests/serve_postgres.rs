@@ -6,19 +6,12 @@ mod common;
 
 use authgate_core::model::{CreateOrganization, CreateToken};
 use authgate_core::{AuthApi, Error};
-use common::{Options, Server, random_credentials};
 
 #[test]
 #[ignore = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"]
 fn two_nodes_share_one_postgres() {
     let database = common::postgres_database("two_nodes_share_one_postgres");
-    let options = Options {
-        database: Some(database.url.clone()),
-        credentials: Some(random_credentials()),
-        ..Options::shared_issuer()
-    };
-    let a = Server::start_with(options.clone());
-    let b = Server::start_with(options);
+    let (a, b) = common::two_nodes(Some(database.url.clone()), &[]);
     common::runtime().block_on(async {
         let (node_a, node_b) = (a.remote(), b.remote());
 

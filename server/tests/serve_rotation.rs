@@ -12,7 +12,7 @@ mod common;
 use authgate_core::jwt::{JwksCache, JwksConfig, JwtValidator, KeySource, ManualClock, ValidatorConfig};
 use authgate_core::remote::RemoteClient;
 use authgate_core::{AuthApi, Error, TokenError};
-use common::{Options, Server, kid, random_credentials, runtime};
+use common::{Server, kid, runtime};
 use serde_json::Value;
 
 /// `authgate --json signing-keys rotate ARGS…` on the server's database; the `signing_key`.
@@ -198,23 +198,9 @@ async fn two_nodes_activate_once(a: &Server, b: &Server) {
     assert_eq!(activations, 1, "A:\n{}\nB:\n{}", a.stderr(), b.stderr());
 }
 
-fn two_nodes(database: Option<String>) -> (Server, Server) {
-    let first = Server::start_with(Options {
-        database,
-        credentials: Some(random_credentials()),
-        ..Options::shared_issuer()
-    });
-    let second = Server::start_with(Options {
-        database: Some(first.database.clone()),
-        credentials: Some((first.client_id.clone(), first.client_secret.clone())),
-        ..Options::shared_issuer()
-    });
-    (first, second)
-}
-
 #[test]
 fn two_nodes_on_sqlite_activate_a_pending_key_once() {
-    let (a, b) = two_nodes(None);
+    let (a, b) = common::two_nodes(None, &[]);
     runtime().block_on(two_nodes_activate_once(&a, &b));
 }
 
@@ -222,6 +208,6 @@ fn two_nodes_on_sqlite_activate_a_pending_key_once() {
 #[ignore = "needs PostgreSQL: set AUTHGATE_TEST_DATABASE_URL (scripts/with-postgres)"]
 fn two_nodes_on_postgres_activate_a_pending_key_once() {
     let database = common::postgres_database("two_nodes_on_postgres_activate_a_pending_key_once");
-    let (a, b) = two_nodes(Some(database.url.clone()));
+    let (a, b) = common::two_nodes(Some(database.url.clone()), &[]);
     runtime().block_on(two_nodes_activate_once(&a, &b));
 }

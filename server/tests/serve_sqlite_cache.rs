@@ -8,21 +8,14 @@ mod common;
 
 use authgate_core::AuthApi;
 use authgate_core::model::{CreateOrganization, CreateToken};
-use common::{Options, Server, http, random_credentials};
+use common::http;
 
 /// Keys revoked through each of the three paths.
 const PER_PATH: usize = 100;
 
 #[test]
 fn a_revocation_by_another_process_is_refused_by_the_next_validation() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        database: Some(format!("sqlite://{}", dir.path().join("shared.db").display())),
-        credentials: Some(random_credentials()),
-        ..Options::shared_issuer()
-    };
-    let a = Server::start_with(options.clone());
-    let b = Server::start_with(options);
+    let (a, b) = common::two_nodes(None, &[]);
     common::runtime().block_on(async {
         let ready: serde_json::Value = http()
             .get(b.at("/readyz"))

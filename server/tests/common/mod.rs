@@ -691,3 +691,26 @@ pub fn metric(text: &str, series: &str) -> u64 {
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
 }
+
+/// Two `authgate serve` nodes behind one public issuer, on one store, with the same environment
+/// credentials: on `database`, or on a fresh SQLite file (the first node's) with `None`. `env` is
+/// set for both.
+pub fn two_nodes(database: Option<String>, env: &[(&str, &str)]) -> (Server, Server) {
+    let options = |database, credentials| {
+        let mut options = Options {
+            database,
+            credentials: Some(credentials),
+            ..Options::shared_issuer()
+        };
+        options
+            .env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        options
+    };
+    let first = Server::start_with(options(database, random_credentials()));
+    let second = Server::start_with(options(
+        Some(first.database.clone()),
+        (first.client_id.clone(), first.client_secret.clone()),
+    ));
+    (first, second)
+}
